@@ -1,0 +1,81 @@
+"""The remediator's configuration: one frozen model read from AKR_* environment variables."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from remediator.errors import ConfigurationError
+from remediator.policy import PRESETS, Mode, Policy, Thresholds
+
+Preset = Literal["cis-1.2", "cis-1.4", "cis-3.0", "cis-5.0"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AKR_", frozen=True, extra="ignore")
+
+    member_role_name: str = Field(default="AccessKeyRemediationRole", pattern=r"^[\w+=,.@-]{1,64}$")
+    audit_table: str = Field(min_length=3, max_length=255)
+    state_table: str = Field(min_length=3, max_length=255)
+    mode: Mode = Mode.DELETE
+    cis_preset: Preset | None = None
+    max_key_age_days: int | None = Field(default=None, ge=1, le=3650)
+    """Overrides the preset's rotation limit. Without either, 90."""
+    max_unused_days: int | None = Field(default=None, ge=1, le=3650)
+    """Overrides the preset's unused limit. Without either, 90."""
+    grace_days: int = Field(default=14, ge=0, le=365)
+    rule_name_prefixes: Annotated[tuple[str, ...], NoDecode] = ("akr-",)
+    """Comma-separated. Events from Config rules whose names start otherwise are rejected."""
+    owner_tag_key: str = "owner"
+    opt_out_tag_key: str | None = None
+    """Off by default: a member account could otherwise exempt its own users."""
+    notification_topic_arn: str | None = None
+    home_region: str | None = None
+    """Where member accounts record AWS::IAM::User in Config; defaults to the event's region."""
+    idempotency_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    tracing: bool = False
+
+    @field_validator("rule_name_prefixes", mode="before")
+    @classmethod
+    def _split_prefixes(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        if isinstance(value, tuple | list) and not value:
+            raise ValueError("at least one rule name prefix is required")
+        return value
+
+    @field_validator("opt_out_tag_key", "notification_topic_arn", "home_region", "cis_preset", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def thresholds(self) -> Thresholds:
+        base = PRESETS[self.cis_preset] if self.cis_preset else Thresholds()
+        return Thresholds(
+            max_key_age_days=self.max_key_age_days or base.max_key_age_days,
+            max_unused_days=self.max_unused_days or base.max_unused_days,
+        )
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(
+            thresholds=self.thresholds,
+            mode=self.mode,
+            grace_days=self.grace_days,
+            opt_out_tag_key=self.opt_out_tag_key,
+        )
+
+
+def load_settings() -> Settings:
+    """Read the environment once; an invalid configuration fails here, at start-up, with every problem."""
+    try:
+        return Settings()  # type: ignore[call-arg]  # required fields come from the environment
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"AKR_{'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ConfigurationError(f"invalid configuration: {problems}") from exc
