@@ -72,7 +72,7 @@ class Settings(BaseSettings):
 def load_settings() -> Settings:
     """Read the environment once; an invalid configuration fails here, at start-up, with every problem."""
     try:
-        return Settings()  # type: ignore[call-arg]  # required fields come from the environment
+        return Settings()  # required fields come from the environment
     except ValidationError as exc:
         problems = "; ".join(
             f"AKR_{'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"

@@ -1,0 +1,1 @@
+"""boto3 adapters behind the ports in remediator.ports. The only modules that import boto3."""

@@ -1,0 +1,121 @@
+"""IAM and Config in one member account, through the member role's session."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from remediator.adapters.failures import error_code, translate
+from remediator.facts import KeyFacts, UserFacts
+
+if TYPE_CHECKING:
+    from mypy_boto3_config import ConfigServiceClient
+    from mypy_boto3_iam import IAMClient
+
+logger = logging.getLogger(__name__)
+
+# IAM may return fewer than MaxItems and set IsTruncated; the paginator follows every Marker.
+PAGE_SIZE = 1000
+
+
+class Boto3MemberAccount:
+    def __init__(
+        self,
+        *,
+        account_id: str,
+        role_session_name: str,
+        iam: IAMClient,
+        config: ConfigServiceClient,
+    ) -> None:
+        self._account_id = account_id
+        self._role_session_name = role_session_name
+        self._iam = iam
+        self._config = config
+
+    @property
+    def account_id(self) -> str:
+        return self._account_id
+
+    @property
+    def role_session_name(self) -> str:
+        return self._role_session_name
+
+    def resolve_user_name(self, user_id: str) -> str | None:
+        # One Config call, whatever the size of the account. Config only knows users where the recorder
+        # records AWS::IAM::User; when it cannot answer, page through IAM instead.
+        try:
+            found = self._config.list_discovered_resources(
+                resourceType="AWS::IAM::User", resourceIds=[user_id]
+            )["resourceIdentifiers"]
+        except ClientError as exc:
+            logger.warning(
+                "config lookup failed, listing users",
+                extra={"account_id": self._account_id, "error_code": error_code(exc)},
+            )
+            found = []
+        for resource in found:
+            if resource.get("resourceId") == user_id and resource.get("resourceName"):
+                return resource["resourceName"]
+        for user_name, candidate in self.users():
+            if candidate == user_id:
+                return user_name
+        return None
+
+    def users(self) -> Iterator[tuple[str, str]]:
+        pages = self._iam.get_paginator("list_users").paginate(PaginationConfig={"PageSize": PAGE_SIZE})
+        try:
+            for page in pages:
+                for user in page["Users"]:
+                    yield user["UserName"], user["UserId"]
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, f"iam:ListUsers in {self._account_id}") from exc
+
+    def read_user(self, user_name: str, user_id: str) -> UserFacts | None:
+        try:
+            listed = self._iam.list_access_keys(UserName=user_name)["AccessKeyMetadata"]
+            keys = []
+            for key in listed:
+                used = self._iam.get_access_key_last_used(AccessKeyId=key["AccessKeyId"])
+                keys.append(
+                    KeyFacts(
+                        access_key_id=key["AccessKeyId"],
+                        status=str(key["Status"]),
+                        created_at=key["CreateDate"],
+                        # Absent when the key was never used; decide() then counts from CreateDate.
+                        last_used_at=used["AccessKeyLastUsed"].get("LastUsedDate"),
+                    )
+                )
+            tags = self._iam.list_user_tags(UserName=user_name)["Tags"]
+        except ClientError as exc:
+            if error_code(exc) == "NoSuchEntity":
+                return None
+            raise translate(exc, f"reading user {user_name} in {self._account_id}") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, f"reading user {user_name} in {self._account_id}") from exc
+        return UserFacts(
+            account_id=self._account_id,
+            user_name=user_name,
+            user_id=user_id,
+            keys=tuple(keys),
+            tags={tag["Key"]: tag["Value"] for tag in tags},
+        )
+
+    def deactivate_key(self, user_name: str, access_key_id: str) -> None:
+        # UserName is always passed: without it IAM acts on the caller's own user.
+        try:
+            self._iam.update_access_key(UserName=user_name, AccessKeyId=access_key_id, Status="Inactive")
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, f"iam:UpdateAccessKey {access_key_id} of {user_name}") from exc
+
+    def delete_key(self, user_name: str, access_key_id: str) -> None:
+        try:
+            self._iam.delete_access_key(UserName=user_name, AccessKeyId=access_key_id)
+        except ClientError as exc:
+            if error_code(exc) == "NoSuchEntity":
+                return  # already gone: the delete is done
+            raise translate(exc, f"iam:DeleteAccessKey {access_key_id} of {user_name}") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, f"iam:DeleteAccessKey {access_key_id} of {user_name}") from exc

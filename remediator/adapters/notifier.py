@@ -1,0 +1,37 @@
+"""Notifications of actions taken (and failed), to the central SNS topic."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from remediator.adapters.failures import translate
+from remediator.audit import AuditRecord
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
+
+_FIELDS = ("account_id", "user_name", "access_key_id", "decision", "outcome", "rule", "reason", "error")
+
+
+class SnsNotifier:
+    def __init__(self, *, client: SNSClient, topic_arn: str) -> None:
+        self._client = client
+        self._topic_arn = topic_arn
+
+    def notify(self, records: Sequence[AuditRecord]) -> None:
+        account = records[0].account_id
+        failed = sum(1 for r in records if r.outcome == "failed")
+        subject = f"Access key remediation in {account}: {len(records) - failed} done, {failed} failed"
+        body = [{name: getattr(r, name) for name in _FIELDS} for r in records]
+        try:
+            self._client.publish(
+                TopicArn=self._topic_arn,
+                Subject=subject[:100],
+                Message=json.dumps({"account_id": account, "actions": body}, indent=2),
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, f"sns:Publish to {self._topic_arn}") from exc

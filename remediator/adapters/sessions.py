@@ -1,0 +1,97 @@
+"""Per-account sessions through the member role, with credentials cached until shortly before expiry.
+
+One instance lives as long as the warm Lambda does; its cache is an instance attribute, never shared
+between instances.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from remediator.adapters.failures import translate
+from remediator.adapters.member import Boto3MemberAccount
+
+if TYPE_CHECKING:
+    from mypy_boto3_sts import STSClient
+
+# Throttling and 5xx are retried by botocore with backoff (standard mode) before anything reaches us.
+RETRIES = Config(retries={"mode": "standard", "max_attempts": 8}, connect_timeout=5, read_timeout=20)
+# Longer than the Lambda's longest run, so that credentials never expire halfway through one.
+REFRESH_MARGIN = timedelta(minutes=15)
+SESSION_SECONDS = 3600
+_SESSION_NAME_CHARS = re.compile(r"[^\w+=,.@-]")
+
+
+def role_session_name(label: str) -> str:
+    """ "akr-<label>", cut to STS's 64 characters, so CloudTrail in the member account names the event."""
+    return _SESSION_NAME_CHARS.sub("-", f"akr-{label}")[:64]
+
+
+@dataclass
+class _Assumed:
+    session: boto3.Session
+    role_session_name: str
+    expires_at: datetime
+    members: dict[str, Boto3MemberAccount] = field(default_factory=dict)
+
+
+class AssumedRoleAccess:
+    def __init__(
+        self,
+        *,
+        session: boto3.Session,
+        role_name: str,
+        clock: Callable[[], datetime],
+        partition: str = "aws",
+        config: Config = RETRIES,
+    ) -> None:
+        self._session = session
+        self._role_name = role_name
+        self._clock = clock
+        self._partition = partition
+        self._config = config
+        self._sts: STSClient | None = None
+        self._cache: dict[str, _Assumed] = {}
+
+    def open(self, account_id: str, *, region: str, label: str) -> Boto3MemberAccount:
+        assumed = self._cache.get(account_id)
+        if assumed is None or assumed.expires_at - self._clock() <= REFRESH_MARGIN:
+            assumed = self._assume(account_id, label)
+            self._cache[account_id] = assumed
+        member = assumed.members.get(region)
+        if member is None:
+            member = Boto3MemberAccount(
+                account_id=account_id,
+                role_session_name=assumed.role_session_name,
+                iam=assumed.session.client("iam", config=self._config),
+                config=assumed.session.client("config", region_name=region, config=self._config),
+            )
+            assumed.members[region] = member
+        return member
+
+    def _assume(self, account_id: str, label: str) -> _Assumed:
+        if self._sts is None:
+            self._sts = self._session.client("sts", config=self._config)
+        role_arn = f"arn:{self._partition}:iam::{account_id}:role/{self._role_name}"
+        name = role_session_name(label)
+        try:
+            credentials = self._sts.assume_role(
+                RoleArn=role_arn, RoleSessionName=name, DurationSeconds=SESSION_SECONDS
+            )["Credentials"]
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, f"sts:AssumeRole {role_arn}") from exc
+        session = boto3.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=self._session.region_name,
+        )
+        return _Assumed(session=session, role_session_name=name, expires_at=credentials["Expiration"])

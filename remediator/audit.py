@@ -1,0 +1,144 @@
+"""The audit record: one per decision, and two (intent, then outcome) around every mutation. Pure."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, computed_field
+
+from remediator.decision import Decision
+from remediator.policy import Mode, Thresholds
+
+
+class Trigger(StrEnum):
+    EVENT = "event"
+    SWEEP = "sweep"
+    CLI = "cli"
+
+
+class Phase(StrEnum):
+    DECISION = "decision"
+    """A decision that changes nothing: within policy, exempt, report mode, user gone."""
+    INTENT = "intent"
+    """Written before a mutation; a mutation without it cannot happen."""
+    OUTCOME = "outcome"
+    """Written after the mutation, whatever happened."""
+
+
+class Outcome(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class Context(BaseModel):
+    """What every record of one remediation run shares."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    account_id: str
+    trigger: Trigger
+    event_id: str | None = None
+    config_rule_name: str | None = None
+    role_session_name: str | None = None
+    mode: Mode
+    thresholds: Thresholds
+
+
+class AuditRecord(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    record_id: str
+    """Sorts by time: "<recorded_at>#<random>"; the table's sort key and every index's."""
+    account_id: str
+    user_name: str | None
+    user_id: str | None
+    access_key_id: str | None = None
+    rule: str = ""
+    """The rules the key breaks, comma-separated ("rotation", "unused", "rotation,unused") or empty."""
+    key_status: str | None = None
+    key_created_at: AwareDatetime | None = None
+    key_age_days: int | None = None
+    last_used_at: AwareDatetime | None = None
+    decision: str
+    mode: Mode
+    reason: str
+    thresholds: Thresholds
+    event_id: str | None = None
+    config_rule_name: str | None = None
+    role_session_name: str | None = None
+    trigger: Trigger
+    phase: Phase
+    outcome: Outcome
+    error: str | None = None
+    recorded_at: AwareDatetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def day(self) -> str:
+        """The partition of the organization-wide by-time index."""
+        return self.recorded_at.strftime("%Y-%m-%d")
+
+
+def new_record_id(recorded_at: datetime) -> str:
+    stamp = recorded_at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return f"{stamp}#{uuid.uuid4().hex[:16]}"
+
+
+def record_for_decision(
+    context: Context,
+    *,
+    user_name: str,
+    user_id: str,
+    decision: Decision,
+    phase: Phase,
+    outcome: Outcome,
+    recorded_at: datetime,
+    error: str | None = None,
+) -> AuditRecord:
+    return AuditRecord(
+        record_id=new_record_id(recorded_at),
+        **context.model_dump(),
+        user_name=user_name,
+        user_id=user_id,
+        access_key_id=decision.access_key_id,
+        rule=",".join(decision.rules),
+        key_status=decision.key_status,
+        key_created_at=decision.key_created_at,
+        key_age_days=decision.key_age_days,
+        last_used_at=decision.last_used_at,
+        decision=decision.action.value,
+        reason=decision.reason,
+        phase=phase,
+        outcome=outcome,
+        error=error,
+        recorded_at=recorded_at,
+    )
+
+
+def record_for_user(
+    context: Context,
+    *,
+    user_name: str | None,
+    user_id: str | None,
+    reason: str,
+    outcome: Outcome,
+    recorded_at: datetime,
+    error: str | None = None,
+) -> AuditRecord:
+    """A record about the user as a whole, when no key could be decided (gone, unreachable)."""
+    return AuditRecord(
+        record_id=new_record_id(recorded_at),
+        **context.model_dump(),
+        user_name=user_name,
+        user_id=user_id,
+        decision="none",
+        reason=reason,
+        phase=Phase.DECISION,
+        outcome=outcome,
+        error=error,
+        recorded_at=recorded_at,
+    )

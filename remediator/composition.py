@@ -1,0 +1,99 @@
+"""The composition root: builds the real dependencies from the settings. Nothing else constructs them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from remediator.adapters.audit_table import DynamoDBAuditLog
+from remediator.adapters.exemption_table import DynamoDBExemptions
+from remediator.adapters.notifier import SnsNotifier
+from remediator.adapters.sessions import RETRIES, AssumedRoleAccess
+from remediator.events import ComplianceChangeEvent
+from remediator.service import Remediator, RunResult
+from remediator.settings import Settings
+
+IDEMPOTENCY_PK = "idempotency#remediator"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    remediator: Remediator
+    idempotency: IdempotencyConfig
+    remediate_event: Callable[..., dict[str, Any]]
+    """remediate_event(key=<dedupe key>, event=<event>): runs at most once per key within the TTL."""
+
+
+def build_remediator(
+    settings: Settings, session: boto3.Session, clock: Callable[[], datetime] = utc_now
+) -> Remediator:
+    dynamodb = session.client("dynamodb", config=RETRIES)
+    notifier = None
+    if settings.notification_topic_arn:
+        notifier = SnsNotifier(
+            client=session.client("sns", config=RETRIES), topic_arn=settings.notification_topic_arn
+        )
+    return Remediator(
+        policy=settings.policy,
+        access=AssumedRoleAccess(session=session, role_name=settings.member_role_name, clock=clock),
+        audit=DynamoDBAuditLog(client=dynamodb, table_name=settings.audit_table),
+        exemptions=DynamoDBExemptions(client=dynamodb, table_name=settings.state_table),
+        clock=clock,
+        notifier=notifier,
+        home_region=settings.home_region,
+    )
+
+
+def build_runtime(
+    settings: Settings,
+    session: boto3.Session | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    on_result: Callable[[RunResult], None] | None = None,
+) -> Runtime:
+    session = session or boto3.Session()
+    remediator = build_remediator(settings, session, clock)
+    config = IdempotencyConfig(
+        expires_after_seconds=settings.idempotency_ttl_seconds, raise_on_no_idempotency_key=True
+    )
+    store = DynamoDBPersistenceLayer(
+        table_name=settings.state_table,
+        key_attr="pk",
+        sort_key_attr="sk",
+        static_pk_value=IDEMPOTENCY_PK,
+        boto3_client=session.client("dynamodb", config=RETRIES),
+    )
+
+    def remediate(*, key: dict[str, str], event: ComplianceChangeEvent) -> dict[str, Any]:
+        result = remediator.remediate_event(event)
+        if on_result is not None:
+            on_result(result)  # inside the idempotent call, so a replay does not count twice
+        return {
+            "status": "processed",
+            "account_id": event.detail.aws_account_id,
+            "user_id": event.detail.resource_id,
+            "summary": result.summary(),
+        }
+
+    if settings.tracing:
+        # Imported only when asked for: aws-xray-sdk is an optional extra, absent from the default zip.
+        from aws_lambda_powertools import Tracer  # noqa: PLC0415
+
+        remediate = Tracer().capture_method(remediate)
+    guarded = idempotent_function(data_keyword_argument="key", persistence_store=store, config=config)(
+        remediate
+    )
+    return Runtime(settings=settings, remediator=remediator, idempotency=config, remediate_event=guarded)

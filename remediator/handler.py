@@ -1,0 +1,64 @@
+"""The central Lambda: a Config compliance-change event in, per-key remediation and audit records out.
+
+Wiring only: parse, hand over to the service, count, return. Bad input is answered, never retried.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from remediator.composition import Runtime, build_runtime
+from remediator.errors import EventRejectedError
+from remediator.events import ComplianceType, parse_compliance_change
+from remediator.service import RunResult
+from remediator.settings import load_settings
+
+logger = Logger(service="access-key-remediation")
+metrics = Metrics(namespace="AccessKeyRemediation", service="access-key-remediation")
+# The service and adapters log through the standard library; give them the same JSON output.
+copy_config_to_registered_loggers(source_logger=logger, include={"remediator"})
+
+
+def count(result: RunResult) -> None:
+    summary = result.summary()
+    metrics.add_metric("KeysDeactivated", MetricUnit.Count, summary["deactivated"])
+    metrics.add_metric("KeysDeleted", MetricUnit.Count, summary["deleted"])
+    metrics.add_metric("KeysExempted", MetricUnit.Count, summary["exempted"])
+    metrics.add_metric("RemediationFailures", MetricUnit.Count, summary["failed"])
+
+
+@functools.cache
+def runtime() -> Runtime:
+    """Built on the first invocation and kept while the Lambda is warm. Bad settings fail here."""
+    return build_runtime(load_settings(), on_result=count)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    current = runtime()
+    try:
+        change = parse_compliance_change(event, current.settings.rule_name_prefixes)
+    except EventRejectedError as exc:
+        metrics.add_metric("EventsRejected", MetricUnit.Count, 1)
+        logger.error("event rejected", extra={"reason": str(exc)})
+        return {"status": "rejected", "reason": str(exc)}
+    detail = change.detail
+    where = {
+        "account_id": detail.aws_account_id,
+        "user_id": detail.resource_id,
+        "rule": detail.config_rule_name,
+    }
+    if change.compliance is not ComplianceType.NON_COMPLIANT:
+        logger.info("compliance change acknowledged", extra={**where, "compliance": change.compliance.value})
+        return {"status": "ignored", "compliance": change.compliance.value}
+    logger.info("remediating user", extra=where)
+    current.idempotency.register_lambda_context(context)
+    return current.remediate_event(key=change.dedupe_key, event=change)

@@ -1,0 +1,60 @@
+"""What the service needs from the outside world. Adapters implement these over boto3; tests use fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+from remediator.audit import AuditRecord
+from remediator.exemptions import Exemption
+from remediator.facts import UserFacts
+
+
+class MemberAccount(Protocol):
+    """IAM (and Config, for lookups) in one member account, reached through the member role."""
+
+    @property
+    def account_id(self) -> str: ...
+
+    @property
+    def role_session_name(self) -> str: ...
+
+    def resolve_user_name(self, user_id: str) -> str | None:
+        """The name of the user with this unique id, or None when no such user exists."""
+        ...
+
+    def users(self) -> Iterator[tuple[str, str]]:
+        """Every (user name, user id) of the account, all pages."""
+        ...
+
+    def read_user(self, user_name: str, user_id: str) -> UserFacts | None:
+        """Live facts about the user's keys and tags, or None when the user no longer exists."""
+        ...
+
+    def deactivate_key(self, user_name: str, access_key_id: str) -> None: ...
+
+    def delete_key(self, user_name: str, access_key_id: str) -> None:
+        """Deletes the key; a key that is already gone counts as deleted."""
+        ...
+
+
+class AccountAccess(Protocol):
+    def open(self, account_id: str, *, region: str, label: str) -> MemberAccount:
+        """Assume the member role in `account_id`; `label` goes into the role session name."""
+        ...
+
+
+class AuditLog(Protocol):
+    def append(self, record: AuditRecord) -> None:
+        """Store one record durably, or raise. Never overwrites."""
+        ...
+
+
+class ExemptionSource(Protocol):
+    def for_account(self, account_id: str) -> Sequence[Exemption]: ...
+
+
+class Notifier(Protocol):
+    def notify(self, records: Sequence[AuditRecord]) -> None:
+        """Tell people about the actions taken (and failed) in one run. Best effort."""
+        ...
