@@ -54,8 +54,8 @@ class AuditRecord(BaseModel):
     record_id: str
     """Sorts by time: "<recorded_at>#<random>"; the table's sort key and every index's."""
     account_id: str
-    user_name: str | None
-    user_id: str | None
+    user_name: str | None = None
+    user_id: str | None = None
     access_key_id: str | None = None
     rule: str = ""
     """The rules the key breaks, comma-separated ("rotation", "unused", "rotation,unused") or empty."""

@@ -39,8 +39,12 @@ class Runtime:
 
 
 def build_remediator(
-    settings: Settings, session: boto3.Session, clock: Callable[[], datetime] = utc_now
+    settings: Settings,
+    session: boto3.Session,
+    clock: Callable[[], datetime] = utc_now,
+    session_factory: Callable[..., boto3.Session] = boto3.Session,
 ) -> Remediator:
+    """`session_factory` makes the member-account sessions; tests pass one that counts calls."""
     dynamodb = session.client("dynamodb", config=RETRIES)
     notifier = None
     if settings.notification_topic_arn:
@@ -49,7 +53,12 @@ def build_remediator(
         )
     return Remediator(
         policy=settings.policy,
-        access=AssumedRoleAccess(session=session, role_name=settings.member_role_name, clock=clock),
+        access=AssumedRoleAccess(
+            session=session,
+            role_name=settings.member_role_name,
+            clock=clock,
+            session_factory=session_factory,
+        ),
         audit=DynamoDBAuditLog(client=dynamodb, table_name=settings.audit_table),
         exemptions=DynamoDBExemptions(client=dynamodb, table_name=settings.state_table),
         clock=clock,
@@ -63,9 +72,10 @@ def build_runtime(
     session: boto3.Session | None = None,
     clock: Callable[[], datetime] = utc_now,
     on_result: Callable[[RunResult], None] | None = None,
+    session_factory: Callable[..., boto3.Session] = boto3.Session,
 ) -> Runtime:
     session = session or boto3.Session()
-    remediator = build_remediator(settings, session, clock)
+    remediator = build_remediator(settings, session, clock, session_factory)
     config = IdempotencyConfig(
         expires_after_seconds=settings.idempotency_ttl_seconds, raise_on_no_idempotency_key=True
     )

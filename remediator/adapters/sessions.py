@@ -52,13 +52,16 @@ class AssumedRoleAccess:
         clock: Callable[[], datetime],
         partition: str = "aws",
         config: Config = RETRIES,
+        sts: STSClient | None = None,
+        session_factory: Callable[..., boto3.Session] = boto3.Session,
     ) -> None:
         self._session = session
         self._role_name = role_name
         self._clock = clock
         self._partition = partition
         self._config = config
-        self._sts: STSClient | None = None
+        self._sts = sts
+        self._session_factory = session_factory
         self._cache: dict[str, _Assumed] = {}
 
     def open(self, account_id: str, *, region: str, label: str) -> Boto3MemberAccount:
@@ -88,7 +91,7 @@ class AssumedRoleAccess:
             )["Credentials"]
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, f"sts:AssumeRole {role_arn}") from exc
-        session = boto3.Session(
+        session = self._session_factory(
             aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretAccessKey"],
             aws_session_token=credentials["SessionToken"],

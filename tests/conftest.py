@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import freezegun
+import pytest
+
+# Never reach a real endpoint from a test: fake credentials everywhere, and no profile lookups.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="eu-west-1",
+    AWS_CONFIG_FILE="/dev/null",
+    AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+    POWERTOOLS_METRICS_NAMESPACE="AccessKeyRemediation",
+)
+os.environ.pop("AWS_PROFILE", None)
+
+# freezegun walks every loaded module's attributes, which makes Powertools' lazy parser package import
+# its pydantic models while datetime is patched. Those modules never need a frozen clock.
+freezegun.configure(extend_ignore_list=["aws_lambda_powertools"])
+
+
+@pytest.fixture(autouse=True)
+def _no_akr_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in list(os.environ):
+        if name.startswith("AKR_"):
+            monkeypatch.delenv(name)
+    yield

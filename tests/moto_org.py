@@ -1,0 +1,147 @@
+"""A small AWS Organization in moto: management, security and member accounts, users with backdated keys,
+and the central tables. moto takes the account from the credentials, so each account is reached by
+assuming a role into it (moto does not check trust policies; the templates' tests cover those)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import boto3
+from freezegun import freeze_time
+
+REGION = "eu-west-1"
+MEMBER_ROLE = "AccessKeyRemediationRole"
+AUDIT_TABLE = "akr-audit"
+STATE_TABLE = "akr-state"
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    age_days: float
+    used_days_ago: float | None = None
+    """None: never used."""
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class UserHandle:
+    account_id: str
+    user_name: str
+    user_id: str
+    key_ids: tuple[str, ...]
+
+
+@dataclass
+class MotoOrganization:
+    management: str
+    security: str
+    members: tuple[str, ...]
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _sessions: dict[str, boto3.Session] = field(default_factory=dict)
+
+    def session(self, account_id: str) -> boto3.Session:
+        if account_id not in self._sessions:
+            creds = boto3.client("sts", region_name=REGION).assume_role(
+                RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole",
+                RoleSessionName="test-setup",
+            )["Credentials"]
+            self._sessions[account_id] = boto3.Session(
+                aws_access_key_id=creds["AccessKeyId"],
+                aws_secret_access_key=creds["SecretAccessKey"],
+                aws_session_token=creds["SessionToken"],
+                region_name=REGION,
+            )
+        return self._sessions[account_id]
+
+    def add_user(
+        self, account_id: str, user_name: str, *keys: KeySpec, tags: dict[str, str] | None = None
+    ) -> UserHandle:
+        iam = self.session(account_id).client("iam")
+        user = iam.create_user(
+            UserName=user_name, Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()]
+        )["User"]
+        key_ids = []
+        for spec in keys:
+            with freeze_time(self.now - timedelta(days=spec.age_days)):
+                key = iam.create_access_key(UserName=user_name)["AccessKey"]
+            if spec.used_days_ago is not None:
+                # moto records the use of a key when a call is signed with it.
+                with freeze_time(self.now - timedelta(days=spec.used_days_ago)):
+                    boto3.client(
+                        "sts",
+                        region_name=REGION,
+                        aws_access_key_id=key["AccessKeyId"],
+                        aws_secret_access_key=key["SecretAccessKey"],
+                    ).get_caller_identity()
+            if not spec.active:
+                iam.update_access_key(UserName=user_name, AccessKeyId=key["AccessKeyId"], Status="Inactive")
+            key_ids.append(key["AccessKeyId"])
+        return UserHandle(account_id, user_name, user["UserId"], tuple(key_ids))
+
+    def keys(self, account_id: str, user_name: str) -> dict[str, str]:
+        """AccessKeyId -> Status, as IAM has it now."""
+        listed = self.session(account_id).client("iam").list_access_keys(UserName=user_name)
+        return {k["AccessKeyId"]: k["Status"] for k in listed["AccessKeyMetadata"]}
+
+
+def create_organization(members: int = 2, clock: Callable[[], datetime] | None = None) -> MotoOrganization:
+    """Call inside mock_aws, with the default credentials standing for the management account."""
+    orgs = boto3.client("organizations", region_name=REGION)
+    orgs.create_organization(FeatureSet="ALL")
+    management = boto3.client("sts", region_name=REGION).get_caller_identity()["Account"]
+
+    def account(name: str) -> str:
+        status = orgs.create_account(Email=f"{name}@example.com", AccountName=name)["CreateAccountStatus"]
+        return status["AccountId"]
+
+    org = MotoOrganization(
+        management=management,
+        security=account("security"),
+        members=tuple(account(f"member-{i}") for i in range(1, members + 1)),
+    )
+    if clock is not None:
+        org.now = clock()
+    create_tables(org.session(org.security))
+    return org
+
+
+def create_tables(session: boto3.Session) -> None:
+    """The central tables, keyed as stacksets/central.yaml declares them."""
+    dynamodb = session.client("dynamodb")
+    dynamodb.create_table(
+        TableName=AUDIT_TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": name, "AttributeType": "S"}
+            for name in ("account_id", "record_id", "access_key_id", "day")
+        ],
+        KeySchema=[
+            {"AttributeName": "account_id", "KeyType": "HASH"},
+            {"AttributeName": "record_id", "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": index,
+                "KeySchema": [
+                    {"AttributeName": hash_key, "KeyType": "HASH"},
+                    {"AttributeName": "record_id", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index, hash_key in (("by_access_key", "access_key_id"), ("by_day", "day"))
+        ],
+    )
+    dynamodb.create_table(
+        TableName=STATE_TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+    )

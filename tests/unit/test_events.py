@@ -1,0 +1,220 @@
+"""The Config compliance-change event model against whole-envelope fixtures, real variants and forgeries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from remediator.errors import EventRejectedError
+from remediator.events import ComplianceType, parse_compliance_change, rule_matches
+from tests.fixtures import load_event
+
+PREFIXES = ("akr-",)
+
+
+def parse(event: Any, prefixes: tuple[str, ...] = PREFIXES) -> Any:
+    return parse_compliance_change(event, prefixes)
+
+
+def rejection(event: Any, prefixes: tuple[str, ...] = PREFIXES) -> str:
+    with pytest.raises(EventRejectedError) as caught:
+        parse_compliance_change(event, prefixes)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "compliance", "rule"),
+    [
+        ("config_noncompliant_rotated", ComplianceType.NON_COMPLIANT, "akr-access-keys-rotated"),
+        (
+            "config_noncompliant_unused_first_evaluation",
+            ComplianceType.NON_COMPLIANT,
+            "akr-iam-user-unused-credentials-check",
+        ),
+        ("config_compliant_rotated", ComplianceType.COMPLIANT, "akr-access-keys-rotated"),
+        ("config_not_applicable_rotated", ComplianceType.NOT_APPLICABLE, "akr-access-keys-rotated"),
+    ],
+)
+def test_fixtures_parse(fixture: str, compliance: ComplianceType, rule: str) -> None:
+    event = parse(load_event(fixture))
+    assert event.compliance is compliance
+    assert event.detail.config_rule_name == rule
+    assert event.detail.aws_account_id == "222222222222"
+    assert event.detail.resource_type == "AWS::IAM::User"
+
+
+def test_first_evaluation_has_no_old_result_and_null_annotation() -> None:
+    event = parse(load_event("config_noncompliant_unused_first_evaluation"))
+    assert event.detail.old_evaluation_result is None
+    assert event.detail.new_evaluation_result.annotation is None
+    assert event.detail.new_evaluation_result.result_token is None
+    qualifier = event.detail.new_evaluation_result.evaluation_result_identifier.evaluation_result_qualifier
+    assert qualifier.evaluation_mode is None
+
+
+def test_annotation_and_result_token_may_be_missing_or_null() -> None:
+    raw = load_event("config_noncompliant_rotated")
+    raw["detail"]["newEvaluationResult"].pop("annotation")
+    raw["detail"]["newEvaluationResult"]["resultToken"] = None
+    assert parse(raw).detail.new_evaluation_result.annotation is None
+
+
+def test_unknown_fields_are_ignored() -> None:
+    raw = load_event("config_noncompliant_rotated")
+    raw["detail"]["someFutureField"] = {"x": 1}
+    raw["newTopLevel"] = "y"
+    assert parse(raw).detail.resource_id == "AIDAEXAMPLEUSERID0001"
+
+
+def test_event_without_envelope_account_is_accepted() -> None:
+    # moto delivers events without `account`.
+    raw = load_event("config_noncompliant_rotated")
+    del raw["account"]
+    event = parse(raw)
+    assert event.account is None
+    assert event.detail.aws_account_id == "222222222222"
+
+
+def test_moto_style_lowercase_resource_id_is_accepted() -> None:
+    raw = load_event("config_noncompliant_rotated")
+    user_id = "x2k9q7w1e5r3t8y6u4i0"
+    raw["detail"]["resourceId"] = user_id
+    qualifier = raw["detail"]["newEvaluationResult"]["evaluationResultIdentifier"]
+    qualifier["evaluationResultQualifier"]["resourceId"] = user_id
+    assert parse(raw).detail.resource_id == user_id
+
+
+@pytest.mark.parametrize(
+    "rule_name",
+    [
+        "akr-access-keys-rotated-conformance-pack-k3abcd9xy",
+        "securityhub-akr-access-keys-rotated-1a2b3c4d",
+    ],
+)
+def test_service_owned_rule_names_are_accepted(rule_name: str) -> None:
+    raw = load_event("config_noncompliant_rotated")
+    raw["detail"]["configRuleName"] = rule_name
+    raw["detail"]["configRuleARN"] = (
+        "arn:aws:config:eu-west-1:222222222222:config-rule/aws-service-rule/"
+        "securityhub.amazonaws.com/config-rule-xyz789"
+    )
+    assert parse(raw).detail.config_rule_name == rule_name
+
+
+def test_security_hub_rule_is_accepted_with_the_managed_rule_prefix() -> None:
+    raw = load_event("config_noncompliant_rotated")
+    raw["detail"]["configRuleName"] = "securityhub-access-keys-rotated-1a2b3c4d"
+    assert parse(raw, ("akr-", "access-keys-rotated")).detail.config_rule_name.startswith("securityhub-")
+
+
+def test_dedupe_key_ignores_the_envelope_id() -> None:
+    first = parse(load_event("config_noncompliant_rotated"))
+    raw = load_event("config_noncompliant_rotated")
+    raw["id"] = "another-id-after-a-bus-hop"
+    assert parse(raw).dedupe_key == first.dedupe_key
+    assert first.dedupe_key == {
+        "account": "222222222222",
+        "resource": "AIDAEXAMPLEUSERID0001",
+        "rule": "akr-access-keys-rotated",
+        "recorded": "2026-11-20T08:15:29.731000+00:00",
+    }
+
+
+# -- rejections: a clear reason, raised before any AWS call -----------------------------------------
+
+
+def test_wrong_source() -> None:
+    raw = load_event("config_noncompliant_rotated")
+    raw["source"] = "my.config"
+    assert rejection(raw) == "event rejected: source: Input should be 'aws.config'"
+
+
+def test_wrong_detail_type() -> None:
+    raw = load_event("config_noncompliant_rotated")
+    raw["detail-type"] = "Config Configuration Item Change"
+    assert rejection(raw) == "event rejected: detail-type: Input should be 'Config Rules Compliance Change'"
+
+
+def test_wrong_message_type() -> None:
+    raw = load_event("config_noncompliant_rotated")
+    raw["detail"]["messageType"] = "ConfigurationItemChangeNotification"
+    assert (
+        rejection(raw) == "event rejected: detail.messageType: Input should be 'ComplianceChangeNotification'"
+    )
+
+
+def test_wrong_resource_type() -> None:
+    raw = load_event("config_noncompliant_rotated")
+    raw["detail"]["resourceType"] = "AWS::IAM::Role"
+    assert rejection(raw) == "event rejected: detail.resourceType: Input should be 'AWS::IAM::User'"
+
+
+@pytest.mark.parametrize("account", ["12345678901", "1234567890123", "abcdefghijkl", ""])
+def test_account_id_must_be_12_digits(account: str) -> None:
+    raw = load_event("config_noncompliant_rotated")
+    del raw["account"]
+    raw["detail"]["awsAccountId"] = account
+    assert rejection(raw).startswith("event rejected: detail.awsAccountId: String should match pattern")
+
+
+def test_forged_account_is_rejected() -> None:
+    raw = load_event("config_noncompliant_rotated")
+    raw["account"] = "999999999999"
+    assert rejection(raw) == (
+        "event rejected: event: Value error, envelope account 999999999999 differs from "
+        "detail.awsAccountId 222222222222"
+    )
+
+
+def test_rule_arn_of_another_account_is_rejected() -> None:
+    raw = load_event("config_noncompliant_rotated")
+    raw["detail"]["configRuleARN"] = "arn:aws:config:eu-west-1:999999999999:config-rule/config-rule-a1b2c3"
+    assert "configRuleARN belongs to account 999999999999" in rejection(raw)
+
+
+def test_evaluation_for_another_resource_is_rejected() -> None:
+    raw = load_event("config_noncompliant_rotated")
+    raw["detail"]["resourceId"] = "AIDASOMEONEELSE00000"
+    assert "newEvaluationResult names resource AIDAEXAMPLEUSERID0001" in rejection(raw)
+
+
+def test_unknown_rule_is_rejected() -> None:
+    raw = load_event("config_noncompliant_rotated")
+    raw["detail"]["configRuleName"] = "team-x-access-keys-rotated"
+    assert rejection(raw) == (
+        "event rejected: Config rule 'team-x-access-keys-rotated' matches none of the configured "
+        "prefixes akr-"
+    )
+
+
+def test_missing_detail_field_is_named() -> None:
+    raw = load_event("config_noncompliant_rotated")
+    del raw["detail"]["newEvaluationResult"]
+    assert rejection(raw) == "event rejected: detail.newEvaluationResult: Field required"
+
+
+@pytest.mark.parametrize("raw", [None, "text", 42, ["list"]])
+def test_non_object_is_rejected(raw: Any) -> None:
+    assert rejection(raw).startswith("event rejected: expected a JSON object")
+
+
+def test_sns_shape_without_envelope_is_rejected() -> None:
+    # Config also delivers the detail alone over SNS; that shape is not ours.
+    detail = load_event("config_noncompliant_rotated")["detail"]
+    assert "source: Field required" in rejection(detail)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("akr-access-keys-rotated", True),
+        ("akr-iam-user-unused-credentials-check-conformance-pack-abc", True),
+        ("securityhub-akr-access-keys-rotated-0a1b2c3d", True),
+        ("access-keys-rotated", False),
+        ("securityhub-access-keys-rotated-0a1b2c3d", False),
+        ("xakr-access-keys-rotated", False),
+    ],
+)
+def test_rule_matches(name: str, expected: bool) -> None:
+    assert rule_matches(name, ["akr-"]) is expected
