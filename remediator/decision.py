@@ -52,7 +52,7 @@ class Decision(BaseModel):
     key_age_days: int
     last_used_at: AwareDatetime | None
     due_at: AwareDatetime | None
-    """When an active key first breaks a rule; None for an inactive key."""
+    """The last instant an active key is within policy (it violates strictly after); None if inactive."""
 
 
 def decide(

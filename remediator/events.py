@@ -20,9 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic.alias_generators import to_camel
 
 from remediator.errors import EventRejectedError
+from remediator.facts import AccountId
 
-ACCOUNT_ID = r"^\d{12}$"
-_RULE_ARN = re.compile(r"^arn:aws[\w-]*:config:(?P<region>[\w-]+):(?P<account>\d{12}):config-rule/")
+_RULE_ARN = re.compile(r"^arn:aws[\w-]*:config:(?P<region>[\w-]+):(?P<account>[0-9]{12}):config-rule/")
 # Security Hub names the rules it owns securityhub-<rule>-<8 hex>; conformance packs append a suffix,
 # which a prefix match already allows.
 _SECURITY_HUB = "securityhub-"
@@ -63,7 +63,7 @@ class EvaluationResult(_Model):
 class ComplianceChangeDetail(_Model):
     resource_id: str = Field(min_length=1, max_length=128)
     aws_region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
-    aws_account_id: str = Field(pattern=ACCOUNT_ID)
+    aws_account_id: AccountId
     config_rule_name: str = Field(min_length=1, max_length=128)
     record_version: str | None = None
     config_rule_arn: str | None = Field(default=None, alias="configRuleARN")

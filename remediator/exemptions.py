@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from remediator.facts import AccountId, Text
 
 ANY_USER = "*"
 
@@ -12,13 +14,13 @@ ANY_USER = "*"
 class Exemption(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    account_id: str = Field(pattern=r"^\d{12}$")
-    user_name: str = Field(min_length=1)
+    account_id: AccountId
+    user_name: Text
     """A user name, or "*" for every user of the account."""
     access_key_id: str | None = None
     """One key of the user, or None for all of them."""
-    reason: str = Field(min_length=1)
-    owner: str = Field(min_length=1)
+    reason: Text
+    owner: Text
     expires_at: AwareDatetime
 
     def covers(self, *, account_id: str, user_name: str, access_key_id: str, now: datetime) -> bool:

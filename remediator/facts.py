@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+# ASCII digits only: pydantic's \d would also accept other scripts' digits.
+AccountId = Annotated[str, Field(pattern=r"^[0-9]{12}$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
 class KeyFacts(BaseModel):

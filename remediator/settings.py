@@ -1,11 +1,17 @@
-"""The remediator's configuration: one frozen model read from AKR_* environment variables."""
+"""The remediator's configuration: one frozen model read from AKR_* environment variables.
+
+A plain pydantic model filled from the environment, rather than pydantic-settings: that package costs
+about 20 ms of Lambda cold start (docs/performance.md) for what is a dictionary comprehension here.
+Unknown AKR_* names are errors, so a misspelt setting fails at start-up instead of being ignored.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import os
+from collections.abc import Mapping
+from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from remediator.errors import ConfigurationError
 from remediator.policy import PRESETS, Mode, Policy, Thresholds
@@ -13,8 +19,11 @@ from remediator.policy import PRESETS, Mode, Policy, Thresholds
 Preset = Literal["cis-1.2", "cis-1.4", "cis-3.0", "cis-5.0"]
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AKR_", frozen=True, extra="ignore")
+PREFIX = "AKR_"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     member_role_name: str = Field(default="AccessKeyRemediationRole", pattern=r"^[\w+=,.@-]{1,64}$")
     audit_table: str = Field(min_length=3, max_length=255)
@@ -26,7 +35,7 @@ class Settings(BaseSettings):
     max_unused_days: int | None = Field(default=None, ge=1, le=3650)
     """Overrides the preset's unused limit. Without either, 90."""
     grace_days: int = Field(default=14, ge=0, le=365)
-    rule_name_prefixes: Annotated[tuple[str, ...], NoDecode] = ("akr-",)
+    rule_name_prefixes: tuple[str, ...] = ("akr-",)
     """Comma-separated. Events from Config rules whose names start otherwise are rejected."""
     owner_tag_key: str = "owner"
     opt_out_tag_key: str | None = None
@@ -69,10 +78,16 @@ class Settings(BaseSettings):
         )
 
 
-def load_settings() -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the environment once; an invalid configuration fails here, at start-up, with every problem."""
+    environ = os.environ if environ is None else environ
+    values = {
+        name[len(PREFIX) :].lower(): value
+        for name, value in environ.items()
+        if name.upper().startswith(PREFIX)
+    }
     try:
-        return Settings()  # required fields come from the environment
+        return Settings.model_validate(values)
     except ValidationError as exc:
         problems = "; ".join(
             f"AKR_{'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"

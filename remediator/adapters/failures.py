@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from remediator.errors import PermanentError, RemediatorError, TransientError
 
@@ -38,4 +38,6 @@ def translate(exc: ClientError | BotoCoreError, doing: str) -> RemediatorError:
         if code in PERMANENT_CODES:
             return PermanentError(text)
         return TransientError(text)
+    if isinstance(exc, ParamValidationError):
+        return PermanentError(f"{doing}: {exc}")  # the same request would be refused again
     return TransientError(f"{doing}: {exc}")

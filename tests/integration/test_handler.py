@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import boto3
 import pytest
-from datetime import UTC, datetime, timedelta
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediator import handler
 from remediator.adapters.audit_table import DynamoDBAuditLog
@@ -31,7 +32,8 @@ def event_for(user: UserHandle, fixture: str = "config_noncompliant_rotated") ->
 
 
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
-    return handler.lambda_handler(event, FakeLambdaContext())  # type: ignore[arg-type]
+    result = handler.lambda_handler(event, cast(LambdaContext, FakeLambdaContext()))
+    return cast(dict[str, Any], result)
 
 
 def audit(org: MotoOrganization, account_id: str) -> list[AuditRecord]:
@@ -53,7 +55,14 @@ def test_deletes_exactly_the_expired_key_in_the_right_member(org: MotoOrganizati
         "status": "processed",
         "account_id": target,
         "user_id": alice.user_id,
-        "summary": {"deactivated": 0, "deleted": 1, "exempted": 0, "reported": 0, "compliant": 1, "failed": 0},
+        "summary": {
+            "deactivated": 0,
+            "deleted": 1,
+            "exempted": 0,
+            "reported": 0,
+            "compliant": 1,
+            "failed": 0,
+        },
     }
     records = audit(org, target)
     assert [(r.access_key_id, r.decision, r.phase, r.outcome) for r in records] == [
@@ -75,7 +84,9 @@ def test_deletes_exactly_the_expired_key_in_the_right_member(org: MotoOrganizati
     assert audit(org, other) == []
 
 
-def test_deactivate_mode_keeps_the_key_inactive(org: MotoOrganization, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_deactivate_mode_keeps_the_key_inactive(
+    org: MotoOrganization, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AKR_MODE", "deactivate")
     alice = org.add_user(org.members[0], "alice", OLD, FRESH)
     invoke(event_for(alice))
@@ -98,7 +109,7 @@ def test_report_mode_changes_nothing(org: MotoOrganization, monkeypatch: pytest.
     monkeypatch.setenv("AKR_MODE", "report")
     alice = org.add_user(org.members[0], "alice", OLD, KeySpec(age_days=200))
     result = invoke(event_for(alice))
-    assert org.keys(org.members[0], "alice") == {k: "Active" for k in alice.key_ids}
+    assert org.keys(org.members[0], "alice") == dict.fromkeys(alice.key_ids, "Active")
     assert result["summary"]["reported"] == 2
     records = audit(org, org.members[0])
     assert {(r.decision, r.phase, r.outcome) for r in records} == {("report", "decision", "skipped")}
@@ -125,7 +136,11 @@ def test_user_that_no_longer_exists_is_a_recorded_no_op(org: MotoOrganization) -
     result = invoke(event_for(ghost))
     assert result["summary"]["failed"] == 0
     (record,) = audit(org, org.members[0])
-    assert (record.user_id, record.reason, record.outcome) == ("AIDAGHOSTUSER0000000", "user no longer exists", "skipped")
+    assert (record.user_id, record.reason, record.outcome) == (
+        "AIDAGHOSTUSER0000000",
+        "user no longer exists",
+        "skipped",
+    )
 
 
 def test_central_exemption_is_honoured_and_audited(org: MotoOrganization) -> None:

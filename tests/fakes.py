@@ -1,0 +1,116 @@
+"""In-memory implementations of the ports in remediator.ports, type-checked against them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from remediator.audit import AuditRecord
+from remediator.errors import PermanentError
+from remediator.exemptions import Exemption
+from remediator.facts import KeyFacts, UserFacts
+from remediator.ports import AccountAccess, AuditLog, ExemptionSource, MemberAccount, Notifier
+
+
+@dataclass
+class FakeMember:
+    account_id: str
+    users_by_name: dict[str, UserFacts] = field(default_factory=dict)
+    fail_on: dict[str, Exception] = field(default_factory=dict)
+    """Operation name ("deactivate_key", "read_user", ...) -> the error it raises."""
+    calls: list[str] = field(default_factory=list)
+    role_session_name: str = "akr-test"
+
+    def add(self, user: UserFacts) -> None:
+        self.users_by_name[user.user_name] = user
+
+    def _call(self, operation: str) -> None:
+        self.calls.append(operation)
+        if operation in self.fail_on:
+            raise self.fail_on[operation]
+
+    def resolve_user_name(self, user_id: str) -> str | None:
+        self._call("resolve_user_name")
+        return next((u.user_name for u in self.users_by_name.values() if u.user_id == user_id), None)
+
+    def users(self) -> Iterator[tuple[str, str]]:
+        self._call("users")
+        for user in list(self.users_by_name.values()):
+            yield user.user_name, user.user_id
+
+    def read_user(self, user_name: str, user_id: str) -> UserFacts | None:
+        self._call("read_user")
+        return self.users_by_name.get(user_name)
+
+    def _set_keys(self, user_name: str, keys: tuple[KeyFacts, ...]) -> None:
+        self.users_by_name[user_name] = self.users_by_name[user_name].model_copy(update={"keys": keys})
+
+    def deactivate_key(self, user_name: str, access_key_id: str) -> None:
+        self._call("deactivate_key")
+        keys = self.users_by_name[user_name].keys
+        self._set_keys(
+            user_name,
+            tuple(
+                k.model_copy(update={"status": "Inactive"}) if k.access_key_id == access_key_id else k
+                for k in keys
+            ),
+        )
+
+    def delete_key(self, user_name: str, access_key_id: str) -> None:
+        self._call("delete_key")
+        keys = self.users_by_name[user_name].keys
+        self._set_keys(user_name, tuple(k for k in keys if k.access_key_id != access_key_id))
+
+
+@dataclass
+class FakeAccess:
+    members: dict[str, FakeMember] = field(default_factory=dict)
+    denied: set[str] = field(default_factory=set)
+
+    def open(self, account_id: str, *, region: str, label: str) -> FakeMember:
+        if account_id in self.denied:
+            raise PermanentError(f"sts:AssumeRole into {account_id}: AccessDenied")
+        return self.members[account_id]
+
+
+@dataclass
+class MemoryAuditLog:
+    records: list[AuditRecord] = field(default_factory=list)
+    fail: Exception | None = None
+    journal: list[str] | None = None
+    """When set, shared with a FakeMember's calls to check the order of audit writes and mutations."""
+
+    def append(self, record: AuditRecord) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.records.append(record)
+        if self.journal is not None:
+            self.journal.append(f"audit:{record.phase}")
+
+
+@dataclass
+class StaticExemptions:
+    exemptions: list[Exemption] = field(default_factory=list)
+    reads: int = 0
+
+    def for_account(self, account_id: str) -> Sequence[Exemption]:
+        self.reads += 1
+        return [e for e in self.exemptions if e.account_id == account_id]
+
+
+@dataclass
+class RecordingNotifier:
+    batches: list[list[AuditRecord]] = field(default_factory=list)
+    fail: Exception | None = None
+
+    def notify(self, records: Sequence[AuditRecord]) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.batches.append(list(records))
+
+
+def _conforms(
+    member: FakeMember, access: FakeAccess, log: MemoryAuditLog, ex: StaticExemptions, n: RecordingNotifier
+) -> tuple[MemberAccount, AccountAccess, AuditLog, ExemptionSource, Notifier]:
+    """Never called: makes mypy prove that the fakes implement the ports."""
+    return member, access, log, ex, n

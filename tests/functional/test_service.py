@@ -1,0 +1,221 @@
+"""The remediation service over in-memory fakes: ordering, failures, account runs, notifications."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from remediator.audit import Trigger
+from remediator.errors import PermanentError, RemediatorError, TransientError
+from remediator.events import ComplianceChangeEvent, parse_compliance_change
+from remediator.exemptions import Exemption
+from remediator.facts import KeyFacts, UserFacts
+from remediator.policy import Mode, Policy
+from remediator.service import Remediator
+from tests.fakes import FakeAccess, FakeMember, MemoryAuditLog, RecordingNotifier, StaticExemptions
+from tests.fixtures import load_event, retarget
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+ACCOUNT = "222222222222"
+
+
+def key(key_id: str, age_days: int, used_days_ago: int | None = 1, status: str = "Active") -> KeyFacts:
+    return KeyFacts(
+        access_key_id=key_id,
+        status=status,
+        created_at=NOW - timedelta(days=age_days),
+        last_used_at=None if used_days_ago is None else NOW - timedelta(days=used_days_ago),
+    )
+
+
+def user(name: str, *keys: KeyFacts) -> UserFacts:
+    return UserFacts(account_id=ACCOUNT, user_name=name, user_id=f"AIDA{name.upper():0<16}", keys=keys)
+
+
+class World:
+    def __init__(self, mode: Mode = Mode.DELETE, exemptions: list[Exemption] | None = None) -> None:
+        self.member = FakeMember(ACCOUNT)
+        self.access = FakeAccess({ACCOUNT: self.member})
+        self.audit = MemoryAuditLog(journal=self.member.calls)
+        self.exemptions = StaticExemptions(exemptions or [])
+        self.notifier = RecordingNotifier()
+        self.remediator = Remediator(
+            policy=Policy(mode=mode),
+            access=self.access,
+            audit=self.audit,
+            exemptions=self.exemptions,
+            clock=lambda: NOW,
+            notifier=self.notifier,
+        )
+
+    def event(self, facts: UserFacts) -> ComplianceChangeEvent:
+        raw = load_event("config_noncompliant_rotated")
+        retarget(raw, account_id=ACCOUNT, user_id=facts.user_id)
+        return parse_compliance_change(raw, ["akr-"])
+
+    def status(self, user_name: str) -> dict[str, str]:
+        return {k.access_key_id: k.status for k in self.member.users_by_name[user_name].keys}
+
+
+def test_intent_is_written_before_the_mutation_and_outcome_after() -> None:
+    world = World(Mode.DEACTIVATE)
+    alice = user("alice", key("AKIAOLD", 120), key("AKIANEW", 5))
+    world.member.add(alice)
+    world.remediator.remediate_event(world.event(alice))
+    assert world.member.calls == [
+        "resolve_user_name",
+        "read_user",
+        "audit:intent",
+        "deactivate_key",
+        "audit:outcome",
+        "audit:decision",
+    ]
+    assert world.status("alice") == {"AKIAOLD": "Inactive", "AKIANEW": "Active"}
+
+
+def test_no_mutation_when_the_intent_cannot_be_recorded() -> None:
+    world = World(Mode.DELETE)
+    alice = user("alice", key("AKIAOLD", 120))
+    world.member.add(alice)
+    world.audit.fail = TransientError(
+        "dynamodb:PutItem into akr-audit: ProvisionedThroughputExceededException"
+    )
+    with pytest.raises(TransientError):
+        world.remediator.remediate_event(world.event(alice))
+    assert "delete_key" not in world.member.calls
+    assert world.status("alice") == {"AKIAOLD": "Active"}
+
+
+def test_permanent_failure_is_audited_and_the_next_key_still_handled() -> None:
+    world = World(Mode.DELETE)
+    alice = user("alice", key("AKIAONE", 120), key("AKIATWO", 130))
+    world.member.add(alice)
+    world.member.fail_on["delete_key"] = PermanentError("iam:DeleteAccessKey: AccessDenied: explicit deny")
+    result = world.remediator.remediate_event(world.event(alice))
+    assert [(r.access_key_id, r.phase, r.outcome, r.error) for r in world.audit.records] == [
+        ("AKIAONE", "intent", "pending", None),
+        ("AKIAONE", "outcome", "failed", "iam:DeleteAccessKey: AccessDenied: explicit deny"),
+        ("AKIATWO", "intent", "pending", None),
+        ("AKIATWO", "outcome", "failed", "iam:DeleteAccessKey: AccessDenied: explicit deny"),
+    ]
+    assert result.failures == 2
+    (batch,) = world.notifier.batches
+    assert {r.outcome for r in batch} == {"failed"}
+
+
+def test_transient_failure_is_audited_then_raised_for_the_retry() -> None:
+    world = World(Mode.DEACTIVATE)
+    alice = user("alice", key("AKIAOLD", 120))
+    world.member.add(alice)
+    world.member.fail_on["deactivate_key"] = TransientError("iam:UpdateAccessKey: Throttling: Rate exceeded")
+    with pytest.raises(TransientError, match="Throttling"):
+        world.remediator.remediate_event(world.event(alice))
+    assert [(r.phase, r.outcome) for r in world.audit.records] == [
+        ("intent", "pending"),
+        ("outcome", "failed"),
+    ]
+
+
+def test_role_that_cannot_be_assumed_is_one_failed_record_and_no_raise() -> None:
+    world = World()
+    alice = user("alice", key("AKIAOLD", 120))
+    world.member.add(alice)
+    world.access.denied.add(ACCOUNT)
+    result = world.remediator.remediate_event(world.event(alice))
+    (record,) = world.audit.records
+    assert (record.reason, record.outcome, record.user_id) == (
+        "member role could not be assumed",
+        "failed",
+        alice.user_id,
+    )
+    assert record.error == f"sts:AssumeRole into {ACCOUNT}: AccessDenied"
+    assert result.failures == 1
+    assert world.member.calls == ["audit:decision"]  # the journal holds the audit write only
+
+
+def test_user_that_cannot_be_read_is_a_failed_record() -> None:
+    world = World()
+    alice = user("alice", key("AKIAOLD", 120))
+    world.member.add(alice)
+    world.member.fail_on["read_user"] = PermanentError("reading user alice: AccessDenied")
+    result = world.remediator.remediate_event(world.event(alice))
+    assert [(r.reason, r.outcome) for r in world.audit.records] == [("user could not be read", "failed")]
+    assert result.failures == 1
+
+
+def test_a_second_run_changes_nothing_more() -> None:
+    world = World(Mode.DEACTIVATE)
+    alice = user("alice", key("AKIAOLD", 120), key("AKIANEW", 5))
+    world.member.add(alice)
+    world.remediator.remediate_event(world.event(alice))
+    calls = len(world.member.calls)
+    second = world.remediator.remediate_event(world.event(alice))
+    assert "deactivate_key" not in world.member.calls[calls:]
+    assert second.summary()["deactivated"] == 0
+    assert {r.reason for r in second.records} == {
+        "key is Inactive; the rules apply to active keys only",
+        "within policy",
+    }
+
+
+def test_account_run_covers_every_user_and_reads_exemptions_once() -> None:
+    world = World(
+        Mode.DELETE,
+        exemptions=[
+            Exemption(
+                account_id=ACCOUNT,
+                user_name="breakglass",
+                reason="break-glass user, vaulted",
+                owner="secops",
+                expires_at=NOW + timedelta(days=30),
+            )
+        ],
+    )
+    world.member.add(user("alice", key("AKIAOLD", 120), key("AKIANEW", 5)))
+    world.member.add(user("bob", key("AKIABOB", 10, used_days_ago=None)))
+    world.member.add(user("breakglass", key("AKIABRK", 400, used_days_ago=None)))
+    world.member.add(user("nokeys"))
+    result = world.remediator.remediate_account(
+        ACCOUNT, region="eu-west-1", trigger=Trigger.SWEEP, label="run-1"
+    )
+    assert world.status("alice") == {"AKIANEW": "Active"}
+    assert world.status("bob") == {"AKIABOB": "Active"}
+    assert world.status("breakglass") == {"AKIABRK": "Active"}
+    assert result.summary() == {
+        "deactivated": 0,
+        "deleted": 1,
+        "exempted": 1,
+        "reported": 0,
+        "compliant": 3,
+        "failed": 0,
+    }
+    assert world.exemptions.reads == 1
+    assert {r.trigger for r in world.audit.records} == {"sweep"}
+    assert [r.reason for r in world.audit.records if r.user_name == "nokeys"] == ["user has no access keys"]
+
+
+def test_account_run_with_unlistable_users_is_a_failed_record() -> None:
+    world = World()
+    world.member.fail_on["users"] = PermanentError("iam:ListUsers in 222222222222: AccessDenied")
+    result = world.remediator.remediate_account(ACCOUNT, region="eu-west-1", trigger=Trigger.CLI, label="x")
+    assert [(r.reason, r.outcome) for r in result.records] == [("users could not be listed", "failed")]
+
+
+def test_notification_failure_does_not_undo_or_raise() -> None:
+    world = World(Mode.DELETE)
+    alice = user("alice", key("AKIAOLD", 120))
+    world.member.add(alice)
+    world.notifier.fail = RemediatorError("sns:Publish: AuthorizationError")
+    result = world.remediator.remediate_event(world.event(alice))
+    assert result.summary()["deleted"] == 1
+    assert world.status("alice") == {}
+
+
+def test_staged_mode_deactivates_now() -> None:
+    world = World(Mode.STAGED)
+    alice = user("alice", key("AKIAOLD", 120))
+    world.member.add(alice)
+    world.remediator.remediate_event(world.event(alice))
+    assert world.status("alice") == {"AKIAOLD": "Inactive"}
+    assert {r.mode for r in world.audit.records} == {"staged"}

@@ -1,0 +1,64 @@
+"""AWS calls per event do not grow with the number of users in the account.
+
+moto's Config has no IAM users, so ListDiscoveredResources is answered from moto's IAM state by a botocore
+hook (tests/call_counter.py); the fallback through ListUsers paging is covered by test_member_adapter.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from remediator.composition import build_remediator
+from remediator.events import parse_compliance_change
+from remediator.settings import Settings
+from tests.call_counter import CallCounter, answer_config_from_iam
+from tests.fixtures import load_event, retarget
+from tests.moto_org import AUDIT_TABLE, STATE_TABLE, KeySpec, MotoOrganization
+
+pytestmark = pytest.mark.slow
+
+
+def calls_for_one_event(org: MotoOrganization, users_in_account: int) -> dict[str, int]:
+    member = org.members[0]
+    iam = org.session(member).client("iam")
+    for i in range(users_in_account):
+        iam.create_user(UserName=f"user-{i:04d}")
+    alice = org.add_user(member, "alice", KeySpec(age_days=120, used_days_ago=1), KeySpec(age_days=5))
+
+    counter = CallCounter()
+
+    def member_session(**kwargs: Any) -> boto3.Session:
+        session = counter.attach(boto3.Session(**kwargs))
+        answer_config_from_iam(session, lookup=org.session(member))
+        return session
+
+    security = counter.attach(org.session(org.security))
+    settings = Settings(audit_table=AUDIT_TABLE, state_table=STATE_TABLE)
+    remediator = build_remediator(settings, security, session_factory=member_session)
+    raw = load_event("config_noncompliant_rotated")
+    retarget(raw, account_id=member, user_id=alice.user_id)
+    result = remediator.remediate_event(parse_compliance_change(raw, ["akr-"]))
+    assert result.summary()["deleted"] == 1
+    assert org.keys(member, "alice") == {alice.key_ids[1]: "Active"}
+    return counter.of("sts", "iam", "config")
+
+
+@pytest.mark.usefixtures("org")
+@pytest.mark.parametrize("users_in_account", [10, 1000])
+def test_calls_per_event_are_independent_of_account_size(
+    org: MotoOrganization, users_in_account: int
+) -> None:
+    calls = calls_for_one_event(org, users_in_account)
+    # A user with two keys, one violating: 7 calls to STS, IAM and Config, whatever the account size.
+    assert calls == {
+        "config:ListDiscoveredResources": 1,
+        "iam:DeleteAccessKey": 1,
+        "iam:GetAccessKeyLastUsed": 2,
+        "iam:ListAccessKeys": 1,
+        "iam:ListUserTags": 1,
+        "sts:AssumeRole": 1,
+    }
+    assert sum(calls.values()) <= 7

@@ -1,0 +1,239 @@
+"""The member-account adapter and the role sessions, with botocore Stubber where moto falls short:
+moto ignores ListUsers paging (MaxItems/Marker) and never denies AssumeRole or throttles."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from remediator.adapters.member import Boto3MemberAccount
+from remediator.adapters.sessions import REFRESH_MARGIN, AssumedRoleAccess, role_session_name
+from remediator.errors import PermanentError, TransientError
+
+ACCOUNT = "222222222222"
+USER_ID = "AIDASECONDPAGEUSER01"
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def client(service: str) -> Any:
+    return boto3.Session(region_name="eu-west-1").client(service)  # type: ignore[call-overload]
+
+
+def user(name: str, user_id: str) -> dict[str, Any]:
+    return {
+        "Path": "/",
+        "UserName": name,
+        "UserId": user_id,
+        "Arn": f"arn:aws:iam::{ACCOUNT}:user/{name}",
+        "CreateDate": NOW,
+    }
+
+
+def member(iam: Any, config: Any) -> Boto3MemberAccount:
+    return Boto3MemberAccount(account_id=ACCOUNT, role_session_name="akr-test", iam=iam, config=config)
+
+
+def test_user_on_the_second_page_of_list_users_is_resolved() -> None:
+    iam, config = client("iam"), client("config")
+    with Stubber(iam) as iam_stub, Stubber(config) as config_stub:
+        # Config does not know the user (recorder not recording IAM there): fall back to IAM.
+        config_stub.add_response(
+            "list_discovered_resources",
+            {"resourceIdentifiers": []},
+            {"resourceType": "AWS::IAM::User", "resourceIds": [USER_ID]},
+        )
+        iam_stub.add_response(
+            "list_users",
+            {
+                "Users": [user(f"user-{i}", f"AIDAFIRSTPAGE{i:07d}") for i in range(3)],
+                "IsTruncated": True,
+                "Marker": "page-2",
+            },
+            {"MaxItems": 1000},
+        )
+        iam_stub.add_response(
+            "list_users",
+            {"Users": [user("carol", USER_ID)], "IsTruncated": False},
+            {"MaxItems": 1000, "Marker": "page-2"},
+        )
+        assert member(iam, config).resolve_user_name(USER_ID) == "carol"
+        iam_stub.assert_no_pending_responses()
+
+
+def test_config_error_falls_back_to_listing() -> None:
+    iam, config = client("iam"), client("config")
+    with Stubber(iam) as iam_stub, Stubber(config) as config_stub:
+        config_stub.add_client_error(
+            "list_discovered_resources", "NoAvailableConfigurationRecorderException", http_status_code=400
+        )
+        iam_stub.add_response("list_users", {"Users": [user("carol", USER_ID)], "IsTruncated": False})
+        assert member(iam, config).resolve_user_name(USER_ID) == "carol"
+
+
+def test_config_answer_needs_no_iam_call() -> None:
+    iam, config = client("iam"), client("config")
+    with Stubber(iam) as iam_stub, Stubber(config) as config_stub:
+        config_stub.add_response(
+            "list_discovered_resources",
+            {
+                "resourceIdentifiers": [
+                    {"resourceType": "AWS::IAM::User", "resourceId": USER_ID, "resourceName": "carol"}
+                ]
+            },
+        )
+        assert member(iam, config).resolve_user_name(USER_ID) == "carol"
+        iam_stub.assert_no_pending_responses()
+
+
+def test_unknown_user_is_none_after_every_page() -> None:
+    iam, config = client("iam"), client("config")
+    with Stubber(iam) as iam_stub, Stubber(config) as config_stub:
+        config_stub.add_response("list_discovered_resources", {"resourceIdentifiers": []})
+        iam_stub.add_response("list_users", {"Users": [], "IsTruncated": True, "Marker": "m"})
+        iam_stub.add_response("list_users", {"Users": [], "IsTruncated": False})
+        assert member(iam, config).resolve_user_name(USER_ID) is None
+
+
+def test_throttling_that_outlasts_retries_is_transient() -> None:
+    iam = client("iam")
+    with Stubber(iam) as stub:
+        stub.add_client_error("update_access_key", "Throttling", "Rate exceeded", http_status_code=400)
+        with pytest.raises(
+            TransientError,
+            match=r"iam:UpdateAccessKey AKIAEXAMPLEKEY00001 of carol: Throttling: Rate exceeded",
+        ):
+            member(iam, client("config")).deactivate_key("carol", "AKIAEXAMPLEKEY00001")
+
+
+def test_update_always_names_the_user() -> None:
+    iam = client("iam")
+    with Stubber(iam) as stub:
+        stub.add_response(
+            "update_access_key",
+            {},
+            {"UserName": "carol", "AccessKeyId": "AKIAEXAMPLEKEY00001", "Status": "Inactive"},
+        )
+        member(iam, client("config")).deactivate_key("carol", "AKIAEXAMPLEKEY00001")
+
+
+def test_delete_of_a_key_already_gone_is_done() -> None:
+    iam = client("iam")
+    with Stubber(iam) as stub:
+        stub.add_client_error("delete_access_key", "NoSuchEntity", http_status_code=404)
+        member(iam, client("config")).delete_key("carol", "AKIAEXAMPLEKEY00001")
+
+
+def test_access_denied_on_delete_is_permanent() -> None:
+    iam = client("iam")
+    with Stubber(iam) as stub:
+        stub.add_client_error("delete_access_key", "AccessDenied", "explicit deny", http_status_code=403)
+        with pytest.raises(PermanentError, match="AccessDenied: explicit deny"):
+            member(iam, client("config")).delete_key("carol", "AKIAEXAMPLEKEY00001")
+
+
+def test_user_deleted_while_reading_is_none() -> None:
+    iam = client("iam")
+    with Stubber(iam) as stub:
+        stub.add_client_error("list_access_keys", "NoSuchEntity", http_status_code=404)
+        assert member(iam, client("config")).read_user("carol", USER_ID) is None
+
+
+def test_never_used_key_has_no_last_use() -> None:
+    iam = client("iam")
+    with Stubber(iam) as stub:
+        stub.add_response(
+            "list_access_keys",
+            {
+                "AccessKeyMetadata": [
+                    {
+                        "UserName": "carol",
+                        "AccessKeyId": "AKIANEVERUSED0000000",
+                        "Status": "Active",
+                        "CreateDate": NOW,
+                    }
+                ]
+            },
+            {"UserName": "carol"},
+        )
+        stub.add_response(
+            "get_access_key_last_used",
+            {"UserName": "carol", "AccessKeyLastUsed": {"ServiceName": "N/A", "Region": "N/A"}},
+            {"AccessKeyId": "AKIANEVERUSED0000000"},
+        )
+        stub.add_response(
+            "list_user_tags", {"Tags": [{"Key": "owner", "Value": "team-a"}]}, {"UserName": "carol"}
+        )
+        facts = member(iam, client("config")).read_user("carol", USER_ID)
+    assert facts is not None
+    (key,) = facts.keys
+    assert key.last_used_at is None
+    assert key.last_activity == NOW
+    assert facts.tags == {"owner": "team-a"}
+
+
+# -- sessions ----------------------------------------------------------------------------------------
+
+
+def credentials(expires_at: datetime) -> dict[str, Any]:
+    return {
+        "Credentials": {
+            "AccessKeyId": "ASIAEXAMPLE000000000",
+            "SecretAccessKey": "secret",
+            "SessionToken": "token",
+            "Expiration": expires_at,
+        }
+    }
+
+
+def test_access_denied_on_assume_role_is_permanent() -> None:
+    sts = client("sts")
+    access = AssumedRoleAccess(
+        session=boto3.Session(), role_name="AccessKeyRemediationRole", clock=lambda: NOW, sts=sts
+    )
+    with Stubber(sts) as stub:
+        stub.add_client_error("assume_role", "AccessDenied", "not authorized to perform sts:AssumeRole", 403)
+        with pytest.raises(PermanentError) as caught:
+            access.open(ACCOUNT, region="eu-west-1", label="evt-1")
+    assert str(caught.value) == (
+        f"sts:AssumeRole arn:aws:iam::{ACCOUNT}:role/AccessKeyRemediationRole: AccessDenied: "
+        "not authorized to perform sts:AssumeRole"
+    )
+
+
+def test_credentials_are_cached_until_shortly_before_expiry() -> None:
+    sts = client("sts")
+    now = [NOW]
+    access = AssumedRoleAccess(session=boto3.Session(), role_name="R", clock=lambda: now[0], sts=sts)
+    expires = NOW + timedelta(hours=1)
+    with Stubber(sts) as stub:
+        stub.add_response(
+            "assume_role",
+            credentials(expires),
+            {
+                "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/R",
+                "RoleSessionName": "akr-evt-1",
+                "DurationSeconds": 3600,
+            },
+        )
+        first = access.open(ACCOUNT, region="eu-west-1", label="evt-1")
+        now[0] = expires - REFRESH_MARGIN - timedelta(seconds=1)
+        assert access.open(ACCOUNT, region="eu-west-1", label="evt-2") is first
+        stub.assert_no_pending_responses()
+        # Inside the margin: assume again rather than risk expiry halfway through a run.
+        stub.add_response("assume_role", credentials(expires + timedelta(hours=1)))
+        now[0] = expires - REFRESH_MARGIN
+        assert access.open(ACCOUNT, region="eu-west-1", label="evt-3").role_session_name == "akr-evt-3"
+        stub.assert_no_pending_responses()
+
+
+def test_role_session_name_is_valid_for_sts() -> None:
+    assert (
+        role_session_name("5c1d7e9a-3b2f-4c8e-9a41-2f6d0b7e8c13")
+        == "akr-5c1d7e9a-3b2f-4c8e-9a41-2f6d0b7e8c13"
+    )
+    assert role_session_name("sweep 2026/11/28 #1") == "akr-sweep-2026-11-28--1"
+    assert len(role_session_name("x" * 200)) == 64

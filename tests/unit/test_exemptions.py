@@ -1,0 +1,215 @@
+"""Central exemptions: what one covers, and what a valid one looks like."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from remediator.exemptions import ANY_USER, Exemption
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
+ACCOUNT = "111122223333"
+OTHER_ACCOUNT = "444455556666"
+USER = "alice"
+KEY_A = "AKIAAAAAAAAAAAAAAAAA"
+KEY_B = "AKIABBBBBBBBBBBBBBBB"
+
+
+def data(**overrides: Any) -> dict[str, Any]:
+    """A valid exemption as loaded from storage, with some fields replaced."""
+    return {
+        "account_id": ACCOUNT,
+        "user_name": USER,
+        "access_key_id": None,
+        "reason": "migration to IAM Identity Center",
+        "owner": "platform-team",
+        "expires_at": NOW + timedelta(days=30),
+        **overrides,
+    }
+
+
+def exemption(**overrides: Any) -> Exemption:
+    return Exemption.model_validate(data(**overrides))
+
+
+def covers(
+    subject: Exemption,
+    *,
+    account_id: str = ACCOUNT,
+    user_name: str = USER,
+    access_key_id: str = KEY_A,
+    now: datetime = NOW,
+) -> bool:
+    return subject.covers(account_id=account_id, user_name=user_name, access_key_id=access_key_id, now=now)
+
+
+# --- covers ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("subject", "query", "expected"),
+    [
+        (exemption(), {}, True),
+        (exemption(expires_at=NOW + SECOND), {}, True),
+        (exemption(expires_at=NOW), {}, False),
+        (exemption(expires_at=NOW - SECOND), {}, False),
+        (exemption(), {"now": NOW + timedelta(days=30)}, False),
+        (exemption(), {"now": NOW + timedelta(days=30) - SECOND}, True),
+        (exemption(), {"account_id": OTHER_ACCOUNT}, False),
+        (exemption(), {"user_name": "bob"}, False),
+        (exemption(), {"user_name": "Alice"}, False),
+        (exemption(), {"access_key_id": KEY_B}, True),
+        (exemption(user_name=ANY_USER), {"user_name": "bob"}, True),
+        (exemption(user_name=ANY_USER), {"account_id": OTHER_ACCOUNT}, False),
+        (exemption(user_name=ANY_USER, expires_at=NOW), {}, False),
+        (exemption(access_key_id=KEY_A), {}, True),
+        (exemption(access_key_id=KEY_A), {"access_key_id": KEY_B}, False),
+        (exemption(access_key_id=KEY_A), {"user_name": "bob"}, False),
+        (exemption(user_name=ANY_USER, access_key_id=KEY_A), {"user_name": "bob"}, True),
+        (exemption(user_name=ANY_USER, access_key_id=KEY_A), {"access_key_id": KEY_B}, False),
+    ],
+    ids=[
+        "in-force",
+        "expires-in-1s",
+        "expires-at-now",
+        "expired-1s-ago",
+        "at-expiry-later",
+        "1s-before-expiry-later",
+        "other-account",
+        "other-user",
+        "user-name-is-case-sensitive",
+        "every-key-of-the-user",
+        "wildcard-any-user",
+        "wildcard-other-account",
+        "wildcard-expired",
+        "this-key",
+        "other-key",
+        "this-key-id-other-user",
+        "wildcard-this-key",
+        "wildcard-other-key",
+    ],
+)
+def test_covers(subject: Exemption, query: dict[str, Any], expected: bool) -> None:
+    assert covers(subject, **query) is expected
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (datetime(2025, 6, 1, 13, 59, 59, tzinfo=timezone(timedelta(hours=2))), True),
+        (datetime(2025, 6, 1, 14, 0, 0, tzinfo=timezone(timedelta(hours=2))), False),
+    ],
+    ids=["1s-before-in-utc+2", "same-instant-in-utc+2"],
+)
+def test_expiry_compares_instants_not_wall_clocks(now: datetime, expected: bool) -> None:
+    assert covers(exemption(expires_at=NOW), now=now) is expected
+
+
+# --- validation ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("account_id", ["123456789012", "000000000000"], ids=["digits", "leading-zeros"])
+def test_valid_account_ids(account_id: str) -> None:
+    assert exemption(account_id=account_id).account_id == account_id
+
+
+@pytest.mark.parametrize(
+    "account_id",
+    [
+        "",
+        "12345678901",
+        "1234567890123",
+        "12345678901a",
+        "1234-5678-9012",
+        " 123456789012",
+        "123456789012 ",
+        "123456789012\n",
+        123456789012,
+    ],
+    ids=[
+        "empty",
+        "11-digits",
+        "13-digits",
+        "letter",
+        "dashes",
+        "leading-space",
+        "trailing-space",
+        "trailing-newline",
+        "int",
+    ],
+)
+def test_account_id_must_be_12_digits(account_id: object) -> None:
+    with pytest.raises(ValidationError) as caught:
+        exemption(account_id=account_id)
+
+    assert [error["loc"] for error in caught.value.errors()] == [("account_id",)]
+
+
+def test_account_id_must_be_12_ascii_digits() -> None:
+    """BUG: the pattern ^\\d{12}$ is Unicode-aware, so non-ASCII digits pass as an account id."""
+    arabic_indic = "\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669\u0660\u0661\u0662"
+
+    with pytest.raises(ValidationError):
+        exemption(account_id=arabic_indic)
+
+
+@pytest.mark.parametrize("field", ["reason", "owner", "user_name"])
+def test_text_fields_must_not_be_empty(field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        exemption(**{field: ""})
+
+    assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [((field,), "string_too_short")]
+
+
+@pytest.mark.parametrize("field", ["account_id", "user_name", "reason", "owner", "expires_at"])
+def test_required_fields(field: str) -> None:
+    incomplete = data()
+    del incomplete[field]
+
+    with pytest.raises(ValidationError) as caught:
+        Exemption.model_validate(incomplete)
+
+    assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [((field,), "missing")]
+
+
+@pytest.mark.parametrize(
+    "expires_at",
+    [datetime(2030, 1, 1), "2030-01-01T00:00:00"],  # noqa: DTZ001 - naive on purpose
+    ids=["naive-datetime", "naive-string"],
+)
+def test_expires_at_must_be_timezone_aware(expires_at: object) -> None:
+    with pytest.raises(ValidationError) as caught:
+        exemption(expires_at=expires_at)
+
+    assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [(("expires_at",), "timezone_aware")]
+
+
+@pytest.mark.parametrize(
+    "expires_at",
+    ["2030-01-01T00:00:00Z", "2030-01-01T02:00:00+02:00", datetime(2030, 1, 1, tzinfo=UTC)],
+    ids=["string-z", "string-offset", "datetime-utc"],
+)
+def test_aware_expiry_is_accepted(expires_at: object) -> None:
+    assert exemption(expires_at=expires_at).expires_at == datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def test_key_specific_exemption_keeps_the_key_id() -> None:
+    assert exemption(access_key_id=KEY_A).access_key_id == KEY_A
+
+
+def test_unknown_fields_are_rejected() -> None:
+    with pytest.raises(ValidationError) as caught:
+        exemption(approved_by="someone")
+
+    assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [(("approved_by",), "extra_forbidden")]
+
+
+def test_exemptions_are_frozen() -> None:
+    subject = exemption()
+
+    with pytest.raises(ValidationError):
+        subject.expires_at = NOW + timedelta(days=3650)  # type: ignore[misc]
