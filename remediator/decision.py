@@ -6,7 +6,7 @@ Pure on purpose: no boto3, no clock, no environment, no logging. Every outcome c
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
@@ -105,7 +105,7 @@ def _decide_key(
         if exemption.covers(
             account_id=user.account_id, user_name=user.user_name, access_key_id=key.access_key_id, now=now
         ):
-            until = exemption.expires_at.isoformat()
+            until = exemption.expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
             return decision(
                 Action.EXEMPT, rules, f"{why}; exempt until {until} ({exemption.owner}: {exemption.reason})"
             )

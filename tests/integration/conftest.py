@@ -5,8 +5,8 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
+from org_bootstrap.simulation import AUDIT_TABLE, STATE_TABLE, MotoOrganization, create_organization
 from remediator import handler
-from tests.moto_org import AUDIT_TABLE, STATE_TABLE, MotoOrganization, create_organization
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ from typing import Any
 import boto3
 import pytest
 
+from org_bootstrap.simulation import AUDIT_TABLE, STATE_TABLE, KeySpec, MotoOrganization
 from remediator.composition import build_remediator
 from remediator.events import parse_compliance_change
 from remediator.settings import Settings
 from tests.call_counter import CallCounter, answer_config_from_iam
 from tests.fixtures import load_event, retarget
-from tests.moto_org import AUDIT_TABLE, STATE_TABLE, KeySpec, MotoOrganization
 
 pytestmark = pytest.mark.slow
 

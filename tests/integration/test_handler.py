@@ -10,6 +10,7 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from org_bootstrap.simulation import AUDIT_TABLE, STATE_TABLE, KeySpec, MotoOrganization, UserHandle
 from remediator import handler
 from remediator.adapters.audit_table import DynamoDBAuditLog
 from remediator.adapters.exemption_table import DynamoDBExemptions
@@ -17,7 +18,6 @@ from remediator.audit import AuditRecord
 from remediator.exemptions import Exemption
 from tests.fixtures import load_event, retarget
 from tests.integration.lambda_context import FakeLambdaContext
-from tests.moto_org import AUDIT_TABLE, STATE_TABLE, KeySpec, MotoOrganization, UserHandle
 
 pytestmark = pytest.mark.usefixtures("as_security_account")
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 
+from org_bootstrap.simulation import AUDIT_TABLE, STATE_TABLE, KeySpec, MotoOrganization
 from remediator.audit import Trigger
 from remediator.composition import build_remediator
 from remediator.events import parse_compliance_change
@@ -19,7 +20,6 @@ from remediator.policy import Mode
 from remediator.settings import Settings
 from tests.call_counter import CallCounter, answer_config_from_iam
 from tests.fixtures import load_event, retarget
-from tests.moto_org import AUDIT_TABLE, STATE_TABLE, KeySpec, MotoOrganization
 
 
 def test_member_calls_are_exactly_the_declared_permissions(org: MotoOrganization) -> None:

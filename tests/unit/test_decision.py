@@ -411,7 +411,8 @@ def test_exempt_reason_names_expiry_owner_and_reason() -> None:
 
     assert decision.reason == (
         "created 120 days ago, limit 90; never used, created 120 days ago, limit 90; "
-        f"exempt until {IN_A_MONTH.isoformat()} (platform-team: migration to IAM Identity Center)"
+        f"exempt until {IN_A_MONTH.astimezone(UTC):%Y-%m-%d %H:%M} UTC "
+        "(platform-team: migration to IAM Identity Center)"
     )
 
 
