@@ -153,6 +153,7 @@ def parse_compliance_change(raw: Any, rule_name_prefixes: Sequence[str]) -> Comp
 def _describe(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors(include_url=False):
-        where = ".".join(str(part) for part in error["loc"]) or "event"
-        problems.append(f"{where}: {error['msg']}")
+        message = error["msg"].removeprefix("Value error, ")
+        where = ".".join(str(part) for part in error["loc"])
+        problems.append(f"{where}: {message}" if where else message)
     return "; ".join(problems)

@@ -162,8 +162,7 @@ def test_forged_account_is_rejected() -> None:
     raw = load_event("config_noncompliant_rotated")
     raw["account"] = "999999999999"
     assert rejection(raw) == (
-        "event rejected: event: Value error, envelope account 999999999999 differs from "
-        "detail.awsAccountId 222222222222"
+        "event rejected: envelope account 999999999999 differs from detail.awsAccountId 222222222222"
     )
 
 
