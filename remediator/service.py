@@ -125,7 +125,7 @@ class Remediator:
         if member is not None:
             try:
                 for user_name, user_id in member.users():
-                    self._remediate_user(run, member, user_name, user_id)
+                    self._remediate_user(run, member, user_name, user_id, report_keyless=False)
             except PermanentError as exc:
                 self._user_failed(run, None, None, "users could not be listed", exc)
         return self._finish(run)
@@ -155,11 +155,17 @@ class Remediator:
         run.context = run.context.model_copy(update={"role_session_name": member.role_session_name})
         return member
 
-    def _remediate_user(self, run: _Run, member: MemberAccount, user_name: str, user_id: str) -> None:
+    def _remediate_user(
+        self, run: _Run, member: MemberAccount, user_name: str, user_id: str, *, report_keyless: bool = True
+    ) -> None:
+        """`report_keyless`: an event names the user, so "no keys" answers it; an account run would
+        only fill the log with every user that has no keys."""
         try:
             facts = member.read_user(user_name, user_id)
         except PermanentError as exc:
             self._user_failed(run, user_name, user_id, "user could not be read", exc)
+            return
+        if facts is not None and not facts.keys and not report_keyless:
             return
         if facts is None or not facts.keys:
             reason = "user no longer exists" if facts is None else "user has no access keys"

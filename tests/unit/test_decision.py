@@ -549,8 +549,14 @@ def test_only_deactivate_and_delete_mutate(action: Action, mutates: bool) -> Non
 
 
 def test_decision_core_does_not_import_boto3() -> None:
-    code = "import sys, remediator.decision; sys.exit('boto3' in sys.modules or 'botocore' in sys.modules)"
+    core = ", ".join(
+        f"remediator.{name}" for name in ("decision", "policy", "exemptions", "facts", "permissions")
+    )
+    code = (
+        f"import sys, {core}; "
+        "print(sorted(m for m in ('boto3', 'botocore', 'aws_lambda_powertools') if m in sys.modules))"
+    )
 
-    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
 
-    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
