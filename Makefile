@@ -39,6 +39,14 @@ $(CHECKOV_VENV)/.installed:
 
 checkov: $(CHECKOV_VENV)/.installed
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -d stacksets
+	@# checkov evaluates Conditions with parameter defaults only: scan copies with every option switched on.
+	rm -rf build/checkov-variants
+	$(CHECKOV_VENV)/bin/python tests/stacksets/variants.py stacksets build/checkov-variants
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -d build/checkov-variants
+
+# parliament on every policy document of the templates (also part of `make unit`).
+iam-lint: install
+	$(BIN)/pytest -q tests/stacksets/test_policy_lint.py
 
 unit: install
 	$(BIN)/pytest -n 2 tests

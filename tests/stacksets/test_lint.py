@@ -1,0 +1,42 @@
+"""The static gates the Makefile also runs: cfn-lint with the repository's .cfnlintrc, and the rule that every
+checkov skip and every cfn-lint ignore carries its reason. checkov itself runs from its own venv
+(`make checkov`): it pins a boto3 that this venv cannot share."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.stacksets.cfn import REPO, TEMPLATE_NAMES, load
+
+CFN_LINT = Path(sys.executable).with_name("cfn-lint")
+
+
+def test_cfn_lint_passes_with_the_repository_configuration() -> None:
+    # No arguments: templates and included checks come from .cfnlintrc, exactly as `make cfn-lint`.
+    result = subprocess.run([str(CFN_LINT)], cwd=REPO, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cfnlintrc_ignores_nothing_without_a_reason() -> None:
+    text = (REPO / ".cfnlintrc").read_text()
+    config = yaml.safe_load(text)
+    assert set(config["include_checks"]) >= {"I"}
+    lines = text.splitlines()
+    for rule in config.get("ignore_checks") or []:
+        index = next(i for i, line in enumerate(lines) if line.strip() == f"- {rule}")
+        assert lines[index - 1].strip().startswith("#"), f"{rule} is ignored without a comment above it"
+
+
+@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+def test_every_checkov_skip_is_justified_in_the_resource_metadata(name: str) -> None:
+    for logical_id, resource in load(name)["Resources"].items():
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            assert skip["id"].startswith("CKV_"), (logical_id, skip)
+            assert len(skip.get("comment", "").split()) >= 8, (
+                f"{name}.{logical_id} skips {skip['id']} without a reason"
+            )

@@ -1,0 +1,198 @@
+"""Invariants of stacksets/member.yaml: the member role grants exactly what the remediator's actions declare
+(the Cloud Custodian meta-lint idea), its trust is pinned to the central role in the organization, the
+forwarder may only put events on the central bus, and the Config rules are what the remediator expects.
+These also stand in for what moto ignores on deployment (see test_deploy_moto.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from remediator.permissions import ACTIONS, Permission, Scope, member_role_permissions
+from remediator.settings import Settings
+from tests.stacksets.cfn import ORGANIZATION_ID, PARTITION, SECURITY_ACCOUNT_ID, Stack, load
+
+USER_ARN = f"arn:{PARTITION}:iam::{{account}}:user/*"
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def statements(stack: Stack, role: str, effect: str) -> list[dict[str, Any]]:
+    """Every statement with this effect in the role's inline policies and in policies attached to it."""
+    properties = stack.resources[role]["Properties"]
+    documents = [policy["PolicyDocument"] for policy in properties.get("Policies", [])]
+    role_name = properties["RoleName"]
+    for resource in stack.of_type("AWS::IAM::Policy").values():
+        if role_name in resource["Properties"]["Roles"]:
+            documents.append(resource["Properties"]["PolicyDocument"])
+    return [s for document in documents for s in document["Statement"] if s["Effect"] == effect]
+
+
+def granted(stack: Stack) -> set[Permission]:
+    scopes = {USER_ARN.format(account=stack.account_id): Scope.USER, "*": Scope.ANY}
+    permissions: set[Permission] = set()
+    for statement in statements(stack, "MemberRole", "Allow"):
+        assert set(statement) <= {"Sid", "Effect", "Action", "Resource"}, statement
+        for resource in as_list(statement["Resource"]):
+            assert resource in scopes, f"{resource} is neither user/* in this account nor *"
+            permissions.update(
+                Permission(action, scopes[resource]) for action in as_list(statement["Action"])
+            )
+    return permissions
+
+
+@pytest.mark.parametrize("values", [{}, {"ProtectedUserPath": "/break-glass/"}])
+def test_member_role_grants_exactly_what_the_remediator_declares(values: dict[str, str]) -> None:
+    stack = Stack("member", values, account_id="333333333333")
+    assert granted(stack) == member_role_permissions()
+    assert "ManagedPolicyArns" not in stack.resources["MemberRole"]["Properties"]
+    assert "PermissionsBoundary" not in stack.resources["MemberRole"]["Properties"]
+
+
+def test_member_role_trusts_only_the_central_remediator_role_in_the_organization() -> None:
+    stack = Stack("member")
+    role = stack.resources["MemberRole"]["Properties"]
+    assert role["RoleName"] == Settings.model_fields["member_role_name"].default
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Sid": "CentralRemediatorOnly",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{SECURITY_ACCOUNT_ID}:root"},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "ArnEquals": {
+                    "aws:PrincipalArn": f"arn:aws:iam::{SECURITY_ACCOUNT_ID}:role/access-key-remediator"
+                },
+                "StringEquals": {"aws:PrincipalOrgID": ORGANIZATION_ID},
+            },
+        }
+    ]
+    # The pinned ARN is the one the central stack gives its Lambda role.
+    central = Stack("central", account_id=SECURITY_ACCOUNT_ID)
+    pinned = role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+    assert pinned == central.outputs["RemediatorRoleArn"]
+
+
+def test_role_names_agree_between_the_templates() -> None:
+    member, central, organization = (
+        load(name)["Parameters"] for name in ("member", "central", "organization")
+    )
+    for name in ("MemberRoleName", "RemediatorRoleName"):
+        assert member[name]["Default"] == central[name]["Default"] == organization[name]["Default"]
+
+
+def test_protected_user_path_denies_every_mutating_action_under_that_path() -> None:
+    assert "ProtectedUsersPolicy" not in Stack("member").resources
+    stack = Stack("member", {"ProtectedUserPath": "/break-glass/"}, account_id="333333333333")
+    mutating = {permission.action for needed in ACTIONS.values() for permission in needed}
+    (deny,) = statements(stack, "MemberRole", "Deny")
+    assert set(as_list(deny["Action"])) == mutating
+    assert deny["Resource"] == "arn:aws:iam::333333333333:user/break-glass/*"
+
+
+@pytest.mark.parametrize("path", ["/", "break-glass/", "/break-glass", "/a b/"])
+def test_protected_user_path_rejects_paths_that_would_cover_everyone_or_nothing(path: str) -> None:
+    with pytest.raises(ValueError, match="does not match"):
+        _ = Stack("member", {"ProtectedUserPath": path}).parameters
+
+
+def test_forwarder_may_only_put_events_on_the_central_bus() -> None:
+    stack = Stack("member")
+    bus_arn = stack.parameters["CentralEventBusArn"]
+    rule = stack.resources["ForwardingRule"]["Properties"]
+    rule_arn = stack.resolve({"Fn::GetAtt": ["ForwardingRule", "Arn"]})
+    role = stack.resources["ForwarderRole"]["Properties"]
+    assert rule["Targets"] == [
+        {
+            "Id": "central-bus",
+            "Arn": bus_arn,
+            "RoleArn": stack.resolve({"Fn::GetAtt": ["ForwarderRole", "Arn"]}),
+        }
+    ]
+    assert rule.get("EventBusName", "default") == "default"
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": stack.account_id, "aws:SourceArn": rule_arn}
+    }
+    allowed = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    assert [(s["Effect"], s["Action"], s["Resource"]) for s in allowed] == [
+        ("Allow", "events:PutEvents", bus_arn)
+    ]
+
+
+def test_config_rules_use_the_managed_rules_with_explicit_parameters() -> None:
+    stack = Stack(
+        "member", {"RuleNamePrefix": "sec-", "MaxAccessKeyAge": "90", "MaxCredentialUsageAge": "45"}
+    )
+    rules = {
+        r["Properties"]["ConfigRuleName"]: r["Properties"]
+        for r in stack.of_type("AWS::Config::ConfigRule").values()
+    }
+    assert set(rules) == {"sec-access-keys-rotated", "sec-iam-user-unused-credentials-check"}
+    rotated, unused = rules["sec-access-keys-rotated"], rules["sec-iam-user-unused-credentials-check"]
+    assert rotated["Source"] == {"Owner": "AWS", "SourceIdentifier": "ACCESS_KEYS_ROTATED"}
+    assert unused["Source"] == {"Owner": "AWS", "SourceIdentifier": "IAM_USER_UNUSED_CREDENTIALS_CHECK"}
+    assert rotated["InputParameters"] == {"maxAccessKeyAge": "90"}
+    assert unused["InputParameters"] == {"maxCredentialUsageAge": "45"}
+    assert {r["MaximumExecutionFrequency"] for r in rules.values()} == {"TwentyFour_Hours"}
+    # Every rule name starts with the prefix the forwarding rule matches.
+    pattern = stack.resources["ForwardingRule"]["Properties"]["EventPattern"]
+    assert {"prefix": "sec-"} in pattern["detail"]["configRuleName"]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"EnableAccessKeysRotatedRule": "false"}, {"UnusedCredentialsRule"}),
+        ({"EnableUnusedCredentialsRule": "false"}, {"AccessKeysRotatedRule"}),
+        ({"EnableAccessKeysRotatedRule": "false", "EnableUnusedCredentialsRule": "false"}, set()),
+    ],
+)
+def test_each_rule_can_be_switched_off(values: dict[str, str], expected: set[str]) -> None:
+    stack = Stack("member", values)
+    assert set(stack.of_type("AWS::Config::ConfigRule")) == expected
+    assert set(stack.outputs) >= {"MemberRoleArn", "ForwardingRuleArn"}
+
+
+def test_recorder_is_optional_records_only_iam_users_and_gates_the_rules() -> None:
+    recorder_types = {"AWS::Config::ConfigurationRecorder", "AWS::Config::DeliveryChannel", "AWS::S3::Bucket"}
+    off = Stack("member")
+    assert not recorder_types & {r["Type"] for r in off.resources.values()}
+    on = Stack("member", {"CreateConfigRecorder": "true"})
+    (recorder,) = on.of_type("AWS::Config::ConfigurationRecorder").values()
+    assert recorder["Properties"]["RecordingGroup"] == {
+        "AllSupported": False,
+        "IncludeGlobalResourceTypes": False,
+        "RecordingStrategy": {"UseOnly": "INCLUSION_BY_RESOURCE_TYPES"},
+        "ResourceTypes": ["AWS::IAM::User"],
+    }
+    # The rules wait for the handle, which references the recorder and channel only when they exist.
+    for rule in on.template["Resources"].values():
+        if rule["Type"] == "AWS::Config::ConfigRule":
+            assert rule["DependsOn"] == "RecorderReady"
+    metadata = on.template["Resources"]["RecorderReady"]["Metadata"]
+    assert on.resolve(metadata) == {
+        "Recorder": on.resolve({"Ref": "ConfigRecorder"}),
+        "DeliveryChannel": on.resolve({"Ref": "DeliveryChannel"}),
+    }
+    assert off.resolve(metadata) == {"Recorder": "", "DeliveryChannel": ""}
+
+
+def test_template_is_flat_for_service_managed_stacksets() -> None:
+    template = load("member")
+    assert "Transform" not in template
+    assert "AWS::CloudFormation::Stack" not in {r["Type"] for r in template["Resources"].values()}
+    assert "Fn::ForEach" not in json.dumps(template)
+
+
+def test_outputs_do_not_reference_config_resources() -> None:
+    # moto fails a stack whose Outputs reference a resource it does not model (the Config ones).
+    template = load("member")
+    config = {k for k, v in template["Resources"].items() if v["Type"].startswith("AWS::Config::")}
+    text = json.dumps(template["Outputs"])
+    assert not [name for name in config if f'"{name}"' in text or f"{name}." in text]
