@@ -56,11 +56,16 @@ class MotoOrganization:
         return self._sessions[account_id]
 
     def add_user(
-        self, account_id: str, user_name: str, *keys: KeySpec, tags: dict[str, str] | None = None
+        self,
+        account_id: str,
+        user_name: str,
+        *keys: KeySpec,
+        tags: dict[str, str] | None = None,
+        path: str = "/",
     ) -> UserHandle:
         iam = self.session(account_id).client("iam")
         user = iam.create_user(
-            UserName=user_name, Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()]
+            UserName=user_name, Path=path, Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()]
         )["User"]
         key_ids = []
         for spec in keys:

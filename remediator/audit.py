@@ -56,6 +56,8 @@ class AuditRecord(BaseModel):
     account_id: str
     user_name: str | None = None
     user_id: str | None = None
+    owner: str | None = None
+    """The user's owner tag (AKR_OWNER_TAG_KEY), for the people who review and get notified."""
     access_key_id: str | None = None
     rule: str = ""
     """The rules the key breaks, comma-separated ("rotation", "unused", "rotation,unused") or empty."""
@@ -93,17 +95,20 @@ def record_for_decision(
     *,
     user_name: str,
     user_id: str,
+    owner: str | None,
     decision: Decision,
     phase: Phase,
     outcome: Outcome,
     recorded_at: datetime,
     error: str | None = None,
+    note: str | None = None,
 ) -> AuditRecord:
     return AuditRecord(
         record_id=new_record_id(recorded_at),
         **context.model_dump(),
         user_name=user_name,
         user_id=user_id,
+        owner=owner,
         access_key_id=decision.access_key_id,
         rule=",".join(decision.rules),
         key_status=decision.key_status,
@@ -111,7 +116,7 @@ def record_for_decision(
         key_age_days=decision.key_age_days,
         last_used_at=decision.last_used_at,
         decision=decision.action.value,
-        reason=decision.reason,
+        reason=f"{decision.reason}; {note}" if note else decision.reason,
         phase=phase,
         outcome=outcome,
         error=error,

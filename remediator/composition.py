@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools.utilities.idempotency import (
@@ -15,12 +15,16 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from remediator.adapters.audit_table import DynamoDBAuditLog
+from remediator.adapters.claims import DynamoDBClaims
 from remediator.adapters.exemption_table import DynamoDBExemptions
 from remediator.adapters.notifier import SnsNotifier
 from remediator.adapters.sessions import RETRIES, AssumedRoleAccess
 from remediator.events import ComplianceChangeEvent
 from remediator.service import Remediator, RunResult
 from remediator.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 IDEMPOTENCY_PK = "idempotency#remediator"
 
@@ -41,11 +45,14 @@ class Runtime:
 def build_remediator(
     settings: Settings,
     session: boto3.Session,
+    *,
     clock: Callable[[], datetime] = utc_now,
     session_factory: Callable[..., boto3.Session] = boto3.Session,
+    on_result: Callable[[RunResult], None] | None = None,
+    dynamodb: DynamoDBClient | None = None,
 ) -> Remediator:
     """`session_factory` makes the member-account sessions; tests pass one that counts calls."""
-    dynamodb = session.client("dynamodb", config=RETRIES)
+    dynamodb = dynamodb or session.client("dynamodb", config=RETRIES)
     notifier = None
     if settings.notification_topic_arn:
         notifier = SnsNotifier(
@@ -61,21 +68,35 @@ def build_remediator(
         ),
         audit=DynamoDBAuditLog(client=dynamodb, table_name=settings.audit_table),
         exemptions=DynamoDBExemptions(client=dynamodb, table_name=settings.state_table),
+        claims=DynamoDBClaims(client=dynamodb, table_name=settings.state_table, clock=clock),
         clock=clock,
         notifier=notifier,
         home_region=settings.home_region,
+        owner_tag_key=settings.owner_tag_key,
+        on_result=on_result,
     )
 
 
 def build_runtime(
     settings: Settings,
     session: boto3.Session | None = None,
+    *,
     clock: Callable[[], datetime] = utc_now,
     on_result: Callable[[RunResult], None] | None = None,
     session_factory: Callable[..., boto3.Session] = boto3.Session,
 ) -> Runtime:
     session = session or boto3.Session()
-    remediator = build_remediator(settings, session, clock, session_factory)
+    # One DynamoDB client for the audit log, the exemptions, the claims and the idempotency records.
+    dynamodb = session.client("dynamodb", config=RETRIES)
+    # on_result runs inside the idempotent call, so a replayed event is not counted twice.
+    remediator = build_remediator(
+        settings,
+        session,
+        clock=clock,
+        session_factory=session_factory,
+        on_result=on_result,
+        dynamodb=dynamodb,
+    )
     config = IdempotencyConfig(
         expires_after_seconds=settings.idempotency_ttl_seconds, raise_on_no_idempotency_key=True
     )
@@ -84,13 +105,11 @@ def build_runtime(
         key_attr="pk",
         sort_key_attr="sk",
         static_pk_value=IDEMPOTENCY_PK,
-        boto3_client=session.client("dynamodb", config=RETRIES),
+        boto3_client=dynamodb,
     )
 
     def remediate(*, key: dict[str, str], event: ComplianceChangeEvent) -> dict[str, Any]:
         result = remediator.remediate_event(event)
-        if on_result is not None:
-            on_result(result)  # inside the idempotent call, so a replay does not count twice
         return {
             "status": "processed",
             "account_id": event.detail.aws_account_id,

@@ -99,6 +99,8 @@ def _decide_key(
 
     rules = tuple(rule for rule, _ in broken)
     why = "; ".join(text for _, text in broken)
+    if policy.protected_user_path and user.path.startswith(policy.protected_user_path):
+        return decision(Action.EXEMPT, rules, f"{why}; exempt: user path {user.path} is protected")
     if policy.opt_out_tag_key and user.tags.get(policy.opt_out_tag_key, "").lower() == "true":
         return decision(Action.EXEMPT, rules, f"{why}; exempt by user tag {policy.opt_out_tag_key}=true")
     for exemption in exemptions:

@@ -23,9 +23,6 @@ from remediator.errors import EventRejectedError
 from remediator.facts import AccountId
 
 _RULE_ARN = re.compile(r"^arn:aws[\w-]*:config:(?P<region>[\w-]+):(?P<account>[0-9]{12}):config-rule/")
-# Security Hub names the rules it owns securityhub-<rule>-<8 hex>; conformance packs append a suffix,
-# which a prefix match already allows.
-_SECURITY_HUB = "securityhub-"
 
 
 class ComplianceType(StrEnum):
@@ -129,9 +126,11 @@ class ComplianceChangeEvent(EventBridgeModel):
 
 
 def rule_matches(rule_name: str, prefixes: Iterable[str]) -> bool:
-    """True when the rule is one of ours, directly, in a conformance pack, or owned by Security Hub."""
-    bare = rule_name.removeprefix(_SECURITY_HUB)
-    return any(rule_name.startswith(prefix) or bare.startswith(prefix) for prefix in prefixes)
+    """True when the rule name starts with one of the prefixes: the same test as the EventBridge
+    patterns' prefix matchers, so that what the buses route and what is accepted agree. Conformance packs
+    append `-conformance-pack-<id>`, which a prefix allows; Security Hub's `securityhub-<rule>-<hex>` is
+    accepted by configuring the prefix `securityhub-<rule>-`."""
+    return any(rule_name.startswith(prefix) for prefix in prefixes)
 
 
 def parse_compliance_change(raw: Any, rule_name_prefixes: Sequence[str]) -> ComplianceChangeEvent:

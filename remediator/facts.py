@@ -38,5 +38,6 @@ class UserFacts(BaseModel):
     account_id: str
     user_name: str
     user_id: str
+    path: str = "/"
     keys: tuple[KeyFacts, ...] = ()
     tags: dict[str, str] = {}

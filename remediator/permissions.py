@@ -33,7 +33,7 @@ READS: tuple[Permission, ...] = (
     # The facts decide() needs (MemberAccount.read_user).
     Permission("iam:ListAccessKeys", Scope.USER),
     Permission("iam:GetAccessKeyLastUsed", Scope.USER),
-    Permission("iam:ListUserTags", Scope.USER),
+    Permission("iam:GetUser", Scope.USER),
 )
 
 ACTIONS: dict[Action, tuple[Permission, ...]] = {

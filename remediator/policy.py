@@ -43,3 +43,6 @@ class Policy(BaseModel):
     grace_days: int = Field(default=14, ge=0, le=365)
     opt_out_tag_key: str | None = None
     """A user tag that exempts the user when its value is "true". None (the default) turns it off."""
+    protected_user_path: str | None = None
+    """Users under this IAM path (break-glass users) are exempt; the member role also denies acting on
+    them, so this turns a daily AccessDenied into an audited exemption."""

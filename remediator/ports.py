@@ -31,16 +31,29 @@ class MemberAccount(Protocol):
         """Live facts about the user's keys and tags, or None when the user no longer exists."""
         ...
 
-    def deactivate_key(self, user_name: str, access_key_id: str) -> None: ...
+    def deactivate_key(self, user_name: str, access_key_id: str) -> bool:
+        """True when deactivated; False when the key no longer exists."""
+        ...
 
-    def delete_key(self, user_name: str, access_key_id: str) -> None:
-        """Deletes the key; a key that is already gone counts as deleted."""
+    def delete_key(self, user_name: str, access_key_id: str) -> bool:
+        """True when deleted; False when the key was already gone."""
         ...
 
 
 class AccountAccess(Protocol):
     def open(self, account_id: str, *, region: str, label: str) -> MemberAccount:
         """Assume the member role in `account_id`; `label` goes into the role session name."""
+        ...
+
+    def forget(self, account_id: str) -> None:
+        """Drop cached credentials for the account (after a permanent failure: they may be revoked)."""
+        ...
+
+
+class KeyClaims(Protocol):
+    def claim(self, account_id: str, access_key_id: str, action: str, *, owner: str) -> bool:
+        """Take the short-lived right to act on a key. False when another run holds it; the same
+        owner (a retry of the same run) may take it again."""
         ...
 
 

@@ -23,7 +23,7 @@ from remediator.events import ComplianceChangeEvent
 from remediator.exemptions import Exemption
 from remediator.facts import UserFacts
 from remediator.policy import Policy
-from remediator.ports import AccountAccess, AuditLog, ExemptionSource, MemberAccount, Notifier
+from remediator.ports import AccountAccess, AuditLog, ExemptionSource, KeyClaims, MemberAccount, Notifier
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,8 @@ class _Run:
 
     context: Context
     source: ExemptionSource
+    owner: str
+    """Who holds this run's claims on keys: the event id, or the account run's label."""
     records: list[AuditRecord] = field(default_factory=list)
     _exemptions: Sequence[Exemption] | None = None
 
@@ -75,17 +77,24 @@ class Remediator:
         access: AccountAccess,
         audit: AuditLog,
         exemptions: ExemptionSource,
+        claims: KeyClaims,
         clock: Callable[[], datetime],
         notifier: Notifier | None = None,
         home_region: str | None = None,
+        owner_tag_key: str = "owner",
+        on_result: Callable[[RunResult], None] | None = None,
     ) -> None:
+        """`on_result` sees every run's result, also one cut short by an error (metrics)."""
         self._policy = policy
         self._access = access
         self._audit = audit
         self._exemptions = exemptions
+        self._claims = claims
         self._clock = clock
         self._notifier = notifier
         self._home_region = home_region
+        self._owner_tag_key = owner_tag_key
+        self._on_result = on_result
 
     def remediate_event(self, event: ComplianceChangeEvent) -> RunResult:
         """One NON_COMPLIANT user from a Config event. The event is only a trigger: which keys are bad
@@ -94,6 +103,14 @@ class Remediator:
         run = self._start(
             detail.aws_account_id, Trigger.EVENT, event_id=event.id, rule=detail.config_rule_name
         )
+        try:
+            self._remediate_event(run, event)
+        finally:
+            result = self._finish(run)
+        return result
+
+    def _remediate_event(self, run: _Run, event: ComplianceChangeEvent) -> None:
+        detail = event.detail
         member = self._open(run, self._home_region or detail.aws_region, event.id, user_id=detail.resource_id)
         if member is not None:
             try:
@@ -115,20 +132,22 @@ class Remediator:
                     )
                 else:
                     self._remediate_user(run, member, user_name, detail.resource_id)
-        return self._finish(run)
 
     def remediate_account(self, account_id: str, *, region: str, trigger: Trigger, label: str) -> RunResult:
         """Every user of one account, through the paginated listing. The cost grows with the users; the
         sweep narrows the candidates first."""
         run = self._start(account_id, trigger, event_id=label, rule=None)
-        member = self._open(run, region, label, user_id=None)
-        if member is not None:
-            try:
-                for user_name, user_id in member.users():
-                    self._remediate_user(run, member, user_name, user_id, report_keyless=False)
-            except PermanentError as exc:
-                self._user_failed(run, None, None, "users could not be listed", exc)
-        return self._finish(run)
+        try:
+            member = self._open(run, region, label, user_id=None)
+            if member is not None:
+                try:
+                    for user_name, user_id in member.users():
+                        self._remediate_user(run, member, user_name, user_id, report_keyless=False)
+                except PermanentError as exc:
+                    self._user_failed(run, None, None, "users could not be listed", exc)
+        finally:
+            result = self._finish(run)
+        return result
 
     # -- steps -------------------------------------------------------------------------------------
 
@@ -141,12 +160,13 @@ class Remediator:
             mode=self._policy.mode,
             thresholds=self._policy.thresholds,
         )
-        return _Run(context=context, source=self._exemptions)
+        return _Run(context=context, source=self._exemptions, owner=event_id or account_id)
 
     def _open(self, run: _Run, region: str, label: str, *, user_id: str | None) -> MemberAccount | None:
         try:
             member = self._access.open(run.context.account_id, region=region, label=label)
         except PermanentError as exc:
+            self._access.forget(run.context.account_id)
             self._user_failed(run, None, user_id, "member role could not be assumed", exc)
             return None
         except TransientError as exc:
@@ -163,6 +183,8 @@ class Remediator:
         try:
             facts = member.read_user(user_name, user_id)
         except PermanentError as exc:
+            # The cached credentials may have been revoked: the next run assumes the role afresh.
+            self._access.forget(run.context.account_id)
             self._user_failed(run, user_name, user_id, "user could not be read", exc)
             return
         if facts is not None and not facts.keys and not report_keyless:
@@ -185,28 +207,39 @@ class Remediator:
             self._carry_out(run, member, facts, decision)
 
     def _carry_out(self, run: _Run, member: MemberAccount, facts: UserFacts, decision: Decision) -> None:
-        def record(phase: Phase, outcome: Outcome, error: str | None = None) -> AuditRecord:
+        def record(
+            phase: Phase, outcome: Outcome, error: str | None = None, note: str | None = None
+        ) -> AuditRecord:
             return record_for_decision(
                 run.context,
                 user_name=facts.user_name,
                 user_id=facts.user_id,
+                owner=facts.tags.get(self._owner_tag_key),
                 decision=decision,
                 phase=phase,
                 outcome=outcome,
                 recorded_at=self._clock(),
                 error=error,
+                note=note,
             )
 
         if not decision.action.mutates:
             self._record(run, record(Phase.DECISION, Outcome.SKIPPED))
             return
+        key = decision.access_key_id
+        if not self._claims.claim(run.context.account_id, key, decision.action.value, owner=run.owner):
+            # Both rules usually fire together: the other event's run is acting on this key.
+            self._record(
+                run, record(Phase.DECISION, Outcome.SKIPPED, note="another run is acting on this key")
+            )
+            return
         # The intent is stored before IAM is touched: if it cannot be written, nothing happens.
         self._audit.append(record(Phase.INTENT, Outcome.PENDING))
         try:
             if decision.action is Action.DELETE:
-                member.delete_key(facts.user_name, decision.access_key_id)
+                changed = member.delete_key(facts.user_name, key)
             else:
-                member.deactivate_key(facts.user_name, decision.access_key_id)
+                changed = member.deactivate_key(facts.user_name, key)
         except (PermanentError, TransientError) as exc:
             self._record(run, record(Phase.OUTCOME, Outcome.FAILED, str(exc)))
             logger.error(
@@ -216,8 +249,12 @@ class Remediator:
             if isinstance(exc, TransientError):
                 raise
             return
+        if not changed:
+            self._record(run, record(Phase.OUTCOME, Outcome.SKIPPED, note="key already gone"))
+            return
         self._record(run, record(Phase.OUTCOME, Outcome.DONE))
-        logger.info("key %sd", decision.action.value, extra=_log_fields(run, facts.user_name, decision))
+        message = "key deleted" if decision.action is Action.DELETE else "key deactivated"
+        logger.info(message, extra=_log_fields(run, facts.user_name, decision))
 
     def _user_failed(
         self, run: _Run, user_name: str | None, user_id: str | None, reason: str, exc: Exception
@@ -252,6 +289,8 @@ class Remediator:
             except RemediatorError as exc:
                 # Best effort: the actions are done and audited; a retry would only repeat the notice.
                 logger.warning("notification failed", extra={"error": str(exc)})
+        if self._on_result is not None:
+            self._on_result(result)
         return result
 
 

@@ -41,6 +41,8 @@ class Settings(BaseModel):
     owner_tag_key: str = "owner"
     opt_out_tag_key: str | None = None
     """Off by default: a member account could otherwise exempt its own users."""
+    protected_user_path: str | None = Field(default=None, pattern=r"^/([A-Za-z0-9_+=,.@-]+/)+$")
+    """Users under this path are exempt (the member role's optional Deny protects the same path)."""
     notification_topic_arn: str | None = None
     home_region: str | None = None
     """Where member accounts record AWS::IAM::User in Config; defaults to the event's region."""
@@ -56,7 +58,14 @@ class Settings(BaseModel):
             raise ValueError("at least one rule name prefix is required")
         return value
 
-    @field_validator("opt_out_tag_key", "notification_topic_arn", "home_region", "cis_preset", mode="before")
+    @field_validator(
+        "opt_out_tag_key",
+        "notification_topic_arn",
+        "home_region",
+        "cis_preset",
+        "protected_user_path",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -76,6 +85,7 @@ class Settings(BaseModel):
             mode=self.mode,
             grace_days=self.grace_days,
             opt_out_tag_key=self.opt_out_tag_key,
+            protected_user_path=self.protected_user_path,
         )
 
 

@@ -9,7 +9,7 @@ from remediator.audit import AuditRecord
 from remediator.errors import PermanentError
 from remediator.exemptions import Exemption
 from remediator.facts import KeyFacts, UserFacts
-from remediator.ports import AccountAccess, AuditLog, ExemptionSource, MemberAccount, Notifier
+from remediator.ports import AccountAccess, AuditLog, ExemptionSource, KeyClaims, MemberAccount, Notifier
 
 
 @dataclass
@@ -20,6 +20,8 @@ class FakeMember:
     """Operation name ("deactivate_key", "read_user", ...) -> the error it raises."""
     calls: list[str] = field(default_factory=list)
     role_session_name: str = "akr-test"
+    vanished: set[str] = field(default_factory=set)
+    """Keys someone else deletes between the read and the action."""
 
     def add(self, user: UserFacts) -> None:
         self.users_by_name[user.user_name] = user
@@ -45,8 +47,15 @@ class FakeMember:
     def _set_keys(self, user_name: str, keys: tuple[KeyFacts, ...]) -> None:
         self.users_by_name[user_name] = self.users_by_name[user_name].model_copy(update={"keys": keys})
 
-    def deactivate_key(self, user_name: str, access_key_id: str) -> None:
+    def _has(self, user_name: str, access_key_id: str) -> bool:
+        if access_key_id in self.vanished:
+            return False
+        return any(k.access_key_id == access_key_id for k in self.users_by_name[user_name].keys)
+
+    def deactivate_key(self, user_name: str, access_key_id: str) -> bool:
         self._call("deactivate_key")
+        if not self._has(user_name, access_key_id):
+            return False
         keys = self.users_by_name[user_name].keys
         self._set_keys(
             user_name,
@@ -55,11 +64,15 @@ class FakeMember:
                 for k in keys
             ),
         )
+        return True
 
-    def delete_key(self, user_name: str, access_key_id: str) -> None:
+    def delete_key(self, user_name: str, access_key_id: str) -> bool:
         self._call("delete_key")
+        if not self._has(user_name, access_key_id):
+            return False
         keys = self.users_by_name[user_name].keys
         self._set_keys(user_name, tuple(k for k in keys if k.access_key_id != access_key_id))
+        return True
 
 
 @dataclass
@@ -67,10 +80,26 @@ class FakeAccess:
     members: dict[str, FakeMember] = field(default_factory=dict)
     denied: set[str] = field(default_factory=set)
 
+    forgotten: list[str] = field(default_factory=list)
+
     def open(self, account_id: str, *, region: str, label: str) -> FakeMember:
         if account_id in self.denied:
             raise PermanentError(f"sts:AssumeRole into {account_id}: AccessDenied")
         return self.members[account_id]
+
+    def forget(self, account_id: str) -> None:
+        self.forgotten.append(account_id)
+
+
+@dataclass
+class MemoryClaims:
+    """Claims as the state table keeps them: one holder per (account, key, action)."""
+
+    holders: dict[tuple[str, str, str], str] = field(default_factory=dict)
+
+    def claim(self, account_id: str, access_key_id: str, action: str, *, owner: str) -> bool:
+        holder = self.holders.setdefault((account_id, access_key_id, action), owner)
+        return holder == owner
 
 
 @dataclass
@@ -109,8 +138,13 @@ class RecordingNotifier:
         self.batches.append(list(records))
 
 
-def _conforms(
-    member: FakeMember, access: FakeAccess, log: MemoryAuditLog, ex: StaticExemptions, n: RecordingNotifier
-) -> tuple[MemberAccount, AccountAccess, AuditLog, ExemptionSource, Notifier]:
+def _conforms(  # noqa: PLR0917
+    member: FakeMember,
+    access: FakeAccess,
+    log: MemoryAuditLog,
+    ex: StaticExemptions,
+    n: RecordingNotifier,
+    claims: MemoryClaims,
+) -> tuple[MemberAccount, AccountAccess, AuditLog, ExemptionSource, Notifier, KeyClaims]:
     """Never called: makes mypy prove that the fakes implement the ports."""
-    return member, access, log, ex, n
+    return member, access, log, ex, n, claims

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
 
 from remediator.adapters.failures import translate
-from remediator.exemptions import ANY_USER, Exemption
+from remediator.exemptions import Exemption
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 _ANY_KEY = "*"
+logger = logging.getLogger(__name__)
 
 
 def _pk(account_id: str) -> str:
@@ -39,7 +42,10 @@ class DynamoDBExemptions:
         )
         try:
             for page in pages:
-                found.extend(_from_item(item) for item in page["Items"])
+                for item in page["Items"]:
+                    exemption = _from_item(item)
+                    if exemption is not None:
+                        found.append(exemption)
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, f"dynamodb:Query exemptions of {account_id}") from exc
         return found
@@ -62,13 +68,24 @@ class DynamoDBExemptions:
             raise translate(exc, f"dynamodb:PutItem exemption in {self._table}") from exc
 
 
-def _from_item(item: dict[str, AttributeValueTypeDef]) -> Exemption:
-    key = item.get("access_key_id", {}).get("S")
-    return Exemption(
-        account_id=item["account_id"]["S"],
-        user_name=item.get("user_name", {}).get("S", ANY_USER),
-        access_key_id=key,
-        reason=item["reason"]["S"],
-        owner=item["owner"]["S"],
-        expires_at=item["expires_at"]["S"],  # type: ignore[arg-type]  # pydantic parses ISO 8601
-    )
+def _from_item(item: dict[str, AttributeValueTypeDef]) -> Exemption | None:
+    """The exemption, or None for an item that is not a valid one. Fails closed: a broken exemption
+    exempts nobody (never everybody), and never stops the account's remediation."""
+    plain = {name: value.get("S") for name, value in item.items()}
+    try:
+        return Exemption.model_validate(
+            {
+                "account_id": plain.get("account_id"),
+                "user_name": plain.get("user_name"),
+                "access_key_id": plain.get("access_key_id"),
+                "reason": plain.get("reason"),
+                "owner": plain.get("owner"),
+                "expires_at": plain.get("expires_at"),
+            }
+        )
+    except ValidationError as exc:
+        logger.error(
+            "invalid exemption ignored",
+            extra={"pk": plain.get("pk"), "sk": plain.get("sk"), "error": str(exc).replace("\n", " ")},
+        )
+        return None

@@ -50,10 +50,11 @@ class Boto3MemberAccount:
             found = self._config.list_discovered_resources(
                 resourceType="AWS::IAM::User", resourceIds=[user_id]
             )["resourceIdentifiers"]
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
+            # Only a shortcut: any failure falls back to the listing, which is authoritative.
             logger.warning(
                 "config lookup failed, listing users",
-                extra={"account_id": self._account_id, "error_code": error_code(exc)},
+                extra={"account_id": self._account_id, "error": str(exc)},
             )
             found = []
         for resource in found:
@@ -75,6 +76,15 @@ class Boto3MemberAccount:
 
     def read_user(self, user_name: str, user_id: str) -> UserFacts | None:
         try:
+            # GetUser, not ListUserTags: the same one call also gives the unique id, which must match
+            # (a user deleted and re-created under the same name is another user), and the path.
+            user = self._iam.get_user(UserName=user_name)["User"]
+            if user["UserId"] != user_id:
+                logger.warning(
+                    "user name now belongs to another user",
+                    extra={"account_id": self._account_id, "user_name": user_name, "user_id": user_id},
+                )
+                return None
             listed = self._iam.list_access_keys(UserName=user_name)["AccessKeyMetadata"]
             keys = []
             for key in listed:
@@ -88,7 +98,6 @@ class Boto3MemberAccount:
                         last_used_at=used["AccessKeyLastUsed"].get("LastUsedDate"),
                     )
                 )
-            tags = self._iam.list_user_tags(UserName=user_name)["Tags"]
         except ClientError as exc:
             if error_code(exc) == "NoSuchEntity":
                 return None
@@ -99,23 +108,30 @@ class Boto3MemberAccount:
             account_id=self._account_id,
             user_name=user_name,
             user_id=user_id,
+            path=user.get("Path", "/"),
             keys=tuple(keys),
-            tags={tag["Key"]: tag["Value"] for tag in tags},
+            tags={tag["Key"]: tag["Value"] for tag in user.get("Tags", [])},
         )
 
-    def deactivate_key(self, user_name: str, access_key_id: str) -> None:
+    def deactivate_key(self, user_name: str, access_key_id: str) -> bool:
         # UserName is always passed: without it IAM acts on the caller's own user.
         try:
             self._iam.update_access_key(UserName=user_name, AccessKeyId=access_key_id, Status="Inactive")
-        except (ClientError, BotoCoreError) as exc:
+        except ClientError as exc:
+            if error_code(exc) == "NoSuchEntity":
+                return False  # deleted since it was read
             raise translate(exc, f"iam:UpdateAccessKey {access_key_id} of {user_name}") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, f"iam:UpdateAccessKey {access_key_id} of {user_name}") from exc
+        return True
 
-    def delete_key(self, user_name: str, access_key_id: str) -> None:
+    def delete_key(self, user_name: str, access_key_id: str) -> bool:
         try:
             self._iam.delete_access_key(UserName=user_name, AccessKeyId=access_key_id)
         except ClientError as exc:
             if error_code(exc) == "NoSuchEntity":
-                return  # already gone: the delete is done
+                return False  # already gone
             raise translate(exc, f"iam:DeleteAccessKey {access_key_id} of {user_name}") from exc
         except BotoCoreError as exc:
             raise translate(exc, f"iam:DeleteAccessKey {access_key_id} of {user_name}") from exc
+        return True

@@ -14,7 +14,17 @@ from remediator.audit import AuditRecord
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
 
-_FIELDS = ("account_id", "user_name", "access_key_id", "decision", "outcome", "rule", "reason", "error")
+_FIELDS = (
+    "account_id",
+    "user_name",
+    "owner",
+    "access_key_id",
+    "decision",
+    "outcome",
+    "rule",
+    "reason",
+    "error",
+)
 
 
 class SnsNotifier:

@@ -80,6 +80,9 @@ class AssumedRoleAccess:
             assumed.members[region] = member
         return member
 
+    def forget(self, account_id: str) -> None:
+        self._cache.pop(account_id, None)
+
     def _assume(self, account_id: str, label: str) -> _Assumed:
         if self._sts is None:
             self._sts = self._session.client("sts", config=self._config)

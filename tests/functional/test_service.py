@@ -12,8 +12,15 @@ from remediator.events import ComplianceChangeEvent, parse_compliance_change
 from remediator.exemptions import Exemption
 from remediator.facts import KeyFacts, UserFacts
 from remediator.policy import Mode, Policy
-from remediator.service import Remediator
-from tests.fakes import FakeAccess, FakeMember, MemoryAuditLog, RecordingNotifier, StaticExemptions
+from remediator.service import Remediator, RunResult
+from tests.fakes import (
+    FakeAccess,
+    FakeMember,
+    MemoryAuditLog,
+    MemoryClaims,
+    RecordingNotifier,
+    StaticExemptions,
+)
 from tests.fixtures import load_event, retarget
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -29,24 +36,40 @@ def key(key_id: str, age_days: int, used_days_ago: int | None = 1, status: str =
     )
 
 
-def user(name: str, *keys: KeyFacts) -> UserFacts:
-    return UserFacts(account_id=ACCOUNT, user_name=name, user_id=f"AIDA{name.upper():0<16}", keys=keys)
+def user(name: str, *keys: KeyFacts, path: str = "/", tags: dict[str, str] | None = None) -> UserFacts:
+    return UserFacts(
+        account_id=ACCOUNT,
+        user_name=name,
+        user_id=f"AIDA{name.upper():0<16}",
+        path=path,
+        keys=keys,
+        tags=tags or {},
+    )
 
 
 class World:
-    def __init__(self, mode: Mode = Mode.DELETE, exemptions: list[Exemption] | None = None) -> None:
+    def __init__(
+        self,
+        mode: Mode = Mode.DELETE,
+        exemptions: list[Exemption] | None = None,
+        policy: Policy | None = None,
+    ) -> None:
         self.member = FakeMember(ACCOUNT)
         self.access = FakeAccess({ACCOUNT: self.member})
         self.audit = MemoryAuditLog(journal=self.member.calls)
         self.exemptions = StaticExemptions(exemptions or [])
+        self.claims = MemoryClaims()
         self.notifier = RecordingNotifier()
+        self.results: list[RunResult] = []
         self.remediator = Remediator(
-            policy=Policy(mode=mode),
+            policy=policy or Policy(mode=mode),
             access=self.access,
             audit=self.audit,
             exemptions=self.exemptions,
+            claims=self.claims,
             clock=lambda: NOW,
             notifier=self.notifier,
+            on_result=self.results.append,
         )
 
     def event(self, facts: UserFacts) -> ComplianceChangeEvent:
@@ -220,3 +243,102 @@ def test_staged_mode_deactivates_now() -> None:
     world.remediator.remediate_event(world.event(alice))
     assert world.status("alice") == {"AKIAOLD": "Inactive"}
     assert {r.mode for r in world.audit.records} == {"staged"}
+
+
+def test_a_key_another_run_is_acting_on_is_left_to_it() -> None:
+    # Both managed rules flag the user together: two events, two runs, one key.
+    world = World(Mode.DELETE)
+    alice = user("alice", key("AKIAOLD", 120))
+    world.member.add(alice)
+    world.claims.holders[(ACCOUNT, "AKIAOLD", "delete")] = "the-other-rules-event"
+    result = world.remediator.remediate_event(world.event(alice))
+    assert world.status("alice") == {"AKIAOLD": "Active"}
+    (record,) = world.audit.records
+    assert (record.decision, record.phase, record.outcome) == ("delete", "decision", "skipped")
+    assert record.reason.endswith("; another run is acting on this key")
+    assert result.summary()["deleted"] == 0
+
+
+def test_a_retry_of_the_same_event_may_take_its_claim_again() -> None:
+    world = World(Mode.DELETE)
+    alice = user("alice", key("AKIAOLD", 120))
+    world.member.add(alice)
+    event = world.event(alice)
+    world.claims.holders[(ACCOUNT, "AKIAOLD", "delete")] = event.id
+    world.remediator.remediate_event(event)
+    assert world.status("alice") == {}
+
+
+def test_a_key_deleted_in_between_is_skipped_not_done() -> None:
+    world = World(Mode.DEACTIVATE)
+    alice = user("alice", key("AKIAOLD", 120))
+    world.member.add(alice)
+    world.member.vanished.add("AKIAOLD")
+    result = world.remediator.remediate_event(world.event(alice))
+    assert [(r.phase, r.outcome) for r in world.audit.records] == [
+        ("intent", "pending"),
+        ("outcome", "skipped"),
+    ]
+    assert world.audit.records[-1].reason.endswith("; key already gone")
+    assert result.summary() == {
+        "deactivated": 0,
+        "deleted": 0,
+        "exempted": 0,
+        "reported": 0,
+        "compliant": 0,
+        "failed": 0,
+    }
+
+
+def test_results_are_reported_even_when_a_transient_error_cuts_the_run_short() -> None:
+    world = World(Mode.DELETE)
+    alice = user("alice", key("AKIAONE", 120), key("AKIATWO", 130))
+    world.member.add(alice)
+    world.member.vanished.clear()
+    calls = 0
+    original = world.member.delete_key
+
+    def second_delete_throttled(user_name: str, access_key_id: str) -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise TransientError("iam:DeleteAccessKey: Throttling")
+        return original(user_name, access_key_id)
+
+    world.member.delete_key = second_delete_throttled  # type: ignore[method-assign]
+    with pytest.raises(TransientError):
+        world.remediator.remediate_event(world.event(alice))
+    (result,) = world.results
+    assert result.summary()["deleted"] == 1
+    assert result.failures == 1
+    (batch,) = world.notifier.batches
+    assert [(r.access_key_id, r.outcome) for r in batch] == [("AKIAONE", "done"), ("AKIATWO", "failed")]
+
+
+def test_credentials_are_forgotten_after_a_permanent_failure() -> None:
+    world = World()
+    alice = user("alice", key("AKIAOLD", 120))
+    world.member.add(alice)
+    world.member.fail_on["read_user"] = PermanentError("reading user alice: AccessDenied")
+    world.remediator.remediate_event(world.event(alice))
+    assert world.access.forgotten == [ACCOUNT]
+
+
+def test_owner_tag_is_recorded() -> None:
+    world = World(Mode.DELETE)
+    alice = user("alice", key("AKIAOLD", 120), tags={"owner": "team-payments@example.com"})
+    world.member.add(alice)
+    world.remediator.remediate_event(world.event(alice))
+    assert {r.owner for r in world.audit.records} == {"team-payments@example.com"}
+    assert {r.owner for r in world.notifier.batches[0]} == {"team-payments@example.com"}
+
+
+def test_protected_path_is_exempt_and_untouched() -> None:
+    world = World(policy=Policy(mode=Mode.DELETE, protected_user_path="/break-glass/"))
+    vault = user("vault", key("AKIAOLD", 400, used_days_ago=None), path="/break-glass/emergency/")
+    world.member.add(vault)
+    world.remediator.remediate_event(world.event(vault))
+    assert world.status("vault") == {"AKIAOLD": "Active"}
+    (record,) = world.audit.records
+    assert record.decision == "exempt"
+    assert record.reason.endswith("exempt: user path /break-glass/emergency/ is protected")

@@ -57,8 +57,8 @@ def test_calls_per_event_are_independent_of_account_size(
         "config:ListDiscoveredResources": 1,
         "iam:DeleteAccessKey": 1,
         "iam:GetAccessKeyLastUsed": 2,
+        "iam:GetUser": 1,
         "iam:ListAccessKeys": 1,
-        "iam:ListUserTags": 1,
         "sts:AssumeRole": 1,
     }
     assert sum(calls.values()) <= 7

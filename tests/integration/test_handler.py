@@ -13,8 +13,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from org_bootstrap.simulation import AUDIT_TABLE, STATE_TABLE, KeySpec, MotoOrganization, UserHandle
 from remediator import handler
 from remediator.adapters.audit_table import DynamoDBAuditLog
+from remediator.adapters.claims import DynamoDBClaims
 from remediator.adapters.exemption_table import DynamoDBExemptions
 from remediator.audit import AuditRecord
+from remediator.errors import ConfigurationError
 from remediator.exemptions import Exemption
 from tests.fixtures import load_event, retarget
 from tests.integration.lambda_context import FakeLambdaContext
@@ -81,6 +83,7 @@ def test_deletes_exactly_the_expired_key_in_the_right_member(org: MotoOrganizati
     assert done.config_rule_name == "akr-access-keys-rotated"
     assert done.role_session_name == "akr-5c1d7e9a-3b2f-4c8e-9a41-2f6d0b7e8c13"
     assert done.thresholds.max_key_age_days == 90
+    assert done.owner == "team-a"
     assert audit(org, other) == []
 
 
@@ -188,10 +191,36 @@ def test_metrics_are_emitted(org: MotoOrganization, capsys: pytest.CaptureFixtur
 
 def test_invalid_configuration_fails_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AKR_MODE", "yolo")
-    with pytest.raises(Exception, match="invalid configuration: AKR_MODE"):
+    with pytest.raises(ConfigurationError, match="invalid configuration: AKR_MODE"):
         invoke(load_event("config_noncompliant_rotated"))
 
 
 def test_boto3_session_is_the_security_account(org: MotoOrganization) -> None:
     # Guards the fixture itself: the handler must run as the security account, not the management one.
     assert boto3.Session().client("sts").get_caller_identity()["Account"] == org.security
+
+
+def test_protected_path_is_recorded_as_exempt(org: MotoOrganization, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AKR_PROTECTED_USER_PATH", "/break-glass/")
+    vault = org.add_user(org.members[0], "vault", KeySpec(age_days=300), path="/break-glass/")
+    result = invoke(event_for(vault))
+    assert org.keys(org.members[0], "vault") == {vault.key_ids[0]: "Active"}
+    assert result["summary"]["exempted"] == 1
+    (record,) = audit(org, org.members[0])
+    assert (record.decision, record.outcome) == ("exempt", "skipped")
+    assert record.reason.endswith("exempt: user path /break-glass/ is protected")
+
+
+def test_a_key_claimed_by_the_other_rules_run_is_left_alone(org: MotoOrganization) -> None:
+    alice = org.add_user(org.members[0], "alice", OLD)
+    claims = DynamoDBClaims(
+        client=org.session(org.security).client("dynamodb"),
+        table_name=STATE_TABLE,
+        clock=lambda: datetime.now(UTC),
+    )
+    assert claims.claim(org.members[0], alice.key_ids[0], "delete", owner="event-of-the-other-rule")
+    result = invoke(event_for(alice))
+    assert org.keys(org.members[0], "alice") == {alice.key_ids[0]: "Active"}
+    assert result["summary"]["deleted"] == 0
+    (record,) = audit(org, org.members[0])
+    assert record.reason.endswith("another run is acting on this key")

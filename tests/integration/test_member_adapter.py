@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 
 from remediator.adapters.member import Boto3MemberAccount
@@ -124,7 +125,7 @@ def test_delete_of_a_key_already_gone_is_done() -> None:
     iam = client("iam")
     with Stubber(iam) as stub:
         stub.add_client_error("delete_access_key", "NoSuchEntity", http_status_code=404)
-        member(iam, client("config")).delete_key("carol", "AKIAEXAMPLEKEY00001")
+        assert member(iam, client("config")).delete_key("carol", "AKIAEXAMPLEKEY00001") is False
 
 
 def test_access_denied_on_delete_is_permanent() -> None:
@@ -138,13 +139,42 @@ def test_access_denied_on_delete_is_permanent() -> None:
 def test_user_deleted_while_reading_is_none() -> None:
     iam = client("iam")
     with Stubber(iam) as stub:
-        stub.add_client_error("list_access_keys", "NoSuchEntity", http_status_code=404)
+        stub.add_client_error("get_user", "NoSuchEntity", http_status_code=404)
         assert member(iam, client("config")).read_user("carol", USER_ID) is None
+
+
+def test_user_recreated_under_the_same_name_is_not_the_user_of_the_event() -> None:
+    iam = client("iam")
+    with Stubber(iam) as stub:
+        stub.add_response("get_user", {"User": user("carol", "AIDARECREATEDCAROL01")}, {"UserName": "carol"})
+        assert member(iam, client("config")).read_user("carol", USER_ID) is None
+        stub.assert_no_pending_responses()
+
+
+def test_config_connection_failure_falls_back_to_listing() -> None:
+    iam, config = client("iam"), client("config")
+
+    def unreachable(**_: Any) -> None:
+        raise EndpointConnectionError(endpoint_url="https://config.eu-west-1.amazonaws.com")
+
+    config.meta.events.register("before-call.config-service.ListDiscoveredResources", unreachable)
+    with Stubber(iam) as iam_stub:
+        iam_stub.add_response("list_users", {"Users": [user("carol", USER_ID)], "IsTruncated": False})
+        assert member(iam, config).resolve_user_name(USER_ID) == "carol"
+
+
+def test_key_deleted_before_deactivation_is_reported_gone() -> None:
+    iam = client("iam")
+    with Stubber(iam) as stub:
+        stub.add_client_error("update_access_key", "NoSuchEntity", http_status_code=404)
+        assert member(iam, client("config")).deactivate_key("carol", "AKIAEXAMPLEKEY00001") is False
 
 
 def test_never_used_key_has_no_last_use() -> None:
     iam = client("iam")
     with Stubber(iam) as stub:
+        carol = user("carol", USER_ID) | {"Path": "/ci/", "Tags": [{"Key": "owner", "Value": "team-a"}]}
+        stub.add_response("get_user", {"User": carol}, {"UserName": "carol"})
         stub.add_response(
             "list_access_keys",
             {
@@ -164,15 +194,13 @@ def test_never_used_key_has_no_last_use() -> None:
             {"UserName": "carol", "AccessKeyLastUsed": {"ServiceName": "N/A", "Region": "N/A"}},
             {"AccessKeyId": "AKIANEVERUSED0000000"},
         )
-        stub.add_response(
-            "list_user_tags", {"Tags": [{"Key": "owner", "Value": "team-a"}]}, {"UserName": "carol"}
-        )
         facts = member(iam, client("config")).read_user("carol", USER_ID)
     assert facts is not None
     (key,) = facts.keys
     assert key.last_used_at is None
     assert key.last_activity == NOW
     assert facts.tags == {"owner": "team-a"}
+    assert facts.path == "/ci/"
 
 
 # -- sessions ----------------------------------------------------------------------------------------

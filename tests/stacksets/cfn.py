@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -90,7 +91,7 @@ class Stack:
                 value = str(spec["Default"])
             else:
                 value = REQUIRED_PARAMETERS[name]
-            _check_parameter(name, spec, value)
+            check_parameter(name, spec, value)
             values[name] = value
         return values
 
@@ -276,13 +277,18 @@ _FUNCTIONS: dict[str, Any] = {
 }
 
 
-def _check_parameter(name: str, spec: Mapping[str, Any], value: str) -> None:
-    """CloudFormation's own parameter validation, so that test values are values a deploy would accept."""
+def check_parameter(name: str, spec: Mapping[str, Any], value: str) -> None:
+    """CloudFormation's own parameter validation, so that test values are values a deploy would accept.
+
+    AllowedPattern must match the whole value. CloudFormation's patterns are Java regular expressions, whose
+    \\w and \\d are ASCII only: re.ASCII gives Python's the same meaning."""
     if "AllowedValues" in spec and value not in [str(v) for v in spec["AllowedValues"]]:
         raise ValueError(f"{name}={value!r} is not one of {spec['AllowedValues']}")
-    if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
+    if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value, re.ASCII):
         raise ValueError(f"{name}={value!r} does not match {spec['AllowedPattern']}")
     if spec["Type"] == "Number":
-        number = float(value)
+        number = float(value)  # a Number parameter takes an integer or a float
+        if not math.isfinite(number):
+            raise ValueError(f"{name}={value!r} is not a number")
         if not spec.get("MinValue", number) <= number <= spec.get("MaxValue", number):
             raise ValueError(f"{name}={value!r} is out of range")

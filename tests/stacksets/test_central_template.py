@@ -8,14 +8,29 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import re
+from datetime import UTC, datetime
 from typing import Any
 
+import annotated_types
 import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from remediator.adapters.audit_table import BY_ACCESS_KEY, BY_DAY
+from remediator.adapters.claims import DynamoDBClaims
+from remediator.adapters.exemption_table import DynamoDBExemptions
+from remediator.composition import IDEMPOTENCY_PK
+from remediator.errors import ConfigurationError
+from remediator.exemptions import Exemption
 from remediator.settings import Settings, load_settings
-from tests.stacksets.cfn import ORGANIZATION_ID, REPO, SECURITY_ACCOUNT_ID, Stack, load
+from tests.stacksets.cfn import (
+    ORGANIZATION_ID,
+    REPO,
+    SECURITY_ACCOUNT_ID,
+    Stack,
+    check_parameter,
+    load,
+)
 
 REQUIRED_OUTPUTS = {
     "EventBusArn",
@@ -27,6 +42,10 @@ REQUIRED_OUTPUTS = {
     "NotificationTopicArn",
     "DeadLetterQueueUrl",
 }
+
+
+# The only state-table partitions the remediator may read or write item by item.
+OWN_STATE_ITEMS = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["idempotency#*", "claim#*"]}}
 
 
 def central(values: dict[str, str] | None = None) -> Stack:
@@ -83,9 +102,10 @@ def test_remediator_role_grants_exactly_the_narrow_set(tracing: str) -> None:
         ("dynamodb:Query", audit, none),
         ("dynamodb:Query", f"{audit}/index/*", none),
         *{
-            (f"dynamodb:{a}", state, none)
-            for a in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query")
+            (f"dynamodb:{a}", state, json.dumps(OWN_STATE_ITEMS, sort_keys=True))
+            for a in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")
         },
+        ("dynamodb:Query", state, none),
         ("sns:Publish", out["NotificationTopicArn"], none),
         *{
             (
@@ -179,6 +199,192 @@ def test_optional_settings_reach_the_environment() -> None:
     assert parsed.rule_name_prefixes == ("akr-", "securityhub-access-keys-rotated-")
     assert (parsed.opt_out_tag_key, parsed.tracing) == ("akr-opt-out", True)
     assert environment["POWERTOOLS_TRACE_DISABLED"] == "false"
+
+
+def test_protected_user_path_reaches_the_environment_only_when_set() -> None:
+    default = central().resources["RemediatorFunction"]["Properties"]["Environment"]["Variables"]
+    assert "AKR_PROTECTED_USER_PATH" not in default
+    assert load_settings({k: str(v) for k, v in default.items()}).protected_user_path is None
+    stack = central({"ProtectedUserPath": "/break-glass/"})
+    environment = stack.resources["RemediatorFunction"]["Properties"]["Environment"]["Variables"]
+    assert environment["AKR_PROTECTED_USER_PATH"] == "/break-glass/"
+    parsed = load_settings({k: str(v) for k, v in environment.items()})
+    assert parsed.protected_user_path == parsed.policy.protected_user_path == "/break-glass/"
+
+
+def test_protected_user_path_has_the_member_stacks_constraints() -> None:
+    # The same value goes to both stacks (member.yaml denies, the remediator exempts): same rules for it.
+    central_spec = load("central")["Parameters"]["ProtectedUserPath"]
+    for name in ("member", "organization"):
+        spec = load(name)["Parameters"]["ProtectedUserPath"]
+        for field in ("Type", "Default", "AllowedPattern"):
+            assert central_spec.get(field) == spec.get(field), (name, field)
+
+
+# ---------------------------------------------------------------- parameters against remediator/settings.py
+
+SETTINGS_BASE = {"AKR_AUDIT_TABLE": "audit", "AKR_STATE_TABLE": "state"}
+
+# Values CloudFormation may or may not accept that are no canonical integer: none may get past the template
+# and then fail the Lambda's start-up validation.
+ODD_VALUES = (
+    "", " ", "0", "00", "01", "014", "+1", "-1", "-0", " 1", "1 ", "1.5", "14.0", "1e2", "0x10", "1_0",
+    "\u0663", "/", "//", "/a", "a/", "/a/", "/a/b/", "/a b/", "/\u00e9/", "/a/\n", "x" * 64, "x" * 65,
+    "AccessKeyRemediationRole", "role/x", "a+b=c,d.e@f-g_h", "a*",
+)  # fmt: skip
+
+
+def parameter_behind(setting: str) -> str | None:
+    """The central parameter that AKR_<SETTING> is filled from, or None (from a resource, or not at all:
+    test_environment_names_every_setting_and_parses_with_the_defaults catches that)."""
+    template = load("central")
+    variables = template["Resources"]["RemediatorFunction"]["Properties"]["Environment"]["Variables"]
+    node = variables.get(f"AKR_{setting.upper()}", {})
+    if "Fn::If" in node:
+        node = node["Fn::If"][1]
+    name = node.get("Ref") if isinstance(node, dict) else None
+    return name if name in template["Parameters"] else None
+
+
+def constrained_settings() -> list[str]:
+    return [
+        name
+        for name, field in Settings.model_fields.items()
+        if field.metadata and parameter_behind(name) is not None
+    ]
+
+
+def cloudformation_accepts(parameter: str, value: str) -> bool:
+    try:
+        check_parameter(parameter, load("central")["Parameters"][parameter], value)
+    except ValueError:
+        return False
+    return True
+
+
+def settings_accept(setting: str, value: str) -> bool:
+    try:
+        load_settings({**SETTINGS_BASE, f"AKR_{setting.upper()}": value})
+    except ConfigurationError:
+        return False
+    return True
+
+
+def deployed_stack_starts(parameter: str, value: str) -> bool:
+    """Whether the Lambda of a stack deployed with this value passes its start-up validation."""
+    environment = central({parameter: value}).resources["RemediatorFunction"]["Properties"]["Environment"]
+    try:
+        load_settings({name: str(v) for name, v in environment["Variables"].items()})
+    except ConfigurationError:
+        return False
+    return True
+
+
+def integer_candidates(setting: str) -> set[int]:
+    """Every integer up to a little past the field's bounds, and some far beyond them."""
+    bounds = {-1, 0, 1}
+    for constraint in Settings.model_fields[setting].metadata:
+        for attribute in ("ge", "gt", "le", "lt"):
+            if isinstance(getattr(constraint, attribute, None), int):
+                bounds.add(getattr(constraint, attribute))
+    top = max(bounds) + 50
+    return set(range(-2, top)) | {10**k + d for k in range(2, 13) for d in (-1, 0, 1)} | {604_800}
+
+
+def test_the_constrained_settings_are_all_checked() -> None:
+    assert set(constrained_settings()) >= {
+        "member_role_name",
+        "max_key_age_days",
+        "max_unused_days",
+        "grace_days",
+        "idempotency_ttl_seconds",
+        "protected_user_path",
+    }
+
+
+@pytest.mark.parametrize("setting", constrained_settings())
+def test_central_parameters_admit_exactly_what_the_settings_accept(setting: str) -> None:
+    """A stack that deploys never fails the Lambda's start-up validation, and every setting the Lambda
+    accepts (in canonical form) can be deployed. Constraints come from Settings.model_fields."""
+    parameter = parameter_behind(setting)
+    assert parameter is not None
+    metadata = Settings.model_fields[setting].metadata
+    numeric = any(
+        isinstance(m, annotated_types.Ge | annotated_types.Le | annotated_types.Gt | annotated_types.Lt)
+        for m in metadata
+    )
+    disagreements = []
+    if numeric:
+        for number in sorted(integer_candidates(setting)):
+            if cloudformation_accepts(parameter, str(number)) != settings_accept(setting, str(number)):
+                disagreements.append(str(number))
+    for value in ODD_VALUES:
+        deploys = cloudformation_accepts(parameter, value)
+        if deploys and not deployed_stack_starts(parameter, value):
+            disagreements.append(value)
+        if not numeric and settings_accept(setting, value) and value and not deploys:
+            disagreements.append(value)
+    assert disagreements == [], f"{parameter} and Settings.{setting} disagree on {disagreements}"
+
+
+# ---------------------------------------------------------------- the state table's partitions
+
+
+class RecordingDynamoDB:
+    """Stands in for the DynamoDB client of the adapters: keeps every item they put."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+
+    def put_item(self, **request: Any) -> dict[str, Any]:
+        self.items.append(request["Item"])
+        return {}
+
+
+def string_like(value: str, pattern: str) -> bool:
+    """IAM's StringLike: case-sensitive, * is any run of characters and ? any one character."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.DOTALL) is not None
+
+
+def test_state_item_access_is_limited_to_the_idempotency_and_claim_partitions() -> None:
+    stack = central({"Tracing": "true"})
+    state = stack.resolve({"Fn::GetAtt": ["StateTable", "Arn"]})
+    on_state: dict[str, set[str]] = {}
+    for action, resource, condition in grants(stack):
+        if resource == state:
+            on_state.setdefault(action, set()).add(condition)
+    # Only Query, which reads the exemptions, goes without the LeadingKeys condition.
+    assert on_state.pop("dynamodb:Query") == {"{}"}
+    assert set(on_state) == {f"dynamodb:{a}" for a in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")}
+    (condition,) = {c for conditions in on_state.values() for c in conditions}
+    assert json.loads(condition) == OWN_STATE_ITEMS
+    patterns = OWN_STATE_ITEMS["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+
+    # The partitions the remediator's code writes fall under the patterns ...
+    client = RecordingDynamoDB()
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    claims = DynamoDBClaims(client=client, table_name="state", clock=lambda: now)  # type: ignore[arg-type]
+    assert claims.claim("111111111111", "AKIAIOSFODNN7EXAMPLE", "delete", owner="run-1")
+    (claim,) = client.items
+    assert "expiration" in claim
+    written = [IDEMPOTENCY_PK, claim["pk"]["S"]]
+    assert all(any(string_like(pk, p) for p in patterns) for pk in written), written
+
+    # ... and the exemptions, which people write, do not.
+    client.items.clear()
+    exemptions = DynamoDBExemptions(client=client, table_name="state")  # type: ignore[arg-type]
+    exemptions.put(
+        Exemption(
+            account_id="111111111111",
+            user_name="*",
+            reason="migration",
+            owner="security",
+            expires_at=now,
+        )
+    )
+    (exemption,) = client.items
+    assert not any(string_like(exemption["pk"]["S"], p) for p in patterns), exemption["pk"]
 
 
 def test_rule_invokes_the_remediator_with_retries_and_a_dead_letter_queue() -> None:

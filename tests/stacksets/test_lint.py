@@ -4,6 +4,7 @@ checkov skip and every cfn-lint ignore carries its reason. checkov itself runs f
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,3 +41,17 @@ def test_every_checkov_skip_is_justified_in_the_resource_metadata(name: str) -> 
             assert len(skip.get("comment", "").split()) >= 8, (
                 f"{name}.{logical_id} skips {skip['id']} without a reason"
             )
+
+
+def test_templates_and_docs_cite_only_files_that_exist() -> None:
+    # Comments and pages point readers at the code and tests that hold a template to its contract.
+    cited = re.compile(r"\b(?:remediator|org_bootstrap|tests|stacksets|docs)/[\w./-]*\w\.(?:py|yaml|md)\b")
+    sources = [REPO / "stacksets" / f"{name}.yaml" for name in TEMPLATE_NAMES]
+    sources += sorted((REPO / "docs" / "templates").glob("*.md"))
+    missing = [
+        (source.relative_to(REPO).as_posix(), path)
+        for source in sources
+        for path in sorted(set(cited.findall(source.read_text())))
+        if not (REPO / path).is_file()
+    ]
+    assert missing == []

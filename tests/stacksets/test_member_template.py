@@ -6,6 +6,7 @@ These also stand in for what moto ignores on deployment (see test_deploy_moto.py
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -181,6 +182,33 @@ def test_recorder_is_optional_records_only_iam_users_and_gates_the_rules() -> No
         "DeliveryChannel": on.resolve({"Ref": "DeliveryChannel"}),
     }
     assert off.resolve(metadata) == {"Recorder": "", "DeliveryChannel": ""}
+
+
+def depends_on(resource: dict[str, Any]) -> set[str]:
+    """Logical ids the resource waits for: DependsOn, Ref, Fn::GetAtt and ${...} in Fn::Sub."""
+    text = json.dumps(resource)
+    waits = set(as_list(resource.get("DependsOn", [])))
+    waits |= set(re.findall(r'"Ref": "([A-Za-z0-9]+)"', text))
+    waits |= set(re.findall(r'"Fn::GetAtt": \["([A-Za-z0-9]+)"', text))
+    waits |= set(re.findall(r"\$\{([A-Za-z0-9]+)[.}]", text))
+    return waits
+
+
+def test_recorder_and_delivery_channel_do_not_wait_for_each_other() -> None:
+    # CloudFormation starts the recorder once the channel exists, and the recorder resource completes only
+    # then: a DependsOn between the two deadlocks the stack (see the comment in member.yaml).
+    resources = load("member")["Resources"]
+    assert "ConfigRecorder" not in depends_on(resources["DeliveryChannel"])
+    assert "DeliveryChannel" not in depends_on(resources["ConfigRecorder"])
+    # Both wait for what Config needs to record and deliver: the role (with its S3 policy) and the bucket.
+    assert depends_on(resources["ConfigRecorder"]) >= {"ConfigRecorderRole"}
+    assert depends_on(resources["DeliveryChannel"]) >= {"ConfigBucket"}
+    assert depends_on(resources["ConfigRecorderRole"]) >= {"ConfigBucket"}
+    # What needs a running recorder (the rules) waits for both, through the handle.
+    assert depends_on(resources["RecorderReady"]) >= {"ConfigRecorder", "DeliveryChannel"}
+    rules = [r for r in resources.values() if r["Type"] == "AWS::Config::ConfigRule"]
+    assert rules
+    assert all("RecorderReady" in depends_on(rule) for rule in rules)
 
 
 def test_template_is_flat_for_service_managed_stacksets() -> None:

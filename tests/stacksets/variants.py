@@ -33,6 +33,8 @@ VARIANTS: dict[str, tuple[dict[str, str], ...]] = {
             "MaxKeyAgeDays": "60",
             "MaxUnusedDays": "30",
             "OptOutTagKey": "akr-opt-out",
+            "ProtectedUserPath": "/break-glass/",
+            "GraceDays": "0",
             "HomeRegion": "eu-west-1",
             "NotificationEmail": "security@example.com",
             "CodeObjectVersion": "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",

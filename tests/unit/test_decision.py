@@ -560,3 +560,19 @@ def test_decision_core_does_not_import_boto3() -> None:
     result = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
 
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("protected", "path", "action"),
+    [
+        (None, "/break-glass/", Action.DELETE),
+        ("/break-glass/", "/break-glass/", Action.EXEMPT),
+        ("/break-glass/", "/break-glass/emergency/", Action.EXEMPT),
+        ("/break-glass/", "/", Action.DELETE),
+        ("/break-glass/", "/ci/break-glass/", Action.DELETE),
+    ],
+)
+def test_protected_user_path(protected: str | None, path: str, action: Action) -> None:
+    facts = user(VIOLATING).model_copy(update={"path": path})
+    (decision,) = decide(facts, Policy(protected_user_path=protected), [], NOW)
+    assert decision.action is action

@@ -85,27 +85,23 @@ def test_moto_style_lowercase_resource_id_is_accepted() -> None:
     assert parse(raw).detail.resource_id == user_id
 
 
-@pytest.mark.parametrize(
-    "rule_name",
-    [
-        "akr-access-keys-rotated-conformance-pack-k3abcd9xy",
-        "securityhub-akr-access-keys-rotated-1a2b3c4d",
-    ],
-)
-def test_service_owned_rule_names_are_accepted(rule_name: str) -> None:
+def test_conformance_pack_rule_name_is_accepted() -> None:
     raw = load_event("config_noncompliant_rotated")
-    raw["detail"]["configRuleName"] = rule_name
+    raw["detail"]["configRuleName"] = "akr-access-keys-rotated-conformance-pack-k3abcd9xy"
+    assert parse(raw).detail.config_rule_name == "akr-access-keys-rotated-conformance-pack-k3abcd9xy"
+
+
+def test_security_hub_rule_is_accepted_with_its_configured_prefix() -> None:
+    raw = load_event("config_noncompliant_rotated")
+    raw["detail"]["configRuleName"] = "securityhub-access-keys-rotated-1a2b3c4d"
     raw["detail"]["configRuleARN"] = (
         "arn:aws:config:eu-west-1:222222222222:config-rule/aws-service-rule/"
         "securityhub.amazonaws.com/config-rule-xyz789"
     )
-    assert parse(raw).detail.config_rule_name == rule_name
-
-
-def test_security_hub_rule_is_accepted_with_the_managed_rule_prefix() -> None:
-    raw = load_event("config_noncompliant_rotated")
-    raw["detail"]["configRuleName"] = "securityhub-access-keys-rotated-1a2b3c4d"
-    assert parse(raw, ("akr-", "access-keys-rotated")).detail.config_rule_name.startswith("securityhub-")
+    prefixes = ("akr-", "securityhub-access-keys-rotated-")
+    assert parse(raw, prefixes).detail.config_rule_name == "securityhub-access-keys-rotated-1a2b3c4d"
+    # Without that prefix configured, the buses do not route it, and neither is it accepted here.
+    assert "matches none of the configured prefixes" in rejection(raw)
 
 
 def test_dedupe_key_ignores_the_envelope_id() -> None:
@@ -209,7 +205,7 @@ def test_sns_shape_without_envelope_is_rejected() -> None:
     [
         ("akr-access-keys-rotated", True),
         ("akr-iam-user-unused-credentials-check-conformance-pack-abc", True),
-        ("securityhub-akr-access-keys-rotated-0a1b2c3d", True),
+        ("securityhub-akr-access-keys-rotated-0a1b2c3d", False),
         ("access-keys-rotated", False),
         ("securityhub-access-keys-rotated-0a1b2c3d", False),
         ("xakr-access-keys-rotated", False),

@@ -1,0 +1,60 @@
+"""Short-lived claims on keys, in the state table: pk "claim#<account>", sk "<key>#<action>".
+
+Both managed rules usually flag a user in the same evaluation, so two events for the same user arrive
+together and two Lambdas would act on the same key. The first to claim the key acts; the other records
+that it stood aside. A claim lapses after its TTL (DynamoDB deletes expired items lazily, so the
+condition checks the time itself), and the run that holds it may take it again on a retry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from remediator.adapters.failures import error_code, translate
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+CLAIM_TTL = timedelta(hours=1)
+
+
+class DynamoDBClaims:
+    def __init__(
+        self,
+        *,
+        client: DynamoDBClient,
+        table_name: str,
+        clock: Callable[[], datetime],
+        ttl: timedelta = CLAIM_TTL,
+    ) -> None:
+        self._client = client
+        self._table = table_name
+        self._clock = clock
+        self._ttl = ttl
+
+    def claim(self, account_id: str, access_key_id: str, action: str, *, owner: str) -> bool:
+        now = self._clock()
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": f"claim#{account_id}"},
+                    "sk": {"S": f"{access_key_id}#{action}"},
+                    "owner": {"S": owner},
+                    "expiration": {"N": str(int((now + self._ttl).timestamp()))},
+                },
+                ConditionExpression="attribute_not_exists(pk) OR #owner = :owner OR #expiration < :now",
+                ExpressionAttributeNames={"#owner": "owner", "#expiration": "expiration"},
+                ExpressionAttributeValues={":owner": {"S": owner}, ":now": {"N": str(int(now.timestamp()))}},
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise translate(exc, f"dynamodb:PutItem claim on {access_key_id}") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, f"dynamodb:PutItem claim on {access_key_id}") from exc
+        return True

@@ -1,0 +1,83 @@
+"""The state table's adapters on moto: claims on keys and central exemptions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from org_bootstrap.simulation import STATE_TABLE, create_tables
+from remediator.adapters.claims import CLAIM_TTL, DynamoDBClaims
+from remediator.adapters.exemption_table import DynamoDBExemptions
+from remediator.exemptions import Exemption
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+ACCOUNT = "222222222222"
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[DynamoDBClient]:
+    with mock_aws():
+        session = boto3.Session(region_name="eu-west-1")
+        create_tables(session)
+        yield session.client("dynamodb")
+
+
+def test_claims_hold_one_owner_until_they_lapse(dynamodb: DynamoDBClient) -> None:
+    now = [NOW]
+    claims = DynamoDBClaims(client=dynamodb, table_name=STATE_TABLE, clock=lambda: now[0])
+    assert claims.claim(ACCOUNT, "AKIAEXAMPLEKEY00001", "delete", owner="event-a")
+    assert not claims.claim(ACCOUNT, "AKIAEXAMPLEKEY00001", "delete", owner="event-b")
+    assert claims.claim(ACCOUNT, "AKIAEXAMPLEKEY00001", "delete", owner="event-a"), "a retry keeps its claim"
+    assert claims.claim(ACCOUNT, "AKIAEXAMPLEKEY00001", "deactivate", owner="event-b"), "another action"
+    assert claims.claim(ACCOUNT, "AKIAEXAMPLEKEY00002", "delete", owner="event-b"), "another key"
+    now[0] = NOW + CLAIM_TTL + timedelta(seconds=1)
+    assert claims.claim(ACCOUNT, "AKIAEXAMPLEKEY00001", "delete", owner="event-b"), "a lapsed claim"
+
+
+def test_exemptions_round_trip(dynamodb: DynamoDBClient) -> None:
+    store = DynamoDBExemptions(client=dynamodb, table_name=STATE_TABLE)
+    exemption = Exemption(
+        account_id=ACCOUNT,
+        user_name="ci",
+        access_key_id="AKIAEXAMPLEKEY00001",
+        reason="migration",
+        owner="platform",
+        expires_at=NOW + timedelta(days=3),
+    )
+    store.put(exemption)
+    assert store.for_account(ACCOUNT) == [exemption]
+    assert store.for_account("333333333333") == []
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"user_name": None},  # would otherwise read as a wildcard: fail closed
+        {"expires_at": "2026-12-01T00:00:00"},  # naive time
+        {"reason": None},
+    ],
+    ids=["no-user", "naive-expiry", "no-reason"],
+)
+def test_invalid_exemption_items_exempt_nobody_and_break_nothing(
+    dynamodb: DynamoDBClient, broken: dict[str, str | None], caplog: pytest.LogCaptureFixture
+) -> None:
+    item = {
+        "pk": f"exemption#{ACCOUNT}",
+        "sk": "ci#*",
+        "account_id": ACCOUNT,
+        "user_name": "ci",
+        "reason": "migration",
+        "owner": "platform",
+        "expires_at": "2026-12-01T00:00:00+00:00",
+    } | broken
+    dynamodb.put_item(TableName=STATE_TABLE, Item={k: {"S": v} for k, v in item.items() if v is not None})
+    assert DynamoDBExemptions(client=dynamodb, table_name=STATE_TABLE).for_account(ACCOUNT) == []
+    assert "invalid exemption ignored" in caplog.text
