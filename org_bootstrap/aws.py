@@ -1,0 +1,129 @@
+"""Sessions and clients for the command line, following the aws-cli conventions (profile, region,
+endpoint URL), and role assumption into the accounts the commands work in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_config import ConfigServiceClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_organizations import OrganizationsClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sts import STSClient
+
+RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10}, user_agent_extra="akr-cli")
+
+
+class CliError(Exception):
+    """A failure the command reports in one clear line and exits non-zero on."""
+
+
+def describe(exc: ClientError | BotoCoreError) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}".rstrip(": ")
+    return str(exc)
+
+
+@dataclass
+class Aws:
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    _base: boto3.Session | None = None
+    _assumed: dict[tuple[str, str], boto3.Session] = field(default_factory=dict)
+
+    @property
+    def base(self) -> boto3.Session:
+        if self._base is None:
+            try:
+                self._base = boto3.Session(profile_name=self.profile, region_name=self.region)
+            except ProfileNotFound as exc:
+                raise CliError(str(exc)) from exc
+            if self._base.region_name is None:
+                raise CliError("no region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION")
+        return self._base
+
+    @property
+    def region_name(self) -> str:
+        return str(self.base.region_name)
+
+    def _client(self, service: str, session: boto3.Session | None, region: str | None = None) -> Any:
+        return (session or self.base).client(
+            service,  # type: ignore[call-overload]
+            region_name=region or self.region_name,
+            endpoint_url=self.endpoint_url,
+            config=RETRIES,
+        )
+
+    def sts(self, session: boto3.Session | None = None) -> STSClient:
+        client: STSClient = self._client("sts", session)
+        return client
+
+    def organizations(self, session: boto3.Session | None = None) -> OrganizationsClient:
+        client: OrganizationsClient = self._client("organizations", session)
+        return client
+
+    def cloudformation(
+        self, session: boto3.Session | None = None, region: str | None = None
+    ) -> CloudFormationClient:
+        client: CloudFormationClient = self._client("cloudformation", session, region)
+        return client
+
+    def s3(self, session: boto3.Session | None = None, region: str | None = None) -> S3Client:
+        client: S3Client = self._client("s3", session, region)
+        return client
+
+    def config(self, session: boto3.Session | None = None, region: str | None = None) -> ConfigServiceClient:
+        client: ConfigServiceClient = self._client("config", session, region)
+        return client
+
+    def events(self, session: boto3.Session | None = None, region: str | None = None) -> EventBridgeClient:
+        client: EventBridgeClient = self._client("events", session, region)
+        return client
+
+    def iam(self, session: boto3.Session | None = None) -> IAMClient:
+        client: IAMClient = self._client("iam", session)
+        return client
+
+    def dynamodb(self, session: boto3.Session | None = None, region: str | None = None) -> DynamoDBClient:
+        client: DynamoDBClient = self._client("dynamodb", session, region)
+        return client
+
+    def caller_account(self) -> str:
+        try:
+            return self.sts().get_caller_identity()["Account"]
+        except NoCredentialsError as exc:
+            raise CliError("no AWS credentials: pass --profile or configure the environment") from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise CliError(f"cannot identify the caller: {describe(exc)}") from exc
+
+    def assume(
+        self, account_id: str, role_name: str, *, from_session: boto3.Session | None = None
+    ) -> boto3.Session:
+        """A session in `account_id` through `role_name`, cached for the life of the command."""
+        key = (account_id, role_name)
+        if key not in self._assumed:
+            arn = f"arn:aws:iam::{account_id}:role/{role_name}"
+            try:
+                credentials = self.sts(from_session).assume_role(RoleArn=arn, RoleSessionName="akr-cli")[
+                    "Credentials"
+                ]
+            except (ClientError, BotoCoreError) as exc:
+                raise CliError(f"cannot assume {arn}: {describe(exc)}") from exc
+            self._assumed[key] = boto3.Session(
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"],
+                region_name=self.region_name,
+            )
+        return self._assumed[key]

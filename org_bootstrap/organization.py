@@ -1,0 +1,186 @@
+"""Read-only observation of the organization and of what is deployed in it. Nothing here changes AWS."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from org_bootstrap.aws import Aws, CliError, describe
+from org_bootstrap.deployment import Deployment
+from org_bootstrap.observed import (
+    STACKSETS_PRINCIPAL,
+    Account,
+    InstanceState,
+    Observed,
+    StackSetState,
+    StackState,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_organizations import OrganizationsClient
+
+
+def security_session(aws: Aws, deployment: Deployment, caller: str) -> boto3.Session:
+    """The security account itself when the command runs there, else through the security role."""
+    if caller == deployment.security_account_id:
+        return aws.base
+    return aws.assume(deployment.security_account_id, deployment.security_role)
+
+
+def observe(aws: Aws, deployment: Deployment, *, code_key: str) -> Observed:
+    caller = aws.caller_account()
+    organizations = aws.organizations()
+    try:
+        organization = organizations.describe_organization()["Organization"]
+        management = organization["MasterAccountId"]
+        delegated = caller != management and _is_delegated_admin(organizations, caller)
+        if caller != management and not delegated:
+            # A member account may not read the rest; the planner turns this into the refusal.
+            return Observed(
+                caller_account=caller,
+                management_account=management,
+                organization_id=organization["Id"],
+                root_id="",
+                delegated_admin=False,
+                trusted_access=False,
+                accounts=(),
+                target_accounts=(),
+            )
+        root_id = organizations.list_roots()["Roots"][0]["Id"]
+        accounts = tuple(
+            Account(id=a["Id"], name=a["Name"], status=str(a["Status"]))
+            for page in organizations.get_paginator("list_accounts").paginate()
+            for a in page["Accounts"]
+        )
+        trusted = _trusted_access(organizations)
+        targets = deployment.targets or (root_id,)
+        under = {a for t in targets for a in _accounts_under(organizations, t)}
+    except organizations.exceptions.AWSOrganizationsNotInUseException as exc:
+        raise CliError(f"account {caller} is not in an organization") from exc
+    except (ClientError, BotoCoreError) as exc:
+        raise CliError(f"cannot read the organization from account {caller}: {describe(exc)}") from exc
+    observed = Observed(
+        caller_account=caller,
+        management_account=management,
+        organization_id=organization["Id"],
+        root_id=root_id,
+        delegated_admin=delegated,
+        trusted_access=trusted,
+        accounts=accounts,
+        target_accounts=tuple(sorted(under - {management})),
+    )
+    if observed.account(deployment.security_account_id) is None:
+        return observed  # the planner reports it; nothing more can be read there
+    security = security_session(aws, deployment, caller)
+    region = deployment.home_region
+    s3 = aws.s3(security, region)
+    bucket_exists = _exists(lambda: s3.head_bucket(Bucket=deployment.code_bucket))
+    call_as = "SELF" if caller == management else "DELEGATED_ADMIN"
+    return observed.model_copy(
+        update={
+            "bucket_exists": bucket_exists,
+            "code_uploaded": bucket_exists
+            and _exists(lambda: s3.head_object(Bucket=deployment.code_bucket, Key=code_key)),
+            "central_stack": read_stack(aws.cloudformation(security, region), deployment.central_stack_name),
+            "stackset": read_stackset(aws.cloudformation(region=region), deployment.stackset_name, call_as),
+            "management_stack": (
+                read_stack(aws.cloudformation(region=region), deployment.management_stack_name)
+                if caller == management
+                else None
+            ),
+        }
+    )
+
+
+def _is_delegated_admin(organizations: OrganizationsClient, caller: str) -> bool:
+    try:
+        admins = organizations.list_delegated_administrators(ServicePrincipal=STACKSETS_PRINCIPAL)
+    except ClientError:
+        return False  # a member account may not even list them: it is not one
+    return any(admin["Id"] == caller for admin in admins["DelegatedAdministrators"])
+
+
+def _trusted_access(organizations: OrganizationsClient) -> bool:
+    try:
+        enabled = organizations.list_aws_service_access_for_organization()["EnabledServicePrincipals"]
+    except ClientError:
+        return False
+    return any(p["ServicePrincipal"] == STACKSETS_PRINCIPAL for p in enabled)
+
+
+def _accounts_under(organizations: OrganizationsClient, parent: str) -> set[str]:
+    found: set[str] = set()
+    pending = [parent]
+    while pending:
+        current = pending.pop()
+        accounts = organizations.get_paginator("list_accounts_for_parent")
+        for account_page in accounts.paginate(ParentId=current):
+            found.update(a["Id"] for a in account_page["Accounts"])
+        units = organizations.get_paginator("list_organizational_units_for_parent")
+        for unit_page in units.paginate(ParentId=current):
+            pending.extend(ou["Id"] for ou in unit_page["OrganizationalUnits"])
+    return found
+
+
+def _exists(call: object) -> bool:
+    try:
+        call()  # type: ignore[operator]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchBucket", "NotFound"):
+            return False
+        raise CliError(f"cannot read the code bucket: {describe(exc)}") from exc
+    return True
+
+
+def read_stack(cloudformation: CloudFormationClient, name: str) -> StackState | None:
+    try:
+        stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    except ClientError as exc:
+        if "does not exist" in describe(exc):
+            return None
+        raise CliError(f"cannot read stack {name}: {describe(exc)}") from exc
+    if stack["StackStatus"] == "DELETE_COMPLETE":
+        return None
+    body = cloudformation.get_template(StackName=name, TemplateStage="Original")["TemplateBody"]
+    return StackState(
+        name=name,
+        status=stack["StackStatus"],
+        parameters={p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])},
+        template=body if isinstance(body, str) else "",
+        outputs={o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])},
+    )
+
+
+def read_stackset(cloudformation: CloudFormationClient, name: str, call_as: str) -> StackSetState | None:
+    try:
+        stackset = cloudformation.describe_stack_set(StackSetName=name, CallAs=call_as)["StackSet"]  # type: ignore[arg-type]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "StackSetNotFoundException":
+            return None
+        raise CliError(f"cannot read StackSet {name}: {describe(exc)}") from exc
+    if stackset.get("Status") == "DELETED":
+        return None
+    instances = tuple(
+        InstanceState(
+            account_id=i["Account"],
+            region=i["Region"],
+            status=str(i.get("StackInstanceStatus", {}).get("DetailedStatus", i.get("Status", ""))),
+            reason=i.get("StatusReason", ""),
+        )
+        for page in cloudformation.get_paginator("list_stack_instances").paginate(
+            StackSetName=name,
+            CallAs=call_as,  # type: ignore[arg-type]
+        )
+        for i in page["Summaries"]
+    )
+    auto = stackset.get("AutoDeployment")
+    return StackSetState(
+        name=name,
+        template=stackset.get("TemplateBody", ""),
+        parameters={p["ParameterKey"]: p.get("ParameterValue", "") for p in stackset.get("Parameters", [])},
+        auto_deployment=None if auto is None else bool(auto.get("Enabled")),
+        instances=instances,
+    )

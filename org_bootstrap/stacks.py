@@ -1,0 +1,228 @@
+"""CloudFormation stacks and the StackSet: create, update, wait with progress, and say why on failure."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from org_bootstrap.aws import CliError, describe
+from org_bootstrap.observed import InstanceState
+from org_bootstrap.plan import Change
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+
+Progress = Callable[[str], None]
+CAPABILITIES: list[Any] = ["CAPABILITY_NAMED_IAM"]
+POLL_SECONDS = 5.0
+TIMEOUT_SECONDS = 3600.0
+_DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE")
+
+
+def _parameters(values: dict[str, str]) -> list[Any]:
+    return [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(values.items())]
+
+
+def apply_stack(
+    cloudformation: CloudFormationClient,
+    name: str,
+    *,
+    change: Change,
+    template: str,
+    parameters: dict[str, str],
+    progress: Progress,
+    poll_seconds: float = POLL_SECONDS,
+) -> dict[str, str]:
+    """Carry out `change` on stack `name` and return its outputs."""
+    try:
+        if change is Change.RECREATE:
+            progress(f"deleting the failed stack {name}")
+            cloudformation.delete_stack(StackName=name)
+            _wait(cloudformation, name, progress, poll_seconds)
+        if change in (Change.CREATE, Change.RECREATE):
+            progress(f"creating stack {name}")
+            cloudformation.create_stack(
+                StackName=name,
+                TemplateBody=template,
+                Parameters=_parameters(parameters),
+                Capabilities=CAPABILITIES,
+                Tags=[{"Key": "akr:managed-by", "Value": "akr"}],
+            )
+        elif change is Change.UPDATE:
+            progress(f"updating stack {name}")
+            try:
+                cloudformation.update_stack(
+                    StackName=name,
+                    TemplateBody=template,
+                    Parameters=_parameters(parameters),
+                    Capabilities=CAPABILITIES,
+                )
+            except ClientError as exc:
+                if "No updates are to be performed" not in describe(exc):
+                    raise
+        return _wait(cloudformation, name, progress, poll_seconds)
+    except (ClientError, BotoCoreError) as exc:
+        raise CliError(f"stack {name}: {describe(exc)}") from exc
+
+
+def delete_stack(
+    cloudformation: CloudFormationClient, name: str, progress: Progress, poll_seconds: float
+) -> None:
+    try:
+        progress(f"deleting stack {name}")
+        cloudformation.delete_stack(StackName=name)
+        _wait(cloudformation, name, progress, poll_seconds)
+    except (ClientError, BotoCoreError) as exc:
+        if "does not exist" in describe(exc):
+            return
+        raise CliError(f"stack {name}: {describe(exc)}") from exc
+
+
+def _wait(
+    cloudformation: CloudFormationClient, name: str, progress: Progress, poll_seconds: float
+) -> dict[str, str]:
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    while True:
+        try:
+            stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+        except ClientError as exc:
+            if "does not exist" in describe(exc):
+                return {}  # deleted
+            raise
+        status = stack["StackStatus"]
+        if not status.endswith("_IN_PROGRESS"):
+            break
+        if time.monotonic() > deadline:
+            raise CliError(f"stack {name} is still {status} after {TIMEOUT_SECONDS:.0f} s")
+        progress(f"stack {name}: {status}")
+        time.sleep(poll_seconds)
+    if status not in _DONE:
+        raise CliError(f"stack {name} ended {status}: {'; '.join(failure_reasons(cloudformation, name))}")
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def failure_reasons(cloudformation: CloudFormationClient, name: str) -> list[str]:
+    """The reasons CloudFormation gives for the resources that failed, oldest first."""
+    events = cloudformation.describe_stack_events(StackName=name)["StackEvents"]
+    reasons = [
+        f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', e['ResourceStatus'])}"
+        for e in reversed(events)
+        if str(e.get("ResourceStatus", "")).endswith("FAILED")
+    ]
+    return reasons or ["no resource reported a failure (see the stack events)"]
+
+
+# -- StackSet ---------------------------------------------------------------------------------------
+
+
+def _preferences(failure_tolerance: int, max_concurrent: int) -> Any:
+    return {
+        "FailureTolerancePercentage": failure_tolerance,
+        "MaxConcurrentPercentage": max_concurrent,
+        "RegionConcurrencyType": "PARALLEL",
+    }
+
+
+def apply_stackset(
+    cloudformation: CloudFormationClient,
+    name: str,
+    *,
+    change: Change,
+    template: str,
+    parameters: dict[str, str],
+    targets: Sequence[str],
+    region: str,
+    call_as: str,
+    missing_accounts: Sequence[str],
+    failure_tolerance: int,
+    max_concurrent: int,
+    progress: Progress,
+    poll_seconds: float = POLL_SECONDS,
+) -> None:
+    """Create or update the service-managed StackSet, then deploy it to the targets' accounts that lack it.
+
+    Service-managed: CloudFormation creates the execution roles. AutoDeployment puts the stack into every
+    account that joins a target OU later, and removes it from accounts that leave.
+    """
+    deployment_targets: Any = {"OrganizationalUnitIds": list(targets)}
+    preferences = _preferences(failure_tolerance, max_concurrent)
+    try:
+        if change is Change.CREATE:
+            progress(f"creating StackSet {name}")
+            cloudformation.create_stack_set(
+                StackSetName=name,
+                Description="access-key-remediation member stack: Config rules, forwarding rule, member role",
+                TemplateBody=template,
+                Parameters=_parameters(parameters),
+                Capabilities=CAPABILITIES,
+                PermissionModel="SERVICE_MANAGED",
+                AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
+                ManagedExecution={"Active": True},
+                CallAs=call_as,  # type: ignore[arg-type]
+            )
+        elif change is Change.UPDATE:
+            progress(f"updating StackSet {name}")
+            # Naming the targets and region makes the update reach every existing instance.
+            operation = cloudformation.update_stack_set(
+                StackSetName=name,
+                TemplateBody=template,
+                Parameters=_parameters(parameters),
+                Capabilities=CAPABILITIES,
+                PermissionModel="SERVICE_MANAGED",
+                AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
+                DeploymentTargets=deployment_targets,
+                Regions=[region],
+                OperationPreferences=preferences,
+                CallAs=call_as,  # type: ignore[arg-type]
+            )["OperationId"]
+            wait_operation(
+                cloudformation, name, operation, call_as=call_as, progress=progress, poll_seconds=poll_seconds
+            )
+        if missing_accounts or change is Change.CREATE:
+            progress(f"deploying StackSet {name} to {', '.join(targets)} in {region}")
+            operation = cloudformation.create_stack_instances(
+                StackSetName=name,
+                DeploymentTargets=deployment_targets,
+                Regions=[region],
+                OperationPreferences=preferences,
+                CallAs=call_as,  # type: ignore[arg-type]
+            )["OperationId"]
+            wait_operation(
+                cloudformation, name, operation, call_as=call_as, progress=progress, poll_seconds=poll_seconds
+            )
+    except (ClientError, BotoCoreError) as exc:
+        raise CliError(f"StackSet {name}: {describe(exc)}") from exc
+
+
+def wait_operation(
+    cloudformation: CloudFormationClient,
+    name: str,
+    operation_id: str,
+    *,
+    call_as: str,
+    progress: Progress,
+    poll_seconds: float,
+) -> str:
+    """Wait for a StackSet operation; its final status (SUCCEEDED, FAILED, STOPPED)."""
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    while True:
+        status = cloudformation.describe_stack_set_operation(
+            StackSetName=name,
+            OperationId=operation_id,
+            CallAs=call_as,  # type: ignore[arg-type]
+        )["StackSetOperation"]["Status"]
+        if status not in ("RUNNING", "QUEUED", "STOPPING"):
+            return str(status)
+        if time.monotonic() > deadline:
+            raise CliError(
+                f"StackSet operation {operation_id} is still {status} after {TIMEOUT_SECONDS:.0f} s"
+            )
+        progress(f"StackSet {name}: operation {status.lower()}")
+        time.sleep(poll_seconds)
+
+
+def failed_instances(instances: Sequence[InstanceState]) -> list[InstanceState]:
+    return [i for i in instances if i.status not in ("SUCCEEDED", "CURRENT")]

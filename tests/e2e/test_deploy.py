@@ -1,0 +1,148 @@
+"""`akr deploy` end to end against a moto server: the security account, every member and the
+management account get their stacks, and a second deploy changes nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from org_bootstrap.cli import app
+from tests.moto_server import REGION, ServerOrganization, build_organization, moto_server
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def organization() -> Iterator[ServerOrganization]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("AWS_SESSION_TOKEN", raising=False)  # moto's server reads the account from the key
+        with moto_server() as url:
+            yield build_organization(url)
+
+
+def akr(organization: ServerOrganization, *args: str) -> Result:
+    return CliRunner().invoke(
+        app, [*args, "--region", REGION, "--endpoint-url", organization.url], catch_exceptions=False
+    )
+
+
+def deploy(organization: ServerOrganization, *extra: str) -> Result:
+    return akr(
+        organization,
+        "deploy",
+        "--security-account",
+        organization.security,
+        "--targets",
+        organization.workloads_ou,
+        *extra,
+    )
+
+
+@pytest.fixture(scope="module")
+def first_deploy(organization: ServerOrganization) -> dict[str, Any]:
+    result = deploy(organization, "--yes", "--output", "json")
+    assert result.exit_code == 0, result.output
+    payload: dict[str, Any] = json.loads(result.stdout)
+    return payload
+
+
+def test_deploy_reports_every_account(organization: ServerOrganization, first_deploy: dict[str, Any]) -> None:
+    assert first_deploy["status"] == "ok"
+    assert first_deploy["changed"] is True
+    covered = set(first_deploy["result"]["accounts_covered"])
+    assert covered == {organization.security, *organization.members, organization.management}
+    assert first_deploy["result"]["accounts_failed"] == []
+    assert first_deploy["result"]["event_bus_arn"] == (
+        f"arn:aws:events:{REGION}:{organization.security}:event-bus/access-key-remediation"
+    )
+    assert first_deploy["plan"][0].startswith("Would create bucket s3://akr-code-")
+
+
+def test_security_account_has_the_central_stack(
+    organization: ServerOrganization, first_deploy: dict[str, Any]
+) -> None:
+    security = organization.security
+    stack = organization.client("cloudformation", security).describe_stacks(
+        StackName="access-key-remediation"
+    )
+    assert stack["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Stacks"][0]["Outputs"]}
+    function = organization.client("lambda", security).get_function(
+        FunctionName=outputs["RemediatorFunctionName"]
+    )
+    assert function["Configuration"]["Handler"] == "remediator.handler.lambda_handler"
+    tables = organization.client("dynamodb", security).list_tables()["TableNames"]
+    assert first_deploy["result"]["audit_table"] in tables
+    buses = organization.client("events", security).list_event_buses()["EventBuses"]
+    assert "access-key-remediation" in {bus["Name"] for bus in buses}
+
+
+@pytest.mark.parametrize("which", ["members", "management"])
+def test_member_stack_lands_in_members_and_management(
+    organization: ServerOrganization, first_deploy: dict[str, Any], which: str
+) -> None:
+    accounts = organization.members if which == "members" else (organization.management,)
+    for account in accounts:
+        role = organization.client("iam", account).get_role(RoleName="AccessKeyRemediationRole")["Role"]
+        trust = role["AssumeRolePolicyDocument"]
+        trust = json.loads(trust) if isinstance(trust, str) else trust
+        (statement,) = trust["Statement"]
+        assert statement["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == organization.organization_id
+        rules = organization.client("events", account).list_rules()["Rules"]
+        assert any(rule["Name"].startswith("akr-") for rule in rules), rules
+
+
+def test_second_deploy_changes_nothing(
+    organization: ServerOrganization, first_deploy: dict[str, Any]
+) -> None:
+    result = deploy(organization, "--output", "json")  # no --yes: nothing to confirm
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload == {
+        "command": "deploy",
+        "status": "ok",
+        "changed": False,
+        "plan": ["Nothing to change: the organization is up to date"],
+    }
+
+
+def test_deploy_from_a_member_account_is_refused_and_changes_nothing(
+    organization: ServerOrganization, first_deploy: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    credentials = organization.session(organization.members[0]).get_credentials()
+    assert credentials is not None
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", credentials.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", credentials.secret_key)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", credentials.token or "")
+    result = deploy(organization, "--yes", "--output", "json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == {
+        "command": "deploy",
+        "status": "error",
+        "error": (
+            f"this is account {organization.members[0]}: run akr deploy from the management account "
+            f"{organization.management} or from a delegated administrator for CloudFormation StackSets"
+        ),
+    }
+
+
+def test_unknown_security_account_is_refused(
+    organization: ServerOrganization, first_deploy: dict[str, Any]
+) -> None:
+    result = akr(organization, "deploy", "--security-account", "999999999999", "--yes", "--output", "json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["error"] == (
+        f"security account 999999999999 is not in organization {organization.organization_id}"
+    )
+
+
+def test_both_cis_and_explicit_limits_are_refused(organization: ServerOrganization) -> None:
+    result = deploy(organization, "--cis", "1.4", "--max-unused-days", "30", "--output", "json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["error"] == (
+        "give either --cis or --max-key-age-days/--max-unused-days, not both"
+    )

@@ -1,0 +1,88 @@
+"""A moto server on 127.0.0.1 for the command line, with an organization laid out as a real one is:
+a management account, and a security account plus members in an OU. moto answers every account
+through the one endpoint and tells them apart by the credentials."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+REGION = "eu-west-1"
+STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """Start a server on a free loopback port; yield its URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@dataclass(frozen=True)
+class ServerOrganization:
+    url: str
+    management: str
+    security: str
+    members: tuple[str, ...]
+    root_id: str
+    workloads_ou: str
+    organization_id: str
+
+    def session(self, account_id: str) -> boto3.Session:
+        """A session in `account_id` through OrganizationAccountAccessRole, as an operator would have."""
+        if account_id == self.management:
+            return boto3.Session(region_name=REGION)
+        credentials = self.client("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole", RoleSessionName="test"
+        )["Credentials"]
+        return boto3.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=REGION,
+        )
+
+    def client(self, service: str, account_id: str | None = None) -> Any:
+        session = self.session(account_id) if account_id else boto3.Session(region_name=REGION)
+        return session.client(service, endpoint_url=self.url)  # type: ignore[call-overload]
+
+
+def build_organization(url: str, members: int = 2, trusted_access: bool = True) -> ServerOrganization:
+    """Accounts land in an OU called Workloads (targeting the root would make moto deploy the StackSet
+    into the management account too, which AWS never does; the Stubber tests cover root targets)."""
+    organizations = boto3.client("organizations", region_name=REGION, endpoint_url=url)
+    organization = organizations.create_organization(FeatureSet="ALL")["Organization"]
+    root = organizations.list_roots()["Roots"][0]["Id"]
+    ou = organizations.create_organizational_unit(ParentId=root, Name="Workloads")["OrganizationalUnit"]["Id"]
+    ids = []
+    for name in ("security", *(f"member-{i}" for i in range(1, members + 1))):
+        account = organizations.create_account(Email=f"{name}@example.com", AccountName=name)
+        account_id = account["CreateAccountStatus"]["AccountId"]
+        organizations.move_account(AccountId=account_id, SourceParentId=root, DestinationParentId=ou)
+        ids.append(account_id)
+    if trusted_access:
+        # moto has no cloudformation:ActivateOrganizationsAccess; the Organizations API stands in here,
+        # and a Stubber test covers the call deploy makes.
+        organizations.enable_aws_service_access(ServicePrincipal=STACKSETS_PRINCIPAL)
+    return ServerOrganization(
+        url=url,
+        management=organization["MasterAccountId"],
+        security=ids[0],
+        members=tuple(ids[1:]),
+        root_id=root,
+        workloads_ou=ou,
+        organization_id=organization["Id"],
+    )
