@@ -14,6 +14,8 @@ from org_bootstrap.deployment import Deployment, central_parameters, member_para
 from org_bootstrap.observed import Observed, StackSetState, StackState
 
 EVENT_BUS_NAME = "access-key-remediation"
+# Stack instances that an update of the StackSet deploys again (DetailedStatus, or Status OUTDATED).
+RETRIED_INSTANCE_STATES = frozenset({"FAILED", "CANCELLED", "OUTDATED"})
 
 
 class PlanError(Exception):
@@ -46,6 +48,8 @@ class Plan(BaseModel):
     stackset: Change
     missing_instances: tuple[str, ...]
     """Target accounts without a stack instance yet."""
+    retried_instances: tuple[str, ...] = ()
+    """Accounts whose stack instance failed or is outdated: the StackSet update deploys them again."""
     management: Change | None
     """None when the command does not run in the management account and cannot reach it."""
 
@@ -96,7 +100,9 @@ def plan_deploy(
     )
     central = central_parameters(deployment, organization_id=observed.organization_id, code_key=code_key)
     member = member_parameters(deployment, organization_id=observed.organization_id, bus_arn=bus_arn)
-    covered = {i.account_id for i in observed.stackset.instances} if observed.stackset else set()
+    instances = observed.stackset.instances if observed.stackset else ()
+    covered = {i.account_id for i in instances}
+    retried = tuple(sorted({i.account_id for i in instances if i.status in RETRIED_INSTANCE_STATES}))
     return Plan(
         call_as=call_as,
         organization_id=observed.organization_id,
@@ -109,8 +115,9 @@ def plan_deploy(
         create_bucket=not observed.bucket_exists,
         upload_code=not observed.code_uploaded,
         central=_stack_change(observed.central_stack, central_template, central),
-        stackset=_stackset_change(observed.stackset, member_template, member),
+        stackset=_stackset_change(observed.stackset, member_template, member, retried),
         missing_instances=tuple(a for a in observed.target_accounts if a not in covered),
+        retried_instances=retried,
         management=(
             _stack_change(observed.management_stack, member_template, member)
             if observed.is_management
@@ -129,13 +136,15 @@ def _stack_change(stack: StackState | None, template: str, parameters: dict[str,
     return Change.NONE
 
 
-def _stackset_change(stackset: StackSetState | None, template: str, parameters: dict[str, str]) -> Change:
+def _stackset_change(
+    stackset: StackSetState | None, template: str, parameters: dict[str, str], retried: tuple[str, ...]
+) -> Change:
     if stackset is None:
         return Change.CREATE
     drifted = stackset.template.strip() != template.strip() or _differs(stackset.parameters, parameters)
     # AutoDeployment is always reported by AWS for a service-managed StackSet; None means "not reported"
     # (moto does not store it), which is not evidence of drift.
-    if drifted or stackset.auto_deployment is False:
+    if drifted or stackset.auto_deployment is False or retried:
         return Change.UPDATE
     return Change.NONE
 
@@ -162,6 +171,11 @@ def describe(plan: Plan, deployment: Deployment, observed: Observed) -> list[str
         lines.append(
             f"Would {plan.stackset.value} StackSet {deployment.stackset_name} (service-managed, automatic "
             f"deployment) for {', '.join(plan.targets)} in {region}"
+        )
+    if plan.retried_instances:
+        lines.append(
+            f"Would deploy the member stack again where it failed or is outdated: "
+            f"{', '.join(plan.retried_instances)}"
         )
     if plan.missing_instances:
         lines.append(

@@ -20,6 +20,9 @@ CAPABILITIES: list[Any] = ["CAPABILITY_NAMED_IAM"]
 POLL_SECONDS = 5.0
 TIMEOUT_SECONDS = 3600.0
 _DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE")
+# Stable states a stack keeps working in; fine when this run did not change it (an earlier update that
+# rolled back leaves the previous template running).
+_USABLE = (*_DONE, "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE", "IMPORT_ROLLBACK_COMPLETE")
 
 
 def _parameters(values: dict[str, str]) -> list[Any]:
@@ -37,6 +40,7 @@ def apply_stack(
     poll_seconds: float = POLL_SECONDS,
 ) -> dict[str, str]:
     """Carry out `change` on stack `name` and return its outputs."""
+    done = _USABLE if change is Change.NONE else _DONE
     try:
         if change is Change.RECREATE:
             progress(f"deleting the failed stack {name}")
@@ -63,7 +67,8 @@ def apply_stack(
             except ClientError as exc:
                 if "No updates are to be performed" not in describe(exc):
                     raise
-        return _wait(cloudformation, name, progress, poll_seconds)
+                done = _USABLE
+        return _wait(cloudformation, name, progress, poll_seconds, done)
     except (ClientError, BotoCoreError) as exc:
         raise CliError(f"stack {name}: {describe(exc)}") from exc
 
@@ -82,7 +87,11 @@ def delete_stack(
 
 
 def _wait(
-    cloudformation: CloudFormationClient, name: str, progress: Progress, poll_seconds: float
+    cloudformation: CloudFormationClient,
+    name: str,
+    progress: Progress,
+    poll_seconds: float,
+    done: tuple[str, ...] = _DONE,
 ) -> dict[str, str]:
     deadline = time.monotonic() + TIMEOUT_SECONDS
     while True:
@@ -99,7 +108,7 @@ def _wait(
             raise CliError(f"stack {name} is still {status} after {TIMEOUT_SECONDS:.0f} s")
         progress(f"stack {name}: {status}")
         time.sleep(poll_seconds)
-    if status not in _DONE:
+    if status not in done:
         raise CliError(f"stack {name} ended {status}: {'; '.join(failure_reasons(cloudformation, name))}")
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
@@ -178,9 +187,10 @@ def apply_stackset(
                 OperationPreferences=preferences,
                 CallAs=call_as,  # type: ignore[arg-type]
             )["OperationId"]
-            wait_operation(
+            status = wait_operation(
                 cloudformation, name, operation, call_as=call_as, progress=progress, poll_seconds=poll_seconds
             )
+            _succeeded(cloudformation, name, operation, status, call_as)
         if missing_accounts or change is Change.CREATE:
             progress(f"deploying StackSet {name} to {', '.join(targets)} in {region}")
             operation = cloudformation.create_stack_instances(
@@ -190,9 +200,10 @@ def apply_stackset(
                 OperationPreferences=preferences,
                 CallAs=call_as,  # type: ignore[arg-type]
             )["OperationId"]
-            wait_operation(
+            status = wait_operation(
                 cloudformation, name, operation, call_as=call_as, progress=progress, poll_seconds=poll_seconds
             )
+            _succeeded(cloudformation, name, operation, status, call_as)
     except (ClientError, BotoCoreError) as exc:
         raise CliError(f"StackSet {name}: {describe(exc)}") from exc
 
@@ -222,6 +233,29 @@ def wait_operation(
             )
         progress(f"StackSet {name}: operation {status.lower()}")
         time.sleep(poll_seconds)
+
+
+def _succeeded(
+    cloudformation: CloudFormationClient, name: str, operation_id: str, status: str, call_as: str
+) -> None:
+    """Raise with each account's reason unless the operation SUCCEEDED (within the failure tolerance)."""
+    if status == "SUCCEEDED":
+        return
+    results = cloudformation.get_paginator("list_stack_set_operation_results").paginate(
+        StackSetName=name,
+        OperationId=operation_id,
+        CallAs=call_as,  # type: ignore[arg-type]
+    )
+    reasons = [
+        f"{r.get('Account', '?')} {r.get('Region', '?')}: {r.get('StatusReason') or r.get('Status')}"
+        for page in results
+        for r in page["Summaries"]
+        if r.get("Status") != "SUCCEEDED"
+    ]
+    raise CliError(
+        f"StackSet {name}: operation {operation_id} {status}: "
+        f"{'; '.join(reasons) or 'no account reported a reason'}"
+    )
 
 
 def failed_instances(instances: Sequence[InstanceState]) -> list[InstanceState]:

@@ -5,6 +5,7 @@ through the one endpoint and tells them apart by the credentials."""
 from __future__ import annotations
 
 import socket
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,10 +26,19 @@ def moto_server() -> Iterator[str]:
         port = probe.getsockname()[1]
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    url = f"http://127.0.0.1:{port}"
+    # In-process servers share moto's backends: start and end with a clean slate.
+    reset = f"{url}/moto-api/reset"
+    _post(reset)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
+        _post(reset)
         server.stop()
+
+
+def _post(url: str) -> None:
+    urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=10).close()  # noqa: S310  # loopback
 
 
 @dataclass(frozen=True)

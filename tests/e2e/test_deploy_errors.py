@@ -1,0 +1,227 @@
+"""`akr deploy` errors through the command line against a moto server: each gives one clear message and
+exit code 1, and changes nothing where that is the promise.
+
+The tests share one organization and run in file order: those that promise no change come first, the
+template error (which leaves a code bucket and a failed central stack, as in AWS) comes last."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from typer.testing import CliRunner, Result
+
+import org_bootstrap.deploy
+from org_bootstrap.aws import Aws
+from org_bootstrap.cli import app
+from org_bootstrap.deployment import CENTRAL_TEMPLATE
+from org_bootstrap.lambda_zip import Artifact, Target, build_lambda_zip
+from tests.moto_server import REGION, ServerOrganization, build_organization, moto_server
+
+if TYPE_CHECKING:
+    from mypy_boto3_organizations import OrganizationsClient
+
+pytestmark = pytest.mark.slow
+
+DENIED = "You don't have permissions to access this resource."
+BROKEN_QUEUE_NAME = "not a valid queue name!"
+
+
+@pytest.fixture(scope="module")
+def organization(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerOrganization]:
+    # The package is built once, for the Lambda's platform, and reused by every deploy of this module.
+    artifact = build_lambda_zip(tmp_path_factory.mktemp("package"), Target())
+
+    def packaged(destination: Path, target: Target | None = None) -> Artifact:
+        copy = destination / artifact.path.name
+        shutil.copyfile(artifact.path, copy)
+        return Artifact(path=copy, sha256=artifact.sha256)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("AWS_SESSION_TOKEN", raising=False)  # moto's server reads the account from the key
+        patch.setattr(org_bootstrap.deploy, "build_lambda_zip", packaged)
+        with moto_server() as url:
+            yield build_organization(url)
+
+
+def deploy(organization: ServerOrganization, *extra: str, stdin: str | None = None) -> Result:
+    return CliRunner().invoke(
+        app,
+        [
+            "deploy",
+            "--security-account",
+            organization.security,
+            "--targets",
+            organization.workloads_ou,
+            *extra,
+            "--region",
+            REGION,
+            "--endpoint-url",
+            organization.url,
+        ],
+        input=stdin,
+        catch_exceptions=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def clients(organization: ServerOrganization) -> dict[str, tuple[Any, Any]]:
+    """CloudFormation and S3 clients in every account, made once (boto3 clients are slow to make)."""
+    accounts = (organization.management, organization.security, *organization.members)
+    return {
+        account: (organization.client("cloudformation", account), organization.client("s3", account))
+        for account in accounts
+    }
+
+
+def footprint(organization: ServerOrganization, clients: dict[str, tuple[Any, Any]]) -> dict[str, Any]:
+    """What a deploy could have left: buckets and stacks in every account, StackSets, trusted access."""
+    seen: dict[str, Any] = {}
+    for account, (cloudformation, s3) in clients.items():
+        stacks = cloudformation.list_stacks()["StackSummaries"]
+        seen[account] = {
+            "buckets": sorted(b["Name"] for b in s3.list_buckets()["Buckets"]),
+            "stacks": sorted(s["StackName"] for s in stacks if s["StackStatus"] != "DELETE_COMPLETE"),
+        }
+    summaries = clients[organization.management][0].list_stack_sets()["Summaries"]
+    seen["stacksets"] = sorted(s["StackSetName"] for s in summaries if s["Status"] != "DELETED")
+    enabled = organization.client("organizations").list_aws_service_access_for_organization()
+    seen["trusted"] = sorted(p["ServicePrincipal"] for p in enabled["EnabledServicePrincipals"])
+    return seen
+
+
+def assert_untouched(
+    organization: ServerOrganization, clients: dict[str, tuple[Any, Any]], before: dict[str, Any]
+) -> None:
+    after = footprint(organization, clients)
+    assert after == before
+    security = after[organization.security]
+    assert f"akr-code-{organization.security}-{REGION}" not in security["buckets"]
+    assert "access-key-remediation" not in security["stacks"]
+    assert after["stacksets"] == []
+    assert "access-key-remediation-member" not in after[organization.management]["stacks"]
+
+
+def test_json_output_without_yes_refuses_with_the_exact_envelope(
+    organization: ServerOrganization, clients: dict[str, tuple[Any, Any]]
+) -> None:
+    before = footprint(organization, clients)
+    result = deploy(organization, "--output", "json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == {
+        "command": "deploy",
+        "status": "error",
+        "error": "--output json cannot ask for confirmation: pass --yes",
+    }
+    assert_untouched(organization, clients, before)
+
+
+def test_declining_the_confirmation_changes_nothing(
+    organization: ServerOrganization, clients: dict[str, tuple[Any, Any]]
+) -> None:
+    before = footprint(organization, clients)
+    result = deploy(organization, stdin="n\n")
+    assert result.exit_code == 1
+    assert "Would create stack access-key-remediation in the security account" in result.stdout
+    assert result.stdout.rstrip().endswith("Aborted: nothing was changed.")
+    assert_untouched(organization, clients, before)
+
+
+def _denied_organizations(denied_call: str, organization: ServerOrganization) -> OrganizationsClient:
+    """An Organizations client for a caller without permission for `denied_call`: the calls before it answer
+    as the moto organization would, that one is denied."""
+    client: OrganizationsClient = boto3.Session(region_name=REGION).client("organizations")
+    stub = Stubber(client)
+    answers: list[tuple[str, dict[str, Any]]] = [
+        (
+            "describe_organization",
+            {
+                "Organization": {
+                    "Id": organization.organization_id,
+                    "MasterAccountId": organization.management,
+                    "FeatureSet": "ALL",
+                }
+            },
+        ),
+        ("list_roots", {"Roots": [{"Id": organization.root_id, "Name": "Root"}]}),
+        ("list_accounts", {}),
+    ]
+    for call, answer in answers:
+        if call == denied_call:
+            stub.add_client_error(call, "AccessDeniedException", DENIED, 400)
+            break
+        stub.add_response(call, answer)
+    stub.activate()
+    return client
+
+
+@pytest.mark.parametrize("denied_call", ["describe_organization", "list_accounts"])
+def test_no_permission_to_read_the_organization(
+    organization: ServerOrganization,
+    clients: dict[str, tuple[Any, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    denied_call: str,
+) -> None:
+    # moto grants every call to every identity, so the denial is a Stubber on the Organizations client the
+    # command gets: STS, S3 and CloudFormation still reach the moto server, and would show any change.
+    def organizations(aws: Aws, session: boto3.Session | None = None) -> OrganizationsClient:
+        return _denied_organizations(denied_call, organization)
+
+    monkeypatch.setattr(Aws, "organizations", organizations)
+    before = footprint(organization, clients)
+    for output in ("json", "table"):
+        result = deploy(organization, "--yes", "--output", output)
+        assert result.exit_code == 1
+        message = f"cannot read the organization from account {organization.management}: "
+        message += f"AccessDeniedException: {DENIED}"
+        if output == "json":
+            assert json.loads(result.stdout) == {"command": "deploy", "status": "error", "error": message}
+        else:
+            assert " ".join(result.stderr.split()) == f"error: {message}"
+            assert "Would " not in result.stdout
+    assert_untouched(organization, clients, before)
+
+
+def test_template_error_fails_with_the_stack_reason_and_goes_no_further(
+    organization: ServerOrganization,
+    clients: dict[str, tuple[Any, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    broken = tmp_path / "central.yaml"
+    broken.write_text(
+        CENTRAL_TEMPLATE.read_text().replace(
+            "\nResources:\n",
+            f"\nResources:\n  BrokenQueue:\n    Type: AWS::SQS::Queue\n"
+            f"    Properties:\n      QueueName: {BROKEN_QUEUE_NAME}\n",
+            1,
+        )
+    )
+    assert BROKEN_QUEUE_NAME in broken.read_text()
+    monkeypatch.setattr(org_bootstrap.deploy, "CENTRAL_TEMPLATE", broken)
+    before = footprint(organization, clients)
+    result = deploy(organization, "--yes", "--output", "json")
+    assert result.exit_code == 1
+    # moto fails CreateStack itself where AWS rolls the stack back and puts the reason in its events
+    # (the Stubber tests cover that path): either way the reason is the message.
+    assert json.loads(result.stdout) == {
+        "command": "deploy",
+        "status": "error",
+        "error": "stack access-key-remediation: InvalidParameterValue: Can only include alphanumeric "
+        "characters, hyphens, or underscores. 1 to 80 in length",
+    }
+    after = footprint(organization, clients)
+    # The code bucket and the failed central stack are all it leaves: no StackSet, no member or
+    # management stack, trusted access as it was.
+    assert after[organization.security]["buckets"] == [f"akr-code-{organization.security}-{REGION}"]
+    assert after[organization.security]["stacks"] == ["access-key-remediation"]
+    for account in (organization.management, *organization.members):
+        assert after[account] == before[account]
+    assert after["stacksets"] == before["stacksets"] == []
+    assert after["trusted"] == before["trusted"]

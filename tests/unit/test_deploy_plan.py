@@ -1,0 +1,564 @@
+"""`plan_deploy` and `describe` are pure functions of (Deployment, Observed): tables of organizations and
+the plan each one gets, without AWS."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from org_bootstrap.deployment import Deployment, central_parameters, member_parameters
+from org_bootstrap.observed import Account, InstanceState, Observed, StackSetState, StackState
+from org_bootstrap.plan import Change, Plan, PlanError, describe, plan_deploy
+
+MANAGEMENT = "111111111111"
+SECURITY = "222222222222"
+MEMBERS = ("333333333333", "444444444444")
+NEWCOMER = "555555555555"
+ORGANIZATION = "o-abcdefghij"
+ROOT = "r-ab12"
+OU_A = "ou-ab12-11111111"
+OU_B = "ou-ab12-22222222"
+REGION = "eu-west-1"
+CODE_KEY = "remediator/0123456789abcdef0123.zip"
+OLD_CODE_KEY = "remediator/fedcba9876543210fedc.zip"
+CENTRAL = "AWSTemplateFormatVersion: '2010-09-09'\nDescription: central\n"
+MEMBER = "AWSTemplateFormatVersion: '2010-09-09'\nDescription: member\n"
+BUS_ARN = f"arn:aws:events:{REGION}:{SECURITY}:event-bus/access-key-remediation"
+BUCKET = f"akr-code-{SECURITY}-{REGION}"
+NOTHING_TO_CHANGE = "Nothing to change: the organization is up to date"
+CANNOT_REACH = (
+    f"Cannot reach the management account {MANAGEMENT} from here: deploy stacksets/member.yaml there "
+    "as a plain stack (StackSets never deploy to it)"
+)
+
+
+def deployment(**changes: Any) -> Deployment:
+    return Deployment.model_validate({"security_account_id": SECURITY, "home_region": REGION, **changes})
+
+
+def fresh(**changes: Any) -> Observed:
+    """An organization with nothing deployed, seen from the management account."""
+    accounts = [
+        Account(id=account, name=name, status="ACTIVE")
+        for account, name in (
+            (MANAGEMENT, "management"),
+            (SECURITY, "security"),
+            (MEMBERS[0], "member-1"),
+            (MEMBERS[1], "member-2"),
+        )
+    ]
+    return Observed.model_validate(
+        {
+            "caller_account": MANAGEMENT,
+            "management_account": MANAGEMENT,
+            "organization_id": ORGANIZATION,
+            "root_id": ROOT,
+            "delegated_admin": False,
+            "trusted_access": True,
+            "accounts": accounts,
+            "target_accounts": (SECURITY, *MEMBERS),
+            **changes,
+        }
+    )
+
+
+def up_to_date(desired: Deployment | None = None, **changes: Any) -> Observed:
+    """What a successful deploy of `desired` (default: `deployment()`) leaves behind."""
+    desired = desired or deployment()
+    central = central_parameters(desired, organization_id=ORGANIZATION, code_key=CODE_KEY)
+    member = member_parameters(desired, organization_id=ORGANIZATION, bus_arn=BUS_ARN)
+    observed = fresh(
+        bucket_exists=True,
+        code_uploaded=True,
+        central_stack=StackState(
+            name=desired.central_stack_name, status="CREATE_COMPLETE", parameters=central, template=CENTRAL
+        ),
+        stackset=StackSetState(
+            name=desired.stackset_name,
+            template=MEMBER,
+            parameters=member,
+            auto_deployment=True,
+            instances=tuple(
+                InstanceState(account_id=account, region=REGION, status="SUCCEEDED")
+                for account in (SECURITY, *MEMBERS)
+            ),
+        ),
+        management_stack=StackState(
+            name=desired.management_stack_name,
+            status="UPDATE_COMPLETE",
+            parameters=member,
+            template=MEMBER,
+        ),
+    )
+    return observed.model_copy(update=changes)
+
+
+def plan(desired: Deployment, observed: Observed) -> Plan:
+    return plan_deploy(desired, observed, code_key=CODE_KEY, central_template=CENTRAL, member_template=MEMBER)
+
+
+def lines(desired: Deployment, observed: Observed) -> list[str]:
+    return describe(plan(desired, observed), desired, observed)
+
+
+# -- where it runs ----------------------------------------------------------------------------------
+
+
+def test_management_account_calls_as_self_and_deploys_its_own_stack() -> None:
+    result = plan(deployment(), fresh())
+    assert result.call_as == "SELF"
+    assert result.management is Change.CREATE
+
+
+def test_management_account_that_is_also_listed_as_delegated_admin_still_calls_as_self() -> None:
+    assert plan(deployment(), fresh(delegated_admin=True)).call_as == "SELF"
+
+
+def test_delegated_admin_calls_as_delegated_admin_and_cannot_reach_the_management_account() -> None:
+    observed = fresh(caller_account=MEMBERS[0], delegated_admin=True)
+    result = plan(deployment(), observed)
+    assert result.call_as == "DELEGATED_ADMIN"
+    assert result.management is None
+    assert describe(result, deployment(), observed)[-1] == CANNOT_REACH
+
+
+def test_up_to_date_from_a_delegated_admin_still_reminds_of_the_management_account() -> None:
+    observed = up_to_date(caller_account=MEMBERS[0], delegated_admin=True, management_stack=None)
+    result = plan(deployment(), observed)
+    assert result.changes_nothing
+    assert describe(result, deployment(), observed) == [CANNOT_REACH, NOTHING_TO_CHANGE]
+
+
+@pytest.mark.parametrize(
+    ("observed", "desired", "message"),
+    [
+        pytest.param(
+            fresh(caller_account=MEMBERS[0]),
+            deployment(),
+            f"this is account {MEMBERS[0]}: run akr deploy from the management account {MANAGEMENT} "
+            "or from a delegated administrator for CloudFormation StackSets",
+            id="neither management nor delegated admin",
+        ),
+        pytest.param(
+            fresh(caller_account=MEMBERS[0]),
+            deployment(security_account_id="999999999999"),
+            f"this is account {MEMBERS[0]}: run akr deploy from the management account {MANAGEMENT} "
+            "or from a delegated administrator for CloudFormation StackSets",
+            id="where it runs is checked first",
+        ),
+        pytest.param(
+            fresh(),
+            deployment(security_account_id="999999999999"),
+            f"security account 999999999999 is not in organization {ORGANIZATION}",
+            id="security account missing",
+        ),
+        pytest.param(
+            fresh(
+                accounts=(
+                    Account(id=MANAGEMENT, name="management", status="ACTIVE"),
+                    Account(id=SECURITY, name="security", status="SUSPENDED"),
+                )
+            ),
+            deployment(),
+            f"security account {SECURITY} is SUSPENDED, not ACTIVE",
+            id="security account suspended",
+        ),
+        pytest.param(
+            fresh(
+                accounts=(
+                    Account(id=MANAGEMENT, name="management", status="ACTIVE"),
+                    Account(id=SECURITY, name="security", status="PENDING_CLOSURE"),
+                )
+            ),
+            deployment(),
+            f"security account {SECURITY} is PENDING_CLOSURE, not ACTIVE",
+            id="security account closing",
+        ),
+        pytest.param(
+            fresh(caller_account=MEMBERS[0], delegated_admin=True, trusted_access=False),
+            deployment(),
+            "trusted access between CloudFormation StackSets and Organizations is off; "
+            "only the management account can turn it on",
+            id="trusted access off from a delegated admin",
+        ),
+    ],
+)
+def test_refusals(observed: Observed, desired: Deployment, message: str) -> None:
+    with pytest.raises(PlanError) as raised:
+        plan(desired, observed)
+    assert str(raised.value) == message
+
+
+def test_trusted_access_off_from_the_management_account_is_enabled_first() -> None:
+    result = plan(deployment(), up_to_date(trusted_access=False))
+    assert result.enable_trusted_access
+    assert not result.changes_nothing
+    assert describe(result, deployment(), up_to_date(trusted_access=False)) == [
+        "Would enable trusted access between CloudFormation StackSets and AWS Organizations"
+    ]
+
+
+# -- a fresh organization and an up-to-date one ----------------------------------------------------
+
+
+def test_fresh_organization_gets_every_create_line_in_order() -> None:
+    observed = fresh(trusted_access=False)
+    result = plan(deployment(), observed)
+    assert (result.central, result.stackset, result.management) == (Change.CREATE,) * 3
+    assert result.missing_instances == (SECURITY, *MEMBERS)
+    assert describe(result, deployment(), observed) == [
+        "Would enable trusted access between CloudFormation StackSets and AWS Organizations",
+        f"Would create bucket s3://{BUCKET} in the security account {SECURITY}",
+        f"Would upload the remediator code to s3://{BUCKET}/{CODE_KEY}",
+        f"Would create stack access-key-remediation in the security account {SECURITY}",
+        "Would create StackSet access-key-remediation-member (service-managed, automatic deployment) "
+        f"for {ROOT} in {REGION}",
+        f"Would deploy the member stack to 3 account(s): {SECURITY}, {MEMBERS[0]}, {MEMBERS[1]}",
+        f"Would create stack access-key-remediation-member in the management account {MANAGEMENT}",
+    ]
+
+
+def test_fresh_organization_from_a_delegated_admin_ends_with_the_management_account_reminder() -> None:
+    observed = fresh(caller_account=MEMBERS[0], delegated_admin=True)
+    assert lines(deployment(), observed) == [
+        f"Would create bucket s3://{BUCKET} in the security account {SECURITY}",
+        f"Would upload the remediator code to s3://{BUCKET}/{CODE_KEY}",
+        f"Would create stack access-key-remediation in the security account {SECURITY}",
+        "Would create StackSet access-key-remediation-member (service-managed, automatic deployment) "
+        f"for {ROOT} in {REGION}",
+        f"Would deploy the member stack to 3 account(s): {SECURITY}, {MEMBERS[0]}, {MEMBERS[1]}",
+        CANNOT_REACH,
+    ]
+
+
+def test_up_to_date_organization_changes_nothing_in_a_single_line() -> None:
+    result = plan(deployment(), up_to_date())
+    assert result.changes_nothing
+    assert (result.central, result.stackset, result.management) == (Change.NONE,) * 3
+    assert result.missing_instances == ()
+    assert describe(result, deployment(), up_to_date()) == [NOTHING_TO_CHANGE]
+
+
+def test_new_code_is_uploaded_and_rolls_the_central_stack() -> None:
+    central = up_to_date().central_stack
+    assert central is not None
+    stale = central.model_copy(update={"parameters": {**central.parameters, "CodeKey": OLD_CODE_KEY}})
+    observed = up_to_date(code_uploaded=False, central_stack=stale)
+    assert lines(deployment(), observed) == [
+        f"Would upload the remediator code to s3://{BUCKET}/{CODE_KEY}",
+        f"Would update stack access-key-remediation in the security account {SECURITY}",
+    ]
+
+
+# -- drift: what the organization has against what is asked ----------------------------------------
+
+
+def _central(observed: Observed, **changes: Any) -> Observed:
+    assert observed.central_stack is not None
+    return observed.model_copy(update={"central_stack": observed.central_stack.model_copy(update=changes)})
+
+
+def _management(observed: Observed, **changes: Any) -> Observed:
+    assert observed.management_stack is not None
+    stack = observed.management_stack.model_copy(update=changes)
+    return observed.model_copy(update={"management_stack": stack})
+
+
+def _stackset(observed: Observed, **changes: Any) -> Observed:
+    assert observed.stackset is not None
+    return observed.model_copy(update={"stackset": observed.stackset.model_copy(update=changes)})
+
+
+def _parameters(observed: Observed, where: str, **values: str) -> Observed:
+    current = getattr(observed, where)
+    assert current is not None
+    updated = {k: v for k, v in {**current.parameters, **values}.items() if v != "<absent>"}
+    return observed.model_copy(update={where: current.model_copy(update={"parameters": updated})})
+
+
+N, C, U, R = Change.NONE, Change.CREATE, Change.UPDATE, Change.RECREATE
+Drift = Callable[[Observed], Observed]
+
+
+@pytest.mark.parametrize(
+    ("drift", "central", "stackset", "management", "missing"),
+    [
+        pytest.param(lambda o: o, N, N, N, (), id="up to date"),
+        pytest.param(
+            lambda o: _central(o, template=CENTRAL + "  X: 1\n"), U, N, N, (), id="central template"
+        ),
+        pytest.param(
+            lambda o: _central(o, template=f"\n\n{CENTRAL}\n  "), N, N, N, (), id="central whitespace only"
+        ),
+        pytest.param(
+            lambda o: _parameters(o, "central_stack", Mode="report"), U, N, N, (), id="central mode"
+        ),
+        pytest.param(
+            lambda o: _parameters(o, "central_stack", MaxUnusedDays="45"), U, N, N, (), id="central threshold"
+        ),
+        pytest.param(
+            lambda o: _parameters(o, "central_stack", CodeKey=OLD_CODE_KEY),
+            U,
+            N,
+            N,
+            (),
+            id="central code key",
+        ),
+        pytest.param(
+            lambda o: _parameters(o, "central_stack", ProtectedUserPath="<absent>"),
+            U,
+            N,
+            N,
+            (),
+            id="central parameter missing",
+        ),
+        pytest.param(
+            lambda o: _parameters(o, "central_stack", GraceDays="7", LogLevel="INFO"),
+            N,
+            N,
+            N,
+            (),
+            id="template defaults we do not pass are not drift",
+        ),
+        pytest.param(
+            lambda o: _central(o, status="UPDATE_ROLLBACK_COMPLETE"),
+            N,
+            N,
+            N,
+            (),
+            id="central rolled back update",
+        ),
+        pytest.param(
+            lambda o: _central(o, status="ROLLBACK_COMPLETE"), R, N, N, (), id="central ROLLBACK_COMPLETE"
+        ),
+        pytest.param(
+            lambda o: _central(o, status="ROLLBACK_FAILED"), R, N, N, (), id="central ROLLBACK_FAILED"
+        ),
+        pytest.param(
+            lambda o: o.model_copy(update={"central_stack": None}), C, N, N, (), id="central deleted"
+        ),
+        pytest.param(
+            lambda o: _stackset(o, template=MEMBER + "# changed\n"), N, U, N, (), id="member template"
+        ),
+        pytest.param(
+            lambda o: _parameters(o, "stackset", MaxAccessKeyAge="30"), N, U, N, (), id="stackset threshold"
+        ),
+        pytest.param(
+            lambda o: _parameters(o, "stackset", CreateConfigRecorder="true"),
+            N,
+            U,
+            N,
+            (),
+            id="stackset recorder",
+        ),
+        pytest.param(lambda o: _stackset(o, auto_deployment=False), N, U, N, (), id="auto deployment off"),
+        pytest.param(
+            lambda o: _stackset(o, auto_deployment=None), N, N, N, (), id="auto deployment unreported"
+        ),
+        pytest.param(
+            lambda o: _management(o, template=MEMBER + "# changed\n"), N, N, U, (), id="management template"
+        ),
+        pytest.param(
+            lambda o: _parameters(o, "management_stack", MaxCredentialUsageAge="45"),
+            N,
+            N,
+            U,
+            (),
+            id="management threshold",
+        ),
+        pytest.param(
+            lambda o: _management(o, status="ROLLBACK_COMPLETE"),
+            N,
+            N,
+            R,
+            (),
+            id="management ROLLBACK_COMPLETE",
+        ),
+        pytest.param(
+            lambda o: o.model_copy(update={"target_accounts": (*o.target_accounts, NEWCOMER)}),
+            N,
+            N,
+            N,
+            (NEWCOMER,),
+            id="account joined a target",
+        ),
+        pytest.param(
+            lambda o: _stackset(o, instances=()),
+            N,
+            N,
+            N,
+            (SECURITY, *MEMBERS),
+            id="stackset without instances",
+        ),
+        pytest.param(
+            lambda o: _stackset(
+                o, instances=(InstanceState(account_id=MEMBERS[1], region=REGION, status="SUCCEEDED"),)
+            ),
+            N,
+            N,
+            N,
+            (SECURITY, MEMBERS[0]),
+            id="missing in target order",
+        ),
+        pytest.param(
+            lambda o: o.model_copy(update={"target_accounts": MEMBERS[1:]}),
+            N,
+            N,
+            N,
+            (),
+            id="instances outside the targets are not missing",
+        ),
+    ],
+)
+def test_drift_table(
+    drift: Drift, central: Change, stackset: Change, management: Change, missing: tuple[str, ...]
+) -> None:
+    result = plan(deployment(), drift(up_to_date()))
+    assert (result.central, result.stackset, result.management) == (central, stackset, management)
+    assert result.missing_instances == missing
+    assert result.changes_nothing is (central == stackset == management == N and not missing)
+
+
+@pytest.mark.parametrize(
+    ("changes", "central", "stackset", "management"),
+    [
+        pytest.param({"mode": "report"}, U, N, N, id="mode is central only"),
+        pytest.param({"cis": "1.4"}, U, U, U, id="cis 1.4 lowers the unused limit everywhere"),
+        pytest.param({"cis": "1.2"}, N, N, N, id="cis 1.2 equals the defaults"),
+        pytest.param({"max_key_age_days": 30}, U, U, U, id="rotation limit everywhere"),
+        pytest.param({"protected_user_path": "/break-glass/"}, U, U, U, id="protected path everywhere"),
+        pytest.param({"create_config_recorder": True}, N, U, U, id="recorder is member only"),
+    ],
+)
+def test_changed_settings_update_the_stacks_that_carry_them(
+    changes: dict[str, Any], central: Change, stackset: Change, management: Change
+) -> None:
+    result = plan(deployment(**changes), up_to_date())
+    assert (result.central, result.stackset, result.management) == (central, stackset, management)
+    assert result.missing_instances == ()
+
+
+def test_drift_lines_name_each_stack_and_where_it_is() -> None:
+    observed = _management(
+        _stackset(_central(up_to_date(), status="ROLLBACK_COMPLETE"), auto_deployment=False),
+        template="old",
+    )
+    assert lines(deployment(), observed) == [
+        f"Would delete the failed stack access-key-remediation in the security account {SECURITY} "
+        "and create it again",
+        "Would update StackSet access-key-remediation-member (service-managed, automatic deployment) "
+        f"for {ROOT} in {REGION}",
+        f"Would update stack access-key-remediation-member in the management account {MANAGEMENT}",
+    ]
+
+
+def test_missing_instances_line_counts_the_accounts() -> None:
+    observed = up_to_date(target_accounts=(SECURITY, *MEMBERS, NEWCOMER))
+    assert lines(deployment(), observed) == [f"Would deploy the member stack to 1 account(s): {NEWCOMER}"]
+
+
+# -- targets and parameters ------------------------------------------------------------------------
+
+
+def test_targets_default_to_the_root() -> None:
+    assert plan(deployment(), fresh()).targets == (ROOT,)
+
+
+def test_explicit_targets_are_kept_in_order() -> None:
+    desired = deployment(targets=(OU_B, OU_A))
+    result = plan(desired, fresh())
+    assert result.targets == (OU_B, OU_A)
+    assert (
+        "Would create StackSet access-key-remediation-member (service-managed, automatic deployment) "
+        f"for {OU_B}, {OU_A} in {REGION}"
+    ) in describe(result, desired, fresh())
+
+
+def test_targets_must_be_roots_or_ous() -> None:
+    with pytest.raises(ValidationError, match="neither a root id"):
+        deployment(targets=(MEMBERS[0],))
+
+
+@pytest.mark.parametrize(
+    ("settings", "max_key_age", "max_unused"),
+    [
+        pytest.param({}, "90", "90", id="defaults"),
+        pytest.param({"cis": "1.2"}, "90", "90", id="cis 1.2"),
+        pytest.param({"cis": "1.4"}, "90", "45", id="cis 1.4"),
+        pytest.param({"cis": "3.0"}, "90", "45", id="cis 3.0"),
+        pytest.param({"cis": "5.0"}, "90", "45", id="cis 5.0"),
+        pytest.param({"max_key_age_days": 30, "max_unused_days": 60}, "30", "60", id="explicit"),
+        pytest.param({"cis": "1.4", "max_key_age_days": 30}, "30", "45", id="explicit rotation over cis"),
+        pytest.param({"cis": "1.2", "max_unused_days": 30}, "90", "30", id="explicit unused over cis"),
+    ],
+)
+def test_cis_presets_and_explicit_limits_reach_both_templates(
+    settings: dict[str, Any], max_key_age: str, max_unused: str
+) -> None:
+    result = plan(deployment(**settings), fresh())
+    assert (result.central_parameters["MaxKeyAgeDays"], result.central_parameters["MaxUnusedDays"]) == (
+        max_key_age,
+        max_unused,
+    )
+    assert (
+        result.member_parameters["MaxAccessKeyAge"],
+        result.member_parameters["MaxCredentialUsageAge"],
+    ) == (max_key_age, max_unused)
+
+
+def test_default_parameters_in_full() -> None:
+    result = plan(deployment(), fresh())
+    assert result.bus_arn == BUS_ARN
+    assert result.code_key == CODE_KEY
+    assert result.central_parameters == {
+        "OrganizationId": ORGANIZATION,
+        "RuleNamePrefixes": "akr-",
+        "MemberRoleName": "AccessKeyRemediationRole",
+        "RemediatorRoleName": "access-key-remediator",
+        "HomeRegion": REGION,
+        "Mode": "delete",
+        "MaxKeyAgeDays": "90",
+        "MaxUnusedDays": "90",
+        "CodeBucket": BUCKET,
+        "CodeKey": CODE_KEY,
+        "ProtectedUserPath": "",
+    }
+    assert result.member_parameters == {
+        "SecurityAccountId": SECURITY,
+        "OrganizationId": ORGANIZATION,
+        "CentralEventBusArn": BUS_ARN,
+        "RemediatorRoleName": "access-key-remediator",
+        "MemberRoleName": "AccessKeyRemediationRole",
+        "RuleNamePrefix": "akr-",
+        "MaxAccessKeyAge": "90",
+        "MaxCredentialUsageAge": "90",
+        "CreateConfigRecorder": "false",
+        "ProtectedUserPath": "",
+    }
+
+
+def test_planning_is_pure() -> None:
+    observed = up_to_date(target_accounts=(SECURITY, *MEMBERS, NEWCOMER))
+    before = observed.model_dump()
+    assert plan(deployment(), observed) == plan(deployment(), observed)
+    assert observed.model_dump() == before
+
+
+@pytest.mark.parametrize("status", ["FAILED", "CANCELLED", "OUTDATED"])
+def test_failed_or_outdated_instances_are_deployed_again(status: str) -> None:
+    observed = up_to_date()
+    assert observed.stackset is not None
+    broken = tuple(
+        i.model_copy(update={"status": status}) if i.account_id == MEMBERS[0] else i
+        for i in observed.stackset.instances
+    )
+    observed = _stackset(observed, instances=broken)
+    result = plan(deployment(), observed)
+    assert result.stackset is Change.UPDATE
+    assert result.retried_instances == (MEMBERS[0],)
+    assert f"Would deploy the member stack again where it failed or is outdated: {MEMBERS[0]}" in lines(
+        deployment(), observed
+    )
