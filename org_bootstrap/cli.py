@@ -16,11 +16,17 @@ from org_bootstrap.aws import Aws, CliError
 from org_bootstrap.demo import DemoResult, run_demo, summary
 from org_bootstrap.deploy import Outcome, Prepared, carry_out, prepare
 from org_bootstrap.deployment import CisVersion, Deployment
+from org_bootstrap.destroy import carry_out as carry_out_destroy
+from org_bootstrap.destroy import prepare as prepare_destroy
 from org_bootstrap.lambda_zip import PackagingError
 from org_bootstrap.options import EndpointUrl, Output, OutputFormat, Profile, Region, Yes
 from org_bootstrap.plan import PlanError, describe
 from org_bootstrap.render import console, emit_json, envelope, fail, plan_lines
 from org_bootstrap.stacks import failed_instances
+from org_bootstrap.status import check
+from org_bootstrap.status import prepare as prepare_status
+from org_bootstrap.teardown import DestroyPlan, describe_destroy
+from org_bootstrap.views import account_progress, show_destroyed, show_status
 from remediator.policy import Mode
 
 app = typer.Typer(
@@ -195,4 +201,162 @@ def show_deployed(prepared: Prepared, outcome: Outcome, lines: list[str], output
         console.print(f"Central bus: {result['event_bus_arn']}")
         console.print(f"Audit table: {result['audit_table']}")
     if failed:
+        raise typer.Exit(code=1)
+
+
+# -- status and destroy -----------------------------------------------------------------------------
+
+SecurityAccount = Annotated[
+    str, typer.Option("--security-account", help="Account id of the security (central) account.")
+]
+HomeRegion = Annotated[
+    str | None, typer.Option("--home-region", help="The one region of the rules. Default: --region.")
+]
+
+
+@app.command()
+def status(  # noqa: PLR0917
+    security_account: SecurityAccount,
+    home_region: HomeRegion = None,
+    account_role: Annotated[
+        str, typer.Option(help="Role assumed in each account (the security account too) to look into it.")
+    ] = "OrganizationAccountAccessRole",
+    profile: Profile = None,
+    region: Region = None,
+    endpoint_url: EndpointUrl = None,
+    output: OutputFormat = Output.TABLE,
+) -> None:
+    """Check that every ACTIVE account is covered. Read-only.
+
+    For each account: its member stack (the StackSet instance; the plain stack in the management account),
+    a Config recorder that records AWS::IAM::User in the home region, the two Config rules, the rule that
+    forwards to the central bus, and the member role. The member role is checked statically, because its
+    trust pins aws:PrincipalArn to the central remediator's role and so nobody else can assume it: the role
+    exists, its trust allows that remediator role within this organization (aws:PrincipalOrgID), and the
+    remediator role exists in the security account.
+
+    Exit code: 0 when every account is covered and the central stack is healthy; 1 otherwise, and on errors.
+    """
+    aws = Aws(profile=profile, region=region or home_region, endpoint_url=endpoint_url)
+    try:
+        deployment = Deployment(
+            security_account_id=security_account,
+            home_region=home_region or aws.region_name,
+            security_role=account_role,
+        )
+        with progress(output) as report:
+            report("reading the organization")
+            footprint = prepare_status(aws, deployment)
+        with account_progress(output, len(footprint.active_accounts)) as tick:
+            result = check(aws, deployment, footprint, account_role=account_role, tick=tick)
+    except ValidationError as exc:
+        raise fail("status", "; ".join(e["msg"] for e in exc.errors()), output) from exc
+    except (CliError, PlanError) as exc:
+        raise fail("status", str(exc), output) from exc
+    show_status(result, output)
+    if not result.healthy:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def destroy(  # noqa: PLR0917
+    security_account: SecurityAccount,
+    targets: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--targets", help="Root or OU ids to delete the stack instances by; repeat. Default: the root."
+        ),
+    ] = None,
+    home_region: HomeRegion = None,
+    security_role: Annotated[
+        str, typer.Option(help="Role assumed in the security account.")
+    ] = "OrganizationAccountAccessRole",
+    delete_audit_log: Annotated[
+        bool,
+        typer.Option(help="Also delete the audit table (kept by default). Asks a second time, by its name."),
+    ] = False,
+    yes_delete_audit_log: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TABLE",
+            help="Answer the audit-table question without a prompt: the exact table name. --yes does not.",
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Print the plan and stop.")] = False,
+    yes: Yes = False,
+    profile: Profile = None,
+    region: Region = None,
+    endpoint_url: EndpointUrl = None,
+    output: OutputFormat = Output.TABLE,
+) -> None:
+    """Undo deploy, after a plan and a confirmation: the StackSet's instances and the StackSet, the
+    management account's stack, the central stack and the code bucket.
+
+    The audit table is kept: the template retains it. --delete-audit-log deletes it too, after a second,
+    separate confirmation: type the table's name at the prompt, or pass --yes-delete-audit-log TABLE
+    (--yes alone never deletes the audit log). Both answers are asked before anything changes.
+
+    Exit code: 0 when done or when there is nothing to delete; 1 when aborted or on errors.
+    """
+    if yes_delete_audit_log is not None and not delete_audit_log:
+        raise fail("destroy", "--yes-delete-audit-log needs --delete-audit-log", output)
+    aws = Aws(profile=profile, region=region or home_region, endpoint_url=endpoint_url)
+    try:
+        deployment = Deployment(
+            security_account_id=security_account,
+            targets=tuple(targets or ()),
+            home_region=home_region or aws.region_name,
+            security_role=security_role,
+        )
+        with progress(output) as report:
+            prepared = prepare_destroy(aws, deployment, delete_audit_log=delete_audit_log, progress=report)
+        lines = describe_destroy(prepared.plan, deployment, prepared.footprint)
+        if output is Output.TABLE:
+            plan_lines(lines)
+        if prepared.plan.deletes_nothing or dry_run:
+            if output is Output.JSON:
+                done = "ok" if prepared.plan.deletes_nothing else "planned"
+                emit_json(envelope("destroy", done, plan=lines, changed=False))
+            return
+        confirm_destroy(prepared.plan, lines, yes=yes, audit_table_answer=yes_delete_audit_log, output=output)
+        with progress(output) as report:
+            deleted = carry_out_destroy(aws, prepared, report)
+    except ValidationError as exc:
+        raise fail("destroy", "; ".join(e["msg"] for e in exc.errors()), output) from exc
+    except (CliError, PlanError) as exc:
+        raise fail("destroy", str(exc), output) from exc
+    show_destroyed(prepared.plan, deleted, lines, output)
+
+
+def confirm_destroy(
+    plan: DestroyPlan, lines: list[str], *, yes: bool, audit_table_answer: str | None, output: Output
+) -> None:
+    """Both questions before any change: "Destroy?" (or --yes), then, when the audit table goes too, its
+    name typed at a prompt (or given as --yes-delete-audit-log)."""
+    table = plan.audit_table
+    if output is Output.JSON:
+        missing = ([] if yes else ["--yes"]) + (
+            [f"--yes-delete-audit-log {table}"] if table and audit_table_answer is None else []
+        )
+        if missing:
+            error = f"--output json cannot ask for confirmation: pass {' and '.join(missing)}"
+            emit_json(envelope("destroy", "aborted", plan=lines, changed=False, error=error))
+            raise typer.Exit(code=1)
+    confirm("destroy", "Destroy?", yes=yes, output=output)
+    if table is None:
+        return
+    if audit_table_answer is not None:
+        if audit_table_answer != table:
+            raise CliError(
+                f"--yes-delete-audit-log names {audit_table_answer}, but the audit table is {table}: "
+                "nothing was changed"
+            )
+        return
+    answer = typer.prompt(
+        f"Deleting the audit log cannot be undone. Type the audit table's name ({table}) to delete it",
+        default="",
+        show_default=False,
+    )
+    if answer != table:
+        console.print("Aborted: the name did not match; nothing was changed.")
         raise typer.Exit(code=1)
