@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import boto3
@@ -21,6 +22,7 @@ from org_bootstrap.observed import (
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_organizations import OrganizationsClient
+    from mypy_boto3_s3 import S3Client
 
 
 def security_session(aws: Aws, deployment: Deployment, caller: str) -> boto3.Session:
@@ -30,65 +32,91 @@ def security_session(aws: Aws, deployment: Deployment, caller: str) -> boto3.Ses
     return aws.assume(deployment.security_account_id, deployment.security_role)
 
 
-def observe(aws: Aws, deployment: Deployment, *, code_key: str) -> Observed:
+@dataclass(frozen=True)
+class OrganizationView:
+    """Who calls, and the organization as far as the caller may read it."""
+
+    caller: str
+    management: str
+    organization_id: str
+    delegated_admin: bool
+    root_id: str = ""
+    accounts: tuple[Account, ...] = ()
+
+    @property
+    def administers(self) -> bool:
+        """The management account or a delegated StackSets administrator: the only ones that go on."""
+        return self.caller == self.management or self.delegated_admin
+
+
+def read_organization(aws: Aws) -> tuple[OrganizationView, OrganizationsClient]:
+    """The organization, read from the caller's account. A member account gets only the first facts
+    (it may not read the rest); the commands' planners turn that into their refusal."""
     caller = aws.caller_account()
     organizations = aws.organizations()
     try:
         organization = organizations.describe_organization()["Organization"]
         management = organization["MasterAccountId"]
-        delegated = caller != management and _is_delegated_admin(organizations, caller)
-        if caller != management and not delegated:
-            # A member account may not read the rest; the planner turns this into the refusal.
-            return Observed(
-                caller_account=caller,
-                management_account=management,
-                organization_id=organization["Id"],
-                root_id="",
-                delegated_admin=False,
-                trusted_access=False,
-                accounts=(),
-                target_accounts=(),
-            )
+        view = OrganizationView(
+            caller=caller,
+            management=management,
+            organization_id=organization["Id"],
+            delegated_admin=caller != management and _is_delegated_admin(organizations, caller),
+        )
+        if not view.administers:
+            return view, organizations
         root_id = organizations.list_roots()["Roots"][0]["Id"]
         accounts = tuple(
             Account(id=a["Id"], name=a["Name"], status=str(a["Status"]))
             for page in organizations.get_paginator("list_accounts").paginate()
             for a in page["Accounts"]
         )
-        trusted = _trusted_access(organizations)
-        targets = deployment.targets or (root_id,)
-        under = {a for t in targets for a in _accounts_under(organizations, t)}
     except organizations.exceptions.AWSOrganizationsNotInUseException as exc:
         raise CliError(f"account {caller} is not in an organization") from exc
     except (ClientError, BotoCoreError) as exc:
         raise CliError(f"cannot read the organization from account {caller}: {describe(exc)}") from exc
+    return replace(view, root_id=root_id, accounts=accounts), organizations
+
+
+def observe(aws: Aws, deployment: Deployment, *, code_key: str) -> Observed:
+    view, organizations = read_organization(aws)
     observed = Observed(
-        caller_account=caller,
-        management_account=management,
-        organization_id=organization["Id"],
-        root_id=root_id,
-        delegated_admin=delegated,
-        trusted_access=trusted,
-        accounts=accounts,
-        target_accounts=tuple(sorted(under - {management})),
+        caller_account=view.caller,
+        management_account=view.management,
+        organization_id=view.organization_id,
+        root_id=view.root_id,
+        delegated_admin=view.delegated_admin,
+        trusted_access=False,
+        accounts=view.accounts,
+        target_accounts=(),
+    )
+    if not view.administers:
+        return observed  # the planner turns this into the refusal
+    try:
+        trusted = _trusted_access(organizations)
+        targets = deployment.targets or (view.root_id,)
+        under = {a for t in targets for a in _accounts_under(organizations, t)}
+    except (ClientError, BotoCoreError) as exc:
+        raise CliError(f"cannot read the organization from account {view.caller}: {describe(exc)}") from exc
+    observed = observed.model_copy(
+        update={"trusted_access": trusted, "target_accounts": tuple(sorted(under - {view.management}))}
     )
     if observed.account(deployment.security_account_id) is None:
         return observed  # the planner reports it; nothing more can be read there
-    security = security_session(aws, deployment, caller)
+    security = security_session(aws, deployment, view.caller)
     region = deployment.home_region
     s3 = aws.s3(security, region)
-    bucket_exists = _exists(lambda: s3.head_bucket(Bucket=deployment.code_bucket))
-    call_as = "SELF" if caller == management else "DELEGATED_ADMIN"
+    bucket = bucket_exists(s3, deployment.code_bucket)
+    call_as = "SELF" if observed.is_management else "DELEGATED_ADMIN"
     return observed.model_copy(
         update={
-            "bucket_exists": bucket_exists,
-            "code_uploaded": bucket_exists
-            and _exists(lambda: s3.head_object(Bucket=deployment.code_bucket, Key=code_key)),
+            "bucket_exists": bucket,
+            "code_uploaded": bucket and _object_exists(s3, deployment.code_bucket, code_key),
             "central_stack": read_stack(aws.cloudformation(security, region), deployment.central_stack_name),
             "stackset": read_stackset(aws.cloudformation(region=region), deployment.stackset_name, call_as),
             "management_stack": (
                 read_stack(aws.cloudformation(region=region), deployment.management_stack_name)
-                if caller == management
+                if observed.is_management
                 else None
             ),
         }
@@ -125,13 +153,26 @@ def _accounts_under(organizations: OrganizationsClient, parent: str) -> set[str]
     return found
 
 
-def _exists(call: object) -> bool:
+_MISSING = ("404", "NoSuchKey", "NoSuchBucket", "NotFound")
+
+
+def bucket_exists(s3: S3Client, bucket: str) -> bool:
     try:
-        call()  # type: ignore[operator]
+        s3.head_bucket(Bucket=bucket)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchBucket", "NotFound"):
+        if exc.response.get("Error", {}).get("Code") in _MISSING:
             return False
-        raise CliError(f"cannot read the code bucket: {describe(exc)}") from exc
+        raise CliError(f"cannot read bucket {bucket}: {describe(exc)}") from exc
+    return True
+
+
+def _object_exists(s3: S3Client, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in _MISSING:
+            return False
+        raise CliError(f"cannot read s3://{bucket}/{key}: {describe(exc)}") from exc
     return True
 
 

@@ -10,13 +10,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from org_bootstrap.aws import Aws, CliError, describe
 from org_bootstrap.deployment import Deployment
 from org_bootstrap.footprint import AuditTable, Footprint
-from org_bootstrap.observed import STACKSETS_PRINCIPAL, Account
-from org_bootstrap.organization import read_stack, read_stackset, security_session
+from org_bootstrap.organization import (
+    bucket_exists,
+    read_organization,
+    read_stack,
+    read_stackset,
+    security_session,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_organizations import OrganizationsClient
-    from mypy_boto3_s3 import S3Client
 
 
 def survey(aws: Aws, deployment: Deployment) -> Footprint:
@@ -40,7 +43,7 @@ def survey(aws: Aws, deployment: Deployment) -> Footprint:
                 else None
             ),
             "central_stack": central,
-            "bucket_exists": _bucket_exists(aws.s3(security, region), deployment.code_bucket),
+            "bucket_exists": bucket_exists(aws.s3(security, region), deployment.code_bucket),
             "audit_tables": _audit_tables(
                 aws.dynamodb(security, region),
                 central.outputs.get("AuditTableName") if central else None,
@@ -51,49 +54,15 @@ def survey(aws: Aws, deployment: Deployment) -> Footprint:
 
 
 def _organization(aws: Aws) -> Footprint:
-    caller = aws.caller_account()
-    organizations = aws.organizations()
-    try:
-        organization = organizations.describe_organization()["Organization"]
-        management = organization["MasterAccountId"]
-        delegated = caller != management and _is_delegated_admin(organizations, caller)
-        footprint = Footprint(
-            caller_account=caller,
-            management_account=management,
-            organization_id=organization["Id"],
-            delegated_admin=delegated,
-        )
-        if caller != management and not delegated:
-            return footprint  # a member account may not read the rest
-        accounts = tuple(
-            Account(id=a["Id"], name=a["Name"], status=str(a["Status"]))
-            for page in organizations.get_paginator("list_accounts").paginate()
-            for a in page["Accounts"]
-        )
-        root_id = organizations.list_roots()["Roots"][0]["Id"]
-    except organizations.exceptions.AWSOrganizationsNotInUseException as exc:
-        raise CliError(f"account {caller} is not in an organization") from exc
-    except (ClientError, BotoCoreError) as exc:
-        raise CliError(f"cannot read the organization from account {caller}: {describe(exc)}") from exc
-    return footprint.model_copy(update={"accounts": accounts, "root_id": root_id})
-
-
-def _is_delegated_admin(organizations: OrganizationsClient, caller: str) -> bool:
-    try:
-        admins = organizations.list_delegated_administrators(ServicePrincipal=STACKSETS_PRINCIPAL)
-    except ClientError:
-        return False  # a member account may not even list them: it is not one
-    return any(admin["Id"] == caller for admin in admins["DelegatedAdministrators"])
-
-
-def _bucket_exists(s3: S3Client, bucket: str) -> bool:
-    try:
-        s3.head_bucket(Bucket=bucket)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket", "NotFound"):
-            return False
-        raise CliError(f"cannot read bucket {bucket}: {describe(exc)}") from exc
-    return True
+    view, _ = read_organization(aws)
+    return Footprint(
+        caller_account=view.caller,
+        management_account=view.management,
+        organization_id=view.organization_id,
+        delegated_admin=view.delegated_admin,
+        accounts=view.accounts,
+        root_id=view.root_id,
+    )
 
 
 def _audit_tables(dynamodb: DynamoDBClient, named: str | None, *, prefix: str) -> tuple[AuditTable, ...]:
