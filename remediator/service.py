@@ -119,17 +119,7 @@ class Remediator:
                 self._user_failed(run, None, detail.resource_id, "user could not be resolved", exc)
             else:
                 if user_name is None:
-                    self._record(
-                        run,
-                        record_for_user(
-                            run.context,
-                            user_name=None,
-                            user_id=detail.resource_id,
-                            reason="user no longer exists",
-                            outcome=Outcome.SKIPPED,
-                            recorded_at=self._clock(),
-                        ),
-                    )
+                    self._user_record(run, None, detail.resource_id, "user no longer exists", Outcome.SKIPPED)
                 else:
                     self._remediate_user(run, member, user_name, detail.resource_id)
 
@@ -191,17 +181,7 @@ class Remediator:
             return
         if facts is None or not facts.keys:
             reason = "user no longer exists" if facts is None else "user has no access keys"
-            self._record(
-                run,
-                record_for_user(
-                    run.context,
-                    user_name=user_name,
-                    user_id=user_id,
-                    reason=reason,
-                    outcome=Outcome.SKIPPED,
-                    recorded_at=self._clock(),
-                ),
-            )
+            self._user_record(run, user_name, user_id, reason, Outcome.SKIPPED)
             return
         for decision in decide(facts, self._policy, run.exemptions(), self._clock()):
             self._carry_out(run, member, facts, decision)
@@ -263,6 +243,18 @@ class Remediator:
             reason,
             extra={"account_id": run.context.account_id, "user_id": user_id, "error": str(exc)},
         )
+        self._user_record(run, user_name, user_id, reason, Outcome.FAILED, error=str(exc))
+
+    def _user_record(  # noqa: PLR0917
+        self,
+        run: _Run,
+        user_name: str | None,
+        user_id: str | None,
+        reason: str,
+        outcome: Outcome,
+        error: str | None = None,
+    ) -> None:
+        """A record about the user as a whole, when there is no key to decide on."""
         self._record(
             run,
             record_for_user(
@@ -270,9 +262,9 @@ class Remediator:
                 user_name=user_name,
                 user_id=user_id,
                 reason=reason,
-                outcome=Outcome.FAILED,
+                outcome=outcome,
                 recorded_at=self._clock(),
-                error=str(exc),
+                error=error,
             ),
         )
 
