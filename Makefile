@@ -6,7 +6,7 @@ CHECKOV_VENV := .venv-checkov
 # checkov pins an old boto3, so it lives in a venv of its own.
 CHECKOV_VERSION := 3.3.30
 
-.PHONY: install demo test lint typecheck unit cfn-lint checkov clean
+.PHONY: install demo test lint typecheck unit cfn-lint checkov docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ checkov: $(CHECKOV_VENV)/.installed
 # parliament on every policy document of the templates (also part of `make unit`).
 iam-lint: install
 	$(BIN)/pytest -q tests/stacksets/test_policy_lint.py
+
+# docs/cli.md is generated from the commands' help; tests/unit/test_cli_docs.py fails when it drifts.
+docs: install
+	$(BIN)/typer org_bootstrap.cli utils docs --name akr --output docs/cli.md
 
 unit: install
 	$(BIN)/pytest -n 2 tests
