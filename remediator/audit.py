@@ -44,6 +44,8 @@ class Context(BaseModel):
     event_id: str | None = None
     config_rule_name: str | None = None
     role_session_name: str | None = None
+    operator: str | None = None
+    """Who asked, for actions an operator starts from the command line (the caller's ARN)."""
     mode: Mode
     thresholds: Thresholds
 
@@ -65,6 +67,10 @@ class AuditRecord(BaseModel):
     key_created_at: AwareDatetime | None = None
     key_age_days: int | None = None
     last_used_at: AwareDatetime | None = None
+    due_at: AwareDatetime | None = None
+    """For an active key: the last instant it is within policy."""
+    planned_action: str | None = None
+    """For a warning: what happens after `due_at`."""
     decision: str
     mode: Mode
     reason: str
@@ -72,6 +78,7 @@ class AuditRecord(BaseModel):
     event_id: str | None = None
     config_rule_name: str | None = None
     role_session_name: str | None = None
+    operator: str | None = None
     trigger: Trigger
     phase: Phase
     outcome: Outcome
@@ -115,6 +122,8 @@ def record_for_decision(
         key_created_at=decision.key_created_at,
         key_age_days=decision.key_age_days,
         last_used_at=decision.last_used_at,
+        due_at=decision.due_at,
+        planned_action=decision.planned_action.value if decision.planned_action else None,
         decision=decision.action.value,
         reason=f"{decision.reason}; {note}" if note else decision.reason,
         phase=phase,
@@ -133,14 +142,16 @@ def record_for_user(
     outcome: Outcome,
     recorded_at: datetime,
     error: str | None = None,
+    decision: str = "none",
 ) -> AuditRecord:
-    """A record about the user as a whole, when no key could be decided (gone, unreachable)."""
+    """A record about the user as a whole, when no key could be decided (gone, unreachable), or a
+    report-only finding."""
     return AuditRecord(
         record_id=new_record_id(recorded_at),
         **context.model_dump(),
         user_name=user_name,
         user_id=user_id,
-        decision="none",
+        decision=decision,
         reason=reason,
         phase=Phase.DECISION,
         outcome=outcome,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,10 +18,12 @@ from aws_lambda_powertools.utilities.idempotency import (
 from remediator.adapters.audit_table import DynamoDBAuditLog
 from remediator.adapters.claims import DynamoDBClaims
 from remediator.adapters.exemption_table import DynamoDBExemptions
+from remediator.adapters.lifecycle_table import DynamoDBLifecycle
 from remediator.adapters.notifier import SnsNotifier
 from remediator.adapters.sessions import RETRIES, AssumedRoleAccess
 from remediator.events import ComplianceChangeEvent
-from remediator.service import Remediator, RunResult
+from remediator.run import RunResult
+from remediator.service import Remediator
 from remediator.settings import Settings
 
 if TYPE_CHECKING:
@@ -50,6 +53,7 @@ def build_remediator(
     session_factory: Callable[..., boto3.Session] = boto3.Session,
     on_result: Callable[[RunResult], None] | None = None,
     dynamodb: DynamoDBClient | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Remediator:
     """`session_factory` makes the member-account sessions; tests pass one that counts calls."""
     dynamodb = dynamodb or session.client("dynamodb", config=RETRIES)
@@ -65,10 +69,12 @@ def build_remediator(
             role_name=settings.member_role_name,
             clock=clock,
             session_factory=session_factory,
+            sleep=sleep,
         ),
         audit=DynamoDBAuditLog(client=dynamodb, table_name=settings.audit_table),
         exemptions=DynamoDBExemptions(client=dynamodb, table_name=settings.state_table),
         claims=DynamoDBClaims(client=dynamodb, table_name=settings.state_table, clock=clock),
+        lifecycle=DynamoDBLifecycle(client=dynamodb, table_name=settings.state_table),
         clock=clock,
         notifier=notifier,
         home_region=settings.home_region,

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from remediator.composition import Runtime, build_runtime
 from remediator.errors import EventRejectedError
 from remediator.events import ComplianceType, parse_compliance_change
-from remediator.service import RunResult
+from remediator.run import RunResult
 from remediator.settings import load_settings
 
 logger = Logger(service="access-key-remediation")

@@ -30,6 +30,9 @@ READS: tuple[Permission, ...] = (
     Permission("config:ListDiscoveredResources", Scope.ANY),
     # Fallback resolution and whole-account reconciliation (MemberAccount.users).
     Permission("iam:ListUsers", Scope.ANY),
+    # The sweep's account scan: candidates in a few calls (MemberAccount.credential_report).
+    Permission("iam:GenerateCredentialReport", Scope.ANY),
+    Permission("iam:GetCredentialReport", Scope.ANY),
     # The facts decide() needs (MemberAccount.read_user).
     Permission("iam:ListAccessKeys", Scope.USER),
     Permission("iam:GetAccessKeyLastUsed", Scope.USER),
@@ -39,6 +42,7 @@ READS: tuple[Permission, ...] = (
 ACTIONS: dict[Action, tuple[Permission, ...]] = {
     Action.DEACTIVATE: (Permission("iam:UpdateAccessKey", Scope.USER),),
     Action.DELETE: (Permission("iam:DeleteAccessKey", Scope.USER),),
+    Action.REACTIVATE: (Permission("iam:UpdateAccessKey", Scope.USER),),
 }
 
 

@@ -41,6 +41,8 @@ class Policy(BaseModel):
     thresholds: Thresholds = Thresholds()
     mode: Mode = Mode.DELETE
     grace_days: int = Field(default=14, ge=0, le=365)
+    warn_days_before: int = Field(default=0, ge=0, le=90)
+    """Warn the owner this many days before a key breaks a rule; 0 turns warnings off."""
     opt_out_tag_key: str | None = None
     """A user tag that exempts the user when its value is "true". None (the default) turns it off."""
     protected_user_path: str | None = None

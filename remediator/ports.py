@@ -6,8 +6,10 @@ from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from remediator.audit import AuditRecord
+from remediator.credential_report import CredentialReport
 from remediator.exemptions import Exemption
 from remediator.facts import UserFacts
+from remediator.lifecycle import KeyLifecycle
 
 
 class MemberAccount(Protocol):
@@ -27,12 +29,21 @@ class MemberAccount(Protocol):
         """Every (user name, user id) of the account, all pages."""
         ...
 
-    def read_user(self, user_name: str, user_id: str) -> UserFacts | None:
-        """Live facts about the user's keys and tags, or None when the user no longer exists."""
+    def read_user(self, user_name: str, user_id: str | None = None) -> UserFacts | None:
+        """Live facts about the user's keys, path and tags, or None when the user no longer exists (or,
+        given `user_id`, the name now belongs to another user)."""
+        ...
+
+    def credential_report(self) -> CredentialReport | None:
+        """The account's credential report, or None when IAM cannot give one now."""
         ...
 
     def deactivate_key(self, user_name: str, access_key_id: str) -> bool:
         """True when deactivated; False when the key no longer exists."""
+        ...
+
+    def reactivate_key(self, user_name: str, access_key_id: str) -> bool:
+        """Undo: True when active again; False when the key no longer exists."""
         ...
 
     def delete_key(self, user_name: str, access_key_id: str) -> bool:
@@ -65,6 +76,14 @@ class AuditLog(Protocol):
 
 class ExemptionSource(Protocol):
     def for_account(self, account_id: str) -> Sequence[Exemption]: ...
+
+
+class LifecycleStore(Protocol):
+    def for_account(self, account_id: str) -> dict[str, KeyLifecycle]:
+        """AccessKeyId -> lifecycle, for every key this service has seen in the account."""
+        ...
+
+    def save(self, lifecycle: KeyLifecycle) -> None: ...
 
 
 class Notifier(Protocol):

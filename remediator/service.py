@@ -4,8 +4,7 @@ intent and an audit outcome. The event path, the sweep, the CLI and the demo all
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime
 
 from remediator.audit import (
@@ -17,56 +16,26 @@ from remediator.audit import (
     record_for_decision,
     record_for_user,
 )
+from remediator.credential_report import CredentialReport, candidates, users_with_several_active_keys
 from remediator.decision import Action, Decision, decide
 from remediator.errors import PermanentError, RemediatorError, TransientError
 from remediator.events import ComplianceChangeEvent
-from remediator.exemptions import Exemption
 from remediator.facts import UserFacts
+from remediator.lifecycle import KeyLifecycle, Stage, deactivated_by_us, next_stage
 from remediator.policy import Policy
-from remediator.ports import AccountAccess, AuditLog, ExemptionSource, KeyClaims, MemberAccount, Notifier
+from remediator.ports import (
+    AccountAccess,
+    AuditLog,
+    ExemptionSource,
+    KeyClaims,
+    LifecycleStore,
+    MemberAccount,
+    Notifier,
+)
+from remediator.run import FINDING, Run, RunResult
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """The final audit record of every decision in one run (the outcome, not the intent)."""
-
-    records: tuple[AuditRecord, ...] = ()
-
-    def count(self, decision: Action | str, outcome: Outcome) -> int:
-        return sum(1 for r in self.records if r.decision == decision and r.outcome == outcome)
-
-    @property
-    def failures(self) -> int:
-        return sum(1 for r in self.records if r.outcome == Outcome.FAILED)
-
-    def summary(self) -> dict[str, int]:
-        return {
-            "deactivated": self.count(Action.DEACTIVATE, Outcome.DONE),
-            "deleted": self.count(Action.DELETE, Outcome.DONE),
-            "exempted": self.count(Action.EXEMPT, Outcome.SKIPPED),
-            "reported": self.count(Action.REPORT, Outcome.SKIPPED),
-            "compliant": self.count(Action.NONE, Outcome.SKIPPED),
-            "failed": self.failures,
-        }
-
-
-@dataclass
-class _Run:
-    """One run's shared state: the context of its records, and the exemptions, read at most once."""
-
-    context: Context
-    source: ExemptionSource
-    owner: str
-    """Who holds this run's claims on keys: the event id, or the account run's label."""
-    records: list[AuditRecord] = field(default_factory=list)
-    _exemptions: Sequence[Exemption] | None = None
-
-    def exemptions(self) -> Sequence[Exemption]:
-        if self._exemptions is None:
-            self._exemptions = self.source.for_account(self.context.account_id)
-        return self._exemptions
+ROOT_USER = "<root_account>"
 
 
 class Remediator:
@@ -78,6 +47,7 @@ class Remediator:
         audit: AuditLog,
         exemptions: ExemptionSource,
         claims: KeyClaims,
+        lifecycle: LifecycleStore,
         clock: Callable[[], datetime],
         notifier: Notifier | None = None,
         home_region: str | None = None,
@@ -90,69 +60,70 @@ class Remediator:
         self._audit = audit
         self._exemptions = exemptions
         self._claims = claims
+        self._lifecycle = lifecycle
         self._clock = clock
         self._notifier = notifier
         self._home_region = home_region
         self._owner_tag_key = owner_tag_key
         self._on_result = on_result
 
+    # -- entry points ------------------------------------------------------------------------------
+
     def remediate_event(self, event: ComplianceChangeEvent) -> RunResult:
         """One NON_COMPLIANT user from a Config event. The event is only a trigger: which keys are bad
         is decided here from the user's current IAM state."""
         detail = event.detail
-        run = self._start(
-            detail.aws_account_id, Trigger.EVENT, event_id=event.id, rule=detail.config_rule_name
-        )
+        run = self._start(detail.aws_account_id, Trigger.EVENT, label=event.id, rule=detail.config_rule_name)
         try:
-            self._remediate_event(run, event)
+            member = self._open(
+                run, self._home_region or detail.aws_region, event.id, user_id=detail.resource_id
+            )
+            if member is not None:
+                self._remediate_event_user(run, member, detail.resource_id)
         finally:
             result = self._finish(run)
         return result
 
-    def _remediate_event(self, run: _Run, event: ComplianceChangeEvent) -> None:
-        detail = event.detail
-        member = self._open(run, self._home_region or detail.aws_region, event.id, user_id=detail.resource_id)
-        if member is not None:
-            try:
-                user_name = member.resolve_user_name(detail.resource_id)
-            except PermanentError as exc:
-                self._user_failed(run, None, detail.resource_id, "user could not be resolved", exc)
-            else:
-                if user_name is None:
-                    self._user_record(run, None, detail.resource_id, "user no longer exists", Outcome.SKIPPED)
-                else:
-                    self._remediate_user(run, member, user_name, detail.resource_id)
-
-    def remediate_account(self, account_id: str, *, region: str, trigger: Trigger, label: str) -> RunResult:
-        """Every user of one account, through the paginated listing. The cost grows with the users; the
-        sweep narrows the candidates first."""
-        run = self._start(account_id, trigger, event_id=label, rule=None)
+    def sweep_account(self, account_id: str, *, region: str, label: str) -> RunResult:
+        """Reconcile one account: the credential report nominates the users worth a live look (those
+        whose keys break a rule or soon will), plus those whose keys this service deactivated; the
+        paginated listing stands in when no report can be had. Findings are reported, not acted on."""
+        run = self._start(account_id, Trigger.SWEEP, label=label, rule=None)
         try:
             member = self._open(run, region, label, user_id=None)
             if member is not None:
-                try:
-                    for user_name, user_id in member.users():
-                        self._remediate_user(run, member, user_name, user_id, report_keyless=False)
-                except PermanentError as exc:
-                    self._user_failed(run, None, None, "users could not be listed", exc)
+                self._sweep(run, member)
+        finally:
+            result = self._finish(run)
+        return result
+
+    def remediate_account(self, account_id: str, *, region: str, trigger: Trigger, label: str) -> RunResult:
+        """Every user of one account, through the paginated listing: what the sweep falls back to."""
+        run = self._start(account_id, trigger, label=label, rule=None)
+        try:
+            member = self._open(run, region, label, user_id=None)
+            if member is not None:
+                self._every_user(run, member)
         finally:
             result = self._finish(run)
         return result
 
     # -- steps -------------------------------------------------------------------------------------
 
-    def _start(self, account_id: str, trigger: Trigger, *, event_id: str | None, rule: str | None) -> _Run:
+    def _start(self, account_id: str, trigger: Trigger, *, label: str, rule: str | None) -> Run:
         context = Context(
             account_id=account_id,
             trigger=trigger,
-            event_id=event_id,
+            event_id=label,
             config_rule_name=rule,
             mode=self._policy.mode,
             thresholds=self._policy.thresholds,
         )
-        return _Run(context=context, source=self._exemptions, owner=event_id or account_id)
+        return Run(
+            context=context, exemption_source=self._exemptions, lifecycle_store=self._lifecycle, owner=label
+        )
 
-    def _open(self, run: _Run, region: str, label: str, *, user_id: str | None) -> MemberAccount | None:
+    def _open(self, run: Run, region: str, label: str, *, user_id: str | None) -> MemberAccount | None:
         try:
             member = self._access.open(run.context.account_id, region=region, label=label)
         except PermanentError as exc:
@@ -165,9 +136,69 @@ class Remediator:
         run.context = run.context.model_copy(update={"role_session_name": member.role_session_name})
         return member
 
+    def _remediate_event_user(self, run: Run, member: MemberAccount, user_id: str) -> None:
+        try:
+            user_name = member.resolve_user_name(user_id)
+        except PermanentError as exc:
+            self._user_failed(run, None, user_id, "user could not be resolved", exc)
+            return
+        if user_name is None:
+            self._user_record(run, None, user_id, "user no longer exists", Outcome.SKIPPED)
+            return
+        self._remediate_user(run, member, user_name, user_id)
+
+    def _sweep(self, run: Run, member: MemberAccount) -> None:
+        try:
+            report = member.credential_report()
+        except PermanentError as exc:
+            logger.warning("no credential report, listing users", extra={"error": str(exc)})
+            report = None
+        if report is None:
+            self._every_user(run, member)
+            return
+        nominated = set(
+            candidates(
+                report, self._policy.thresholds, self._clock(), warn_days=self._policy.warn_days_before
+            )
+        )
+        # Keys this service deactivated are followed up whatever the report says: staged deletion, or a
+        # key someone made active again.
+        nominated |= {lc.user_name for lc in run.lifecycles().values() if lc.stage is Stage.DEACTIVATED}
+        for user_name in sorted(nominated):
+            self._remediate_user(run, member, user_name, None, report_keyless=False)
+        self._report_findings(run, report, checked=nominated)
+
+    def _every_user(self, run: Run, member: MemberAccount) -> None:
+        try:
+            for user_name, user_id in member.users():
+                self._remediate_user(run, member, user_name, user_id, report_keyless=False)
+        except PermanentError as exc:
+            self._user_failed(run, None, None, "users could not be listed", exc)
+
+    def _report_findings(self, run: Run, report: CredentialReport, *, checked: set[str]) -> None:
+        """Report-only findings. Users read live in this run were judged on their live keys already."""
+        root = report.root
+        if root is not None and root.active_keys:
+            self._finding(
+                run,
+                ROOT_USER,
+                None,
+                f"the root user has {root.active_keys} active access key(s); only the root user can delete "
+                "them (CIS 1.4)",
+            )
+        for user_name in users_with_several_active_keys(report.users):
+            if user_name not in checked:
+                self._finding(run, user_name, None, "several active access keys; CIS 1.13 allows one")
+
     def _remediate_user(
-        self, run: _Run, member: MemberAccount, user_name: str, user_id: str, *, report_keyless: bool = True
-    ) -> None:
+        self,
+        run: Run,
+        member: MemberAccount,
+        user_name: str,
+        user_id: str | None,
+        *,
+        report_keyless: bool = True,
+    ) -> UserFacts | None:
         """`report_keyless`: an event names the user, so "no keys" answers it; an account run would
         only fill the log with every user that has no keys."""
         try:
@@ -176,25 +207,39 @@ class Remediator:
             # The cached credentials may have been revoked: the next run assumes the role afresh.
             self._access.forget(run.context.account_id)
             self._user_failed(run, user_name, user_id, "user could not be read", exc)
-            return
-        if facts is not None and not facts.keys and not report_keyless:
-            return
+            return None
+        self._forget_vanished_keys(run, user_name, facts)
         if facts is None or not facts.keys:
-            reason = "user no longer exists" if facts is None else "user has no access keys"
-            self._user_record(run, user_name, user_id, reason, Outcome.SKIPPED)
-            return
-        for decision in decide(facts, self._policy, run.exemptions(), self._clock()):
+            if facts is None or report_keyless:
+                reason = "user no longer exists" if facts is None else "user has no access keys"
+                self._user_record(run, user_name, user_id, reason, Outcome.SKIPPED)
+            return facts
+        now = self._clock()
+        deactivated = deactivated_by_us(run.lifecycles())
+        first = len(run.records)
+        for decision in decide(facts, self._policy, run.exemptions(), now, deactivated):
             self._carry_out(run, member, facts, decision)
+        acted = {
+            r.access_key_id
+            for r in run.records[first:]
+            if r.outcome is Outcome.DONE and r.decision in (Action.DELETE, Action.DEACTIVATE)
+        }
+        active = [key for key in facts.keys if key.is_active and key.access_key_id not in acted]
+        if len(active) > 1 and run.context.trigger is not Trigger.EVENT:
+            self._finding(
+                run, user_name, facts.user_id, f"{len(active)} active access keys; CIS 1.13 allows one"
+            )
+        return facts
 
-    def _carry_out(self, run: _Run, member: MemberAccount, facts: UserFacts, decision: Decision) -> None:
-        def record(
-            phase: Phase, outcome: Outcome, error: str | None = None, note: str | None = None
-        ) -> AuditRecord:
-            return record_for_decision(
+    def _carry_out(self, run: Run, member: MemberAccount, facts: UserFacts, decision: Decision) -> None:
+        owner = facts.tags.get(self._owner_tag_key)
+
+        def record(phase: Phase, outcome: Outcome, error: str | None = None, note: str | None = None) -> None:
+            written = record_for_decision(
                 run.context,
                 user_name=facts.user_name,
                 user_id=facts.user_id,
-                owner=facts.tags.get(self._owner_tag_key),
+                owner=owner,
                 decision=decision,
                 phase=phase,
                 outcome=outcome,
@@ -202,57 +247,106 @@ class Remediator:
                 error=error,
                 note=note,
             )
+            if phase is Phase.INTENT:
+                self._audit.append(written)  # before IAM is touched: if it fails, nothing happens
+                return
+            self._record(run, written)
+            if phase is Phase.OUTCOME or (
+                decision.action is Action.WARN and self._first_warning(run, decision)
+            ):
+                run.notices.append(written)
 
         if not decision.action.mutates:
-            self._record(run, record(Phase.DECISION, Outcome.SKIPPED))
+            record(Phase.DECISION, Outcome.SKIPPED)
+            self._advance(run, facts, decision, done=False)
             return
         key = decision.access_key_id
         if not self._claims.claim(run.context.account_id, key, decision.action.value, owner=run.owner):
             # Both rules usually fire together: the other event's run is acting on this key.
-            self._record(
-                run, record(Phase.DECISION, Outcome.SKIPPED, note="another run is acting on this key")
-            )
+            record(Phase.DECISION, Outcome.SKIPPED, note="another run is acting on this key")
             return
-        # The intent is stored before IAM is touched: if it cannot be written, nothing happens.
-        self._audit.append(record(Phase.INTENT, Outcome.PENDING))
+        record(Phase.INTENT, Outcome.PENDING)
         try:
             if decision.action is Action.DELETE:
                 changed = member.delete_key(facts.user_name, key)
             else:
                 changed = member.deactivate_key(facts.user_name, key)
         except (PermanentError, TransientError) as exc:
-            self._record(run, record(Phase.OUTCOME, Outcome.FAILED, str(exc)))
+            record(Phase.OUTCOME, Outcome.FAILED, error=str(exc))
             logger.error(
-                "key action failed",
-                extra=_log_fields(run, facts.user_name, decision, error=str(exc)),
+                "key action failed", extra=_log_fields(run, facts.user_name, decision, error=str(exc))
             )
             if isinstance(exc, TransientError):
                 raise
             return
         if not changed:
-            self._record(run, record(Phase.OUTCOME, Outcome.SKIPPED, note="key already gone"))
+            record(Phase.OUTCOME, Outcome.SKIPPED, note="key already gone")
+        else:
+            record(Phase.OUTCOME, Outcome.DONE)
+            message = "key deleted" if decision.action is Action.DELETE else "key deactivated"
+            logger.info(message, extra=_log_fields(run, facts.user_name, decision))
+        self._advance(run, facts, decision, done=True)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def _first_warning(self, run: Run, decision: Decision) -> bool:
+        """At most one warning per key and due date: a key used again gets a new due date, and a new one."""
+        known = run.lifecycles().get(decision.access_key_id)
+        return not (known and known.stage is Stage.WARNED and known.warned_due_at == decision.due_at)
+
+    def _advance(self, run: Run, facts: UserFacts, decision: Decision, *, done: bool) -> None:
+        """Move the key's lifecycle when the decision changes its stage; write nothing otherwise."""
+        now = self._clock()
+        key = decision.access_key_id
+        known = run.lifecycles().get(key)
+        stage, dates = next_stage(known, decision, done=done, now=now)
+        if stage is None:
             return
-        self._record(run, record(Phase.OUTCOME, Outcome.DONE))
-        message = "key deleted" if decision.action is Action.DELETE else "key deactivated"
-        logger.info(message, extra=_log_fields(run, facts.user_name, decision))
+        base = known or KeyLifecycle(
+            account_id=run.context.account_id,
+            access_key_id=key,
+            user_name=facts.user_name,
+            stage=stage,
+            detected_at=now if decision.rules else None,
+            updated_at=now,
+        )
+        run.save(base.moved(stage, now, decision.reason, **dates))
+
+    def _forget_vanished_keys(self, run: Run, user_name: str, facts: UserFacts | None) -> None:
+        """Keys this service deactivated that no longer exist (deleted by someone, or the user is gone)."""
+        present = {key.access_key_id for key in facts.keys} if facts else set()
+        now = self._clock()
+        for lc in list(run.lifecycles().values()):
+            if (
+                lc.user_name == user_name
+                and lc.stage is Stage.DEACTIVATED
+                and lc.access_key_id not in present
+            ):
+                run.save(lc.moved(Stage.DELETED, now, "key no longer exists", deleted_at=now))
+
+    # -- records -----------------------------------------------------------------------------------
+
+    def _finding(self, run: Run, user_name: str, user_id: str | None, reason: str) -> None:
+        self._user_record(run, user_name, user_id, reason, Outcome.SKIPPED, decision=FINDING)
 
     def _user_failed(
-        self, run: _Run, user_name: str | None, user_id: str | None, reason: str, exc: Exception
+        self, run: Run, user_name: str | None, user_id: str | None, reason: str, exc: Exception
     ) -> None:
         logger.error(
-            reason,
-            extra={"account_id": run.context.account_id, "user_id": user_id, "error": str(exc)},
+            reason, extra={"account_id": run.context.account_id, "user_id": user_id, "error": str(exc)}
         )
         self._user_record(run, user_name, user_id, reason, Outcome.FAILED, error=str(exc))
+        run.notices.append(run.records[-1])
 
     def _user_record(  # noqa: PLR0917
         self,
-        run: _Run,
+        run: Run,
         user_name: str | None,
         user_id: str | None,
         reason: str,
         outcome: Outcome,
         error: str | None = None,
+        decision: str = "none",
     ) -> None:
         """A record about the user as a whole, when there is no key to decide on."""
         self._record(
@@ -265,19 +359,19 @@ class Remediator:
                 outcome=outcome,
                 recorded_at=self._clock(),
                 error=error,
+                decision=decision,
             ),
         )
 
-    def _record(self, run: _Run, record: AuditRecord) -> None:
+    def _record(self, run: Run, record: AuditRecord) -> None:
         self._audit.append(record)
         run.records.append(record)
 
-    def _finish(self, run: _Run) -> RunResult:
-        result = RunResult(tuple(run.records))
-        notable = [r for r in result.records if r.phase is Phase.OUTCOME or r.outcome is Outcome.FAILED]
-        if self._notifier is not None and notable:
+    def _finish(self, run: Run) -> RunResult:
+        result = run.result()
+        if self._notifier is not None and run.notices:
             try:
-                self._notifier.notify(notable)
+                self._notifier.notify(run.notices)
             except RemediatorError as exc:
                 # Best effort: the actions are done and audited; a retry would only repeat the notice.
                 logger.warning("notification failed", extra={"error": str(exc)})
@@ -286,7 +380,7 @@ class Remediator:
         return result
 
 
-def _log_fields(run: _Run, user_name: str, decision: Decision, **more: str) -> dict[str, str]:
+def _log_fields(run: Run, user_name: str, decision: Decision, **more: str) -> dict[str, str]:
     return {
         "account_id": run.context.account_id,
         "user_name": user_name,

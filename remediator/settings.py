@@ -36,6 +36,8 @@ class Settings(BaseModel):
     max_unused_days: int | None = Field(default=None, ge=1, le=3650)
     """Overrides the preset's unused limit. Without either, 90."""
     grace_days: int = Field(default=14, ge=0, le=365)
+    warn_days_before: int = Field(default=0, ge=0, le=90)
+    """Warn owners this many days before a key breaks a rule (the sweep sends it); 0 is off."""
     rule_name_prefixes: tuple[str, ...] = ("akr-",)
     """Comma-separated. Events from Config rules whose names start otherwise are rejected."""
     owner_tag_key: str = "owner"
@@ -47,6 +49,8 @@ class Settings(BaseModel):
     home_region: str | None = None
     """Where member accounts record AWS::IAM::User in Config; defaults to the event's region."""
     idempotency_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    sweep_queue_url: str | None = None
+    """The sweep function's queue (one message per account); only the sweep function needs it."""
     tracing: bool = False
 
     @field_validator("rule_name_prefixes", mode="before")
@@ -64,6 +68,7 @@ class Settings(BaseModel):
         "home_region",
         "cis_preset",
         "protected_user_path",
+        "sweep_queue_url",
         mode="before",
     )
     @classmethod
@@ -84,6 +89,7 @@ class Settings(BaseModel):
             thresholds=self.thresholds,
             mode=self.mode,
             grace_days=self.grace_days,
+            warn_days_before=self.warn_days_before,
             opt_out_tag_key=self.opt_out_tag_key,
             protected_user_path=self.protected_user_path,
         )

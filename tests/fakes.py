@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from remediator.adapters.claims import CLAIM_TTL
 from remediator.audit import AuditRecord
+from remediator.credential_report import CredentialReport
 from remediator.errors import PermanentError
 from remediator.exemptions import Exemption
 from remediator.facts import KeyFacts, UserFacts
-from remediator.ports import AccountAccess, AuditLog, ExemptionSource, KeyClaims, MemberAccount, Notifier
+from remediator.lifecycle import KeyLifecycle
+from remediator.ports import (
+    AccountAccess,
+    AuditLog,
+    ExemptionSource,
+    KeyClaims,
+    LifecycleStore,
+    MemberAccount,
+    Notifier,
+)
 
 
 @dataclass
@@ -40,9 +52,16 @@ class FakeMember:
         for user in list(self.users_by_name.values()):
             yield user.user_name, user.user_id
 
-    def read_user(self, user_name: str, user_id: str) -> UserFacts | None:
+    def read_user(self, user_name: str, user_id: str | None = None) -> UserFacts | None:
         self._call("read_user")
         return self.users_by_name.get(user_name)
+
+    report: CredentialReport | None = None
+    """What credential_report() answers; None: no report (the sweep lists the users instead)."""
+
+    def credential_report(self) -> CredentialReport | None:
+        self._call("credential_report")
+        return self.report
 
     def _set_keys(self, user_name: str, keys: tuple[KeyFacts, ...]) -> None:
         self.users_by_name[user_name] = self.users_by_name[user_name].model_copy(update={"keys": keys})
@@ -61,6 +80,20 @@ class FakeMember:
             user_name,
             tuple(
                 k.model_copy(update={"status": "Inactive"}) if k.access_key_id == access_key_id else k
+                for k in keys
+            ),
+        )
+        return True
+
+    def reactivate_key(self, user_name: str, access_key_id: str) -> bool:
+        self._call("reactivate_key")
+        if not self._has(user_name, access_key_id):
+            return False
+        keys = self.users_by_name[user_name].keys
+        self._set_keys(
+            user_name,
+            tuple(
+                k.model_copy(update={"status": "Active"}) if k.access_key_id == access_key_id else k
                 for k in keys
             ),
         )
@@ -92,13 +125,37 @@ class FakeAccess:
 
 
 @dataclass
+class MemoryLifecycle:
+    saved: dict[tuple[str, str], KeyLifecycle] = field(default_factory=dict)
+    writes: int = 0
+
+    def for_account(self, account_id: str) -> dict[str, KeyLifecycle]:
+        return {key: lc for (account, key), lc in self.saved.items() if account == account_id}
+
+    def save(self, lifecycle: KeyLifecycle) -> None:
+        self.writes += 1
+        self.saved[(lifecycle.account_id, lifecycle.access_key_id)] = lifecycle
+
+
+@dataclass
 class MemoryClaims:
-    """Claims as the state table keeps them: one holder per (account, key, action)."""
+    """Claims as the state table keeps them: one holder per (account, key, action), for an hour."""
 
     holders: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    clock: Callable[[], datetime] | None = None
+    taken_at: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
 
     def claim(self, account_id: str, access_key_id: str, action: str, *, owner: str) -> bool:
-        holder = self.holders.setdefault((account_id, access_key_id, action), owner)
+        slot = (account_id, access_key_id, action)
+        if (
+            self.clock is not None
+            and slot in self.taken_at
+            and self.clock() - self.taken_at[slot] > CLAIM_TTL
+        ):
+            del self.holders[slot]
+        holder = self.holders.setdefault(slot, owner)
+        if holder == owner and self.clock is not None:
+            self.taken_at[slot] = self.clock()
         return holder == owner
 
 
@@ -145,6 +202,7 @@ def _conforms(  # noqa: PLR0917
     ex: StaticExemptions,
     n: RecordingNotifier,
     claims: MemoryClaims,
-) -> tuple[MemberAccount, AccountAccess, AuditLog, ExemptionSource, Notifier, KeyClaims]:
+    lifecycle: MemoryLifecycle,
+) -> tuple[MemberAccount, AccountAccess, AuditLog, ExemptionSource, Notifier, KeyClaims, LifecycleStore]:
     """Never called: makes mypy prove that the fakes implement the ports."""
-    return member, access, log, ex, n, claims
+    return member, access, log, ex, n, claims, lifecycle

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from remediator.adapters.failures import error_code, translate
+from remediator.credential_report import CredentialReport, parse_report
 from remediator.facts import KeyFacts, UserFacts
 
 if TYPE_CHECKING:
@@ -19,6 +21,10 @@ logger = logging.getLogger(__name__)
 
 # IAM may return fewer than MaxItems and set IsTruncated; the paginator follows every Marker.
 PAGE_SIZE = 1000
+# GenerateCredentialReport until COMPLETE: three calls, two waits. With the STS call and the
+# GetCredentialReport call that keeps an account scan within six calls before any user is read.
+REPORT_ATTEMPTS = 3
+REPORT_POLL_SECONDS = 5.0
 
 
 class Boto3MemberAccount:
@@ -29,11 +35,13 @@ class Boto3MemberAccount:
         role_session_name: str,
         iam: IAMClient,
         config: ConfigServiceClient,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._account_id = account_id
         self._role_session_name = role_session_name
         self._iam = iam
         self._config = config
+        self._sleep = sleep
 
     @property
     def account_id(self) -> str:
@@ -65,6 +73,47 @@ class Boto3MemberAccount:
                 return user_name
         return None
 
+    def credential_report(self) -> CredentialReport | None:
+        """Ask IAM for the report and wait for it a little; None when it cannot be had now (the sweep
+        then lists the users instead). IAM keeps a report for four hours: within that time asking again
+        returns the same one at once."""
+        for attempt in range(REPORT_ATTEMPTS):
+            try:
+                state = self._iam.generate_credential_report()["State"]
+            except ClientError as exc:
+                if error_code(exc) not in ("LimitExceeded", "ReportInProgress", "ServiceFailure"):
+                    logger.warning(
+                        "credential report refused", extra={"account_id": self._account_id, "error": str(exc)}
+                    )
+                    return None
+                state = "INPROGRESS"
+            except BotoCoreError as exc:
+                logger.warning(
+                    "credential report failed", extra={"account_id": self._account_id, "error": str(exc)}
+                )
+                return None
+            if state == "COMPLETE":
+                break
+            if attempt + 1 < REPORT_ATTEMPTS:
+                self._sleep(REPORT_POLL_SECONDS)
+        else:
+            logger.warning("credential report not ready", extra={"account_id": self._account_id})
+            return None
+        try:
+            report = self._iam.get_credential_report()
+        except ClientError as exc:
+            # ReportNotPresent, ReportExpired, ReportInProgress: it went away or is not ready after all.
+            logger.warning(
+                "credential report unavailable", extra={"account_id": self._account_id, "error": str(exc)}
+            )
+            return None
+        except BotoCoreError as exc:
+            logger.warning(
+                "credential report failed", extra={"account_id": self._account_id, "error": str(exc)}
+            )
+            return None
+        return parse_report(report["Content"].decode("utf-8"), report["GeneratedTime"])
+
     def users(self) -> Iterator[tuple[str, str]]:
         pages = self._iam.get_paginator("list_users").paginate(PaginationConfig={"PageSize": PAGE_SIZE})
         try:
@@ -74,12 +123,12 @@ class Boto3MemberAccount:
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, f"iam:ListUsers in {self._account_id}") from exc
 
-    def read_user(self, user_name: str, user_id: str) -> UserFacts | None:
+    def read_user(self, user_name: str, user_id: str | None = None) -> UserFacts | None:
         try:
             # GetUser, not ListUserTags: the same one call also gives the unique id, which must match
             # (a user deleted and re-created under the same name is another user), and the path.
             user = self._iam.get_user(UserName=user_name)["User"]
-            if user["UserId"] != user_id:
+            if user_id is not None and user["UserId"] != user_id:
                 logger.warning(
                     "user name now belongs to another user",
                     extra={"account_id": self._account_id, "user_name": user_name, "user_id": user_id},
@@ -107,16 +156,22 @@ class Boto3MemberAccount:
         return UserFacts(
             account_id=self._account_id,
             user_name=user_name,
-            user_id=user_id,
+            user_id=user["UserId"],
             path=user.get("Path", "/"),
             keys=tuple(keys),
             tags={tag["Key"]: tag["Value"] for tag in user.get("Tags", [])},
         )
 
     def deactivate_key(self, user_name: str, access_key_id: str) -> bool:
+        return self._set_status(user_name, access_key_id, "Inactive")
+
+    def reactivate_key(self, user_name: str, access_key_id: str) -> bool:
+        return self._set_status(user_name, access_key_id, "Active")
+
+    def _set_status(self, user_name: str, access_key_id: str, status: Literal["Active", "Inactive"]) -> bool:
         # UserName is always passed: without it IAM acts on the caller's own user.
         try:
-            self._iam.update_access_key(UserName=user_name, AccessKeyId=access_key_id, Status="Inactive")
+            self._iam.update_access_key(UserName=user_name, AccessKeyId=access_key_id, Status=status)
         except ClientError as exc:
             if error_code(exc) == "NoSuchEntity":
                 return False  # deleted since it was read

@@ -7,6 +7,7 @@ between instances.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -54,6 +55,7 @@ class AssumedRoleAccess:
         config: Config = RETRIES,
         sts: STSClient | None = None,
         session_factory: Callable[..., boto3.Session] = boto3.Session,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._session = session
         self._role_name = role_name
@@ -62,6 +64,7 @@ class AssumedRoleAccess:
         self._config = config
         self._sts = sts
         self._session_factory = session_factory
+        self._sleep = sleep
         self._cache: dict[str, _Assumed] = {}
 
     def open(self, account_id: str, *, region: str, label: str) -> Boto3MemberAccount:
@@ -76,6 +79,7 @@ class AssumedRoleAccess:
                 role_session_name=assumed.role_session_name,
                 iam=assumed.session.client("iam", config=self._config),
                 config=assumed.session.client("config", region_name=region, config=self._config),
+                sleep=self._sleep,
             )
             assumed.members[region] = member
         return member

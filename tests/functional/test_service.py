@@ -12,12 +12,14 @@ from remediator.events import ComplianceChangeEvent, parse_compliance_change
 from remediator.exemptions import Exemption
 from remediator.facts import KeyFacts, UserFacts
 from remediator.policy import Mode, Policy
-from remediator.service import Remediator, RunResult
+from remediator.run import RunResult
+from remediator.service import Remediator
 from tests.fakes import (
     FakeAccess,
     FakeMember,
     MemoryAuditLog,
     MemoryClaims,
+    MemoryLifecycle,
     RecordingNotifier,
     StaticExemptions,
 )
@@ -59,6 +61,7 @@ class World:
         self.audit = MemoryAuditLog(journal=self.member.calls)
         self.exemptions = StaticExemptions(exemptions or [])
         self.claims = MemoryClaims()
+        self.lifecycle = MemoryLifecycle()
         self.notifier = RecordingNotifier()
         self.results: list[RunResult] = []
         self.remediator = Remediator(
@@ -67,6 +70,7 @@ class World:
             audit=self.audit,
             exemptions=self.exemptions,
             claims=self.claims,
+            lifecycle=self.lifecycle,
             clock=lambda: NOW,
             notifier=self.notifier,
             on_result=self.results.append,
@@ -210,7 +214,9 @@ def test_account_run_covers_every_user_and_reads_exemptions_once() -> None:
         "deleted": 1,
         "exempted": 1,
         "reported": 0,
+        "warned": 0,
         "compliant": 2,
+        "findings": 0,
         "failed": 0,
     }
     assert world.exemptions.reads == 1
@@ -285,7 +291,9 @@ def test_a_key_deleted_in_between_is_skipped_not_done() -> None:
         "deleted": 0,
         "exempted": 0,
         "reported": 0,
+        "warned": 0,
         "compliant": 0,
+        "findings": 0,
         "failed": 0,
     }
 

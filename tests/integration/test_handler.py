@@ -62,7 +62,9 @@ def test_deletes_exactly_the_expired_key_in_the_right_member(org: MotoOrganizati
             "deleted": 1,
             "exempted": 0,
             "reported": 0,
+            "warned": 0,
             "compliant": 1,
+            "findings": 0,
             "failed": 0,
         },
     }

@@ -1,7 +1,8 @@
 """Invariants of stacksets/central.yaml: the bus accepts only the organization, the remediator's role grants
-exactly the narrow set it needs (the audit log is append-only), the Lambda matches the code's contract
-(handler, environment, tables, metrics), and the dead letters and alarms are wired. These also stand in for
-what moto ignores on deployment (see test_deploy_moto.py)."""
+exactly the narrow set it needs (the audit log is append-only), the Lambdas match the code's contract
+(handlers, environment, tables, metrics), the sweep is wired (schedule, queue, worker as the role member
+roles trust), and the dead letters and alarms are wired. These also stand in for what moto ignores on
+deployment (see test_deploy_moto.py)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from remediator.adapters.audit_table import BY_ACCESS_KEY, BY_DAY
 from remediator.adapters.claims import DynamoDBClaims
 from remediator.adapters.exemption_table import DynamoDBExemptions
+from remediator.adapters.lifecycle_table import DynamoDBLifecycle
 from remediator.composition import IDEMPOTENCY_PK
 from remediator.errors import ConfigurationError
 from remediator.exemptions import Exemption
+from remediator.lifecycle import KeyLifecycle, Stage
 from remediator.settings import Settings, load_settings
 from tests.stacksets.cfn import (
     ORGANIZATION_ID,
@@ -41,11 +44,19 @@ REQUIRED_OUTPUTS = {
     "StateTableName",
     "NotificationTopicArn",
     "DeadLetterQueueUrl",
+    "SweepFunctionName",
+    "WorkerFunctionName",
+    "SweepQueueUrl",
+    "SweepDeadLetterQueueUrl",
 }
+
+# The three functions share one environment; the sweep function alone also gets its queue.
+FUNCTIONS = ("RemediatorFunction", "SweepFunction", "WorkerFunction")
+SWEEP_ONLY = {"AKR_SWEEP_QUEUE_URL": {"Ref": "SweepQueue"}}
 
 
 # The only state-table partitions the remediator may read or write item by item.
-OWN_STATE_ITEMS = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["idempotency#*", "claim#*"]}}
+OWN_STATE_ITEMS = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["idempotency#*", "claim#*", "key#*"]}}
 
 
 def central(values: dict[str, str] | None = None) -> Stack:
@@ -56,10 +67,15 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def grants(stack: Stack) -> set[tuple[str, str, str]]:
-    """(action, resource, condition as JSON) for every Allow the remediator's role holds."""
-    documents = [p["PolicyDocument"] for p in stack.resources["RemediatorRole"]["Properties"]["Policies"]]
-    documents += [p["Properties"]["PolicyDocument"] for p in stack.of_type("AWS::IAM::Policy").values()]
+def grants(stack: Stack, role: str = "RemediatorRole") -> set[tuple[str, str, str]]:
+    """(action, resource, condition as JSON) for every Allow the role holds (inline and attached)."""
+    documents = [p["PolicyDocument"] for p in stack.resources[role]["Properties"]["Policies"]]
+    role_name = stack.resolve({"Ref": role})
+    documents += [
+        p["Properties"]["PolicyDocument"]
+        for p in stack.of_type("AWS::IAM::Policy").values()
+        if role_name in p["Properties"]["Roles"]
+    ]
     result: set[tuple[str, str, str]] = set()
     for statement in (s for d in documents for s in d["Statement"]):
         assert statement["Effect"] == "Allow"
@@ -89,8 +105,12 @@ def test_bus_policy_allows_put_events_only_from_the_organization() -> None:
 def test_remediator_role_grants_exactly_the_narrow_set(tracing: str) -> None:
     stack = central({"Tracing": tracing})
     out = stack.outputs
-    audit, state = (stack.resolve({"Fn::GetAtt": [t, "Arn"]}) for t in ("AuditTable", "StateTable"))
-    log_group = stack.resources["RemediatorLogGroup"]["Properties"]["LogGroupName"]
+    audit, state, sweep_queue = (
+        stack.resolve({"Fn::GetAtt": [t, "Arn"]}) for t in ("AuditTable", "StateTable", "SweepQueue")
+    )
+    log_groups = [
+        stack.resources[g]["Properties"]["LogGroupName"] for g in ("RemediatorLogGroup", "WorkerLogGroup")
+    ]
     none = "{}"
     expected = {
         (
@@ -116,6 +136,32 @@ def test_remediator_role_grants_exactly_the_narrow_set(tracing: str) -> None:
             for a in ("kms:Decrypt", "kms:GenerateDataKey")
         },
         ("sqs:SendMessage", out["DeadLetterQueueArn"], none),
+        # What the worker's SQS event source polls with (the worker runs as this role).
+        *{
+            (f"sqs:{a}", sweep_queue, none)
+            for a in ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes", "ChangeMessageVisibility")
+        },
+        *{
+            (a, f"arn:aws:logs:eu-west-1:{SECURITY_ACCOUNT_ID}:log-group:{log_group}:log-stream:*", none)
+            for a in ("logs:CreateLogStream", "logs:PutLogEvents")
+            for log_group in log_groups
+        },
+    }
+    if tracing == "true":
+        expected |= {("xray:PutTraceSegments", "*", none), ("xray:PutTelemetryRecords", "*", none)}
+    assert grants(stack) == expected
+
+
+@pytest.mark.parametrize("tracing", ["false", "true"])
+def test_sweep_role_may_list_accounts_queue_them_and_log_only(tracing: str) -> None:
+    stack = central({"Tracing": tracing})
+    log_group = stack.resources["SweepLogGroup"]["Properties"]["LogGroupName"]
+    none = "{}"
+    expected = {
+        # Takes no resource; works only in a delegated administrator (docs/templates/central.md).
+        ("organizations:ListAccounts", "*", none),
+        # SendMessageBatch is authorized as sqs:SendMessage. SSE-SQS needs no KMS grant.
+        ("sqs:SendMessage", stack.resolve({"Fn::GetAtt": ["SweepQueue", "Arn"]}), none),
         *{
             (a, f"arn:aws:logs:eu-west-1:{SECURITY_ACCOUNT_ID}:log-group:{log_group}:log-stream:*", none)
             for a in ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -123,7 +169,26 @@ def test_remediator_role_grants_exactly_the_narrow_set(tracing: str) -> None:
     }
     if tracing == "true":
         expected |= {("xray:PutTraceSegments", "*", none), ("xray:PutTelemetryRecords", "*", none)}
-    assert grants(stack) == expected
+    assert grants(stack, "SweepRole") == expected
+    role = stack.resources["SweepRole"]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ]
+    assert "ManagedPolicyArns" not in role
+
+
+def test_worker_runs_as_the_role_member_roles_trust() -> None:
+    # A role of its own could not assume the member roles: they pin aws:PrincipalArn to this one.
+    stack = central()
+    worker = stack.resources["WorkerFunction"]["Properties"]
+    member_role = Stack("member").resources["MemberRole"]["Properties"]
+    (trust,) = member_role["AssumeRolePolicyDocument"]["Statement"]
+    assert (
+        worker["Role"]
+        == stack.outputs["RemediatorRoleArn"]
+        == trust["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+    )
+    assert stack.resources["SweepFunction"]["Properties"]["Role"] != worker["Role"]
 
 
 def test_audit_log_is_append_only_for_the_remediator() -> None:
@@ -166,11 +231,72 @@ def test_remediator_function_matches_the_code_contract() -> None:
     }
 
 
+def handler_exists(handler: str) -> bool:
+    module, name = handler.rsplit(".", 1)
+    path = REPO / (module.replace(".", "/") + ".py")
+    if not path.is_file():
+        return False
+    return name in {n.name for n in ast.parse(path.read_text()).body if isinstance(n, ast.FunctionDef)}
+
+
+@pytest.mark.parametrize(
+    ("logical_id", "handler", "timeout", "concurrency", "role", "log_group"),
+    [
+        ("SweepFunction", "remediator.sweep_handler.lambda_handler", 300, "1", "SweepRole", "SweepLogGroup"),
+        (
+            "WorkerFunction",
+            "remediator.worker_handler.lambda_handler",
+            600,
+            "20",
+            "RemediatorRole",
+            "WorkerLogGroup",
+        ),
+    ],
+)
+def test_sweep_functions_match_the_code_contract(
+    *, logical_id: str, handler: str, timeout: int, concurrency: str, role: str, log_group: str
+) -> None:
+    for values in ({"Tracing": "true", "CodeObjectVersion": "v1"}, {}):
+        variant = central(values).resources
+        # Same package, runtime, architecture, memory and tracing as the remediator.
+        for key in ("Runtime", "Architectures", "Code", "MemorySize", "TracingConfig"):
+            assert variant[logical_id]["Properties"][key] == variant["RemediatorFunction"]["Properties"][key]
+    stack = central()
+    function = stack.resources[logical_id]["Properties"]
+    assert function["Handler"] == handler
+    assert handler_exists(handler), f"{handler} is not a function of the package"
+    assert function["Timeout"] == timeout
+    assert str(function["ReservedConcurrentExecutions"]) == concurrency
+    assert function["Role"] == stack.resolve({"Fn::GetAtt": [role, "Arn"]})
+    assert function["LoggingConfig"] == {"LogGroup": stack.resources[log_group]["Properties"]["LogGroupName"]}
+    # Neither keeps failed asynchronous invocations: the sweep is repeated by the next schedule, the
+    # worker is invoked synchronously by its queue (test_sweep_queue_...).
+    assert "DeadLetterConfig" not in function
+
+
+def environments(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {f: template["Resources"][f]["Properties"]["Environment"]["Variables"] for f in FUNCTIONS}
+
+
+def test_sweep_and_worker_get_the_remediators_environment() -> None:
+    # Compared unresolved: the same values and the same conditions, not just the same result today.
+    variables = environments(load("central"))
+    assert variables["WorkerFunction"] == variables["RemediatorFunction"]
+    assert variables["SweepFunction"] == {**variables["RemediatorFunction"], **SWEEP_ONLY}
+
+
 def test_environment_names_every_setting_and_parses_with_the_defaults() -> None:
-    template = load("central")["Resources"]["RemediatorFunction"]["Properties"]["Environment"]["Variables"]
+    variables = environments(load("central"))
     settings = {f"AKR_{field.upper()}" for field in Settings.model_fields}
-    assert {name for name in template if name.startswith("AKR_")} == settings
-    environment = central().resources["RemediatorFunction"]["Properties"]["Environment"]["Variables"]
+    assert {name for v in variables.values() for name in v if name.startswith("AKR_")} == settings
+    stack = central()
+    for function in FUNCTIONS:
+        resolved = stack.resources[function]["Properties"]["Environment"]["Variables"]
+        parsed = load_settings({name: str(value) for name, value in resolved.items()})
+        assert parsed.audit_table == stack.outputs["AuditTableName"], function
+    sweep = stack.resources["SweepFunction"]["Properties"]["Environment"]["Variables"]
+    assert sweep["AKR_SWEEP_QUEUE_URL"] == stack.outputs["SweepQueueUrl"]
+    environment = stack.resources["RemediatorFunction"]["Properties"]["Environment"]["Variables"]
     assert environment["POWERTOOLS_SERVICE_NAME"] == "access-key-remediation"
     assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "AccessKeyRemediation"
     # load_settings rejects unknown AKR_* names, so this also catches a misspelt variable.
@@ -199,6 +325,18 @@ def test_optional_settings_reach_the_environment() -> None:
     assert parsed.rule_name_prefixes == ("akr-", "securityhub-access-keys-rotated-")
     assert (parsed.opt_out_tag_key, parsed.tracing) == ("akr-opt-out", True)
     assert environment["POWERTOOLS_TRACE_DISABLED"] == "false"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_warn_days_before_reaches_the_environment_only_when_set(function: str) -> None:
+    default = central().resources[function]["Properties"]["Environment"]["Variables"]
+    assert "AKR_WARN_DAYS_BEFORE" not in default
+    assert load_settings({k: str(v) for k, v in default.items()}).policy.warn_days_before == 0
+    environment = central({"WarnDaysBefore": "14"}).resources[function]["Properties"]["Environment"][
+        "Variables"
+    ]
+    assert environment["AKR_WARN_DAYS_BEFORE"] == "14"
+    assert load_settings({k: str(v) for k, v in environment.items()}).policy.warn_days_before == 14
 
 
 def test_protected_user_path_reaches_the_environment_only_when_set() -> None:
@@ -299,6 +437,7 @@ def test_the_constrained_settings_are_all_checked() -> None:
         "grace_days",
         "idempotency_ttl_seconds",
         "protected_user_path",
+        "warn_days_before",
     }
 
 
@@ -347,7 +486,7 @@ def string_like(value: str, pattern: str) -> bool:
     return re.fullmatch(regex, value, re.DOTALL) is not None
 
 
-def test_state_item_access_is_limited_to_the_idempotency_and_claim_partitions() -> None:
+def test_state_item_access_is_limited_to_the_idempotency_claim_and_lifecycle_partitions() -> None:
     stack = central({"Tracing": "true"})
     state = stack.resolve({"Fn::GetAtt": ["StateTable", "Arn"]})
     on_state: dict[str, set[str]] = {}
@@ -368,7 +507,18 @@ def test_state_item_access_is_limited_to_the_idempotency_and_claim_partitions() 
     assert claims.claim("111111111111", "AKIAIOSFODNN7EXAMPLE", "delete", owner="run-1")
     (claim,) = client.items
     assert "expiration" in claim
-    written = [IDEMPOTENCY_PK, claim["pk"]["S"]]
+    lifecycles = DynamoDBLifecycle(client=client, table_name="state")  # type: ignore[arg-type]
+    lifecycles.save(
+        KeyLifecycle(
+            account_id="111111111111",
+            access_key_id="AKIAIOSFODNN7EXAMPLE",
+            user_name="alice",
+            stage=Stage.DEACTIVATED,
+            updated_at=now,
+        )
+    )
+    lifecycle = client.items[1]
+    written = [IDEMPOTENCY_PK, claim["pk"]["S"], lifecycle["pk"]["S"]]
     assert all(any(string_like(pk, p) for p in patterns) for pk in written), written
 
     # ... and the exemptions, which people write, do not.
@@ -404,15 +554,126 @@ def test_rule_invokes_the_remediator_with_retries_and_a_dead_letter_queue() -> N
     assert permission["SourceArn"] == stack.outputs["RemediationRuleArn"]
 
 
-def test_dead_letter_queue_is_encrypted_and_only_the_rule_may_send() -> None:
+def test_dead_letter_queue_is_encrypted_and_only_the_rules_may_send() -> None:
     stack = central()
     queue = stack.resources["DeadLetterQueue"]["Properties"]
     assert queue["SqsManagedSseEnabled"] is True
+    # The only queue policy: the sweep queues are used by principals of this account, through IAM.
     (policy,) = stack.of_type("AWS::SQS::QueuePolicy").values()
+    assert policy["Properties"]["Queues"] == [stack.outputs["DeadLetterQueueUrl"]]
     allow, deny = policy["Properties"]["PolicyDocument"]["Statement"]
     assert allow["Principal"] == {"Service": "events.amazonaws.com"}
-    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": stack.outputs["RemediationRuleArn"]}}
+    rules = [stack.outputs["RemediationRuleArn"], stack.resolve({"Fn::GetAtt": ["SweepRule", "Arn"]})]
+    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": rules}}
     assert (deny["Effect"], deny["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
+
+
+@pytest.mark.parametrize(
+    ("values", "expression", "state"),
+    [
+        ({}, "rate(1 day)", "ENABLED"),
+        ({"SweepSchedule": "cron(0 3 * * ? *)", "EnableSweep": "false"}, "cron(0 3 * * ? *)", "DISABLED"),
+    ],
+)
+def test_schedule_starts_the_sweep_with_retries_and_a_dead_letter_queue(
+    values: dict[str, str], expression: str, state: str
+) -> None:
+    stack = central(values)
+    rule = stack.resources["SweepRule"]["Properties"]
+    assert (rule["ScheduleExpression"], rule["State"]) == (expression, state)
+    # Schedules run on the default bus, not on the organization's.
+    assert "EventBusName" not in rule and "EventPattern" not in rule
+    assert rule["Targets"] == [
+        {
+            "Id": "sweep",
+            "Arn": stack.resolve({"Fn::GetAtt": ["SweepFunction", "Arn"]}),
+            "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 185},
+            "DeadLetterConfig": {"Arn": stack.outputs["DeadLetterQueueArn"]},
+        }
+    ]
+    assert stack.resources["SweepInvokePermission"]["Properties"] == {
+        "Action": "lambda:InvokeFunction",
+        "FunctionName": stack.outputs["SweepFunctionName"],
+        "Principal": "events.amazonaws.com",
+        "SourceArn": stack.resolve({"Fn::GetAtt": ["SweepRule", "Arn"]}),
+    }
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["rate(1 day)", "rate(1 minute)", "rate(12 hours)", "rate(30 minutes)", "rate(7 days)",
+     "cron(0 3 * * ? *)", "cron(15 2 ? * MON-FRI *)", "cron(0/30 8-17 ? * 2-6 *)"],
+)  # fmt: skip
+def test_sweep_schedule_accepts_rate_and_cron_expressions(expression: str) -> None:
+    assert central({"SweepSchedule": expression}).parameters["SweepSchedule"] == expression
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["", "daily", "rate(0 days)", "rate(1 days)", "rate(2 day)", "rate(01 day)", "rate(1 week)",
+     "rate(1 day) ", "cron()", "cron(0 3 * * ?)", "cron(0 3 * * ? * *)", "cron(0 3 * * ? (*))",
+     "at(2025-01-01T00:00:00)"],
+)  # fmt: skip
+def test_sweep_schedule_rejects_what_eventbridge_would(expression: str) -> None:
+    with pytest.raises(ValueError, match="does not match"):
+        _ = central({"SweepSchedule": expression}).parameters
+
+
+def test_sweep_queue_outlasts_the_worker_and_redrives_to_its_dead_letter_queue() -> None:
+    stack = central()
+    queue = stack.resources["SweepQueue"]["Properties"]
+    dead_letters = stack.resources["SweepDeadLetterQueue"]["Properties"]
+    # At least six times the function timeout, as AWS advises for an SQS event source
+    # (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html); no batching window.
+    assert queue["VisibilityTimeout"] == 6 * stack.resources["WorkerFunction"]["Properties"]["Timeout"]
+    assert queue["MessageRetentionPeriod"] == 4 * 86400
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": stack.resolve({"Fn::GetAtt": ["SweepDeadLetterQueue", "Arn"]}),
+        "maxReceiveCount": 3,
+    }
+    # A standard queue's messages keep their first enqueue time in the DLQ: it must keep them longer.
+    assert dead_letters["MessageRetentionPeriod"] == 14 * 86400 > queue["MessageRetentionPeriod"]
+    for properties in (queue, dead_letters):
+        assert properties["SqsManagedSseEnabled"] is True
+        assert not {"FifoQueue", "KmsMasterKeyId", "QueueName"} & set(properties)
+
+
+def test_worker_reads_the_sweep_queue_with_partial_batch_failures() -> None:
+    stack = central({"WorkerConcurrency": "50"})
+    (mapping,) = stack.of_type("AWS::Lambda::EventSourceMapping").values()
+    assert mapping["Properties"] == {
+        "EventSourceArn": stack.resolve({"Fn::GetAtt": ["SweepQueue", "Arn"]}),
+        "FunctionName": stack.outputs["WorkerFunctionName"],
+        "BatchSize": 5,
+        "MaximumBatchingWindowInSeconds": 0,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "ScalingConfig": {"MaximumConcurrency": "50"},
+    }
+    # The mapping never invokes more workers than are reserved, so no message is throttled into the DLQ.
+    assert stack.resources["WorkerFunction"]["Properties"]["ReservedConcurrentExecutions"] == "50"
+    spec = load("central")["Parameters"]["WorkerConcurrency"]
+    assert (spec["Type"], spec["Default"], spec["MinValue"], spec["MaxValue"]) == ("Number", 20, 2, 1000)
+
+
+def test_every_function_logs_to_its_own_encrypted_group_the_key_admits() -> None:
+    stack = central()
+    groups = {
+        g["Properties"]["LogGroupName"]: g["Properties"]
+        for g in stack.of_type("AWS::Logs::LogGroup").values()
+    }
+    assert set(groups) == {f"/aws/lambda/akr-{name}" for name in ("remediator", "sweep", "worker")}
+    assert {stack.resources[f]["Properties"]["LoggingConfig"]["LogGroup"] for f in FUNCTIONS} == set(groups)
+    for properties in groups.values():
+        assert (properties["KmsKeyId"], properties["RetentionInDays"]) == (stack.outputs["KeyArn"], "365")
+    (logs,) = [
+        s
+        for s in stack.resources["Key"]["Properties"]["KeyPolicy"]["Statement"]
+        if s["Sid"] == "CloudWatchLogsEncrypt"
+    ]
+    admitted = logs["Condition"]["StringEquals"]["kms:EncryptionContext:aws:logs:arn"]
+    assert sorted(admitted) == sorted(
+        f"arn:aws:logs:eu-west-1:{SECURITY_ACCOUNT_ID}:log-group:{g}" for g in groups
+    )
 
 
 def test_audit_table_has_the_keys_and_indexes_the_remediator_queries() -> None:
@@ -461,24 +722,44 @@ def test_alarms_watch_dead_letters_errors_and_the_failure_metric() -> None:
     stack = central()
     environment = stack.resources["RemediatorFunction"]["Properties"]["Environment"]["Variables"]
     alarms = {
-        (a["Properties"]["Namespace"], a["Properties"]["MetricName"]): a["Properties"]
+        (
+            a["Properties"]["Namespace"],
+            a["Properties"]["MetricName"],
+            *(d["Value"] for d in a["Properties"]["Dimensions"]),
+        ): a["Properties"]
         for a in stack.of_type("AWS::CloudWatch::Alarm").values()
     }
+    out = stack.outputs
+    # The worker and the remediator share POWERTOOLS_SERVICE_NAME: one failure alarm covers both.
     assert set(alarms) == {
-        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
-        ("AWS/Lambda", "Errors"),
-        (environment["POWERTOOLS_METRICS_NAMESPACE"], "RemediationFailures"),
+        *(
+            ("AWS/SQS", "ApproximateNumberOfMessagesVisible", out[queue].rsplit("/", 1)[1])
+            for queue in ("DeadLetterQueueUrl", "SweepDeadLetterQueueUrl")
+        ),
+        *(
+            ("AWS/Lambda", "Errors", out[function])
+            for function in ("RemediatorFunctionName", "SweepFunctionName", "WorkerFunctionName")
+        ),
+        (
+            environment["POWERTOOLS_METRICS_NAMESPACE"],
+            "RemediationFailures",
+            environment["POWERTOOLS_SERVICE_NAME"],
+        ),
     }
     for alarm in alarms.values():
         assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
-        assert alarm["AlarmActions"] == [stack.outputs["NotificationTopicArn"]]
+        assert alarm["AlarmActions"] == [out["NotificationTopicArn"]]
+        assert alarm["TreatMissingData"] == "notBreaching"
     # Powertools adds service=<POWERTOOLS_SERVICE_NAME> to every metric it emits.
-    failures = alarms[(environment["POWERTOOLS_METRICS_NAMESPACE"], "RemediationFailures")]
-    assert failures["Dimensions"] == [{"Name": "service", "Value": environment["POWERTOOLS_SERVICE_NAME"]}]
-    queue = alarms[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]
-    assert queue["Dimensions"] == [
-        {"Name": "QueueName", "Value": stack.outputs["DeadLetterQueueUrl"].rsplit("/", 1)[1]}
+    failures = alarms[
+        (
+            environment["POWERTOOLS_METRICS_NAMESPACE"],
+            "RemediationFailures",
+            environment["POWERTOOLS_SERVICE_NAME"],
+        )
     ]
+    assert failures["Dimensions"] == [{"Name": "service", "Value": environment["POWERTOOLS_SERVICE_NAME"]}]
+    assert {a["Dimensions"][0]["Name"] for a in alarms.values()} == {"QueueName", "FunctionName", "service"}
 
 
 def test_topic_is_encrypted_with_a_key_cloudwatch_may_use() -> None:

@@ -12,8 +12,25 @@ What moto (5.2) does not model, and the static test that covers each instead:
 - AWS::SQS::QueuePolicy and AWS::CloudWatch::Alarm, skipped ->
   test_central_template.py::test_dead_letter_queue_is_encrypted_and_only_the_rule_may_send,
   test_alarms_watch_dead_letters_errors_and_the_failure_metric.
-- Lambda Architectures, DeadLetterConfig and LoggingConfig, dropped ->
-  test_central_template.py::test_remediator_function_matches_the_code_contract.
+- Lambda Architectures, DeadLetterConfig and LoggingConfig, dropped, and a log group's KmsKeyId ->
+  test_central_template.py::test_remediator_function_matches_the_code_contract,
+  test_sweep_functions_match_the_code_contract,
+  test_every_function_logs_to_its_own_encrypted_group_the_key_admits.
+The sweep (test_sweep_is_deployed_as_the_template_says below checks what moto stores). Stored but ignored:
+- the schedule never fires, a disabled rule would still deliver, and a Lambda target cannot be invoked;
+  its RetryPolicy and DeadLetterConfig are never exercised ->
+  test_central_template.py::test_schedule_starts_the_sweep_with_retries_and_a_dead_letter_queue.
+- AWS::Lambda::Permission is stored in the function policy, not enforced (same test).
+- the event source mapping never polls SweepQueue (invoking needs Docker), and neither its role's SQS
+  permissions nor VisibilityTimeout >= the function timeout are validated ->
+  test_central_template.py::test_worker_reads_the_sweep_queue_with_partial_batch_failures,
+  test_sweep_queue_outlasts_the_worker_and_redrives_to_its_dead_letter_queue,
+  test_remediator_role_grants_exactly_the_narrow_set.
+- the redrive policy is stored but receives are not counted towards it without a consumer (same tests).
+- the SweepRole policy (organizations:ListAccounts needs a delegated administrator in AWS; moto lets the
+  security account list the organization regardless) ->
+  test_central_template.py::test_sweep_role_may_list_accounts_queue_them_and_log_only, test_policy_lint.py.
+- the alarms on the sweep's DLQ and functions are skipped like the others (see above).
 - AWS::NoValue in a list is kept as null (the unused prefix slots of the event patterns) ->
   test_event_patterns.py resolves the patterns as CloudFormation does.
 - Trust policies, the bus policy and the target RoleArn are not enforced ->
@@ -82,7 +99,10 @@ def session_in(account_id: str) -> boto3.Session:
 def package() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("remediator/handler.py", "def lambda_handler(event, context):\n    return None\n")
+        for module in ("handler", "sweep_handler", "worker_handler"):
+            archive.writestr(
+                f"remediator/{module}.py", "def lambda_handler(event, context):\n    return None\n"
+            )
     return buffer.getvalue()
 
 
@@ -201,6 +221,66 @@ def test_central_stack_creates_what_moto_models(deployment: Deployment) -> None:
     assert queue["Attributes"]["QueueArn"] == outputs["DeadLetterQueueArn"]
     rules = security.client("events").list_rules(EventBusName=outputs["EventBusName"])["Rules"]
     assert [r["Arn"] for r in rules] == [outputs["RemediationRuleArn"]]
+
+
+def test_sweep_is_deployed_as_the_template_says(deployment: Deployment) -> None:
+    security = deployment.sessions[deployment.security]
+    outputs = deployment.outputs
+    aws_lambda, sqs, events = security.client("lambda"), security.client("sqs"), security.client("events")
+    remediator = aws_lambda.get_function_configuration(FunctionName=outputs["RemediatorFunctionName"])
+    shared = remediator["Environment"]["Variables"]
+
+    sweep = aws_lambda.get_function(FunctionName=outputs["SweepFunctionName"])
+    worker = aws_lambda.get_function(FunctionName=outputs["WorkerFunctionName"])
+    for function, handler, timeout, concurrency in (
+        (sweep, "remediator.sweep_handler.lambda_handler", 300, 1),
+        (worker, "remediator.worker_handler.lambda_handler", 600, 20),
+    ):
+        configuration = function["Configuration"]
+        assert (configuration["Handler"], configuration["Runtime"]) == (handler, remediator["Runtime"])
+        assert (configuration["Timeout"], configuration["MemorySize"]) == (timeout, 256)
+        assert function.get("Concurrency") == {"ReservedConcurrentExecutions": concurrency}
+    assert worker["Configuration"]["Role"] == outputs["RemediatorRoleArn"]
+    assert sweep["Configuration"]["Role"] not in {outputs["RemediatorRoleArn"], remediator["Role"]}
+    assert worker["Configuration"]["Environment"]["Variables"] == shared
+    assert sweep["Configuration"]["Environment"]["Variables"] == {
+        **shared,
+        "AKR_SWEEP_QUEUE_URL": outputs["SweepQueueUrl"],
+    }
+
+    queue = sqs.get_queue_attributes(QueueUrl=outputs["SweepQueueUrl"], AttributeNames=["All"])["Attributes"]
+    dead_letters = sqs.get_queue_attributes(
+        QueueUrl=outputs["SweepDeadLetterQueueUrl"], AttributeNames=["All"]
+    )["Attributes"]
+    assert (queue["VisibilityTimeout"], queue["MessageRetentionPeriod"]) == ("3600", "345600")
+    assert json.loads(queue["RedrivePolicy"]) == {
+        "deadLetterTargetArn": dead_letters["QueueArn"],
+        "maxReceiveCount": 3,
+    }
+    assert dead_letters["MessageRetentionPeriod"] == "1209600"
+    assert queue["SqsManagedSseEnabled"] == dead_letters["SqsManagedSseEnabled"] == "true"
+
+    (mapping,) = aws_lambda.list_event_source_mappings(FunctionName=outputs["WorkerFunctionName"])[
+        "EventSourceMappings"
+    ]
+    assert mapping["EventSourceArn"] == queue["QueueArn"]
+    assert mapping["FunctionArn"] == worker["Configuration"]["FunctionArn"]
+    assert (mapping["BatchSize"], mapping["MaximumBatchingWindowInSeconds"]) == (5, 0)
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 20}
+
+    # The schedule lives on the default bus (beside the member stack's forwarding rule: the security
+    # account is in the OU); the organization's bus holds only the remediation rule.
+    (rule,) = [r for r in events.list_rules(EventBusName="default")["Rules"] if "ScheduleExpression" in r]
+    assert (rule["ScheduleExpression"], rule["State"]) == ("rate(1 day)", "ENABLED")
+    (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    assert target["Arn"] == sweep["Configuration"]["FunctionArn"]
+    assert target["DeadLetterConfig"] == {"Arn": outputs["DeadLetterQueueArn"]}
+    (permission,) = json.loads(aws_lambda.get_policy(FunctionName=outputs["SweepFunctionName"])["Policy"])[
+        "Statement"
+    ]
+    assert permission["Principal"] == {"Service": "events.amazonaws.com"}
+    assert permission["Condition"] == {"ArnLike": {"AWS:SourceArn": rule["Arn"]}}
 
 
 def test_member_stack_lands_in_every_account_of_the_ou_and_nowhere_else(deployment: Deployment) -> None:

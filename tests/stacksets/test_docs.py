@@ -90,3 +90,20 @@ def test_protected_user_path_is_described_as_one_value_for_both_stacks() -> None
         assert "ProtectedUserPath" in page(name)
     assert "same value" in page("central")
     assert "Give the central stack the same `ProtectedUserPath`" in page("member")
+
+
+def test_central_page_says_how_the_sweep_may_list_the_accounts() -> None:
+    # The sweep calls ListAccounts from the security account: only a delegated administrator may.
+    statements = load("central")["Resources"]["SweepRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+        "Statement"
+    ]
+    assert {
+        "Sid": "ListAccounts",
+        "Effect": "Allow",
+        "Action": "organizations:ListAccounts",
+        "Resource": "*",
+    } in (statements)
+    section = page("central").split("## The sweep", 1)[1].split("\n## ", 1)[0]
+    assert "delegated administrator" in section
+    assert "register-delegated-administrator" in section
+    assert "list_accounts.html" in section  # the AWS statement that delegated administrators may call it

@@ -43,6 +43,18 @@ def test_every_checkov_skip_is_justified_in_the_resource_metadata(name: str) -> 
             )
 
 
+# CloudFormation's limit on TemplateBody, which `akr deploy` and the moto test send. Past it, the template
+# must go through S3 (TemplateURL) or shed weight: better to learn that from a test than from a deploy.
+# https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/cloudformation/aws.sdk.kotlin.services.cloudformation.model/-create-change-set-request/template-body.html
+TEMPLATE_BODY_LIMIT = 51_200
+
+
+@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+def test_templates_fit_in_a_template_body(name: str) -> None:
+    size = len((REPO / "stacksets" / f"{name}.yaml").read_bytes())
+    assert size <= TEMPLATE_BODY_LIMIT, f"{name}.yaml is {size} bytes"
+
+
 def test_templates_and_docs_cite_only_files_that_exist() -> None:
     # Comments and pages point readers at the code and tests that hold a template to its contract.
     cited = re.compile(r"\b(?:remediator|org_bootstrap|tests|stacksets|docs)/[\w./-]*\w\.(?:py|yaml|md)\b")

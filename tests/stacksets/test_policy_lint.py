@@ -24,6 +24,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("member.MemberRole.AssumeRolePolicyDocument", "MALFORMED"): "trust policies have no Resource",
     ("member.ConfigRecorderRole.AssumeRolePolicyDocument", "MALFORMED"): "trust policies have no Resource",
     ("central.RemediatorRole.AssumeRolePolicyDocument", "MALFORMED"): "trust policies have no Resource",
+    ("central.SweepRole.AssumeRolePolicyDocument", "MALFORMED"): "trust policies have no Resource",
     ("member.MemberRole.Policies.access-key-remediation", "CREDENTIALS_EXPOSURE"): (
         "iam:UpdateAccessKey and iam:DeleteAccessKey on the account's users are the remediation itself"
     ),

@@ -39,6 +39,10 @@ VARIANTS: dict[str, tuple[dict[str, str], ...]] = {
             "NotificationEmail": "security@example.com",
             "CodeObjectVersion": "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
             "RuleNamePrefixes": "akr-,securityhub-access-keys-rotated-",
+            "WarnDaysBefore": "30",
+            "EnableSweep": "false",
+            "SweepSchedule": "cron(0 3 * * ? *)",
+            "WorkerConcurrency": "50",
         },
     ),
     "organization": (

@@ -535,13 +535,15 @@ def test_report_mode_reason() -> None:
     [
         (Action.NONE, False),
         (Action.REPORT, False),
+        (Action.WARN, False),
         (Action.EXEMPT, False),
         (Action.DEACTIVATE, True),
         (Action.DELETE, True),
+        (Action.REACTIVATE, True),
     ],
-    ids=[a.value for a in Action],
+    ids=lambda value: value.value if isinstance(value, Action) else str(value),
 )
-def test_only_deactivate_and_delete_mutate(action: Action, mutates: bool) -> None:
+def test_only_changes_to_keys_mutate(action: Action, mutates: bool) -> None:
     assert action.mutates is mutates
 
 

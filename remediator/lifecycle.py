@@ -1,0 +1,69 @@
+"""Per-key lifecycle, kept centrally so that the sweep can finish what an earlier run started: a key
+deactivated in staged mode is deleted after the grace period, a warning is sent once. Pure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from remediator.decision import Action, Decision
+
+
+class Stage(StrEnum):
+    DETECTED = "detected"
+    WARNED = "warned"
+    DEACTIVATED = "deactivated"
+    DELETED = "deleted"
+    REACTIVATED = "reactivated"
+    """Someone made a key this service deactivated active again: it is evaluated afresh, never deleted
+    on the strength of the old deactivation."""
+
+
+class KeyLifecycle(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    account_id: str
+    access_key_id: str
+    user_name: str
+    stage: Stage
+    reason: str = ""
+    detected_at: AwareDatetime | None = None
+    warned_at: AwareDatetime | None = None
+    warned_due_at: AwareDatetime | None = None
+    """The due date the warning announced; a new due date (the key was used again) is a new stage."""
+    deactivated_at: AwareDatetime | None = None
+    deleted_at: AwareDatetime | None = None
+    reactivated_at: AwareDatetime | None = None
+    updated_at: AwareDatetime
+
+    def moved(self, stage: Stage, now: datetime, reason: str, **dates: datetime | None) -> KeyLifecycle:
+        return self.model_copy(update={"stage": stage, "reason": reason, "updated_at": now, **dates})
+
+
+def deactivated_by_us(lifecycles: dict[str, KeyLifecycle]) -> dict[str, datetime]:
+    """AccessKeyId -> when this service deactivated it, for keys still in that stage."""
+    return {
+        key: lc.deactivated_at
+        for key, lc in lifecycles.items()
+        if lc.stage is Stage.DEACTIVATED and lc.deactivated_at is not None
+    }
+
+
+def next_stage(
+    known: KeyLifecycle | None, decision: Decision, *, done: bool, now: datetime
+) -> tuple[Stage | None, dict[str, datetime | None]]:
+    """The stage a decision moves a key to, with the dates to set; (None, {}) when it stays."""
+    action = decision.action
+    if done and action is Action.DELETE:
+        return Stage.DELETED, {"deleted_at": now}
+    if done and action is Action.DEACTIVATE:
+        return Stage.DEACTIVATED, {"deactivated_at": now}
+    if known is not None and known.stage is Stage.DEACTIVATED and decision.key_status == "Active":
+        return Stage.REACTIVATED, {"reactivated_at": now}
+    if action is Action.WARN and (known is None or known.warned_due_at != decision.due_at):
+        return Stage.WARNED, {"warned_at": now, "warned_due_at": decision.due_at}
+    if decision.rules and (known is None or known.stage in (Stage.WARNED, Stage.REACTIVATED)):
+        return Stage.DETECTED, {"detected_at": now}
+    return None, {}
