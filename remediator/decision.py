@@ -134,6 +134,9 @@ def _decide_key(  # noqa: PLR0917
     if not broken:
         assert due_at is not None  # noqa: S101  # active keys always have one
         if policy.warn_days_before and due_at - now <= timedelta(days=policy.warn_days_before):
+            exempt = _exemption(user, key, policy, exemptions, now)
+            if exempt:
+                return decision(Action.NONE, (), f"within policy until {due_at:%Y-%m-%d}; {exempt}")
             return decision(
                 Action.WARN, (), f"within policy until {due_at:%Y-%m-%d}; then {planned.value}", planned
             )

@@ -227,3 +227,131 @@ def test_due_at_is_the_boundary_of_violation(facts: UserFacts, pol: Policy) -> N
         else:
             assert decision.due_at is not None
             assert violates(key_facts, pol) is (decision.due_at < NOW)
+
+
+# --- lifecycle: warnings and staged deletion ----------------------------------------------------------
+
+GRACE_DAYS = 30
+thorough = settings(max_examples=500, deadline=None)
+OTHER_KEY = "AKIAOTHEROTHEROTHER0"
+
+
+def due(facts: KeyFacts, pol: Policy) -> datetime:
+    """The last instant the key is within policy."""
+    last_activity = facts.last_used_at if facts.last_used_at is not None else facts.created_at
+    return min(
+        facts.created_at + pol.thresholds.max_key_age_days * DAY,
+        last_activity + pol.thresholds.max_unused_days * DAY,
+    )
+
+
+@st.composite
+def lifecycle_cases(draw: st.DrawFn, *modes: Mode) -> tuple[UserFacts, Policy, dict[str, datetime]]:
+    """A user with keys, a policy with a grace period and a warning window, and AccessKeyId -> when this
+    service deactivated it (it may name keys the user does not have). The window is often exactly the
+    whole days left before one of the user's keys is due, and a deactivation often exactly the grace
+    period ago, a second either side or on the dot, so both boundaries are hit far more often than uniform
+    sampling would."""
+    facts = draw(users().filter(lambda u: u.keys != ()))
+    grace = draw(st.integers(min_value=0, max_value=GRACE_DAYS))
+    base = policy(
+        draw(thresholds),
+        draw(thresholds),
+        draw(st.sampled_from(modes or tuple(Mode))),
+        draw(st.sampled_from([None, OPT_OUT])),
+    ).model_copy(update={"grace_days": grace})
+    days_left = [(due(k, base) - NOW) // DAY for k in facts.keys if k.is_active]
+    near_window = [n + extra for n in days_left for extra in (0, 1) if 1 <= n + extra <= 90]
+    warn = draw(
+        st.one_of(st.just(0), st.integers(min_value=1, max_value=90), st.sampled_from(near_window or [0]))
+    )
+    since = st.one_of(
+        st.sampled_from([-SECOND, 0 * SECOND, SECOND]).map(lambda d: max(grace * DAY + d, 0 * SECOND)),
+        st.integers(min_value=0, max_value=2 * GRACE_DAYS).map(lambda n: n * DAY),
+        st.integers(min_value=0, max_value=2 * GRACE_DAYS * 86_400).map(lambda s: s * SECOND),
+    )
+    deactivated = {
+        k: NOW - draw(since) for k in (*KEY_IDS, OTHER_KEY) if draw(st.sampled_from([True, True, False]))
+    }
+    return facts, base.model_copy(update={"warn_days_before": warn}), deactivated
+
+
+def run_lifecycle(
+    facts: UserFacts, pol: Policy, granted: list[Exemption], deactivated: dict[str, datetime]
+) -> tuple[tuple[KeyFacts, Decision], ...]:
+    decisions = decide(facts, pol, granted, NOW, deactivated)
+    assert [d.access_key_id for d in decisions] == [k.access_key_id for k in facts.keys]
+    return tuple(zip(facts.keys, decisions, strict=True))
+
+
+@thorough
+@given(st.one_of(lifecycle_cases(), lifecycle_cases(Mode.STAGED)), exemptions)
+def test_inactive_key_deleted_only_in_staged_mode_if_deactivated_by_us_after_grace(
+    case: tuple[UserFacts, Policy, dict[str, datetime]], granted: list[Exemption]
+) -> None:
+    facts, pol, deactivated = case
+    for key_facts, decision in run_lifecycle(facts, pol, granted, deactivated):
+        if key_facts.is_active:
+            continue
+        since = deactivated.get(key_facts.access_key_id)
+        expected = (
+            pol.mode is Mode.STAGED
+            and since is not None
+            and NOW - since > pol.grace_days * DAY
+            and not exempt(facts, key_facts, pol, granted)
+        )
+        assert (decision.action is Action.DELETE) is expected, decision.reason
+        assert decision.action in {Action.NONE, Action.DELETE, Action.EXEMPT}
+        assert decision.rules == ()
+
+
+@fast
+@given(lifecycle_cases(), exemptions)
+def test_an_active_key_is_decided_as_if_never_deactivated(
+    case: tuple[UserFacts, Policy, dict[str, datetime]], granted: list[Exemption]
+) -> None:
+    facts, pol, deactivated = case
+    fresh = decide(facts, pol, granted, NOW)
+    for (key_facts, decision), without in zip(
+        run_lifecycle(facts, pol, granted, deactivated), fresh, strict=True
+    ):
+        if key_facts.is_active:
+            assert decision == without
+
+
+@thorough
+@given(lifecycle_cases(), exemptions)
+def test_warning_only_for_an_active_compliant_key_within_the_window(
+    case: tuple[UserFacts, Policy, dict[str, datetime]], granted: list[Exemption]
+) -> None:
+    facts, pol, deactivated = case
+    for key_facts, decision in run_lifecycle(facts, pol, granted, deactivated):
+        expected = (
+            key_facts.is_active
+            and not violates(key_facts, pol)
+            and pol.warn_days_before > 0
+            and due(key_facts, pol) - NOW <= pol.warn_days_before * DAY
+            and not exempt(facts, key_facts, pol, granted)  # nothing will happen to an exempt key
+        )
+        assert (decision.action is Action.WARN) is expected, decision.reason
+        if decision.action is Action.WARN:
+            assert key_facts.is_active
+            assert not violates(key_facts, pol)
+            assert decision.rules == ()
+            assert decision.due_at == due(key_facts, pol)
+            assert decision.planned_action is (
+                {Mode.REPORT: Action.REPORT, Mode.DELETE: Action.DELETE}.get(pol.mode, Action.DEACTIVATE)
+            )
+        else:
+            assert decision.planned_action is None
+
+
+@fast
+@given(lifecycle_cases(), exemptions, st.booleans())
+def test_reactivate_is_never_decided(
+    case: tuple[UserFacts, Policy, dict[str, datetime]], granted: list[Exemption], with_map: bool
+) -> None:
+    facts, pol, deactivated = case
+    decisions = decide(facts, pol, granted, NOW, deactivated if with_map else None)
+
+    assert Action.REACTIVATE not in {d.action for d in decisions}
