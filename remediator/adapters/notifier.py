@@ -19,6 +19,8 @@ _FIELDS = (
     "user_name",
     "owner",
     "access_key_id",
+    "due_at",
+    "planned_action",
     "decision",
     "outcome",
     "rule",
@@ -36,7 +38,7 @@ class SnsNotifier:
         account = records[0].account_id
         failed = sum(1 for r in records if r.outcome == "failed")
         subject = f"Access key remediation in {account}: {len(records) - failed} done, {failed} failed"
-        body = [{name: getattr(r, name) for name in _FIELDS} for r in records]
+        body = [r.model_dump(mode="json", include=set(_FIELDS)) for r in records]
         try:
             self._client.publish(
                 TopicArn=self._topic_arn,

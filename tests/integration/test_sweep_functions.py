@@ -1,0 +1,129 @@
+"""The sweep function on moto: one message per active account on the queue; and the notice a warning
+sends through SNS."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.stub import Stubber
+
+from org_bootstrap.simulation import AUDIT_TABLE, STATE_TABLE, KeySpec, MotoOrganization
+from remediator import sweep_handler
+from remediator.adapters.organization import active_accounts
+from remediator.composition import build_remediator
+from remediator.policy import Mode
+from remediator.settings import Settings
+from tests.integration.lambda_context import FakeLambdaContext
+
+
+@pytest.fixture
+def queue(org: MotoOrganization, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    # moto keeps an organization in its management account's backend only: a delegated administrator's
+    # ListAccounts sees nothing there. The function runs with the management account's credentials here;
+    # test_active_accounts_pages_and_skips_suspended covers the call itself.
+    session = org.session(org.management)
+    url = session.client("sqs").create_queue(QueueName="akr-sweep")["QueueUrl"]
+    credentials = session.get_credentials()
+    assert credentials is not None
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", credentials.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", credentials.secret_key)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", credentials.token or "")
+    monkeypatch.setenv("AKR_AUDIT_TABLE", AUDIT_TABLE)
+    monkeypatch.setenv("AKR_STATE_TABLE", STATE_TABLE)
+    monkeypatch.setenv("AKR_SWEEP_QUEUE_URL", url)
+    sweep_handler.settings.cache_clear()
+    yield url
+    sweep_handler.settings.cache_clear()
+
+
+def test_one_message_per_active_account(org: MotoOrganization, queue: str) -> None:
+    result = sweep_handler.lambda_handler({"id": "schedule-1"}, cast(LambdaContext, FakeLambdaContext()))
+    accounts = {org.management, org.security, *org.members}
+    assert result == {"status": "queued", "run_id": "schedule-1", "accounts": len(accounts)}
+    sqs = org.session(org.management).client("sqs")
+    bodies = []
+    while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        bodies += [json.loads(m["Body"]) for m in messages]
+        sqs.delete_message_batch(
+            QueueUrl=queue,
+            Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in messages],
+        )
+    assert sorted(bodies, key=lambda b: b["account_id"]) == [
+        {"account_id": account, "run_id": "schedule-1"} for account in sorted(accounts)
+    ]
+
+
+def test_a_warning_reaches_the_topic_with_what_the_owner_needs(org: MotoOrganization) -> None:
+    session = org.session(org.security)
+    topic = session.client("sns").create_topic(Name="akr-notices")["TopicArn"]
+    inbox = session.client("sqs").create_queue(QueueName="inbox")["QueueUrl"]
+    inbox_arn = session.client("sqs").get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])
+    session.client("sns").subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=inbox_arn["Attributes"]["QueueArn"],
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    member = org.members[0]
+    soon = org.add_user(
+        member, "soon", KeySpec(age_days=85, used_days_ago=1), tags={"owner": "team-a@example.com"}
+    )
+    settings = Settings(
+        audit_table=AUDIT_TABLE,
+        state_table=STATE_TABLE,
+        mode=Mode.DEACTIVATE,
+        warn_days_before=7,
+        notification_topic_arn=topic,
+    )
+    remediator = build_remediator(settings, session, sleep=lambda _: None)
+    assert remediator.sweep_account(member, region="eu-west-1", label="w1").summary()["warned"] == 1
+    assert remediator.sweep_account(member, region="eu-west-1", label="w2").summary()["warned"] == 1
+
+    messages = (
+        session.client("sqs").receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", [])
+    )
+    (message,) = messages  # once per key and due date
+    (action,) = json.loads(message["Body"])["actions"]
+    assert action["account_id"] == member
+    assert action["user_name"] == "soon"
+    assert action["access_key_id"] == soon.key_ids[0]
+    assert action["owner"] == "team-a@example.com"
+    assert action["planned_action"] == "deactivate"
+    due = datetime.fromisoformat(action["due_at"])
+    assert abs(due - (datetime.now(UTC) + timedelta(days=5))) < timedelta(minutes=5)
+    assert org.keys(member, "soon") == {soon.key_ids[0]: "Active"}
+
+
+def test_active_accounts_pages_and_skips_suspended() -> None:
+    organizations = boto3.Session(region_name="eu-west-1").client("organizations")
+
+    def account(account_id: str, status: str) -> dict[str, object]:
+        return {
+            "Id": account_id,
+            "Arn": f"arn:aws:organizations::111111111111:account/o-abcdefghij/{account_id}",
+            "Email": f"{account_id}@example.com",
+            "Name": account_id,
+            "Status": status,
+            "JoinedMethod": "CREATED",
+            "JoinedTimestamp": datetime(2025, 1, 1, tzinfo=UTC),
+        }
+
+    with Stubber(organizations) as stub:
+        stub.add_response(
+            "list_accounts",
+            {
+                "Accounts": [account("222222222222", "ACTIVE"), account("333333333333", "SUSPENDED")],
+                "NextToken": "n",
+            },
+            {},
+        )
+        stub.add_response(
+            "list_accounts", {"Accounts": [account("444444444444", "ACTIVE")]}, {"NextToken": "n"}
+        )
+        assert active_accounts(organizations) == ["222222222222", "444444444444"]
