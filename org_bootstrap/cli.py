@@ -25,6 +25,7 @@ from org_bootstrap.render import console, emit_json, envelope, fail, plan_lines
 from org_bootstrap.stacks import failed_instances
 from org_bootstrap.status import check
 from org_bootstrap.status import prepare as prepare_status
+from org_bootstrap.sweep_cli import sweep, undo
 from org_bootstrap.teardown import DestroyPlan, describe_destroy
 from org_bootstrap.views import account_progress, show_destroyed, show_status
 from remediator.policy import Mode
@@ -360,3 +361,9 @@ def confirm_destroy(
     if answer != table:
         console.print("Aborted: the name did not match; nothing was changed.")
         raise typer.Exit(code=1)
+
+
+# -- sweep and undo (org_bootstrap.sweep_cli) -------------------------------------------------------
+
+app.command()(sweep)
+app.command()(undo)

@@ -25,9 +25,12 @@ from remediator.events import ComplianceChangeEvent
 from remediator.run import RunResult
 from remediator.service import Remediator
 from remediator.settings import Settings
+from remediator.undo import Undo
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sts import STSClient
 
 IDEMPOTENCY_PK = "idempotency#remediator"
 
@@ -53,24 +56,23 @@ def build_remediator(
     session_factory: Callable[..., boto3.Session] = boto3.Session,
     on_result: Callable[[RunResult], None] | None = None,
     dynamodb: DynamoDBClient | None = None,
+    sns: SNSClient | None = None,
+    sts: STSClient | None = None,
+    endpoint_url: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Remediator:
-    """`session_factory` makes the member-account sessions; tests pass one that counts calls."""
+    """In the Lambda every client comes from `session`. The command line runs the same service with the
+    central clients (DynamoDB, SNS) of the security account, its operator's STS, and `endpoint_url`;
+    `session_factory` makes the member-account sessions (tests pass one that counts calls)."""
     dynamodb = dynamodb or session.client("dynamodb", config=RETRIES)
     notifier = None
     if settings.notification_topic_arn:
         notifier = SnsNotifier(
-            client=session.client("sns", config=RETRIES), topic_arn=settings.notification_topic_arn
+            client=sns or session.client("sns", config=RETRIES), topic_arn=settings.notification_topic_arn
         )
     return Remediator(
         policy=settings.policy,
-        access=AssumedRoleAccess(
-            session=session,
-            role_name=settings.member_role_name,
-            clock=clock,
-            session_factory=session_factory,
-            sleep=sleep,
-        ),
+        access=_access(settings, session, clock, session_factory, sts, endpoint_url, sleep),
         audit=DynamoDBAuditLog(client=dynamodb, table_name=settings.audit_table),
         exemptions=DynamoDBExemptions(client=dynamodb, table_name=settings.state_table),
         claims=DynamoDBClaims(client=dynamodb, table_name=settings.state_table, clock=clock),
@@ -80,6 +82,47 @@ def build_remediator(
         home_region=settings.home_region,
         owner_tag_key=settings.owner_tag_key,
         on_result=on_result,
+    )
+
+
+def _access(  # noqa: PLR0917
+    settings: Settings,
+    session: boto3.Session,
+    clock: Callable[[], datetime],
+    session_factory: Callable[..., boto3.Session],
+    sts: STSClient | None,
+    endpoint_url: str | None,
+    sleep: Callable[[float], None],
+) -> AssumedRoleAccess:
+    return AssumedRoleAccess(
+        session=session,
+        role_name=settings.member_role_name,
+        clock=clock,
+        sts=sts,
+        session_factory=session_factory,
+        sleep=sleep,
+        endpoint_url=endpoint_url,
+    )
+
+
+def build_undo(
+    settings: Settings,
+    session: boto3.Session,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    dynamodb: DynamoDBClient | None = None,
+    sts: STSClient | None = None,
+    endpoint_url: str | None = None,
+) -> Undo:
+    """Undo with the deployed adapters: the central tables, and the member account through the role."""
+    dynamodb = dynamodb or session.client("dynamodb", config=RETRIES)
+    return Undo(
+        policy=settings.policy,
+        access=_access(settings, session, clock, boto3.Session, sts, endpoint_url, time.sleep),
+        audit=DynamoDBAuditLog(client=dynamodb, table_name=settings.audit_table),
+        claims=DynamoDBClaims(client=dynamodb, table_name=settings.state_table, clock=clock),
+        lifecycle=DynamoDBLifecycle(client=dynamodb, table_name=settings.state_table),
+        clock=clock,
     )
 
 

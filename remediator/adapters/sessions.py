@@ -56,7 +56,10 @@ class AssumedRoleAccess:
         sts: STSClient | None = None,
         session_factory: Callable[..., boto3.Session] = boto3.Session,
         sleep: Callable[[float], None] = time.sleep,
+        endpoint_url: str | None = None,
     ) -> None:
+        """`endpoint_url`: where the member accounts' clients send their calls (the command line's
+        --endpoint-url); None is AWS, or AWS_ENDPOINT_URL."""
         self._session = session
         self._role_name = role_name
         self._clock = clock
@@ -65,6 +68,7 @@ class AssumedRoleAccess:
         self._sts = sts
         self._session_factory = session_factory
         self._sleep = sleep
+        self._endpoint_url = endpoint_url
         self._cache: dict[str, _Assumed] = {}
 
     def open(self, account_id: str, *, region: str, label: str) -> Boto3MemberAccount:
@@ -77,8 +81,10 @@ class AssumedRoleAccess:
             member = Boto3MemberAccount(
                 account_id=account_id,
                 role_session_name=assumed.role_session_name,
-                iam=assumed.session.client("iam", config=self._config),
-                config=assumed.session.client("config", region_name=region, config=self._config),
+                iam=assumed.session.client("iam", config=self._config, endpoint_url=self._endpoint_url),
+                config=assumed.session.client(
+                    "config", region_name=region, config=self._config, endpoint_url=self._endpoint_url
+                ),
                 sleep=self._sleep,
             )
             assumed.members[region] = member
@@ -89,7 +95,7 @@ class AssumedRoleAccess:
 
     def _assume(self, account_id: str, label: str) -> _Assumed:
         if self._sts is None:
-            self._sts = self._session.client("sts", config=self._config)
+            self._sts = self._session.client("sts", config=self._config, endpoint_url=self._endpoint_url)
         role_arn = f"arn:{self._partition}:iam::{account_id}:role/{self._role_name}"
         name = role_session_name(label)
         try:
