@@ -117,6 +117,13 @@ def deploy(  # noqa: PLR0917
     create_config_recorder: Annotated[
         bool, typer.Option(help="Create a Config recorder in each member (not where one exists).")
     ] = False,
+    grace_days: Annotated[
+        int, typer.Option(min=0, max=365, help="Staged mode: days between deactivation and deletion.")
+    ] = 14,
+    warn_days_before: Annotated[
+        int,
+        typer.Option(min=0, max=90, help="Warn owners this many days before a key breaks a rule; 0: off."),
+    ] = 0,
     protected_user_path: Annotated[
         str, typer.Option(help="IAM path of break-glass users, e.g. /break-glass/: never touched.")
     ] = "",
@@ -143,6 +150,8 @@ def deploy(  # noqa: PLR0917
             max_key_age_days=max_key_age_days,
             max_unused_days=max_unused_days,
             create_config_recorder=create_config_recorder,
+            grace_days=grace_days,
+            warn_days_before=warn_days_before,
             protected_user_path=protected_user_path,
             security_role=security_role,
         )

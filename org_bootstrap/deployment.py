@@ -29,6 +29,8 @@ class Deployment(BaseModel):
     max_key_age_days: int | None = Field(default=None, ge=1, le=3650)
     max_unused_days: int | None = Field(default=None, ge=1, le=3650)
     create_config_recorder: bool = False
+    grace_days: int = Field(default=14, ge=0, le=365)
+    warn_days_before: int = Field(default=0, ge=0, le=90)
     protected_user_path: str = Field(default="", pattern=r"^$|^/([A-Za-z0-9_+=,.@-]+/)+$")
     """Break-glass users: exempt centrally, and denied to the member role in every account."""
     security_role: str = "OrganizationAccountAccessRole"
@@ -76,6 +78,8 @@ def central_parameters(deployment: Deployment, *, organization_id: str, code_key
         "CodeBucket": deployment.code_bucket,
         "CodeKey": code_key,
         "ProtectedUserPath": deployment.protected_user_path,
+        "GraceDays": str(deployment.grace_days),
+        "WarnDaysBefore": str(deployment.warn_days_before),
     }
 
 

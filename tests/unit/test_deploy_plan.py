@@ -316,7 +316,10 @@ Drift = Callable[[Observed], Observed]
             id="central parameter missing",
         ),
         pytest.param(
-            lambda o: _parameters(o, "central_stack", GraceDays="7", LogLevel="INFO"),
+            lambda o: _parameters(o, "central_stack", GraceDays="7"), U, N, N, (), id="central grace days"
+        ),
+        pytest.param(
+            lambda o: _parameters(o, "central_stack", LogLevel="DEBUG", LogRetentionDays="30"),
             N,
             N,
             N,
@@ -525,6 +528,8 @@ def test_default_parameters_in_full() -> None:
         "CodeBucket": BUCKET,
         "CodeKey": CODE_KEY,
         "ProtectedUserPath": "",
+        "GraceDays": "14",
+        "WarnDaysBefore": "0",
     }
     assert result.member_parameters == {
         "SecurityAccountId": SECURITY,
