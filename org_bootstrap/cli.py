@@ -19,7 +19,16 @@ from org_bootstrap.deployment import CisVersion, Deployment
 from org_bootstrap.destroy import carry_out as carry_out_destroy
 from org_bootstrap.destroy import prepare as prepare_destroy
 from org_bootstrap.lambda_zip import PackagingError
-from org_bootstrap.options import EndpointUrl, Output, OutputFormat, Profile, Region, Yes
+from org_bootstrap.options import (
+    EndpointUrl,
+    HomeRegion,
+    Output,
+    OutputFormat,
+    Profile,
+    Region,
+    SecurityAccount,
+    Yes,
+)
 from org_bootstrap.plan import PlanError, describe
 from org_bootstrap.render import console, emit_json, envelope, fail, plan_lines
 from org_bootstrap.stacks import failed_instances
@@ -96,9 +105,7 @@ def progress(output: Output) -> Iterator[Callable[[str], None]]:
 
 @app.command()
 def deploy(  # noqa: PLR0917
-    security_account: Annotated[
-        str, typer.Option("--security-account", help="Account id of the security (central) account.")
-    ],
+    security_account: SecurityAccount,
     targets: Annotated[
         list[str] | None,
         typer.Option(
@@ -215,13 +222,6 @@ def show_deployed(prepared: Prepared, outcome: Outcome, lines: list[str], output
 
 
 # -- status and destroy -----------------------------------------------------------------------------
-
-SecurityAccount = Annotated[
-    str, typer.Option("--security-account", help="Account id of the security (central) account.")
-]
-HomeRegion = Annotated[
-    str | None, typer.Option("--home-region", help="The one region of the rules. Default: --region.")
-]
 
 
 @app.command()

@@ -24,3 +24,19 @@ EndpointUrl = Annotated[
 ]
 OutputFormat = Annotated[Output, typer.Option("--output", help="table, or json for a stable envelope.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+SecurityAccount = Annotated[
+    str, typer.Option("--security-account", help="Account id of the security (central) account.")
+]
+HomeRegion = Annotated[
+    str | None, typer.Option("--home-region", help="The one region of the rules. Default: --region.")
+]
+SecurityRole = Annotated[str, typer.Option(help="Role assumed in the security account.")]
+AccountRole = Annotated[
+    str,
+    typer.Option(
+        help="Role assumed in the member accounts. Not the member role: it trusts only the deployed "
+        "remediator's role."
+    ),
+]
+DEFAULT_ROLE = "OrganizationAccountAccessRole"

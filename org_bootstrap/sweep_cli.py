@@ -14,7 +14,19 @@ from pydantic import ValidationError
 
 from org_bootstrap.aws import Aws, CliError
 from org_bootstrap.deployment import Deployment
-from org_bootstrap.options import EndpointUrl, Output, OutputFormat, Profile, Region, Yes
+from org_bootstrap.options import (
+    DEFAULT_ROLE,
+    AccountRole,
+    EndpointUrl,
+    HomeRegion,
+    Output,
+    OutputFormat,
+    Profile,
+    Region,
+    SecurityAccount,
+    SecurityRole,
+    Yes,
+)
 from org_bootstrap.plan import PlanError
 from org_bootstrap.render import console, fail, plan_lines
 from org_bootstrap.sweep import describe_local, new_run_id, prepare_deployed, prepare_local, run_local
@@ -24,22 +36,6 @@ from org_bootstrap.undo import carry_out_undo, prepare_undo
 from remediator.composition import utc_now
 from remediator.errors import RemediatorError
 from remediator.policy import Mode
-
-SecurityAccount = Annotated[
-    str, typer.Option("--security-account", help="Account id of the security (central) account.")
-]
-HomeRegion = Annotated[
-    str | None, typer.Option("--home-region", help="The one region of the rules. Default: --region.")
-]
-SecurityRole = Annotated[str, typer.Option(help="Role assumed in the security account.")]
-AccountRole = Annotated[
-    str,
-    typer.Option(
-        help="Role assumed in the member accounts. Not the member role: it trusts only the deployed "
-        "remediator's role."
-    ),
-]
-DEFAULT_ROLE = "OrganizationAccountAccessRole"
 
 
 def _confirm(command: str, question: str, *, yes: bool, output: Output) -> None:
