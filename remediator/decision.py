@@ -113,6 +113,12 @@ def _decide_key(  # noqa: PLR0917
             return decision(Action.NONE, (), f"key is {key.status}; the rules apply to active keys only")
         grace = timedelta(days=policy.grace_days)
         why = f"deactivated by this service on {since:%Y-%m-%d}"
+        if key.last_used_at is not None and key.last_used_at > since:
+            # Someone made it active and used it in between, even if no sweep saw it active: never
+            # delete on the strength of the old deactivation.
+            return decision(
+                Action.NONE, (), f"{why}; used since, on {key.last_used_at:%Y-%m-%d}: not deleted"
+            )
         if now - since <= grace:
             return decision(
                 Action.NONE, (), f"{why}; deleted after {since + grace:%Y-%m-%d} if still inactive"
@@ -133,7 +139,8 @@ def _decide_key(  # noqa: PLR0917
     planned = _planned(policy.mode)
     if not broken:
         assert due_at is not None  # noqa: S101  # active keys always have one
-        if policy.warn_days_before and due_at - now <= timedelta(days=policy.warn_days_before):
+        warn = policy.warn_days_before and policy.mode is not Mode.REPORT  # report mode does nothing
+        if warn and due_at - now <= timedelta(days=policy.warn_days_before):
             exempt = _exemption(user, key, policy, exemptions, now)
             if exempt:
                 return decision(Action.NONE, (), f"within policy until {due_at:%Y-%m-%d}; {exempt}")

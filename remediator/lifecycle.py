@@ -34,36 +34,51 @@ class KeyLifecycle(BaseModel):
     warned_due_at: AwareDatetime | None = None
     """The due date the warning announced; a new due date (the key was used again) is a new stage."""
     deactivated_at: AwareDatetime | None = None
+    staged: bool = False
+    """Deactivated in staged mode: only such a key is deleted after the grace period (a key deactivated
+    in deactivate mode stays inactive when the mode later becomes staged)."""
     deleted_at: AwareDatetime | None = None
     reactivated_at: AwareDatetime | None = None
     updated_at: AwareDatetime
 
-    def moved(self, stage: Stage, now: datetime, reason: str, **dates: datetime | None) -> KeyLifecycle:
-        return self.model_copy(update={"stage": stage, "reason": reason, "updated_at": now, **dates})
+    def moved(
+        self, stage: Stage, now: datetime, reason: str, **fields: datetime | bool | None
+    ) -> KeyLifecycle:
+        return self.model_copy(update={"stage": stage, "reason": reason, "updated_at": now, **fields})
 
 
 def deactivated_by_us(lifecycles: dict[str, KeyLifecycle]) -> dict[str, datetime]:
-    """AccessKeyId -> when this service deactivated it, for keys still in that stage."""
+    """AccessKeyId -> when this service deactivated it in staged mode, for keys still in that stage."""
     return {
         key: lc.deactivated_at
         for key, lc in lifecycles.items()
-        if lc.stage is Stage.DEACTIVATED and lc.deactivated_at is not None
+        if lc.stage is Stage.DEACTIVATED and lc.staged and lc.deactivated_at is not None
     }
 
 
 def next_stage(
-    known: KeyLifecycle | None, decision: Decision, *, done: bool, now: datetime
-) -> tuple[Stage | None, dict[str, datetime | None]]:
-    """The stage a decision moves a key to, with the dates to set; (None, {}) when it stays."""
+    known: KeyLifecycle | None, decision: Decision, *, done: bool, now: datetime, staged: bool = False
+) -> tuple[Stage | None, dict[str, datetime | bool | None]]:
+    """The stage a decision moves a key to, with the fields to set; (None, {}) when it stays.
+    `staged`: the run is in staged mode (a deactivation it makes is followed by a deletion)."""
     action = decision.action
     if done and action is Action.DELETE:
         return Stage.DELETED, {"deleted_at": now}
     if done and action is Action.DEACTIVATE:
-        return Stage.DEACTIVATED, {"deactivated_at": now}
-    if known is not None and known.stage is Stage.DEACTIVATED and decision.key_status == "Active":
+        return Stage.DEACTIVATED, {"deactivated_at": now, "staged": staged}
+    if known is not None and known.stage is Stage.DEACTIVATED and _reactivated(known, decision):
         return Stage.REACTIVATED, {"reactivated_at": now}
     if action is Action.WARN and (known is None or known.warned_due_at != decision.due_at):
         return Stage.WARNED, {"warned_at": now, "warned_due_at": decision.due_at}
     if decision.rules and (known is None or known.stage in (Stage.WARNED, Stage.REACTIVATED)):
         return Stage.DETECTED, {"detected_at": now}
     return None, {}
+
+
+def _reactivated(known: KeyLifecycle, decision: Decision) -> bool:
+    """Active now, or used since this service deactivated it (reactivated and deactivated again between
+    two sweeps)."""
+    if decision.key_status == "Active":
+        return True
+    used, since = decision.last_used_at, known.deactivated_at
+    return used is not None and since is not None and used > since

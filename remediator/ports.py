@@ -63,8 +63,8 @@ class AccountAccess(Protocol):
 
 class KeyClaims(Protocol):
     def claim(self, account_id: str, access_key_id: str, action: str, *, owner: str) -> bool:
-        """Take the short-lived right to act on a key. False when another run holds it; the same
-        owner (a retry of the same run) may take it again."""
+        """Take the short-lived right to act on a key, whatever the action. False when another run holds
+        it; the same owner (a retry of the same event) may take it again."""
         ...
 
 

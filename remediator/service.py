@@ -4,6 +4,7 @@ intent and an audit outcome. The event path, the sweep, the CLI and the demo all
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 
@@ -21,8 +22,15 @@ from remediator.decision import Action, Decision, decide
 from remediator.errors import PermanentError, RemediatorError, TransientError
 from remediator.events import ComplianceChangeEvent
 from remediator.facts import UserFacts
-from remediator.lifecycle import KeyLifecycle, Stage, deactivated_by_us, next_stage
-from remediator.policy import Policy
+from remediator.lifecycle import Stage, deactivated_by_us
+from remediator.lifecycle_updates import (
+    advance,
+    first_warning,
+    forget_vanished_keys,
+    gone,
+    record_warnings,
+)
+from remediator.policy import Mode, Policy
 from remediator.ports import (
     AccountAccess,
     AuditLog,
@@ -66,6 +74,7 @@ class Remediator:
         self._home_region = home_region
         self._owner_tag_key = owner_tag_key
         self._on_result = on_result
+        self._staged = policy.mode is Mode.STAGED
 
     # -- entry points ------------------------------------------------------------------------------
 
@@ -111,6 +120,8 @@ class Remediator:
     # -- steps -------------------------------------------------------------------------------------
 
     def _start(self, account_id: str, trigger: Trigger, *, label: str, rule: str | None) -> Run:
+        """The claims' owner: an event's id, which a retry of the same event shares; for other runs a
+        fresh one, so that a message delivered twice does not act twice."""
         context = Context(
             account_id=account_id,
             trigger=trigger,
@@ -120,7 +131,10 @@ class Remediator:
             thresholds=self._policy.thresholds,
         )
         return Run(
-            context=context, exemption_source=self._exemptions, lifecycle_store=self._lifecycle, owner=label
+            context=context,
+            exemption_source=self._exemptions,
+            lifecycle_store=self._lifecycle,
+            owner=label if trigger is Trigger.EVENT else f"{label}:{uuid.uuid4().hex[:12]}",
         )
 
     def _open(self, run: Run, region: str, label: str, *, user_id: str | None) -> MemberAccount | None:
@@ -150,9 +164,10 @@ class Remediator:
     def _sweep(self, run: Run, member: MemberAccount) -> None:
         try:
             report = member.credential_report()
-        except PermanentError as exc:
-            logger.warning("no credential report, listing users", extra={"error": str(exc)})
-            report = None
+        except TransientError as exc:
+            # Throttled or not ready: the account is retried later rather than scanned user by user.
+            self._user_failed(run, None, None, "credential report unavailable", exc)
+            raise
         if report is None:
             self._every_user(run, member)
             return
@@ -163,7 +178,8 @@ class Remediator:
         )
         # Keys this service deactivated are followed up whatever the report says: staged deletion, or a
         # key someone made active again.
-        nominated |= {lc.user_name for lc in run.lifecycles().values() if lc.stage is Stage.DEACTIVATED}
+        if self._policy.mode is Mode.STAGED:
+            nominated |= {lc.user_name for lc in run.lifecycles().values() if lc.stage is Stage.DEACTIVATED}
         for user_name in sorted(nominated):
             self._remediate_user(run, member, user_name, None, report_keyless=False)
         self._report_findings(run, report, checked=nominated)
@@ -208,7 +224,7 @@ class Remediator:
             self._access.forget(run.context.account_id)
             self._user_failed(run, user_name, user_id, "user could not be read", exc)
             return None
-        self._forget_vanished_keys(run, user_name, facts)
+        forget_vanished_keys(run, user_name, facts, self._clock())
         if facts is None or not facts.keys:
             if facts is None or report_keyless:
                 reason = "user no longer exists" if facts is None else "user has no access keys"
@@ -251,14 +267,12 @@ class Remediator:
                 self._audit.append(written)  # before IAM is touched: if it fails, nothing happens
                 return
             self._record(run, written)
-            if phase is Phase.OUTCOME or (
-                decision.action is Action.WARN and self._first_warning(run, decision)
-            ):
+            if phase is Phase.OUTCOME or (decision.action is Action.WARN and first_warning(run, decision)):
                 run.notices.append(written)
 
         if not decision.action.mutates:
             record(Phase.DECISION, Outcome.SKIPPED)
-            self._advance(run, facts, decision, done=False)
+            advance(run, facts, decision, done=False, now=self._clock(), staged=self._staged)
             return
         key = decision.access_key_id
         if not self._claims.claim(run.context.account_id, key, decision.action.value, owner=run.owner):
@@ -281,48 +295,12 @@ class Remediator:
             return
         if not changed:
             record(Phase.OUTCOME, Outcome.SKIPPED, note="key already gone")
-        else:
-            record(Phase.OUTCOME, Outcome.DONE)
-            message = "key deleted" if decision.action is Action.DELETE else "key deactivated"
-            logger.info(message, extra=_log_fields(run, facts.user_name, decision))
-        self._advance(run, facts, decision, done=True)
-
-    # -- lifecycle ---------------------------------------------------------------------------------
-
-    def _first_warning(self, run: Run, decision: Decision) -> bool:
-        """At most one warning per key and due date: a key used again gets a new due date, and a new one."""
-        known = run.lifecycles().get(decision.access_key_id)
-        return not (known and known.stage is Stage.WARNED and known.warned_due_at == decision.due_at)
-
-    def _advance(self, run: Run, facts: UserFacts, decision: Decision, *, done: bool) -> None:
-        """Move the key's lifecycle when the decision changes its stage; write nothing otherwise."""
-        now = self._clock()
-        key = decision.access_key_id
-        known = run.lifecycles().get(key)
-        stage, dates = next_stage(known, decision, done=done, now=now)
-        if stage is None:
+            gone(run, key, self._clock())
             return
-        base = known or KeyLifecycle(
-            account_id=run.context.account_id,
-            access_key_id=key,
-            user_name=facts.user_name,
-            stage=stage,
-            detected_at=now if decision.rules else None,
-            updated_at=now,
-        )
-        run.save(base.moved(stage, now, decision.reason, **dates))
-
-    def _forget_vanished_keys(self, run: Run, user_name: str, facts: UserFacts | None) -> None:
-        """Keys this service deactivated that no longer exist (deleted by someone, or the user is gone)."""
-        present = {key.access_key_id for key in facts.keys} if facts else set()
-        now = self._clock()
-        for lc in list(run.lifecycles().values()):
-            if (
-                lc.user_name == user_name
-                and lc.stage is Stage.DEACTIVATED
-                and lc.access_key_id not in present
-            ):
-                run.save(lc.moved(Stage.DELETED, now, "key no longer exists", deleted_at=now))
+        record(Phase.OUTCOME, Outcome.DONE)
+        message = "key deleted" if decision.action is Action.DELETE else "key deactivated"
+        logger.info(message, extra=_log_fields(run, facts.user_name, decision))
+        advance(run, facts, decision, done=True, now=self._clock(), staged=self._staged)
 
     # -- records -----------------------------------------------------------------------------------
 
@@ -374,7 +352,10 @@ class Remediator:
                 self._notifier.notify(run.notices)
             except RemediatorError as exc:
                 # Best effort: the actions are done and audited; a retry would only repeat the notice.
+                # Warnings stay unrecorded, so the next sweep sends them again.
                 logger.warning("notification failed", extra={"error": str(exc)})
+            else:
+                record_warnings(run, self._clock())
         if self._on_result is not None:
             self._on_result(result)
         return result

@@ -139,14 +139,15 @@ class MemoryLifecycle:
 
 @dataclass
 class MemoryClaims:
-    """Claims as the state table keeps them: one holder per (account, key, action), for an hour."""
+    """Claims as the state table keeps them: one holder per (account, key), for an hour. The slots keep
+    a third, empty part for the tests that set holders directly."""
 
     holders: dict[tuple[str, str, str], str] = field(default_factory=dict)
     clock: Callable[[], datetime] | None = None
     taken_at: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
 
     def claim(self, account_id: str, access_key_id: str, action: str, *, owner: str) -> bool:
-        slot = (account_id, access_key_id, action)
+        slot = (account_id, access_key_id, "")
         if (
             self.clock is not None
             and slot in self.taken_at

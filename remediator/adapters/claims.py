@@ -1,4 +1,5 @@
-"""Short-lived claims on keys, in the state table: pk "claim#<account>", sk "<key>#<action>".
+"""Short-lived claims on keys, in the state table: pk "claim#<account>", sk "<key>" (one holder per key,
+whatever it means to do: an undo and a staged deletion must not pass each other either).
 
 Both managed rules usually flag a user in the same evaluation, so two events for the same user arrive
 together and two Lambdas would act on the same key. The first to claim the key acts; the other records
@@ -19,7 +20,9 @@ from remediator.adapters.failures import error_code, translate
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-CLAIM_TTL = timedelta(hours=1)
+# Longer than any run (the worker's timeout is ten minutes), short enough that an operator's undo right
+# after a deactivation waits minutes, not an hour.
+CLAIM_TTL = timedelta(minutes=15)
 
 
 class DynamoDBClaims:
@@ -43,8 +46,9 @@ class DynamoDBClaims:
                 TableName=self._table,
                 Item={
                     "pk": {"S": f"claim#{account_id}"},
-                    "sk": {"S": f"{access_key_id}#{action}"},
+                    "sk": {"S": access_key_id},
                     "owner": {"S": owner},
+                    "action": {"S": action},
                     "expiration": {"N": str(int((now + self._ttl).timestamp()))},
                 },
                 ConditionExpression="attribute_not_exists(pk) OR #owner = :owner OR #expiration < :now",

@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from remediator.adapters.failures import error_code, translate
 from remediator.credential_report import CredentialReport, parse_report
+from remediator.errors import TransientError
 from remediator.facts import KeyFacts, UserFacts
 
 if TYPE_CHECKING:
@@ -74,45 +75,48 @@ class Boto3MemberAccount:
         return None
 
     def credential_report(self) -> CredentialReport | None:
-        """Ask IAM for the report and wait for it a little; None when it cannot be had now (the sweep
-        then lists the users instead). IAM keeps a report for four hours: within that time asking again
-        returns the same one at once."""
+        """Ask IAM for the report and wait for it a little. IAM keeps a report for four hours: within
+        that time asking again returns the same one at once.
+
+        None when this account will not give one (access denied): the sweep then lists the users.
+        TransientError when it is throttled or not ready in time: the account is retried later, rather
+        than scanned user by user when IAM is already busy.
+        """
+        doing = f"credential report of {self._account_id}"
         for attempt in range(REPORT_ATTEMPTS):
             try:
                 state = self._iam.generate_credential_report()["State"]
             except ClientError as exc:
                 if error_code(exc) not in ("LimitExceeded", "ReportInProgress", "ServiceFailure"):
-                    logger.warning(
-                        "credential report refused", extra={"account_id": self._account_id, "error": str(exc)}
-                    )
+                    self._refused(exc, doing)
                     return None
                 state = "INPROGRESS"
             except BotoCoreError as exc:
-                logger.warning(
-                    "credential report failed", extra={"account_id": self._account_id, "error": str(exc)}
-                )
-                return None
+                raise translate(exc, doing) from exc
             if state == "COMPLETE":
                 break
             if attempt + 1 < REPORT_ATTEMPTS:
                 self._sleep(REPORT_POLL_SECONDS)
         else:
-            logger.warning("credential report not ready", extra={"account_id": self._account_id})
-            return None
+            raise TransientError(f"{doing}: not ready after {REPORT_ATTEMPTS} attempts")
         try:
             report = self._iam.get_credential_report()
         except ClientError as exc:
-            # ReportNotPresent, ReportExpired, ReportInProgress: it went away or is not ready after all.
-            logger.warning(
-                "credential report unavailable", extra={"account_id": self._account_id, "error": str(exc)}
-            )
+            # ReportNotPresent, ReportExpired, ReportInProgress right after COMPLETE: try again later.
+            self._refused(exc, doing)
             return None
         except BotoCoreError as exc:
-            logger.warning(
-                "credential report failed", extra={"account_id": self._account_id, "error": str(exc)}
-            )
-            return None
+            raise translate(exc, doing) from exc
         return parse_report(report["Content"].decode("utf-8"), report["GeneratedTime"])
+
+    def _refused(self, exc: ClientError, doing: str) -> None:
+        """Raise unless the account simply will not give a report (then the caller lists the users)."""
+        error = translate(exc, doing)
+        if isinstance(error, TransientError) or error_code(exc) in ("ReportNotPresent", "ReportExpired"):
+            raise TransientError(str(error)) from exc
+        logger.warning(
+            "no credential report, listing users", extra={"account_id": self._account_id, "error": str(error)}
+        )
 
     def users(self) -> Iterator[tuple[str, str]]:
         pages = self._iam.get_paginator("list_users").paginate(PaginationConfig={"PageSize": PAGE_SIZE})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,8 @@ from remediator.audit import AuditRecord
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
 
+# About 1 KB per record as JSON: well under SNS's 256 KB per message.
+PER_MESSAGE = 100
 _FIELDS = (
     "account_id",
     "user_name",
@@ -35,14 +38,22 @@ class SnsNotifier:
         self._topic_arn = topic_arn
 
     def notify(self, records: Sequence[AuditRecord]) -> None:
+        # SNS messages are at most 256 KB: a large account's run goes out in several.
+        for start in range(0, len(records), PER_MESSAGE):
+            self._publish(records[start : start + PER_MESSAGE])
+
+    def _publish(self, records: Sequence[AuditRecord]) -> None:
         account = records[0].account_id
-        failed = sum(1 for r in records if r.outcome == "failed")
-        subject = f"Access key remediation in {account}: {len(records) - failed} done, {failed} failed"
+        counts = Counter(
+            "warned" if r.decision == "warn" else "failed" if r.outcome == "failed" else "done"
+            for r in records
+        )
+        summary = ", ".join(f"{n} {what}" for what, n in sorted(counts.items()))
         body = [r.model_dump(mode="json", include=set(_FIELDS)) for r in records]
         try:
             self._client.publish(
                 TopicArn=self._topic_arn,
-                Subject=subject[:100],
+                Subject=f"Access key remediation in {account}: {summary}"[:100],
                 Message=json.dumps({"account_id": account, "actions": body}, indent=2),
             )
         except (ClientError, BotoCoreError) as exc:

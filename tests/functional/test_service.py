@@ -256,7 +256,7 @@ def test_a_key_another_run_is_acting_on_is_left_to_it() -> None:
     world = World(Mode.DELETE)
     alice = user("alice", key("AKIAOLD", 120))
     world.member.add(alice)
-    world.claims.holders[(ACCOUNT, "AKIAOLD", "delete")] = "the-other-rules-event"
+    world.claims.holders[(ACCOUNT, "AKIAOLD", "")] = "the-other-rules-event"
     result = world.remediator.remediate_event(world.event(alice))
     assert world.status("alice") == {"AKIAOLD": "Active"}
     (record,) = world.audit.records
@@ -270,7 +270,7 @@ def test_a_retry_of_the_same_event_may_take_its_claim_again() -> None:
     alice = user("alice", key("AKIAOLD", 120))
     world.member.add(alice)
     event = world.event(alice)
-    world.claims.holders[(ACCOUNT, "AKIAOLD", "delete")] = event.id
+    world.claims.holders[(ACCOUNT, "AKIAOLD", "")] = event.id
     world.remediator.remediate_event(event)
     assert world.status("alice") == {}
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from remediator.credential_report import ROOT_ROW, CredentialReport, ReportKey, ReportRow
+from remediator.errors import RemediatorError, TransientError
 from remediator.facts import KeyFacts, UserFacts
 from remediator.lifecycle import Stage
 from remediator.policy import Mode, Policy
@@ -297,3 +298,71 @@ def test_worker_reports_only_the_failed_account() -> None:
     response = handle_batch(event, None, org.remediator, "eu-west-1")
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
     assert org.status("old", OTHER) == {}
+
+
+def test_keys_deactivated_before_staged_mode_are_not_deleted() -> None:
+    org = Organization(Mode.DEACTIVATE)
+    org.add(ACCOUNT, "batch", key("AKIABATCH0000000001", START - timedelta(days=100)))
+    org.sweep()
+    assert org.status("batch") == {"AKIABATCH0000000001": "Inactive"}
+    # The team moves to staged mode later: keys deactivated in deactivate mode stay as they are.
+    staged = Organization(Mode.STAGED)
+    staged.members, staged.lifecycle = org.members, org.lifecycle
+    staged.access.members.update(org.members)
+    staged.remediator = Remediator(
+        policy=staged.policy,
+        access=staged.access,
+        audit=staged.audit,
+        exemptions=StaticExemptions(),
+        claims=staged.claims,
+        lifecycle=org.lifecycle,
+        clock=lambda: staged.now,
+    )
+    staged.now = START + timedelta(days=GRACE + 5)
+    assert staged.sweep()["deleted"] == 0
+    assert staged.status("batch") == {"AKIABATCH0000000001": "Inactive"}
+
+
+def test_a_warning_that_could_not_be_sent_is_sent_again() -> None:
+    org = Organization(Mode.DEACTIVATE, warn_days=7)
+    org.add(ACCOUNT, "soon", key("AKIASOON000000000001", START - timedelta(days=85), START))
+    org.notifier.fail = RemediatorError("sns:Publish: Throttling")
+    org.sweep()
+    org.notifier.fail = None
+    org.now += timedelta(days=1)
+    org.sweep()
+    (batch,) = org.notifier.batches
+    assert [(r.access_key_id, r.decision) for r in batch] == [("AKIASOON000000000001", "warn")]
+    assert org.lifecycle.saved[(ACCOUNT, "AKIASOON000000000001")].stage is Stage.WARNED
+
+
+def test_deactivated_keys_are_not_read_again_outside_staged_mode() -> None:
+    org = Organization(Mode.DEACTIVATE)
+    org.add(ACCOUNT, "batch", key("AKIABATCH0000000001", START - timedelta(days=100)))
+    org.sweep()
+    reads = org.members[ACCOUNT].calls.count("read_user")
+    org.now += timedelta(days=1)
+    org.sweep()
+    assert org.members[ACCOUNT].calls.count("read_user") == reads, "nothing left to do for that key"
+
+
+def test_a_sweep_message_delivered_twice_acts_once() -> None:
+    # SQS may deliver a message twice. The first delivery claims the key and is cut short before it
+    # finishes (throttled); the second, with the same run label, must not take the key over.
+    org = Organization(Mode.DELETE)
+    old = key("AKIAOLD0000000000001", START - timedelta(days=120), START - timedelta(days=1))
+    org.add(ACCOUNT, "old", old)
+    member = org.members[ACCOUNT]
+    member.report = report_of(member, START)
+    member.fail_on["delete_key"] = TransientError("iam:DeleteAccessKey: Throttling")
+    with pytest.raises(TransientError):
+        org.remediator.sweep_account(ACCOUNT, region="eu-west-1", label="sweep-r1")
+    del member.fail_on["delete_key"]
+    second = org.remediator.sweep_account(ACCOUNT, region="eu-west-1", label="sweep-r1")
+    assert second.summary()["deleted"] == 0
+    assert [r.reason.endswith("another run is acting on this key") for r in second.records] == [True]
+    # Once the claim has lapsed (the queue's visibility timeout is longer), a retry does the work.
+    org.now += timedelta(minutes=16)
+    assert (
+        org.remediator.sweep_account(ACCOUNT, region="eu-west-1", label="sweep-r1").summary()["deleted"] == 1
+    )

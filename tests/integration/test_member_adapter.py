@@ -265,3 +265,66 @@ def test_role_session_name_is_valid_for_sts() -> None:
     )
     assert role_session_name("sweep 2026/11/28 #1") == "akr-sweep-2026-11-28--1"
     assert len(role_session_name("x" * 200)) == 64
+
+
+# -- credential report ------------------------------------------------------------------------------
+
+REPORT_CSV = (
+    "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,"
+    "password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,"
+    "access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,"
+    "access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,"
+    "access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,"
+    "cert_2_active,cert_2_last_rotated\n"
+    "carol,arn:aws:iam::222222222222:user/carol,2026-01-01T00:00:00+00:00,false,N/A,N/A,N/A,false,"
+    "true,2026-01-01T00:00:00+00:00,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n"
+)
+
+
+def scanning_member(iam: Any) -> Boto3MemberAccount:
+    waits: list[float] = []
+    account = Boto3MemberAccount(
+        account_id=ACCOUNT, role_session_name="akr-test", iam=iam, config=client("config"), sleep=waits.append
+    )
+    return account
+
+
+def test_credential_report_waits_until_complete() -> None:
+    iam = client("iam")
+    with Stubber(iam) as stub:
+        stub.add_response("generate_credential_report", {"State": "STARTED"})
+        stub.add_client_error("generate_credential_report", "LimitExceeded", http_status_code=409)
+        stub.add_response("generate_credential_report", {"State": "COMPLETE"})
+        stub.add_response(
+            "get_credential_report",
+            {"Content": REPORT_CSV.encode(), "ReportFormat": "text/csv", "GeneratedTime": NOW},
+        )
+        report = scanning_member(iam).credential_report()
+    assert report is not None
+    assert [row.user for row in report.users] == ["carol"]
+    assert report.generated_at == NOW
+
+
+def test_credential_report_not_ready_in_time_is_transient() -> None:
+    iam = client("iam")
+    with Stubber(iam) as stub:
+        for _ in range(3):
+            stub.add_response("generate_credential_report", {"State": "INPROGRESS"})
+        with pytest.raises(TransientError, match="not ready after 3 attempts"):
+            scanning_member(iam).credential_report()
+
+
+def test_credential_report_denied_falls_back_to_listing() -> None:
+    iam = client("iam")
+    with Stubber(iam) as stub:
+        stub.add_client_error("generate_credential_report", "AccessDenied", http_status_code=403)
+        assert scanning_member(iam).credential_report() is None
+
+
+def test_credential_report_gone_right_after_is_transient() -> None:
+    iam = client("iam")
+    with Stubber(iam) as stub:
+        stub.add_response("generate_credential_report", {"State": "COMPLETE"})
+        stub.add_client_error("get_credential_report", "ReportNotPresent", http_status_code=410)
+        with pytest.raises(TransientError, match="ReportNotPresent"):
+            scanning_member(iam).credential_report()

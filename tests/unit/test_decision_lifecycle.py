@@ -187,7 +187,10 @@ def test_warning_window(pol: Policy, facts: KeyFacts, action: Action) -> None:
         assert timedelta(0) <= decision.due_at - NOW <= days(pol.warn_days_before)
 
 
-@pytest.mark.parametrize("mode", list(Mode), ids=[m.value for m in Mode])
+ACTING_MODES = [m for m in Mode if m is not Mode.REPORT]
+
+
+@pytest.mark.parametrize("mode", ACTING_MODES, ids=[m.value for m in ACTING_MODES])
 def test_warning_announces_the_modes_action(mode: Mode) -> None:
     decision = decide_one(due_in(days(7)), policy(mode, warn=14))
 
@@ -203,12 +206,16 @@ def test_warning_announces_the_modes_action(mode: Mode) -> None:
         (Mode.DELETE, "within policy until 2025-06-08; then delete"),
         (Mode.STAGED, "within policy until 2025-06-08; then deactivate"),
         (Mode.DEACTIVATE, "within policy until 2025-06-08; then deactivate"),
-        (Mode.REPORT, "within policy until 2025-06-08; then report"),
     ],
-    ids=["delete", "staged", "deactivate", "report"],
+    ids=["delete", "staged", "deactivate"],
 )
 def test_warning_reason_names_the_due_date_and_the_action(mode: Mode, reason: str) -> None:
     assert decide_one(due_in(days(7)), policy(mode, warn=14)).reason == reason
+
+
+def test_report_mode_warns_nobody() -> None:
+    # Nothing will happen at the due date in report mode: no warning.
+    assert decide_one(due_in(days(7)), policy(Mode.REPORT, warn=14)).action is Action.NONE
 
 
 @pytest.mark.parametrize(
@@ -430,13 +437,16 @@ def test_staged_reasons_carry_the_dates(
 # --- the map `decide` is given ----------------------------------------------------------------------------
 
 
-def lifecycle(key_id: str, stage: Stage, deactivated_at: datetime | None) -> KeyLifecycle:
+def lifecycle(
+    key_id: str, stage: Stage, deactivated_at: datetime | None, *, staged: bool = True
+) -> KeyLifecycle:
     return KeyLifecycle(
         account_id=ACCOUNT,
         access_key_id=key_id,
         user_name=USER,
         stage=stage,
         deactivated_at=deactivated_at,
+        staged=staged,
         updated_at=NOW,
     )
 
@@ -450,6 +460,8 @@ def test_deactivated_by_us_keeps_only_keys_still_deactivated() -> None:
         "AKIAWARNED0000000001": lifecycle("AKIAWARNED0000000001", Stage.WARNED, None),
         "AKIADETECTED00000001": lifecycle("AKIADETECTED00000001", Stage.DETECTED, None),
         "AKIANODATE0000000001": lifecycle("AKIANODATE0000000001", Stage.DEACTIVATED, None),
+        # Deactivated in deactivate mode: switching to staged later does not delete it.
+        "AKIANOTSTAGED0000001": lifecycle("AKIANOTSTAGED0000001", Stage.DEACTIVATED, since, staged=False),
     }
 
     assert deactivated_by_us(records) == {"AKIADEACTIVATED00001": since}
@@ -462,3 +474,14 @@ def test_an_exempt_key_is_not_warned() -> None:
     assert decision.action is Action.NONE
     assert decision.planned_action is None
     assert "exempt until" in decision.reason
+
+
+def test_a_key_used_after_its_deactivation_is_not_deleted() -> None:
+    # Reactivated, used and deactivated again between two sweeps: never deleted on the old deactivation.
+    since = NOW - days(30)
+    used_again = KeyFacts(
+        access_key_id=KEY_A, status="Inactive", created_at=NOW - days(200), last_used_at=since + days(2)
+    )
+    decision = decide_one(used_again, policy(Mode.STAGED), deactivated={KEY_A: since})
+    assert decision.action is Action.NONE
+    assert decision.reason.endswith("used since, on 2025-05-04: not deleted")
