@@ -121,9 +121,15 @@ class SlowAudit(MemoryAuditLog):
 class SlowClaims(MemoryClaims):
     latency: Latency = field(default_factory=lambda: Latency(0.0))
 
-    def claim(self, account_id: str, access_key_id: str, action: str, *, owner: str) -> bool:
+    def claim(
+        self, account_id: str, access_key_id: str, action: str, *, owner: str, after_finished: bool = False
+    ) -> bool:
         self.latency()
-        return super().claim(account_id, access_key_id, action, owner=owner)
+        return super().claim(account_id, access_key_id, action, owner=owner, after_finished=after_finished)
+
+    def finish(self, account_id: str, access_key_id: str, *, owner: str) -> None:
+        self.latency()
+        super().finish(account_id, access_key_id, owner=owner)
 
 
 class SlowLifecycle:

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 from rich.table import Table
 
 from org_bootstrap.aws import Aws, CliError
@@ -29,7 +30,7 @@ from org_bootstrap.options import (
     SecurityAccount,
     Yes,
 )
-from org_bootstrap.plan import PlanError, describe
+from org_bootstrap.plan import PlanError, describe, warnings
 from org_bootstrap.render import console, emit_json, envelope, fail, plan_lines
 from org_bootstrap.stacks import failed_instances
 from org_bootstrap.status import check
@@ -115,25 +116,48 @@ def deploy(  # noqa: PLR0917
     home_region: Annotated[
         str | None, typer.Option("--home-region", help="The one region for the rules. Default: --region.")
     ] = None,
-    mode: Annotated[Mode, typer.Option(help="What to do with a violating key.")] = Mode.DELETE,
-    cis: Annotated[
-        CisVersion | None, typer.Option("--cis", help="CIS preset: 1.2 (90/90) or 1.4+ (90/45).")
+    mode: Annotated[
+        Mode | None, typer.Option(help="What to do with a violating key. Default: deployed, else delete.")
     ] = None,
-    max_key_age_days: Annotated[int | None, typer.Option(min=1, max=3650)] = None,
-    max_unused_days: Annotated[int | None, typer.Option(min=1, max=3650)] = None,
+    cis: Annotated[
+        CisVersion | None,
+        typer.Option("--cis", help="CIS preset: 1.2 (90/90) or 1.4+ (90/45). Default: the deployed limits."),
+    ] = None,
+    max_key_age_days: Annotated[
+        int | None, typer.Option(min=1, max=3650, help="Rotation limit. Default: deployed, else 90.")
+    ] = None,
+    max_unused_days: Annotated[
+        int | None, typer.Option(min=1, max=3650, help="Unused limit. Default: deployed, else 90.")
+    ] = None,
     create_config_recorder: Annotated[
-        bool, typer.Option(help="Create a Config recorder in each member (not where one exists).")
-    ] = False,
+        bool | None,
+        typer.Option(
+            help="Create a Config recorder in each member (not where one exists). Default: deployed, else no."
+        ),
+    ] = None,
     grace_days: Annotated[
-        int, typer.Option(min=0, max=365, help="Staged mode: days between deactivation and deletion.")
-    ] = 14,
+        int | None,
+        typer.Option(
+            min=0,
+            max=365,
+            help="Staged mode: days between deactivation and deletion. Default: deployed, else 14.",
+        ),
+    ] = None,
     warn_days_before: Annotated[
-        int,
-        typer.Option(min=0, max=90, help="Warn owners this many days before a key breaks a rule; 0: off."),
-    ] = 0,
+        int | None,
+        typer.Option(
+            min=0,
+            max=90,
+            help="Warn owners this many days before a key breaks a rule; 0: off. Default: deployed, else 0.",
+        ),
+    ] = None,
     protected_user_path: Annotated[
-        str, typer.Option(help="IAM path of break-glass users, e.g. /break-glass/: never touched.")
-    ] = "",
+        str | None,
+        typer.Option(
+            help='IAM path of break-glass users, e.g. /break-glass/: never touched; "" for none. '
+            "Default: deployed, else none."
+        ),
+    ] = None,
     security_role: Annotated[
         str, typer.Option(help="Role assumed in the security account.")
     ] = "OrganizationAccountAccessRole",
@@ -143,7 +167,13 @@ def deploy(  # noqa: PLR0917
     endpoint_url: EndpointUrl = None,
     output: OutputFormat = Output.TABLE,
 ) -> None:
-    """Deploy the whole organization from the management account (or a delegated administrator)."""
+    """Deploy the whole organization from the management account (or a delegated administrator).
+
+    The policy options (--mode, --cis and the limits, --grace-days, --warn-days-before,
+    --protected-user-path, --create-config-recorder) change only what they name: an option left out keeps
+    the deployed value, and only a first deploy gets the defaults. The plan lists every parameter an update
+    changes, and warns when keys will be treated harder than now.
+    """
     if cis and (max_key_age_days or max_unused_days):
         raise fail("deploy", "give either --cis or --max-key-age-days/--max-unused-days, not both", output)
     aws = Aws(profile=profile, region=region or home_region, endpoint_url=endpoint_url)
@@ -166,7 +196,10 @@ def deploy(  # noqa: PLR0917
             prepared = prepare(aws, deployment, report)
         lines = describe(prepared.plan, deployment, prepared.observed)
         if output is Output.TABLE:
-            plan_lines(lines)
+            alarming = set(warnings(prepared.plan))
+            plan_lines(
+                [f"[bold red]{escape(line)}[/]" if line in alarming else escape(line) for line in lines]
+            )
         if prepared.plan.changes_nothing:
             if output is Output.JSON:
                 emit_json(envelope("deploy", "ok", plan=lines, changed=False))

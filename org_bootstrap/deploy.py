@@ -74,6 +74,7 @@ def carry_out(
         template=CENTRAL_TEMPLATE.read_text(),
         parameters=plan.central_parameters,
         progress=progress,
+        kept=plan.central_diff.kept,
         poll_seconds=poll_seconds,
     )
     member_template = MEMBER_TEMPLATE.read_text()
@@ -91,6 +92,7 @@ def carry_out(
         failure_tolerance=deployment.failure_tolerance_percentage,
         max_concurrent=deployment.max_concurrent_percentage,
         progress=progress,
+        kept=plan.stackset_diff.kept,
         poll_seconds=poll_seconds,
     )
     if plan.management is not None:
@@ -101,6 +103,7 @@ def carry_out(
             template=member_template,
             parameters=plan.member_parameters,
             progress=progress,
+            kept=plan.management_diff.kept,
             poll_seconds=poll_seconds,
         )
     stackset = read_stackset(cloudformation, deployment.stackset_name, plan.call_as)

@@ -10,12 +10,23 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from org_bootstrap.deployment import Deployment, central_parameters, member_parameters
+from org_bootstrap.deployment import (
+    Deployment,
+    DeploymentPolicy,
+    PolicyError,
+    central_parameters,
+    member_parameters,
+    resolve_policy,
+    template_parameters,
+)
 from org_bootstrap.observed import Observed, StackSetState, StackState
+from remediator.policy import Mode
 
 EVENT_BUS_NAME = "access-key-remediation"
 # Stack instances that an update of the StackSet deploys again (DetailedStatus, or Status OUTDATED).
 RETRIED_INSTANCE_STATES = frozenset({"FAILED", "CANCELLED", "OUTDATED"})
+# How much a mode does to a violating key, least first: a change up this list gets a warning in the plan.
+MODE_SEVERITY = {Mode.REPORT: 0, Mode.DEACTIVATE: 1, Mode.STAGED: 2, Mode.DELETE: 3}
 
 
 class PlanError(Exception):
@@ -30,6 +41,32 @@ class Change(StrEnum):
     """A stack that failed its first creation: delete it, then create it again."""
 
 
+class ParameterChange(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    old: str | None
+    """None when the deployed stack does not have the parameter."""
+    new: str
+
+
+class StackDiff(BaseModel):
+    """What an UPDATE changes in a deployed stack or StackSet (empty for any other change)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    parameters: tuple[ParameterChange, ...] = ()
+    """The parameters akr sets whose value changes, in the order akr sets them."""
+    new_template: bool = False
+    kept: tuple[str, ...] = ()
+    """Parameters the stack has, and the new template declares, that akr does not set (NotificationEmail,
+    LogLevel, ...): the update sends them with UsePreviousValue, or CloudFormation would reset them to the
+    template's defaults."""
+
+    def change(self, name: str) -> ParameterChange | None:
+        return next((c for c in self.parameters if c.name == name), None)
+
+
 class Plan(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -39,6 +76,8 @@ class Plan(BaseModel):
     targets: tuple[str, ...]
     bus_arn: str
     code_key: str
+    policy: DeploymentPolicy
+    """The options given, else what is deployed, else a first deploy's defaults."""
     central_parameters: dict[str, str]
     member_parameters: dict[str, str]
     enable_trusted_access: bool
@@ -52,6 +91,9 @@ class Plan(BaseModel):
     """Accounts whose stack instance failed or is outdated: the StackSet update deploys them again."""
     management: Change | None
     """None when the command does not run in the management account and cannot reach it."""
+    central_diff: StackDiff = StackDiff()
+    stackset_diff: StackDiff = StackDiff()
+    management_diff: StackDiff = StackDiff()
 
     @property
     def changes_nothing(self) -> bool:
@@ -98,30 +140,74 @@ def plan_deploy(
     bus_arn = (
         f"arn:aws:events:{deployment.home_region}:{deployment.security_account_id}:event-bus/{EVENT_BUS_NAME}"
     )
-    central = central_parameters(deployment, organization_id=observed.organization_id, code_key=code_key)
-    member = member_parameters(deployment, organization_id=observed.organization_id, bus_arn=bus_arn)
+    policy = _policy(deployment, observed)
+    organization_id = observed.organization_id
+    central = central_parameters(deployment, policy, organization_id=organization_id, code_key=code_key)
+    member = member_parameters(deployment, policy, organization_id=organization_id, bus_arn=bus_arn)
     instances = observed.stackset.instances if observed.stackset else ()
     covered = {i.account_id for i in instances}
     retried = tuple(sorted({i.account_id for i in instances if i.status in RETRIED_INSTANCE_STATES}))
+    central_change = _stack_change(observed.central_stack, central_template, central)
+    stackset_change = _stackset_change(observed.stackset, member_template, member, retried)
+    management_change = (
+        _stack_change(observed.management_stack, member_template, member) if observed.is_management else None
+    )
     return Plan(
         call_as=call_as,
         organization_id=observed.organization_id,
         targets=targets,
         bus_arn=bus_arn,
         code_key=code_key,
+        policy=policy,
         central_parameters=central,
         member_parameters=member,
         enable_trusted_access=not observed.trusted_access,
         create_bucket=not observed.bucket_exists,
         upload_code=not observed.code_uploaded,
-        central=_stack_change(observed.central_stack, central_template, central),
-        stackset=_stackset_change(observed.stackset, member_template, member, retried),
+        central=central_change,
+        stackset=stackset_change,
         missing_instances=tuple(a for a in observed.target_accounts if a not in covered),
         retried_instances=retried,
-        management=(
-            _stack_change(observed.management_stack, member_template, member)
-            if observed.is_management
-            else None
+        management=management_change,
+        central_diff=_diff(central_change, observed.central_stack, central_template, central),
+        stackset_diff=_diff(stackset_change, observed.stackset, member_template, member),
+        management_diff=_diff(management_change, observed.management_stack, member_template, member),
+    )
+
+
+def _policy(deployment: Deployment, observed: Observed) -> DeploymentPolicy:
+    """The operator's options over the deployed values: the central stack's, and the member stack's (the
+    StackSet's, else the management account's) for the member-only Config recorder."""
+    central = observed.central_stack
+    member = observed.stackset or observed.management_stack
+    try:
+        return resolve_policy(
+            deployment,
+            central=central.parameters if central else None,
+            member=member.parameters if member else None,
+        )
+    except PolicyError as exc:
+        raise PlanError(str(exc)) from exc
+
+
+def _diff(
+    change: Change | None,
+    deployed: StackState | StackSetState | None,
+    template: str,
+    parameters: dict[str, str],
+) -> StackDiff:
+    if change is not Change.UPDATE or deployed is None:
+        return StackDiff()
+    declared = template_parameters(template)
+    return StackDiff(
+        parameters=tuple(
+            ParameterChange(name=name, old=deployed.parameters.get(name), new=value)
+            for name, value in parameters.items()
+            if deployed.parameters.get(name) != value
+        ),
+        new_template=deployed.template.strip() != template.strip(),
+        kept=tuple(
+            sorted(name for name in deployed.parameters if name in declared and name not in parameters)
         ),
     )
 
@@ -164,13 +250,16 @@ def describe(plan: Plan, deployment: Deployment, observed: Observed) -> list[str
     if plan.upload_code:
         lines.append(f"Would upload the remediator code to s3://{deployment.code_bucket}/{plan.code_key}")
     lines += _stack_lines(
-        plan.central, f"stack {deployment.central_stack_name}", f"the security account {security}"
+        plan.central,
+        f"stack {deployment.central_stack_name}",
+        f"the security account {security}",
+        plan.central_diff,
     )
     region = deployment.home_region
     if plan.stackset is not Change.NONE:
         lines.append(
             f"Would {plan.stackset.value} StackSet {deployment.stackset_name} (service-managed, automatic "
-            f"deployment) for {', '.join(plan.targets)} in {region}"
+            f"deployment) for {', '.join(plan.targets)} in {region}{_details(plan.stackset_diff)}"
         )
     if plan.retried_instances:
         lines.append(
@@ -192,15 +281,59 @@ def describe(plan: Plan, deployment: Deployment, observed: Observed) -> list[str
             plan.management,
             f"stack {deployment.management_stack_name}",
             f"the management account {observed.management_account}",
+            plan.management_diff,
         )
+    lines += warnings(plan)
     if plan.changes_nothing:
         lines.append("Nothing to change: the organization is up to date")
     return lines
 
 
-def _stack_lines(change: Change, what: str, where: str) -> list[str]:
+def warnings(plan: Plan) -> list[str]:
+    """The plan's lines that need the operator's attention most: from now on keys are treated harder."""
+    found = []
+    mode = plan.central_diff.change("Mode")
+    if mode and mode.old in MODE_SEVERITY and MODE_SEVERITY[plan.policy.mode] > MODE_SEVERITY[Mode(mode.old)]:
+        effect = {
+            Mode.DEACTIVATE: "deactivated",
+            Mode.STAGED: f"deactivated, and deleted {plan.policy.grace_days} day(s) later,",
+            Mode.DELETE: "deleted",
+        }[plan.policy.mode]
+        found.append(f"Keys will be {effect} from now on: {_change(mode)}")
+    grace = plan.central_diff.change("GraceDays")
+    if grace and grace.old and grace.old.isdigit() and plan.policy.grace_days < int(grace.old):
+        effect = (
+            "Deactivated keys will be deleted sooner"
+            if plan.policy.mode is Mode.STAGED
+            else "Deactivated keys can be reactivated (akr undo) for less time"
+        )
+        found.append(f"{effect}: {_change(grace)}")
+    return found
+
+
+def _stack_lines(change: Change, what: str, where: str, diff: StackDiff) -> list[str]:
     if change is Change.NONE:
         return []
     if change is Change.RECREATE:
         return [f"Would delete the failed {what} in {where} and create it again"]
-    return [f"Would {change.value} {what} in {where}"]
+    return [f"Would {change.value} {what} in {where}{_details(diff)}"]
+
+
+def _details(diff: StackDiff) -> str:
+    """The suffix ": Mode report -> delete, GraceDays 14 -> 7, new code, new template"; "" when empty."""
+    parts = [_change(c) for c in diff.parameters if c.name != "CodeKey"]
+    if diff.change("CodeKey"):
+        parts.append("new code")
+    if diff.new_template:
+        parts.append("new template")
+    return f": {', '.join(parts)}" if parts else ""
+
+
+def _change(change: ParameterChange) -> str:
+    return f"{change.name} {_shown(change.old)} -> {_shown(change.new)}"
+
+
+def _shown(value: str | None) -> str:
+    if value is None:
+        return "(not set)"
+    return value or "(none)"

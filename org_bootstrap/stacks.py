@@ -25,8 +25,12 @@ _DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE")
 _USABLE = (*_DONE, "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE", "IMPORT_ROLLBACK_COMPLETE")
 
 
-def _parameters(values: dict[str, str]) -> list[Any]:
-    return [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(values.items())]
+def _parameters(values: dict[str, str], kept: Sequence[str] = ()) -> list[Any]:
+    """The values akr sets, and UsePreviousValue for `kept`: the parameters a stack has that akr does not
+    set, which CloudFormation would otherwise reset to the template's defaults on an update."""
+    given: list[Any] = [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
+    previous: list[Any] = [{"ParameterKey": k, "UsePreviousValue": True} for k in kept if k not in values]
+    return sorted(given + previous, key=lambda p: str(p["ParameterKey"]))
 
 
 def apply_stack(
@@ -37,9 +41,11 @@ def apply_stack(
     template: str,
     parameters: dict[str, str],
     progress: Progress,
+    kept: Sequence[str] = (),
     poll_seconds: float = POLL_SECONDS,
 ) -> dict[str, str]:
-    """Carry out `change` on stack `name` and return its outputs."""
+    """Carry out `change` on stack `name` and return its outputs. An update keeps the `kept` parameters'
+    values (the stack's parameters that akr does not set)."""
     done = _USABLE if change is Change.NONE else _DONE
     try:
         if change is Change.RECREATE:
@@ -61,7 +67,7 @@ def apply_stack(
                 cloudformation.update_stack(
                     StackName=name,
                     TemplateBody=template,
-                    Parameters=_parameters(parameters),
+                    Parameters=_parameters(parameters, kept),
                     Capabilities=CAPABILITIES,
                 )
             except ClientError as exc:
@@ -149,12 +155,14 @@ def apply_stackset(
     failure_tolerance: int,
     max_concurrent: int,
     progress: Progress,
+    kept: Sequence[str] = (),
     poll_seconds: float = POLL_SECONDS,
 ) -> None:
     """Create or update the service-managed StackSet, then deploy it to the targets' accounts that lack it.
 
     Service-managed: CloudFormation creates the execution roles. AutoDeployment puts the stack into every
-    account that joins a target OU later, and removes it from accounts that leave.
+    account that joins a target OU later, and removes it from accounts that leave. An update keeps the
+    `kept` parameters' values (the StackSet's parameters that akr does not set).
     """
     deployment_targets: Any = {"OrganizationalUnitIds": list(targets)}
     preferences = _preferences(failure_tolerance, max_concurrent)
@@ -178,7 +186,7 @@ def apply_stackset(
             operation = cloudformation.update_stack_set(
                 StackSetName=name,
                 TemplateBody=template,
-                Parameters=_parameters(parameters),
+                Parameters=_parameters(parameters, kept),
                 Capabilities=CAPABILITIES,
                 PermissionModel="SERVICE_MANAGED",
                 AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},

@@ -62,9 +62,17 @@ class AccountAccess(Protocol):
 
 
 class KeyClaims(Protocol):
-    def claim(self, account_id: str, access_key_id: str, action: str, *, owner: str) -> bool:
+    def claim(
+        self, account_id: str, access_key_id: str, action: str, *, owner: str, after_finished: bool = False
+    ) -> bool:
         """Take the short-lived right to act on a key, whatever the action. False when another run holds
-        it; the same owner (a retry of the same event) may take it again."""
+        it; the same owner (a retry of the same event) may take it again. `after_finished`: also take it
+        from a run that has finished acting (an operator's undo need not wait for the claim to lapse)."""
+        ...
+
+    def finish(self, account_id: str, access_key_id: str, *, owner: str) -> None:
+        """The holder is done acting. The claim still keeps other runs off until it lapses: a run that
+        read the key before the action would otherwise act again on what it read."""
         ...
 
 

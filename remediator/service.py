@@ -281,26 +281,29 @@ class Remediator:
             return
         record(Phase.INTENT, Outcome.PENDING)
         try:
-            if decision.action is Action.DELETE:
-                changed = member.delete_key(facts.user_name, key)
-            else:
-                changed = member.deactivate_key(facts.user_name, key)
-        except (PermanentError, TransientError) as exc:
-            record(Phase.OUTCOME, Outcome.FAILED, error=str(exc))
-            logger.error(
-                "key action failed", extra=_log_fields(run, facts.user_name, decision, error=str(exc))
-            )
-            if isinstance(exc, TransientError):
-                raise
-            return
-        if not changed:
-            record(Phase.OUTCOME, Outcome.SKIPPED, note="key already gone")
-            gone(run, key, self._clock())
-            return
-        record(Phase.OUTCOME, Outcome.DONE)
-        message = "key deleted" if decision.action is Action.DELETE else "key deactivated"
-        logger.info(message, extra=_log_fields(run, facts.user_name, decision))
-        advance(run, facts, decision, done=True, now=self._clock(), staged=self._staged)
+            try:
+                if decision.action is Action.DELETE:
+                    changed = member.delete_key(facts.user_name, key)
+                else:
+                    changed = member.deactivate_key(facts.user_name, key)
+            except (PermanentError, TransientError) as exc:
+                record(Phase.OUTCOME, Outcome.FAILED, error=str(exc))
+                logger.error(
+                    "key action failed", extra=_log_fields(run, facts.user_name, decision, error=str(exc))
+                )
+                if isinstance(exc, TransientError):
+                    raise
+                return
+            if not changed:
+                record(Phase.OUTCOME, Outcome.SKIPPED, note="key already gone")
+                gone(run, key, self._clock())
+                return
+            record(Phase.OUTCOME, Outcome.DONE)
+            message = "key deleted" if decision.action is Action.DELETE else "key deactivated"
+            logger.info(message, extra=_log_fields(run, facts.user_name, decision))
+            advance(run, facts, decision, done=True, now=self._clock(), staged=self._staged)
+        finally:
+            self._claims.finish(run.context.account_id, key, owner=run.owner)
 
     # -- records -----------------------------------------------------------------------------------
 

@@ -60,7 +60,9 @@ class Undo:
             raise UndoRefusedError(f"{access_key_id} of {known.user_name} no longer exists")
         if key.is_active:
             raise UndoRefusedError(f"{access_key_id} of {known.user_name} is already active")
-        if not self._claims.claim(account_id, access_key_id, Action.REACTIVATE.value, owner=label):
+        if not self._claims.claim(
+            account_id, access_key_id, Action.REACTIVATE.value, owner=label, after_finished=True
+        ):
             raise UndoRefusedError(f"another run is acting on {access_key_id}; try again later")
         context = Context(
             account_id=account_id,
@@ -109,4 +111,5 @@ class Undo:
             raise UndoRefusedError(f"{access_key_id} of {known.user_name} no longer exists")
         record(Phase.OUTCOME, Outcome.DONE)
         self._lifecycle.save(known.moved(Stage.REACTIVATED, now, decision.reason, reactivated_at=now))
+        self._claims.finish(account_id, access_key_id, owner=label)
         return facts.user_name

@@ -146,18 +146,30 @@ class MemoryClaims:
     clock: Callable[[], datetime] | None = None
     taken_at: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
 
-    def claim(self, account_id: str, access_key_id: str, action: str, *, owner: str) -> bool:
+    finished: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def claim(
+        self, account_id: str, access_key_id: str, action: str, *, owner: str, after_finished: bool = False
+    ) -> bool:
         slot = (account_id, access_key_id, "")
-        if (
+        lapsed = (
             self.clock is not None
             and slot in self.taken_at
             and self.clock() - self.taken_at[slot] > CLAIM_TTL
-        ):
-            del self.holders[slot]
+        )
+        if lapsed or (after_finished and slot in self.finished):
+            self.holders.pop(slot, None)
         holder = self.holders.setdefault(slot, owner)
-        if holder == owner and self.clock is not None:
-            self.taken_at[slot] = self.clock()
+        if holder == owner:
+            self.finished.discard(slot)
+            if self.clock is not None:
+                self.taken_at[slot] = self.clock()
         return holder == owner
+
+    def finish(self, account_id: str, access_key_id: str, *, owner: str) -> None:
+        slot = (account_id, access_key_id, "")
+        if self.holders.get(slot) == owner:
+            self.finished.add(slot)
 
 
 @dataclass

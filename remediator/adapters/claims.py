@@ -19,6 +19,7 @@ from remediator.adapters.failures import error_code, translate
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 # Longer than any run (the worker's timeout is ten minutes), short enough that an operator's undo right
 # after a deactivation waits minutes, not an hour.
@@ -39,8 +40,20 @@ class DynamoDBClaims:
         self._clock = clock
         self._ttl = ttl
 
-    def claim(self, account_id: str, access_key_id: str, action: str, *, owner: str) -> bool:
+    def claim(
+        self, account_id: str, access_key_id: str, action: str, *, owner: str, after_finished: bool = False
+    ) -> bool:
         now = self._clock()
+        condition = "attribute_not_exists(pk) OR #owner = :owner OR #expiration < :now"
+        values: dict[str, AttributeValueTypeDef] = {
+            ":owner": {"S": owner},
+            ":now": {"N": str(int(now.timestamp()))},
+        }
+        names = {"#owner": "owner", "#expiration": "expiration"}
+        if after_finished:
+            condition += " OR #state = :finished"
+            values[":finished"] = {"S": "finished"}
+            names["#state"] = "state"
         try:
             self._client.put_item(
                 TableName=self._table,
@@ -49,11 +62,12 @@ class DynamoDBClaims:
                     "sk": {"S": access_key_id},
                     "owner": {"S": owner},
                     "action": {"S": action},
+                    "state": {"S": "acting"},
                     "expiration": {"N": str(int((now + self._ttl).timestamp()))},
                 },
-                ConditionExpression="attribute_not_exists(pk) OR #owner = :owner OR #expiration < :now",
-                ExpressionAttributeNames={"#owner": "owner", "#expiration": "expiration"},
-                ExpressionAttributeValues={":owner": {"S": owner}, ":now": {"N": str(int(now.timestamp()))}},
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
             )
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
@@ -62,3 +76,20 @@ class DynamoDBClaims:
         except BotoCoreError as exc:
             raise translate(exc, f"dynamodb:PutItem claim on {access_key_id}") from exc
         return True
+
+    def finish(self, account_id: str, access_key_id: str, *, owner: str) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": f"claim#{account_id}"}, "sk": {"S": access_key_id}},
+                UpdateExpression="SET #state = :finished",
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#state": "state", "#owner": "owner"},
+                ExpressionAttributeValues={":finished": {"S": "finished"}, ":owner": {"S": owner}},
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return  # lapsed and taken by another run meanwhile: nothing of ours to mark
+            raise translate(exc, f"dynamodb:UpdateItem claim on {access_key_id}") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, f"dynamodb:UpdateItem claim on {access_key_id}") from exc

@@ -7,14 +7,14 @@ The template side (the role grants exactly the declaration) is tested in tests/s
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 
 from org_bootstrap.simulation import AUDIT_TABLE, STATE_TABLE, KeySpec, MotoOrganization
 from remediator.adapters.audit_table import DynamoDBAuditLog
-from remediator.adapters.claims import CLAIM_TTL, DynamoDBClaims
+from remediator.adapters.claims import DynamoDBClaims
 from remediator.adapters.lifecycle_table import DynamoDBLifecycle
 from remediator.adapters.sessions import AssumedRoleAccess
 from remediator.audit import Trigger
@@ -67,8 +67,7 @@ def test_member_calls_are_exactly_the_declared_permissions(org: MotoOrganization
     dynamodb = org.session(org.security).client("dynamodb")
 
     def now() -> datetime:
-        # After the sweep's claim on the key has lapsed: an undo waits for a run acting on the key.
-        return datetime.now(UTC) + CLAIM_TTL + timedelta(minutes=1)
+        return datetime.now(UTC)
 
     undo = Undo(
         policy=Policy(mode=Mode.STAGED),

@@ -21,6 +21,7 @@ from org_bootstrap.lambda_zip import Artifact
 from org_bootstrap.observed import Account, InstanceState, Observed, StackSetState, StackState
 from org_bootstrap.plan import Change, Plan, plan_deploy
 from org_bootstrap.stacks import apply_stack, apply_stackset
+from remediator.policy import Mode
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel
@@ -234,6 +235,50 @@ def test_update_then_deploys_to_accounts_that_lack_an_instance(
     ]
 
 
+def test_update_stack_set_keeps_the_parameters_akr_does_not_set(
+    cfn: tuple[CloudFormationClient, Stubber],
+) -> None:
+    # Parameters an update leaves out are reset to the template's defaults: each one the StackSet has and
+    # akr does not set goes with UsePreviousValue, among akr's own in key order. A kept name akr sets is
+    # sent with akr's value, once.
+    client, stub = cfn
+    stub.add_response(
+        "update_stack_set",
+        {"OperationId": "op-1"},
+        {
+            "StackSetName": STACKSET,
+            "TemplateBody": MEMBER_BODY,
+            "Parameters": [
+                {"ParameterKey": "ConfigRuleFrequency", "UsePreviousValue": True},
+                {"ParameterKey": "ExtraRuleNamePrefixes", "UsePreviousValue": True},
+                {"ParameterKey": "MaxAccessKeyAge", "ParameterValue": "90"},
+                {"ParameterKey": "SecurityAccountId", "ParameterValue": SECURITY},
+            ],
+            "Capabilities": ["CAPABILITY_NAMED_IAM"],
+            "PermissionModel": "SERVICE_MANAGED",
+            "AutoDeployment": AUTO_DEPLOYMENT,
+            "DeploymentTargets": {"OrganizationalUnitIds": [ROOT]},
+            "Regions": [REGION],
+            "OperationPreferences": PREFERENCES,
+            "CallAs": "SELF",
+        },
+    )
+    stub.add_response("describe_stack_set_operation", operation("SUCCEEDED"), polled("SELF"))
+    kept = ("ConfigRuleFrequency", "ExtraRuleNamePrefixes", "MaxAccessKeyAge")
+    apply_stackset(client, STACKSET, **stackset_kwargs(Change.UPDATE, kept=kept))
+
+
+def test_create_stack_set_sends_only_akrs_parameters(cfn: tuple[CloudFormationClient, Stubber]) -> None:
+    # UsePreviousValue on a create is an error in AWS: there is no previous value.
+    client, stub = cfn
+    calls = recorded(client)
+    stub.add_response("create_stack_set", {"StackSetId": f"{STACKSET}:1"})
+    stub.add_response("create_stack_instances", {"OperationId": "op-1"})
+    stub.add_response("describe_stack_set_operation", operation("SUCCEEDED"))
+    apply_stackset(client, STACKSET, **stackset_kwargs(Change.CREATE, kept=("ConfigRuleFrequency",)))
+    assert dict(calls)["CreateStackSet"]["Parameters"] == SORTED_MEMBER_PARAMETERS
+
+
 def test_up_to_date_stack_set_makes_no_call(cfn: tuple[CloudFormationClient, Stubber]) -> None:
     client, _ = cfn  # the Stubber refuses any call it has no response for
     apply_stackset(client, STACKSET, **stackset_kwargs(Change.NONE))
@@ -419,6 +464,40 @@ def test_failed_stack_is_deleted_then_created_again(cfn: tuple[CloudFormationCli
         "describe_stacks", stacks(CENTRAL_STACK, "CREATE_COMPLETE", {"EventBusArn": BUS_ARN}), name
     )
     assert apply_stack(client, CENTRAL_STACK, **stack_kwargs(Change.RECREATE)) == {"EventBusArn": BUS_ARN}
+
+
+def test_update_stack_keeps_the_parameters_akr_does_not_set(
+    cfn: tuple[CloudFormationClient, Stubber],
+) -> None:
+    client, stub = cfn
+    stub.add_response(
+        "update_stack",
+        {"StackId": "id"},
+        {
+            "StackName": CENTRAL_STACK,
+            "TemplateBody": CENTRAL_BODY,
+            "Parameters": [
+                {"ParameterKey": "LogLevel", "UsePreviousValue": True},
+                {"ParameterKey": "Mode", "ParameterValue": "report"},
+                {"ParameterKey": "NotificationEmail", "UsePreviousValue": True},
+            ],
+            "Capabilities": ["CAPABILITY_NAMED_IAM"],
+        },
+    )
+    stub.add_response("describe_stacks", stacks(CENTRAL_STACK, "UPDATE_COMPLETE", {"EventBusArn": BUS_ARN}))
+    kept = ("LogLevel", "NotificationEmail")
+    assert apply_stack(client, CENTRAL_STACK, **stack_kwargs(Change.UPDATE, kept=kept)) == {
+        "EventBusArn": BUS_ARN
+    }
+
+
+def test_created_stack_gets_no_previous_values(cfn: tuple[CloudFormationClient, Stubber]) -> None:
+    client, stub = cfn
+    calls = recorded(client)
+    stub.add_response("create_stack", {"StackId": "id"})
+    stub.add_response("describe_stacks", stacks(CENTRAL_STACK, "CREATE_COMPLETE"))
+    apply_stack(client, CENTRAL_STACK, **stack_kwargs(Change.CREATE, kept=("LogLevel",)))
+    assert dict(calls)["CreateStack"]["Parameters"] == [{"ParameterKey": "Mode", "ParameterValue": "report"}]
 
 
 def test_update_with_nothing_to_do_is_not_a_failure(cfn: tuple[CloudFormationClient, Stubber]) -> None:
@@ -743,3 +822,81 @@ def test_fresh_deploy_from_a_delegated_admin_calls_as_delegated_admin_and_skips_
     assert aws.assumed == ([] if caller == SECURITY else [(SECURITY, "OrganizationAccountAccessRole")])
     assert "CreateStack" not in {name for name, _ in clients.management_calls}
     assert all(params["CallAs"] == "DELEGATED_ADMIN" for _, params in clients.management_calls)
+
+
+def test_new_code_updates_keep_the_deployed_policy_and_every_parameter_akr_does_not_set(
+    tmp_path: Path, clients: Clients
+) -> None:
+    # Shipping new code to a report-mode rollout whose operator set a notification address and a log level
+    # on the central stack, and an hourly rule frequency on the StackSet: the UpdateStack and
+    # UpdateStackSet calls name every parameter, akr's with the deployed policy's values, the others with
+    # UsePreviousValue (CloudFormation would reset them to the template's defaults otherwise). A parameter
+    # the new template no longer declares is not sent (CloudFormation refuses unknown parameters).
+    report = Deployment(security_account_id=SECURITY, home_region=REGION, mode=Mode.REPORT, grace_days=7)
+    first = plan_deploy(
+        report, observed(), code_key="remediator/old.zip", central_template="", member_template=""
+    )
+    deployed = up_to_date(first)
+    assert deployed.central_stack is not None and deployed.stackset is not None
+    central = deployed.central_stack.parameters | {
+        "NotificationEmail": "secops@example.com",
+        "LogLevel": "DEBUG",
+        "Retired": "x",
+    }
+    member = deployed.stackset.parameters | {"ConfigRuleFrequency": "One_Hour", "MaxAccessKeyAge": "30"}
+    deployed = deployed.model_copy(
+        update={
+            "central_stack": deployed.central_stack.model_copy(update={"parameters": central}),
+            "stackset": deployed.stackset.model_copy(update={"parameters": member}),
+        }
+    )
+    ready = prepared(tmp_path, deployed)  # a plain deploy: no policy option given
+    plan = ready.plan
+    assert (plan.central, plan.stackset, plan.management) == (Change.UPDATE, Change.UPDATE, Change.NONE)
+    assert plan.central_parameters["Mode"] == "report"
+    assert plan.central_parameters["GraceDays"] == "7"
+    security, management = clients.stubs["security"], clients.stubs["management"]
+    expected_central = {
+        **{k: {"ParameterKey": k, "ParameterValue": v} for k, v in plan.central_parameters.items()},
+        "LogLevel": {"ParameterKey": "LogLevel", "UsePreviousValue": True},
+        "NotificationEmail": {"ParameterKey": "NotificationEmail", "UsePreviousValue": True},
+    }
+    security.add_response(
+        "update_stack",
+        {"StackId": "central"},
+        {
+            "StackName": CENTRAL_STACK,
+            "TemplateBody": CENTRAL_BODY,
+            "Parameters": [expected_central[k] for k in sorted(expected_central)],
+            "Capabilities": ["CAPABILITY_NAMED_IAM"],
+        },
+    )
+    security.add_response(
+        "describe_stacks", stacks(CENTRAL_STACK, "UPDATE_COMPLETE", {"EventBusArn": BUS_ARN})
+    )
+    expected_member = {
+        **{k: {"ParameterKey": k, "ParameterValue": v} for k, v in plan.member_parameters.items()},
+        "ConfigRuleFrequency": {"ParameterKey": "ConfigRuleFrequency", "UsePreviousValue": True},
+    }
+    management.add_response(
+        "update_stack_set",
+        {"OperationId": "op-1"},
+        {
+            "StackSetName": STACKSET,
+            "TemplateBody": MEMBER_BODY,
+            "Parameters": [expected_member[k] for k in sorted(expected_member)],
+            "Capabilities": ["CAPABILITY_NAMED_IAM"],
+            "PermissionModel": "SERVICE_MANAGED",
+            "AutoDeployment": AUTO_DEPLOYMENT,
+            "DeploymentTargets": {"OrganizationalUnitIds": [ROOT]},
+            "Regions": [REGION],
+            "OperationPreferences": PREFERENCES,
+            "CallAs": "SELF",
+        },
+    )
+    management.add_response("describe_stack_set_operation", operation("SUCCEEDED"), polled("SELF"))
+    management.add_response("describe_stacks", stacks(MANAGEMENT_STACK, "UPDATE_COMPLETE"))
+    expect_read_back(management)
+    carry_out(StubbedAws(clients), ready, lambda _message: None, poll_seconds=0)
+    sent = dict(clients.management_calls)["UpdateStackSet"]["Parameters"]
+    assert {"ParameterKey": "MaxAccessKeyAge", "ParameterValue": "90"} in sent

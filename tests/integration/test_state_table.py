@@ -81,3 +81,16 @@ def test_invalid_exemption_items_exempt_nobody_and_break_nothing(
     dynamodb.put_item(TableName=STATE_TABLE, Item={k: {"S": v} for k, v in item.items() if v is not None})
     assert DynamoDBExemptions(client=dynamodb, table_name=STATE_TABLE).for_account(ACCOUNT) == []
     assert "invalid exemption ignored" in caplog.text
+
+
+def test_an_undo_may_take_over_a_finished_claim_but_a_run_may_not(dynamodb: DynamoDBClient) -> None:
+    claims = DynamoDBClaims(client=dynamodb, table_name=STATE_TABLE, clock=lambda: NOW)
+    assert claims.claim(ACCOUNT, "AKIAEXAMPLEKEY00001", "deactivate", owner="sweep-a")
+    assert not claims.claim(ACCOUNT, "AKIAEXAMPLEKEY00001", "reactivate", owner="undo", after_finished=True)
+    claims.finish(ACCOUNT, "AKIAEXAMPLEKEY00001", owner="sweep-a")
+    # A run that read the key before the deactivation still stands aside until the claim lapses...
+    assert not claims.claim(ACCOUNT, "AKIAEXAMPLEKEY00001", "deactivate", owner="event-b")
+    # ...while an operator's undo need not wait.
+    assert claims.claim(ACCOUNT, "AKIAEXAMPLEKEY00001", "reactivate", owner="undo", after_finished=True)
+    claims.finish(ACCOUNT, "AKIAEXAMPLEKEY00001", owner="someone-else")  # not the holder: no effect
+    assert not claims.claim(ACCOUNT, "AKIAEXAMPLEKEY00001", "reactivate", owner="undo-2", after_finished=True)

@@ -9,9 +9,20 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from org_bootstrap.deployment import Deployment, central_parameters, member_parameters
+from org_bootstrap.deployment import (
+    CENTRAL_TEMPLATE,
+    MEMBER_TEMPLATE,
+    Deployment,
+    DeploymentPolicy,
+    central_parameters,
+    member_parameters,
+    resolve_policy,
+    template_parameters,
+)
 from org_bootstrap.observed import Account, InstanceState, Observed, StackSetState, StackState
-from org_bootstrap.plan import Change, Plan, PlanError, describe, plan_deploy
+from org_bootstrap.plan import Change, Plan, PlanError, describe, plan_deploy, warnings
+from remediator.policy import Mode, Thresholds
+from tests.stacksets.cfn import load
 
 MANAGEMENT = "111111111111"
 SECURITY = "222222222222"
@@ -24,8 +35,16 @@ OU_B = "ou-ab12-22222222"
 REGION = "eu-west-1"
 CODE_KEY = "remediator/0123456789abcdef0123.zip"
 OLD_CODE_KEY = "remediator/fedcba9876543210fedc.zip"
-CENTRAL = "AWSTemplateFormatVersion: '2010-09-09'\nDescription: central\n"
-MEMBER = "AWSTemplateFormatVersion: '2010-09-09'\nDescription: member\n"
+# Stand-ins for the templates: what the planner reads of them is their text and their parameters' names.
+CENTRAL = (
+    "AWSTemplateFormatVersion: '2010-09-09'\nDescription: central\nParameters:\n"
+    "  Mode:\n    Type: String\n  LogLevel:\n    Type: String\n    Default: INFO\n"
+    "  NotificationEmail:  # the operator's\n    Type: String\n    Default: ''\n"
+)
+MEMBER = (
+    "AWSTemplateFormatVersion: '2010-09-09'\nDescription: member\nParameters:\n"
+    "  MaxAccessKeyAge:\n    Type: Number\n  ConfigRuleFrequency:\n    Type: String\n"
+)
 BUS_ARN = f"arn:aws:events:{REGION}:{SECURITY}:event-bus/access-key-remediation"
 BUCKET = f"akr-code-{SECURITY}-{REGION}"
 NOTHING_TO_CHANGE = "Nothing to change: the organization is up to date"
@@ -68,8 +87,9 @@ def fresh(**changes: Any) -> Observed:
 def up_to_date(desired: Deployment | None = None, **changes: Any) -> Observed:
     """What a successful deploy of `desired` (default: `deployment()`) leaves behind."""
     desired = desired or deployment()
-    central = central_parameters(desired, organization_id=ORGANIZATION, code_key=CODE_KEY)
-    member = member_parameters(desired, organization_id=ORGANIZATION, bus_arn=BUS_ARN)
+    policy = resolve_policy(desired, central=None, member=None)
+    central = central_parameters(desired, policy, organization_id=ORGANIZATION, code_key=CODE_KEY)
+    member = member_parameters(desired, policy, organization_id=ORGANIZATION, bus_arn=BUS_ARN)
     observed = fresh(
         bucket_exists=True,
         code_uploaded=True,
@@ -249,7 +269,7 @@ def test_new_code_is_uploaded_and_rolls_the_central_stack() -> None:
     observed = up_to_date(code_uploaded=False, central_stack=stale)
     assert lines(deployment(), observed) == [
         f"Would upload the remediator code to s3://{BUCKET}/{CODE_KEY}",
-        f"Would update stack access-key-remediation in the security account {SECURITY}",
+        f"Would update stack access-key-remediation in the security account {SECURITY}: new code",
     ]
 
 
@@ -293,11 +313,17 @@ Drift = Callable[[Observed], Observed]
         pytest.param(
             lambda o: _central(o, template=f"\n\n{CENTRAL}\n  "), N, N, N, (), id="central whitespace only"
         ),
+        # The deployed policy is kept, not drift: the deploy asks for no mode, no limits, no grace days.
         pytest.param(
-            lambda o: _parameters(o, "central_stack", Mode="report"), U, N, N, (), id="central mode"
+            lambda o: _parameters(o, "central_stack", Mode="report"), N, N, N, (), id="central mode kept"
         ),
         pytest.param(
-            lambda o: _parameters(o, "central_stack", MaxUnusedDays="45"), U, N, N, (), id="central threshold"
+            lambda o: _parameters(o, "central_stack", MaxUnusedDays="45"),
+            N,
+            U,
+            U,
+            (),
+            id="central threshold kept and brought to the members",
         ),
         pytest.param(
             lambda o: _parameters(o, "central_stack", CodeKey=OLD_CODE_KEY),
@@ -316,7 +342,12 @@ Drift = Callable[[Observed], Observed]
             id="central parameter missing",
         ),
         pytest.param(
-            lambda o: _parameters(o, "central_stack", GraceDays="7"), U, N, N, (), id="central grace days"
+            lambda o: _parameters(o, "central_stack", GraceDays="7"),
+            N,
+            N,
+            N,
+            (),
+            id="central grace days kept",
         ),
         pytest.param(
             lambda o: _parameters(o, "central_stack", LogLevel="DEBUG", LogRetentionDays="30"),
@@ -347,15 +378,20 @@ Drift = Callable[[Observed], Observed]
             lambda o: _stackset(o, template=MEMBER + "# changed\n"), N, U, N, (), id="member template"
         ),
         pytest.param(
-            lambda o: _parameters(o, "stackset", MaxAccessKeyAge="30"), N, U, N, (), id="stackset threshold"
-        ),
-        pytest.param(
-            lambda o: _parameters(o, "stackset", CreateConfigRecorder="true"),
+            lambda o: _parameters(o, "stackset", MaxAccessKeyAge="30"),
             N,
             U,
             N,
             (),
-            id="stackset recorder",
+            id="stackset threshold follows the central one",
+        ),
+        pytest.param(
+            lambda o: _parameters(o, "stackset", CreateConfigRecorder="true"),
+            N,
+            N,
+            U,
+            (),
+            id="stackset recorder kept and brought to the management account",
         ),
         pytest.param(lambda o: _stackset(o, auto_deployment=False), N, U, N, (), id="auto deployment off"),
         pytest.param(
@@ -370,7 +406,7 @@ Drift = Callable[[Observed], Observed]
             N,
             U,
             (),
-            id="management threshold",
+            id="management threshold follows the central one",
         ),
         pytest.param(
             lambda o: _management(o, status="ROLLBACK_COMPLETE"),
@@ -454,7 +490,8 @@ def test_drift_lines_name_each_stack_and_where_it_is() -> None:
         "and create it again",
         "Would update StackSet access-key-remediation-member (service-managed, automatic deployment) "
         f"for {ROOT} in {REGION}",
-        f"Would update stack access-key-remediation-member in the management account {MANAGEMENT}",
+        f"Would update stack access-key-remediation-member in the management account {MANAGEMENT}: "
+        "new template",
     ]
 
 
@@ -567,3 +604,307 @@ def test_failed_or_outdated_instances_are_deployed_again(status: str) -> None:
     assert f"Would deploy the member stack again where it failed or is outdated: {MEMBERS[0]}" in lines(
         deployment(), observed
     )
+
+
+# -- the policy: the options given, else what is deployed, else a first deploy's defaults -----------
+
+REPORT_ROLLOUT = deployment(
+    mode="report",
+    cis="1.4",
+    grace_days=7,
+    warn_days_before=3,
+    protected_user_path="/break-glass/",
+    create_config_recorder=True,
+)
+"""What the operator deployed first; every later deploy below leaves out some or all of the options."""
+
+
+def test_first_deploy_gets_the_defaults() -> None:
+    result = plan(deployment(), fresh())
+    assert result.policy == DeploymentPolicy(
+        mode=Mode.DELETE,
+        thresholds=Thresholds(max_key_age_days=90, max_unused_days=90),
+        grace_days=14,
+        warn_days_before=0,
+        protected_user_path="",
+        create_config_recorder=False,
+    )
+
+
+def test_deploy_without_options_keeps_the_deployed_policy_and_changes_nothing() -> None:
+    observed = up_to_date(REPORT_ROLLOUT)
+    result = plan(deployment(), observed)
+    assert result.changes_nothing
+    assert result.policy == DeploymentPolicy(
+        mode=Mode.REPORT,
+        thresholds=Thresholds(max_key_age_days=90, max_unused_days=45),
+        grace_days=7,
+        warn_days_before=3,
+        protected_user_path="/break-glass/",
+        create_config_recorder=True,
+    )
+    assert describe(result, deployment(), observed) == [NOTHING_TO_CHANGE]
+
+
+def test_new_code_keeps_the_deployed_policy_and_says_nothing_about_it() -> None:
+    # The review's blocker: shipping new code must not move a report-mode rollout to delete.
+    observed = _parameters(up_to_date(REPORT_ROLLOUT), "central_stack", CodeKey=OLD_CODE_KEY)
+    result = plan(deployment(), observed)
+    assert result.central_parameters["Mode"] == "report"
+    assert (result.central, result.stackset, result.management) == (U, N, N)
+    assert lines(deployment(), observed) == [
+        f"Would update stack access-key-remediation in the security account {SECURITY}: new code"
+    ]
+
+
+def test_an_explicit_option_changes_only_what_it_names() -> None:
+    observed = up_to_date(REPORT_ROLLOUT)
+    result = plan(deployment(mode="staged"), observed)
+    assert result.policy == plan(deployment(), observed).policy.model_copy(update={"mode": Mode.STAGED})
+    assert (result.central, result.stackset, result.management) == (U, N, N)
+
+
+@pytest.mark.parametrize(
+    ("options", "thresholds"),
+    [
+        pytest.param({}, (90, 45), id="deployed"),
+        pytest.param({"max_key_age_days": 30}, (30, 45), id="rotation given, unused deployed"),
+        pytest.param({"max_unused_days": 60}, (90, 60), id="unused given, rotation deployed"),
+        pytest.param({"cis": "1.2"}, (90, 90), id="a preset replaces both"),
+    ],
+)
+def test_thresholds_come_from_one_source_for_both_templates(
+    options: dict[str, Any], thresholds: tuple[int, int]
+) -> None:
+    result = plan(deployment(**options), up_to_date(REPORT_ROLLOUT))
+    central, member = result.central_parameters, result.member_parameters
+    assert (central["MaxKeyAgeDays"], central["MaxUnusedDays"]) == tuple(map(str, thresholds))
+    assert (member["MaxAccessKeyAge"], member["MaxCredentialUsageAge"]) == tuple(map(str, thresholds))
+
+
+def test_the_central_thresholds_win_over_the_members() -> None:
+    observed = _parameters(up_to_date(REPORT_ROLLOUT), "stackset", MaxAccessKeyAge="30")
+    result = plan(deployment(), observed)
+    assert result.policy.thresholds == Thresholds(max_key_age_days=90, max_unused_days=45)
+    assert (result.central, result.stackset, result.management) == (N, U, N)
+
+
+def test_a_deployed_cis_preset_without_limits_is_applied_as_the_remediator_applies_it() -> None:
+    observed = _parameters(
+        up_to_date(), "central_stack", CisPreset="cis-1.4", MaxKeyAgeDays="", MaxUnusedDays=""
+    )
+    result = plan(deployment(), observed)
+    assert result.policy.thresholds == Thresholds(max_key_age_days=90, max_unused_days=45)
+    assert lines(deployment(), observed)[0] == (
+        f"Would update stack access-key-remediation in the security account {SECURITY}: "
+        "MaxKeyAgeDays (none) -> 90, MaxUnusedDays (none) -> 45"
+    )
+
+
+def test_without_a_central_stack_the_member_stacks_values_are_kept() -> None:
+    observed = up_to_date(REPORT_ROLLOUT, central_stack=None)
+    result = plan(deployment(), observed)
+    assert result.central is Change.CREATE
+    assert result.policy.thresholds == Thresholds(max_key_age_days=90, max_unused_days=45)
+    assert (result.policy.protected_user_path, result.policy.create_config_recorder) == (
+        "/break-glass/",
+        True,
+    )
+    assert result.policy.mode is Mode.DELETE  # only the central stack has a mode
+    assert (result.stackset, result.management) == (N, N)
+
+
+def test_the_management_stack_is_the_member_values_source_without_a_stackset() -> None:
+    observed = up_to_date(REPORT_ROLLOUT, stackset=None)
+    assert plan(deployment(), observed).policy.create_config_recorder is True
+
+
+def test_an_empty_protected_path_can_be_given_to_remove_it() -> None:
+    result = plan(deployment(protected_user_path=""), up_to_date(REPORT_ROLLOUT))
+    assert result.policy.protected_user_path == ""
+    assert (result.central, result.stackset, result.management) == (U, U, U)
+
+
+def test_the_recorder_can_be_switched_off_explicitly() -> None:
+    result = plan(deployment(create_config_recorder=False), up_to_date(REPORT_ROLLOUT))
+    assert result.member_parameters["CreateConfigRecorder"] == "false"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        pytest.param({"GraceDays": "soon"}, "cannot keep the deployed GraceDays 'soon': it is not a number"),
+        pytest.param(
+            {"CisPreset": "cis-9.9", "MaxKeyAgeDays": ""},
+            "cannot keep the deployed CisPreset 'cis-9.9': give --cis or the limits",
+        ),
+        pytest.param(
+            {"Mode": "obliterate"},
+            "cannot keep the deployed policy (mode: Input should be 'report', 'deactivate', 'delete' or "
+            "'staged'): give the option explicitly",
+        ),
+    ],
+)
+def test_deployed_values_akr_cannot_keep_are_refused(values: dict[str, str], message: str) -> None:
+    with pytest.raises(PlanError) as raised:
+        plan(deployment(), _parameters(up_to_date(), "central_stack", **values))
+    assert str(raised.value) == message
+
+
+def test_an_option_replaces_a_deployed_value_akr_cannot_read() -> None:
+    observed = _parameters(up_to_date(), "central_stack", GraceDays="soon")
+    assert plan(deployment(grace_days=14), observed).central is Change.UPDATE
+
+
+# -- what an update changes, and the warnings --------------------------------------------------------
+
+
+def test_update_lines_list_each_changed_parameter() -> None:
+    observed = up_to_date(REPORT_ROLLOUT)
+    desired = deployment(mode="delete", grace_days=3, max_unused_days=60)
+    assert lines(desired, observed) == [
+        f"Would update stack access-key-remediation in the security account {SECURITY}: "
+        "Mode report -> delete, MaxUnusedDays 45 -> 60, GraceDays 7 -> 3",
+        "Would update StackSet access-key-remediation-member (service-managed, automatic deployment) "
+        f"for {ROOT} in {REGION}: MaxCredentialUsageAge 45 -> 60",
+        f"Would update stack access-key-remediation-member in the management account {MANAGEMENT}: "
+        "MaxCredentialUsageAge 45 -> 60",
+        "Keys will be deleted from now on: Mode report -> delete",
+        "Deactivated keys can be reactivated (akr undo) for less time: GraceDays 7 -> 3",
+    ]
+
+
+def test_update_line_shows_new_code_and_a_new_template_after_the_parameters() -> None:
+    observed = _central(
+        _parameters(up_to_date(REPORT_ROLLOUT), "central_stack", CodeKey=OLD_CODE_KEY), template="old"
+    )
+    assert lines(deployment(protected_user_path=""), observed)[0] == (
+        f"Would update stack access-key-remediation in the security account {SECURITY}: "
+        "ProtectedUserPath /break-glass/ -> (none), new code, new template"
+    )
+
+
+def test_a_parameter_the_stack_lacks_is_shown_as_not_set() -> None:
+    observed = _parameters(up_to_date(), "central_stack", WarnDaysBefore="<absent>")
+    assert lines(deployment(), observed) == [
+        f"Would update stack access-key-remediation in the security account {SECURITY}: "
+        "WarnDaysBefore (not set) -> 0"
+    ]
+
+
+def test_a_stackset_update_without_parameter_changes_has_no_details() -> None:
+    observed = _stackset(up_to_date(), auto_deployment=False)
+    assert lines(deployment(), observed) == [
+        "Would update StackSet access-key-remediation-member (service-managed, automatic deployment) "
+        f"for {ROOT} in {REGION}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("deployed", "asked", "warning"),
+    [
+        ("report", "deactivate", "Keys will be deactivated from now on: Mode report -> deactivate"),
+        (
+            "report",
+            "staged",
+            "Keys will be deactivated, and deleted 14 day(s) later, from now on: Mode report -> staged",
+        ),
+        ("report", "delete", "Keys will be deleted from now on: Mode report -> delete"),
+        (
+            "deactivate",
+            "staged",
+            "Keys will be deactivated, and deleted 14 day(s) later, from now on: Mode deactivate -> staged",
+        ),
+        ("deactivate", "delete", "Keys will be deleted from now on: Mode deactivate -> delete"),
+        ("staged", "delete", "Keys will be deleted from now on: Mode staged -> delete"),
+        ("delete", "staged", None),
+        ("delete", "report", None),
+        ("staged", "deactivate", None),
+        ("deactivate", "report", None),
+    ],
+)
+def test_a_more_destructive_mode_gets_a_warning_line(deployed: str, asked: str, warning: str | None) -> None:
+    observed = up_to_date(deployment(mode=deployed))
+    result = plan(deployment(mode=asked), observed)
+    assert result.central is Change.UPDATE
+    assert warnings(result) == ([warning] if warning else [])
+    described = describe(result, deployment(mode=asked), observed)
+    assert described[0] == (
+        f"Would update stack access-key-remediation in the security account {SECURITY}: "
+        f"Mode {deployed} -> {asked}"
+    )
+    assert described[1:] == ([warning] if warning else [])
+
+
+@pytest.mark.parametrize(
+    ("mode", "deployed", "asked", "warning"),
+    [
+        ("staged", 14, 7, "Deactivated keys will be deleted sooner: GraceDays 14 -> 7"),
+        ("staged", 1, 0, "Deactivated keys will be deleted sooner: GraceDays 1 -> 0"),
+        (
+            "deactivate",
+            14,
+            7,
+            "Deactivated keys can be reactivated (akr undo) for less time: GraceDays 14 -> 7",
+        ),
+        ("staged", 7, 14, None),
+    ],
+)
+def test_shorter_grace_days_get_a_warning_line(
+    mode: str, deployed: int, asked: int, warning: str | None
+) -> None:
+    observed = up_to_date(deployment(mode=mode, grace_days=deployed))
+    assert warnings(plan(deployment(grace_days=asked), observed)) == ([warning] if warning else [])
+
+
+def test_a_first_deploy_has_no_warning_lines() -> None:
+    assert warnings(plan(deployment(mode="delete", grace_days=0), fresh())) == []
+
+
+def test_a_failed_stack_that_is_created_again_has_no_warning_lines() -> None:
+    observed = _central(up_to_date(deployment(mode="report")), status="ROLLBACK_COMPLETE")
+    result = plan(deployment(mode="delete"), observed)
+    assert result.central is Change.RECREATE
+    assert warnings(result) == []
+
+
+# -- parameters akr does not set are kept ------------------------------------------------------------
+
+
+def test_an_update_keeps_the_parameters_akr_does_not_set_and_the_template_still_declares() -> None:
+    observed = _parameters(
+        up_to_date(),
+        "central_stack",
+        CodeKey=OLD_CODE_KEY,
+        NotificationEmail="secops@example.com",
+        LogLevel="DEBUG",
+        Retired="x",  # the new template no longer declares it: CloudFormation would refuse it
+    )
+    observed = _parameters(observed, "stackset", ConfigRuleFrequency="One_Hour", MaxAccessKeyAge="30")
+    result = plan(deployment(), observed)
+    assert result.central_diff.kept == ("LogLevel", "NotificationEmail")
+    assert result.stackset_diff.kept == ("ConfigRuleFrequency",)
+    assert result.management_diff.kept == ()
+
+
+def test_nothing_is_kept_when_the_stack_is_created() -> None:
+    observed = _parameters(up_to_date(), "central_stack", LogLevel="DEBUG")
+    result = plan(deployment(), _central(observed, status="ROLLBACK_COMPLETE"))
+    assert result.central_diff.kept == ()
+
+
+@pytest.mark.parametrize("name", ["central", "member"])
+def test_template_parameters_are_exactly_the_templates_parameters(name: str) -> None:
+    # The planner reads the names without a YAML parser (the CLI does not depend on one); cfn-lint's does.
+    template = {"central": CENTRAL_TEMPLATE, "member": MEMBER_TEMPLATE}[name]
+    assert template_parameters(template.read_text()) == set(load(name)["Parameters"])
+
+
+def test_template_parameters_reads_only_the_top_level_parameters_section() -> None:
+    text = (
+        "Metadata:\n  AWS::CloudFormation::Interface:\n    ParameterGroups:\n      - Parameters: [A]\n"
+        "Parameters:\n\n  # a comment\n  First:  # inline\n    Type: String\n    Default: x\n"
+        "  Second:\n    Type: Number\nConditions:\n  IsFirst: !Equals [!Ref First, x]\n"
+    )
+    assert template_parameters(text) == {"First", "Second"}
+    assert template_parameters("Resources: {}\n") == frozenset()

@@ -1,0 +1,193 @@
+"""`akr deploy` run again against a moto server keeps the deployed policy: an operator who ships new code to
+a report-mode rollout gets new code and nothing else, and only an explicit --mode moves it, with a warning
+in the plan.
+
+Each step is a module fixture that builds on the one before and records what it saw right away, so that
+the tests hold in any order and on any xdist worker."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto.cloudformation.models import CloudFormationBackend, Stack, StackSet
+from typer.testing import CliRunner, Result
+
+import org_bootstrap.deploy
+from org_bootstrap.cli import app
+from org_bootstrap.lambda_zip import Artifact, Target, build_lambda_zip
+from tests.moto_server import REGION, ServerOrganization, build_organization, moto_server
+
+pytestmark = pytest.mark.slow
+
+CENTRAL_STACK = "access-key-remediation"
+DESTRUCTIVE = "Keys will be deleted from now on: Mode report -> delete"
+
+
+@dataclass
+class Package:
+    """The remediator package every deploy of this module gets: built once, its hash swappable, so that a
+    deploy can ship "new code" without building again."""
+
+    artifact: Artifact
+    sha256: str
+
+    def build(self, destination: Path, target: Target | None = None) -> Artifact:
+        copy = destination / self.artifact.path.name
+        shutil.copyfile(self.artifact.path, copy)
+        return Artifact(path=copy, sha256=self.sha256)
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Package:
+    artifact = build_lambda_zip(tmp_path_factory.mktemp("package"), Target())
+    return Package(artifact=artifact, sha256=artifact.sha256)
+
+
+def _previous_values(
+    backend: CloudFormationBackend, instance: Stack | StackSet, incoming_params: list[dict[str, Any]]
+) -> dict[str, str]:
+    """moto's resolution of UpdateStack parameters, with what AWS does for UsePreviousValue on a parameter
+    that was never passed: the stack's previous value, which was the template's default."""
+    previous = {k: _text(v) for k, v in getattr(instance, "stack_parameters", {}).items()}
+    previous.update(instance.parameters)
+    values = {p["ParameterKey"]: p["ParameterValue"] for p in incoming_params if "ParameterValue" in p}
+    values.update(
+        {p["ParameterKey"]: previous[p["ParameterKey"]] for p in incoming_params if p.get("UsePreviousValue")}
+    )
+    return values
+
+
+def _text(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+@pytest.fixture(scope="module")
+def organization(package: Package) -> Iterator[ServerOrganization]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("AWS_SESSION_TOKEN", raising=False)  # moto's server reads the account from the key
+        patch.setattr(org_bootstrap.deploy, "build_lambda_zip", package.build)
+        # moto gap: UsePreviousValue works only for the parameters the last call passed (a KeyError, a 500,
+        # for one left at its default), and DescribeStacks lists every parameter, defaults too. In AWS an
+        # update keeps any parameter's previous value. The server runs in this process: patch its backend.
+        patch.setattr(CloudFormationBackend, "_resolve_update_parameters", _previous_values)
+        with moto_server() as url:
+            yield build_organization(url)
+
+
+def deploy(organization: ServerOrganization, *extra: str, stdin: str | None = None) -> Result:
+    return CliRunner().invoke(
+        app,
+        [
+            "deploy",
+            "--security-account",
+            organization.security,
+            "--targets",
+            organization.workloads_ou,
+            *extra,
+            "--region",
+            REGION,
+            "--endpoint-url",
+            organization.url,
+        ],
+        input=stdin,
+        catch_exceptions=False,
+    )
+
+
+def central_parameters(organization: ServerOrganization) -> dict[str, str]:
+    stack = organization.client("cloudformation", organization.security).describe_stacks(
+        StackName=CENTRAL_STACK
+    )["Stacks"][0]
+    return {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+
+
+@dataclass(frozen=True)
+class Step:
+    payload: dict[str, Any]
+    central: dict[str, str]
+    """The central stack's parameters right after the step."""
+
+
+def ran(organization: ServerOrganization, *extra: str) -> Step:
+    result = deploy(organization, *extra, "--yes", "--output", "json")
+    assert result.exit_code == 0, result.output
+    return Step(payload=json.loads(result.stdout), central=central_parameters(organization))
+
+
+@pytest.fixture(scope="module")
+def report_rollout(organization: ServerOrganization) -> Step:
+    return ran(organization, "--mode", "report", "--grace-days", "7", "--cis", "1.4")
+
+
+@pytest.fixture(scope="module")
+def new_code(organization: ServerOrganization, package: Package, report_rollout: Step) -> Step:
+    """A plain `akr deploy` that ships a new package: no policy option. Before it, the operator set a
+    parameter akr does not manage on the central stack."""
+    names = central_parameters(organization)
+    organization.client("cloudformation", organization.security).update_stack(
+        StackName=CENTRAL_STACK,
+        UsePreviousTemplate=True,
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+        Parameters=[
+            {"ParameterKey": "LogLevel", "ParameterValue": "DEBUG"},
+            *({"ParameterKey": name, "UsePreviousValue": True} for name in names if name != "LogLevel"),
+        ],
+    )
+    package.sha256 = "f" * 64
+    return ran(organization)
+
+
+@pytest.fixture(scope="module")
+def to_delete(organization: ServerOrganization, new_code: Step) -> tuple[Result, Step]:
+    """--mode delete: first declined at the prompt (the table plan), then with --yes."""
+    declined = deploy(organization, "--mode", "delete", stdin="n\n")
+    return declined, ran(organization, "--mode", "delete")
+
+
+def test_report_rollout_deploys_report_mode(report_rollout: Step) -> None:
+    assert report_rollout.payload["status"] == "ok"
+    assert report_rollout.central["Mode"] == "report"
+    assert (report_rollout.central["GraceDays"], report_rollout.central["MaxUnusedDays"]) == ("7", "45")
+
+
+def test_plain_deploy_with_new_code_keeps_report_mode_and_says_nothing_about_the_policy(
+    organization: ServerOrganization, new_code: Step
+) -> None:
+    assert new_code.payload["status"] == "ok"
+    assert new_code.payload["changed"] is True
+    assert new_code.central["Mode"] == "report"
+    assert (new_code.central["GraceDays"], new_code.central["MaxUnusedDays"]) == ("7", "45")
+    assert new_code.central["CodeKey"] == f"remediator/{'f' * 20}.zip"
+    assert new_code.central["LogLevel"] == "DEBUG"  # sent with UsePreviousValue, not reset to INFO
+    assert new_code.payload["plan"] == [
+        f"Would upload the remediator code to s3://akr-code-{organization.security}-{REGION}/"
+        f"remediator/{'f' * 20}.zip",
+        f"Would update stack {CENTRAL_STACK} in the security account {organization.security}: new code",
+    ]
+    assert not any("Mode" in line or "GraceDays" in line for line in new_code.payload["plan"])
+
+
+def test_explicit_mode_delete_shows_the_change_and_the_destructive_line(
+    organization: ServerOrganization, to_delete: tuple[Result, Step]
+) -> None:
+    declined, done = to_delete
+    assert declined.exit_code == 1
+    assert DESTRUCTIVE in declined.stdout
+    assert declined.stdout.rstrip().endswith("Aborted: nothing was changed.")
+    assert done.payload["plan"] == [
+        f"Would update stack {CENTRAL_STACK} in the security account {organization.security}: "
+        "Mode report -> delete",
+        DESTRUCTIVE,
+    ]
+    assert done.central["Mode"] == "delete"
+    assert (done.central["GraceDays"], done.central["MaxUnusedDays"], done.central["LogLevel"]) == (
+        "7",
+        "45",
+        "DEBUG",
+    )
