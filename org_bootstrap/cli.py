@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.markup import escape
-from rich.table import Table
 
 from org_bootstrap.aws import Aws, CliError
-from org_bootstrap.demo import DemoResult, run_demo, summary
+from org_bootstrap.demo_cli import demo
 from org_bootstrap.deploy import Outcome, Prepared, carry_out, prepare
 from org_bootstrap.deployment import CisVersion, Deployment
 from org_bootstrap.destroy import carry_out as carry_out_destroy
@@ -31,7 +26,7 @@ from org_bootstrap.options import (
     Yes,
 )
 from org_bootstrap.plan import PlanError, describe, warnings
-from org_bootstrap.render import console, emit_json, envelope, fail, plan_lines
+from org_bootstrap.render import confirm, console, emit_json, envelope, fail, plan_lines, progress
 from org_bootstrap.stacks import failed_instances
 from org_bootstrap.status import check
 from org_bootstrap.status import prepare as prepare_status
@@ -49,59 +44,6 @@ app = typer.Typer(
 @app.callback()
 def main() -> None:
     """Organization-wide remediation of IAM access keys (CIS AWS Foundations Benchmark)."""
-
-
-@app.command()
-def demo(
-    members: Annotated[int, typer.Option(min=1, max=50, help="Member accounts to simulate.")] = 3,
-    seed: Annotated[int, typer.Option(help="Seed for the randomly aged extra users.")] = 7,
-    mode: Annotated[str, typer.Option(help="report, deactivate, delete or staged.")] = "delete",
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary only.")] = False,
-) -> None:
-    """Run the remediation on a simulated organization (moto, offline) and show the audit log."""
-    logging.disable(logging.WARNING)  # the handler's JSON logs would drown the table
-    with console.status("Simulating the organization and remediating..."):
-        result = run_demo(members=members, seed=seed, mode=mode)
-    if as_json:
-        typer.echo(json.dumps(summary(result), indent=2, sort_keys=True))
-        return
-    render(result)
-
-
-def render(result: DemoResult) -> None:
-    table = Table(title="Central audit log", show_lines=False)
-    for column in ("account", "user", "key", "age", "last used", "decision", "outcome"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("reason", overflow="fold")
-    styles = {"delete": "red", "deactivate": "yellow", "exempt": "cyan", "report": "magenta"}
-    for r in sorted(result.records, key=lambda r: (r.account_id, r.user_name or "", r.record_id)):
-        table.add_row(
-            r.account_id,
-            r.user_name or r.user_id or "-",
-            r.access_key_id or "-",
-            "-" if r.key_age_days is None else f"{r.key_age_days}d",
-            r.last_used_at.date().isoformat() if r.last_used_at else "never",
-            f"[{styles.get(r.decision, 'green')}]{r.decision}[/]",
-            r.outcome,
-            r.reason,
-        )
-    console.print(table)
-    counts = result.counts()
-    parts = ", ".join(f"{n} {decision}" for decision, n in sorted(counts.items()))
-    console.print(
-        f"{result.events_delivered} NON_COMPLIANT events handled; {len(result.records)} decisions: {parts}; "
-        f"{result.errors} errors."
-    )
-
-
-@contextmanager
-def progress(output: Output) -> Iterator[Callable[[str], None]]:
-    """A spinner with the current step on a terminal; silence with --output json."""
-    if output is Output.JSON:
-        yield lambda _message: None
-        return
-    with console.status("starting") as status:
-        yield status.update
 
 
 @app.command()
@@ -212,17 +154,6 @@ def deploy(  # noqa: PLR0917
     except (CliError, PlanError, PackagingError) as exc:
         raise fail("deploy", str(exc), output) from exc
     show_deployed(prepared, outcome, lines, output)
-
-
-def confirm(command: str, question: str, *, yes: bool, output: Output) -> None:
-    """Go on only with --yes or a "y"; JSON output never prompts."""
-    if yes:
-        return
-    if output is Output.JSON:
-        raise fail(command, "--output json cannot ask for confirmation: pass --yes", output)
-    if not typer.confirm(question):
-        console.print("Aborted: nothing was changed.")
-        raise typer.Exit(code=1)
 
 
 def show_deployed(prepared: Prepared, outcome: Outcome, lines: list[str], output: Output) -> None:
@@ -407,5 +338,6 @@ def confirm_destroy(
 
 # -- sweep and undo (org_bootstrap.sweep_cli) -------------------------------------------------------
 
+app.command()(demo)
 app.command()(sweep)
 app.command()(undo)

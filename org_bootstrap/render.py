@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
@@ -38,3 +40,24 @@ def plan_lines(lines: list[str]) -> None:
     console.print("[bold]Plan[/] (nothing has been changed yet):")
     for line in lines:
         console.print(f"  {line}", highlight=False)
+
+
+@contextmanager
+def progress(output: Output) -> Iterator[Callable[[str], None]]:
+    """A spinner with the current step on a terminal; silence with --output json."""
+    if output is Output.JSON:
+        yield lambda _message: None
+        return
+    with console.status("starting") as status:
+        yield status.update
+
+
+def confirm(command: str, question: str, *, yes: bool, output: Output) -> None:
+    """Go on only with --yes or a "y"; JSON output never prompts."""
+    if yes:
+        return
+    if output is Output.JSON:
+        raise fail(command, "--output json cannot ask for confirmation: pass --yes", output)
+    if not typer.confirm(question):
+        console.print("Aborted: nothing was changed.")
+        raise typer.Exit(code=1)

@@ -28,7 +28,7 @@ from org_bootstrap.options import (
     Yes,
 )
 from org_bootstrap.plan import PlanError
-from org_bootstrap.render import console, fail, plan_lines
+from org_bootstrap.render import confirm, console, fail, plan_lines
 from org_bootstrap.sweep import describe_local, new_run_id, prepare_deployed, prepare_local, run_local
 from org_bootstrap.sweep import start_deployed as start
 from org_bootstrap.sweep_views import show_local, show_reactivated, show_started, sweep_progress
@@ -36,13 +36,6 @@ from org_bootstrap.undo import carry_out_undo, prepare_undo
 from remediator.composition import utc_now
 from remediator.errors import RemediatorError
 from remediator.policy import Mode
-
-
-def _confirm(command: str, question: str, *, yes: bool, output: Output) -> None:
-    # cli.py registers this module's commands, so it is imported only when the question is asked.
-    from org_bootstrap.cli import confirm  # noqa: PLC0415
-
-    confirm(command, question, yes=yes, output=output)
 
 
 @contextmanager
@@ -133,7 +126,7 @@ def _start_deployed(aws: Aws, deployment: Deployment, *, yes: bool, output: Outp
     if output is Output.TABLE:
         plan_lines(lines)
     if central.mode != Mode.REPORT:
-        _confirm("sweep", "Start the sweep?", yes=yes, output=output)
+        confirm("sweep", "Start the sweep?", yes=yes, output=output)
     show_started(start(aws, deployment, central, function, new_run_id(utc_now())), lines, output)
 
 
@@ -163,7 +156,7 @@ def _sweep_here(
     if output is Output.TABLE:
         plan_lines(lines)
     if plan.changes_iam:
-        _confirm("sweep", "Sweep?", yes=yes, output=output)
+        confirm("sweep", "Sweep?", yes=yes, output=output)
     began = time.monotonic()
     with _errors_only_in_table(), sweep_progress(output, len(plan.accounts)) as done:
         results = run_local(aws, central, plan, concurrency=concurrency, on_done=done)
@@ -212,7 +205,7 @@ def undo(  # noqa: PLR0917
         )
         if output is Output.TABLE:
             plan_lines([plan.line])
-        _confirm("undo", "Reactivate?", yes=yes, output=output)
+        confirm("undo", "Reactivate?", yes=yes, output=output)
         user_name = carry_out_undo(aws, central, plan)
     except ValidationError as exc:
         raise fail("undo", "; ".join(e["msg"] for e in exc.errors()), output) from exc
