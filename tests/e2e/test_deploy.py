@@ -4,30 +4,15 @@ management account get their stacks, and a second deploy changes nothing."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from org_bootstrap.cli import app
-from tests.moto_server import REGION, ServerOrganization, build_organization, moto_server
+from tests.e2e.akr import akr
+from tests.moto_server import REGION, ServerOrganization
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def organization() -> Iterator[ServerOrganization]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("AWS_SESSION_TOKEN", raising=False)  # moto's server reads the account from the key
-        with moto_server() as url:
-            yield build_organization(url)
-
-
-def akr(organization: ServerOrganization, *args: str) -> Result:
-    return CliRunner().invoke(
-        app, [*args, "--region", REGION, "--endpoint-url", organization.url], catch_exceptions=False
-    )
 
 
 def deploy(organization: ServerOrganization, *extra: str) -> Result:

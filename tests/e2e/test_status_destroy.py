@@ -9,21 +9,20 @@ fixture depends on the status results, so status always looks at the deployed or
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from org_bootstrap.aws import CliError
-from org_bootstrap.cli import app
 from org_bootstrap.deployment import Deployment
 from org_bootstrap.destroy import delete_instances
 from org_bootstrap.teardown import DestroyPlan
-from tests.moto_server import REGION, ServerOrganization, build_organization, moto_server
+from tests.e2e.akr import akr, as_json
+from tests.moto_server import REGION, ServerOrganization
 
 pytestmark = pytest.mark.slow
 
@@ -36,28 +35,6 @@ MOTO_CONFIG_GAP = [
     f"no Config recorder in {REGION}",
     f"Config rule {RULES[0]} is missing; Config rule {RULES[1]} is missing",
 ]
-
-
-@pytest.fixture(scope="module")
-def organization() -> Iterator[ServerOrganization]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("AWS_SESSION_TOKEN", raising=False)  # moto's server reads the account from the key
-        with moto_server() as url:
-            yield build_organization(url)
-
-
-def akr(organization: ServerOrganization, *args: str, answers: str | None = None) -> Result:
-    return CliRunner().invoke(
-        app,
-        [*args, "--region", REGION, "--endpoint-url", organization.url],
-        input=answers,
-        catch_exceptions=False,
-    )
-
-
-def as_json(result: Result) -> dict[str, Any]:
-    payload: dict[str, Any] = json.loads(result.stdout)
-    return payload
 
 
 def security_args(organization: ServerOrganization) -> tuple[str, str]:

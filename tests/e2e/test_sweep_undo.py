@@ -9,49 +9,24 @@ runs in this process, so it sees the frozen clock.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from freezegun import freeze_time
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from org_bootstrap.aws import Aws
-from org_bootstrap.cli import app
 from org_bootstrap.deployment import Deployment
 from org_bootstrap.sweep import prepare_deployed
 from remediator.adapters.audit_table import DynamoDBAuditLog
 from remediator.audit import AuditRecord
-from tests.moto_server import REGION, ServerOrganization, build_organization, moto_server
+from tests.e2e.akr import akr, as_json
+from tests.moto_server import REGION, ServerOrganization
 
 pytestmark = pytest.mark.slow
 
 UNKNOWN_KEY = "AKIAUNKNOWN000000000"
-
-
-@pytest.fixture(scope="module")
-def organization() -> Iterator[ServerOrganization]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("AWS_SESSION_TOKEN", raising=False)  # moto's server reads the account from the key
-        with moto_server() as url:
-            yield build_organization(url)
-
-
-def akr(organization: ServerOrganization, *args: str, answers: str | None = None) -> Result:
-    return CliRunner().invoke(
-        app,
-        [*args, "--region", REGION, "--endpoint-url", organization.url],
-        input=answers,
-        catch_exceptions=False,
-    )
-
-
-def as_json(result: Result) -> dict[str, Any]:
-    payload: dict[str, Any] = json.loads(result.stdout)  # stdout only: moto logs to stderr
-    return payload
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,25 @@
+"""Running `akr` against the test organization's moto server, as an operator would on a terminal."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from typer.testing import CliRunner, Result
+
+from org_bootstrap.cli import app
+from tests.moto_server import REGION, ServerOrganization
+
+
+def akr(organization: ServerOrganization, *args: str, answers: str | None = None) -> Result:
+    return CliRunner().invoke(
+        app,
+        [*args, "--region", REGION, "--endpoint-url", organization.url],
+        input=answers,
+        catch_exceptions=False,
+    )
+
+
+def as_json(result: Result) -> dict[str, Any]:
+    payload: dict[str, Any] = json.loads(result.stdout)  # stdout only: moto logs to stderr
+    return payload
