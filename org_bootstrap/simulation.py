@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import boto3
+import freezegun
 from freezegun import freeze_time
+
+# freezegun walks every loaded module's attributes when it starts, which makes Powertools' lazily loaded
+# parser package define its pydantic models while datetime is replaced (pydantic then refuses them).
+# Those modules never need a frozen clock.
+freezegun.configure(extend_ignore_list=["aws_lambda_powertools"])
 
 REGION = "eu-west-1"
 MEMBER_ROLE = "AccessKeyRemediationRole"

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 from typer.testing import CliRunner
 
 from org_bootstrap.cli import app
@@ -36,3 +41,16 @@ def test_demo_json_summary() -> None:
     assert outcome.exit_code == 0, outcome.output
     assert '"errors": 0' in outcome.output
     assert '"delete":' in outcome.output
+
+
+def test_make_demo_runs_in_a_fresh_process() -> None:
+    # What `make demo` runs, outside pytest: nothing set up by the test suite can help it.
+    completed = subprocess.run(
+        [sys.executable, "-m", "org_bootstrap", "demo", "--members", "1", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "AKR_"))},
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert json.loads(completed.stdout)["errors"] == 0

@@ -1,0 +1,5 @@
+"""`python -m org_bootstrap`: the same as the `akr` command."""
+
+from org_bootstrap.cli import app
+
+app()
