@@ -8,12 +8,14 @@ import typer
 from pydantic import ValidationError
 from rich.markup import escape
 
+from org_bootstrap.audit_cli import audit
 from org_bootstrap.aws import Aws, CliError
 from org_bootstrap.demo_cli import demo
 from org_bootstrap.deploy import Outcome, Prepared, carry_out, prepare
 from org_bootstrap.deployment import CisVersion, Deployment
 from org_bootstrap.destroy import carry_out as carry_out_destroy
 from org_bootstrap.destroy import prepare as prepare_destroy
+from org_bootstrap.exempt_cli import exempt_app
 from org_bootstrap.lambda_zip import PackagingError
 from org_bootstrap.options import (
     EndpointUrl,
@@ -341,3 +343,5 @@ def confirm_destroy(
 app.command()(demo)
 app.command()(sweep)
 app.command()(undo)
+app.add_typer(exempt_app, name="exempt")
+app.command()(audit)

@@ -67,6 +67,24 @@ class DynamoDBExemptions:
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, f"dynamodb:PutItem exemption in {self._table}") from exc
 
+    def delete(self, account_id: str, user_name: str, access_key_id: str | None) -> bool:
+        """Remove one exemption; False when there was none with exactly that user and key."""
+        key: dict[str, AttributeValueTypeDef] = {
+            "pk": {"S": _pk(account_id)},
+            "sk": {"S": f"{user_name}#{access_key_id or _ANY_KEY}"},
+        }
+        try:
+            self._client.delete_item(
+                TableName=self._table, Key=key, ConditionExpression="attribute_exists(pk)"
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise translate(exc, f"dynamodb:DeleteItem exemption in {self._table}") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, f"dynamodb:DeleteItem exemption in {self._table}") from exc
+        return True
+
 
 def _from_item(item: dict[str, AttributeValueTypeDef]) -> Exemption | None:
     """The exemption, or None for an item that is not a valid one. Fails closed: a broken exemption

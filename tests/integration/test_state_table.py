@@ -94,3 +94,18 @@ def test_an_undo_may_take_over_a_finished_claim_but_a_run_may_not(dynamodb: Dyna
     assert claims.claim(ACCOUNT, "AKIAEXAMPLEKEY00001", "reactivate", owner="undo", after_finished=True)
     claims.finish(ACCOUNT, "AKIAEXAMPLEKEY00001", owner="someone-else")  # not the holder: no effect
     assert not claims.claim(ACCOUNT, "AKIAEXAMPLEKEY00001", "reactivate", owner="undo-2", after_finished=True)
+
+
+def test_an_exemption_is_deleted_by_user_and_key(dynamodb: DynamoDBClient) -> None:
+    store = DynamoDBExemptions(client=dynamodb, table_name=STATE_TABLE)
+    whole_user = Exemption(
+        account_id=ACCOUNT, user_name="ci", reason="migration", owner="platform", expires_at=NOW
+    )
+    one_key = whole_user.model_copy(update={"access_key_id": "AKIAEXAMPLEKEY00001"})
+    store.put(whole_user)
+    store.put(one_key)
+    assert not store.delete(ACCOUNT, "ci", "AKIAEXAMPLEKEY00002"), "no such exemption"
+    assert not store.delete("333333333333", "ci", None), "another account"
+    assert store.delete(ACCOUNT, "ci", None)
+    assert store.for_account(ACCOUNT) == [one_key]
+    assert not store.delete(ACCOUNT, "ci", None), "already gone"

@@ -1,0 +1,295 @@
+"""`akr exempt add|list|remove` end to end against a moto server, after a real `akr deploy`: the stored
+exemptions in the central state table, the audit records of every change, and the refusals of bad input
+(each a clear message, exit 1, nothing written).
+
+One organization per module (per xdist worker), through the real `akr` app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from org_bootstrap.cli import app
+from org_bootstrap.deployment import Deployment
+from remediator.adapters.audit_table import DynamoDBAuditLog
+from remediator.adapters.exemption_table import DynamoDBExemptions
+from remediator.audit import AuditRecord
+from remediator.errors import RemediatorError
+from remediator.exemptions import Exemption
+from tests.e2e.akr import akr, as_json
+from tests.moto_server import REGION, ServerOrganization
+
+pytestmark = pytest.mark.slow
+
+KEY = "AKIAEXEMPTKEY0000001"
+GONE = "AKIAEXEMPTKEY0000002"
+LISTED = {"*", "app", "ci", "old"}
+"""The users of `added` and of the list test: other tests add more."""
+UNKNOWN_ACCOUNT = "999999999999"
+
+
+@dataclass(frozen=True)
+class Deployed:
+    organization: ServerOrganization
+    audit_table: str
+    state_table: str
+    operator: str
+
+    @property
+    def member(self) -> str:
+        return self.organization.members[0]
+
+    def exempt(self, *args: str, answers: str | None = None) -> Result:
+        return CliRunner().invoke(
+            app,
+            [
+                "exempt",
+                *args,
+                "--security-account",
+                self.organization.security,
+                "--region",
+                REGION,
+                "--endpoint-url",
+                self.organization.url,
+            ],
+            input=answers,
+            catch_exceptions=False,
+        )
+
+    def add(self, *args: str) -> Result:
+        return self.exempt(
+            "add", "--reason", "migration", "--owner", "platform", *args, "--yes", "--output", "json"
+        )
+
+    @property
+    def exemptions(self) -> DynamoDBExemptions:
+        client = self.organization.client("dynamodb", self.organization.security)
+        return DynamoDBExemptions(client=client, table_name=self.state_table)
+
+    def stored(self, account: str | None = None) -> list[Exemption]:
+        return self.exemptions.for_account(account or self.member)
+
+    def audit(self, account: str | None = None) -> list[AuditRecord]:
+        client = self.organization.client("dynamodb", self.organization.security)
+        return DynamoDBAuditLog(client=client, table_name=self.audit_table).for_account(
+            account or self.member, newest_first=False
+        )
+
+
+@pytest.fixture(scope="module")
+def deployed(organization: ServerOrganization) -> Deployed:
+    result = akr(
+        organization, "deploy", "--security-account", organization.security, "--targets",
+        organization.workloads_ou, "--yes", "--output", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    name = Deployment(security_account_id=organization.security, home_region=REGION).central_stack_name
+    (stack,) = organization.client("cloudformation", organization.security).describe_stacks(StackName=name)[
+        "Stacks"
+    ]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    operator = organization.client("sts").get_caller_identity()["Arn"]
+    return Deployed(organization, outputs["AuditTableName"], outputs["StateTableName"], operator)
+
+
+@pytest.fixture(scope="module")
+def added(deployed: Deployed) -> list[Result]:
+    """Three exemptions in the first member: a user for 30 days, one key of another user until a date,
+    and every user of the account for 10 days."""
+    until = f"{datetime.now(UTC) + timedelta(days=60):%Y-%m-%d}"
+    return [
+        deployed.add("--account", deployed.member, "--user", "ci", "--expires", "30d"),
+        deployed.add(
+            "--account", deployed.member, "--user", "app", "--access-key-id", KEY, "--expires", until
+        ),
+        deployed.add("--account", deployed.member, "--user", "*", "--expires", "10d"),
+    ]
+
+
+def test_add_writes_the_exemptions(deployed: Deployed, added: list[Result]) -> None:
+    assert [r.exit_code for r in added] == [0, 0, 0], [r.output for r in added]
+    now = datetime.now(UTC)
+    stored = {(e.user_name, e.access_key_id): e for e in deployed.stored()}
+    assert set(stored) == {("ci", None), ("app", KEY), ("*", None)}
+    assert {(e.reason, e.owner) for e in stored.values()} == {("migration", "platform")}
+    assert timedelta(days=29) < stored["ci", None].expires_at - now <= timedelta(days=30)
+    assert stored["app", KEY].expires_at == datetime.combine(
+        (now + timedelta(days=60)).date(), datetime.min.time(), tzinfo=UTC
+    )
+    assert deployed.stored(deployed.organization.members[1]) == []
+
+
+def test_add_prints_the_plan_and_the_result(deployed: Deployed, added: list[Result]) -> None:
+    payload = as_json(added[0])
+    expires = deployed.stored()
+    (ci,) = [e for e in expires if e.user_name == "ci"]
+    assert payload["command"] == "exempt add"
+    assert (payload["status"], payload["changed"]) == ("ok", True)
+    assert payload["plan"] == [
+        f"Would exempt user ci in {deployed.member} until {ci.expires_at:%Y-%m-%d %H:%M} UTC, "
+        "owner platform, reason 'migration'"
+    ]
+    result = payload["result"]
+    assert result["operator"] == deployed.operator
+    assert result["exemption"] == {
+        "account_id": deployed.member,
+        "user_name": "ci",
+        "access_key_id": None,
+        "owner": "platform",
+        "reason": "migration",
+        "expires_at": ci.expires_at.isoformat(),
+        "state": "active",
+    }
+    assert as_json(added[1])["plan"][0].startswith(f"Would exempt key {KEY} of user app in {deployed.member}")
+    assert as_json(added[2])["plan"][0].startswith(f"Would exempt every user in {deployed.member}")
+
+
+def test_every_addition_is_audited(deployed: Deployed, added: list[Result]) -> None:
+    records = [
+        r
+        for r in deployed.audit()
+        if r.decision == "exempt-add" and r.user_name in LISTED and r.access_key_id != GONE
+    ]
+    assert [(r.user_name, r.access_key_id) for r in records] == [("ci", None), ("app", KEY), ("*", None)]
+    assert {(r.trigger, r.phase, r.outcome, r.operator, r.owner) for r in records} == {
+        ("cli", "outcome", "done", deployed.operator, "platform")
+    }
+    assert [r.record_id for r in records] == [as_json(a)["result"]["audit_record_id"] for a in added]
+    ci = records[0]
+    assert ci.reason.startswith(f"exempted user ci in {deployed.member}: reason 'migration', owner platform")
+    assert f"expires {ci.recorded_at + timedelta(days=30):%Y-%m-%d}" in ci.reason
+
+
+def test_list_shows_the_exemptions_in_force(deployed: Deployed, added: list[Result]) -> None:
+    lapsed = Exemption(
+        account_id=deployed.member,
+        user_name="old",
+        reason="done",
+        owner="platform",
+        expires_at=datetime.now(UTC) - timedelta(days=1),
+    )
+    deployed.exemptions.put(lapsed)
+    result = deployed.exempt("list", "--output", "json")
+    assert result.exit_code == 0, result.output
+    rows = [r for r in as_json(result)["result"]["exemptions"] if r["user_name"] in LISTED]
+    assert [(r["account_id"], r["user_name"], r["access_key_id"], r["state"]) for r in rows] == [
+        (deployed.member, "*", None, "active"),
+        (deployed.member, "app", KEY, "active"),
+        (deployed.member, "ci", None, "active"),
+    ]
+    every = deployed.exempt("list", "--account", deployed.member, "--include-expired", "--output", "json")
+    assert [
+        (r["user_name"], r["state"])
+        for r in as_json(every)["result"]["exemptions"]
+        if r["user_name"] in LISTED
+    ] == [
+        ("*", "active"),
+        ("app", "active"),
+        ("ci", "active"),
+        ("old", "expired"),
+    ]
+    table = deployed.exempt("list", "--include-expired")
+    assert table.exit_code == 0, table.output
+    assert "exemption(s)." in table.stdout
+    assert "expired" in table.stdout
+    assert "migration" in table.stdout
+
+
+def test_remove_deletes_and_audits(deployed: Deployed) -> None:
+    added = deployed.add(
+        "--account", deployed.member, "--user", "app", "--access-key-id", GONE, "--expires", "3d"
+    )
+    assert added.exit_code == 0, added.output
+    result = deployed.exempt(
+        "remove", "--account", deployed.member, "--user", "app", "--access-key-id", GONE, "--yes", "--output",
+        "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    payload = as_json(result)
+    assert (payload["command"], payload["status"], payload["changed"]) == ("exempt remove", "ok", True)
+    assert payload["plan"][0].startswith(
+        f"Would remove the exemption of key {GONE} of user app in {deployed.member}"
+    )
+    assert ("app", GONE) not in {(e.user_name, e.access_key_id) for e in deployed.stored()}
+    (record,) = [r for r in deployed.audit() if r.decision == "exempt-remove"]
+    assert (record.user_name, record.access_key_id, record.outcome, record.operator) == (
+        "app",
+        GONE,
+        "done",
+        deployed.operator,
+    )
+    assert record.record_id == payload["result"]["audit_record_id"]
+
+    again = deployed.exempt(
+        "remove", "--account", deployed.member, "--user", "app", "--access-key-id", GONE, "--yes", "--output",
+        "json",
+    )  # fmt: skip
+    assert again.exit_code == 1
+    assert as_json(again) == {
+        "command": "exempt remove",
+        "status": "error",
+        "error": f"no exemption in {deployed.member} for user app and key {GONE}",
+    }
+
+
+def test_add_asks_first_and_no_writes_nothing(deployed: Deployed, added: list[Result]) -> None:
+    result = deployed.exempt(
+        "add", "--account", deployed.member, "--user", "asked", "--reason", "r", "--owner", "o", "--expires",
+        "5d", answers="n\n",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert f"Would exempt user asked in {deployed.member} until" in result.stdout
+    assert result.stdout.rstrip().endswith("Exempt? [y/N]: n\nAborted: nothing was changed.")
+    assert "asked" not in {e.user_name for e in deployed.stored()}
+
+
+def test_an_unwritable_audit_record_is_said_loudly(
+    deployed: Deployed, added: list[Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(_self: DynamoDBAuditLog, _record: AuditRecord) -> None:
+        raise RemediatorError("dynamodb:PutItem: AccessDenied")
+
+    monkeypatch.setattr(DynamoDBAuditLog, "append", refuse)
+    result = deployed.add("--account", deployed.member, "--user", "unaudited", "--expires", "5d")
+    assert result.exit_code == 1
+    error = as_json(result)["error"]
+    assert error.startswith(f"NOT AUDITED: the exemption of user unaudited in {deployed.member} was written")
+    assert "AccessDenied" in error
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("--account", UNKNOWN_ACCOUNT, "--expires", "30d"),
+            f"account {UNKNOWN_ACCOUNT} is not an account of the organization",
+        ),
+        (("--expires", "30x"), "malformed expiry '30x': give a number of days (30d), a date (2026-12-31)"),
+        (("--expires", "2020-01-01"), "the expiry 2020-01-01 00:00 UTC is in the past"),
+        (("--expires", "91d"), "is beyond the maximum horizon of 90 days"),
+        (("--expires", "20d", "--max-days", "10"), "is beyond the maximum horizon of 10 days"),
+    ],
+    ids=["unknown-account", "malformed", "past", "beyond-horizon", "beyond-max-days"],
+)
+def test_bad_input_is_refused_and_writes_nothing(
+    deployed: Deployed, added: list[Result], args: tuple[str, ...], message: str
+) -> None:
+    before = deployed.audit()
+    account = () if "--account" in args else ("--account", deployed.member)
+    result = deployed.add(*account, "--user", "bad", *args)
+    assert result.exit_code == 1
+    payload = as_json(result)
+    assert (payload["command"], payload["status"]) == ("exempt add", "error")
+    assert message in payload["error"]
+    assert "bad" not in {e.user_name for e in deployed.stored()}
+    assert deployed.audit() == before
+
+
+def test_list_of_an_unknown_account_is_refused(deployed: Deployed) -> None:
+    result = deployed.exempt("list", "--account", UNKNOWN_ACCOUNT)
+    assert result.exit_code == 1
+    assert f"account {UNKNOWN_ACCOUNT} is not an account of the organization" in result.stderr
