@@ -3,6 +3,7 @@ and the views. org_bootstrap.cli registers `exempt_app` as the sub-command `exem
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -77,6 +78,16 @@ def row(exemption: Exemption, now: datetime) -> dict[str, str | None]:
         "expires_at": exemption.expires_at.isoformat(),
         "state": exemptions.state(exemption, now),
     }
+
+
+def _confirmed(  # noqa: PLR0917
+    command: str, line: str, question: str, change: Callable[[], AuditRecord], yes: bool, output: Output
+) -> AuditRecord:
+    """Show the plan line, ask unless --yes, then make the change; its audit record."""
+    if output is Output.TABLE:
+        plan_lines([line])
+    confirm(command, question, yes=yes, output=output)
+    return change()
 
 
 def _done(command: str, line: str, exemption: Exemption, record: AuditRecord, output: Output) -> None:
@@ -158,10 +169,9 @@ def add(  # noqa: PLR0917
             f"Would exempt {exemptions.describe(exemption)} until {expires_at:%Y-%m-%d %H:%M} UTC, "
             f"owner {exemption.owner}, reason {exemption.reason!r}"
         )
-        if output is Output.TABLE:
-            plan_lines([line])
-        confirm(command, "Exempt?", yes=yes, output=output)
-        record = exemptions.add(store, exemption, now=utc_now())
+        record = _confirmed(
+            command, line, "Exempt?", lambda: exemptions.add(store, exemption, now=utc_now()), yes, output
+        )
     except CliError as exc:
         raise fail(command, str(exc), output) from exc
     _done(command, line, exemption, record, output)
@@ -205,10 +215,9 @@ def remove(  # noqa: PLR0917
             f"Would remove the exemption of {exemptions.describe(exemption)} "
             f"(owner {exemption.owner}, expires {exemption.expires_at:%Y-%m-%d %H:%M} UTC)"
         )
-        if output is Output.TABLE:
-            plan_lines([line])
-        confirm(command, "Remove?", yes=yes, output=output)
-        record = exemptions.remove(store, exemption, now=utc_now())
+        record = _confirmed(
+            command, line, "Remove?", lambda: exemptions.remove(store, exemption, now=utc_now()), yes, output
+        )
     except CliError as exc:
         raise fail(command, str(exc), output) from exc
     _done(command, line, exemption, record, output)

@@ -73,27 +73,20 @@ class FakeMember:
 
     def deactivate_key(self, user_name: str, access_key_id: str) -> bool:
         self._call("deactivate_key")
-        if not self._has(user_name, access_key_id):
-            return False
-        keys = self.users_by_name[user_name].keys
-        self._set_keys(
-            user_name,
-            tuple(
-                k.model_copy(update={"status": "Inactive"}) if k.access_key_id == access_key_id else k
-                for k in keys
-            ),
-        )
-        return True
+        return self._set_status(user_name, access_key_id, "Inactive")
 
     def reactivate_key(self, user_name: str, access_key_id: str) -> bool:
         self._call("reactivate_key")
+        return self._set_status(user_name, access_key_id, "Active")
+
+    def _set_status(self, user_name: str, access_key_id: str, status: str) -> bool:
         if not self._has(user_name, access_key_id):
             return False
         keys = self.users_by_name[user_name].keys
         self._set_keys(
             user_name,
             tuple(
-                k.model_copy(update={"status": "Active"}) if k.access_key_id == access_key_id else k
+                k.model_copy(update={"status": status}) if k.access_key_id == access_key_id else k
                 for k in keys
             ),
         )

@@ -23,3 +23,17 @@ def akr(organization: ServerOrganization, *args: str, answers: str | None = None
 def as_json(result: Result) -> dict[str, Any]:
     payload: dict[str, Any] = json.loads(result.stdout)  # stdout only: moto logs to stderr
     return payload
+
+
+def deploy(organization: ServerOrganization, *extra: str, stdin: str | None = None) -> Result:
+    """`akr deploy` of the test organization: its security account, its Workloads OU."""
+    return akr(
+        organization,
+        "deploy",
+        "--security-account",
+        organization.security,
+        "--targets",
+        organization.workloads_ou,
+        *extra,
+        answers=stdin,
+    )

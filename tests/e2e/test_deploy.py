@@ -7,24 +7,11 @@ import json
 from typing import Any
 
 import pytest
-from typer.testing import Result
 
-from tests.e2e.akr import akr
+from tests.e2e.akr import akr, deploy
 from tests.moto_server import REGION, ServerOrganization
 
 pytestmark = pytest.mark.slow
-
-
-def deploy(organization: ServerOrganization, *extra: str) -> Result:
-    return akr(
-        organization,
-        "deploy",
-        "--security-account",
-        organization.security,
-        "--targets",
-        organization.workloads_ou,
-        *extra,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from typer.testing import CliRunner, Result
 
 import org_bootstrap.deploy
 from org_bootstrap.aws import Aws
-from org_bootstrap.cli import app
 from org_bootstrap.deployment import CENTRAL_TEMPLATE
 from org_bootstrap.lambda_zip import Artifact, Target, build_lambda_zip
+from tests.e2e.akr import deploy
 from tests.moto_server import REGION, ServerOrganization, build_organization, moto_server
 
 if TYPE_CHECKING:
@@ -48,26 +47,6 @@ def organization(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerOrg
         patch.setattr(org_bootstrap.deploy, "build_lambda_zip", packaged)
         with moto_server() as url:
             yield build_organization(url)
-
-
-def deploy(organization: ServerOrganization, *extra: str, stdin: str | None = None) -> Result:
-    return CliRunner().invoke(
-        app,
-        [
-            "deploy",
-            "--security-account",
-            organization.security,
-            "--targets",
-            organization.workloads_ou,
-            *extra,
-            "--region",
-            REGION,
-            "--endpoint-url",
-            organization.url,
-        ],
-        input=stdin,
-        catch_exceptions=False,
-    )
 
 
 @pytest.fixture(scope="module")

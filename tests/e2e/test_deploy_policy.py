@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 from moto.cloudformation.models import CloudFormationBackend, Stack, StackSet
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 import org_bootstrap.deploy
-from org_bootstrap.cli import app
 from org_bootstrap.lambda_zip import Artifact, Target, build_lambda_zip
+from tests.e2e.akr import deploy
 from tests.moto_server import REGION, ServerOrganization, build_organization, moto_server
 
 pytestmark = pytest.mark.slow
@@ -78,26 +78,6 @@ def organization(package: Package) -> Iterator[ServerOrganization]:
         patch.setattr(CloudFormationBackend, "_resolve_update_parameters", _previous_values)
         with moto_server() as url:
             yield build_organization(url)
-
-
-def deploy(organization: ServerOrganization, *extra: str, stdin: str | None = None) -> Result:
-    return CliRunner().invoke(
-        app,
-        [
-            "deploy",
-            "--security-account",
-            organization.security,
-            "--targets",
-            organization.workloads_ou,
-            *extra,
-            "--region",
-            REGION,
-            "--endpoint-url",
-            organization.url,
-        ],
-        input=stdin,
-        catch_exceptions=False,
-    )
 
 
 def central_parameters(organization: ServerOrganization) -> dict[str, str]:
