@@ -6,7 +6,7 @@ CHECKOV_VENV := .venv-checkov
 # checkov pins an old boto3, so it lives in a venv of its own.
 CHECKOV_VERSION := 3.3.30
 
-.PHONY: install demo test lint typecheck unit cfn-lint checkov docs clean
+.PHONY: install demo test lint typecheck unit cfn-lint checkov docs browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,7 +52,15 @@ iam-lint: install
 docs: install
 	$(BIN)/typer org_bootstrap.cli utils docs --name akr --output docs/cli.md
 
-unit: install
+# Debian's chromium for the render test of `akr report --html` (tests/browser); without it that test skips.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if command -v apt-get >/dev/null 2>&1 \
+			&& apt-get update && apt-get install -y --no-install-recommends chromium; then :; \
+		else echo "make browser: chromium could not be installed with apt-get: the report render test will skip"; fi; \
+	fi
+
+unit: install browser
 	$(BIN)/pytest -n 2 tests
 
 test: lint typecheck cfn-lint checkov unit

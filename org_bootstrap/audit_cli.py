@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import csv
 import sys
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -44,6 +45,9 @@ from org_bootstrap.undo import caller_identity
 from remediator.audit import AuditRecord, Outcome
 from remediator.composition import utc_now
 from remediator.decision import Action
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 class RecordsOutput(StrEnum):
@@ -130,20 +134,54 @@ def audit(  # noqa: PLR0917
             limit=limit,
             oldest_first=oldest_first,
         )
-        aws = Aws(profile=profile, region=region or home_region, endpoint_url=endpoint_url)
-        deployment = Deployment(
-            security_account_id=security_account,
-            home_region=home_region or aws.region_name,
+        aws, deployment = connect(
+            security_account=security_account,
             security_role=security_role,
+            home_region=home_region,
+            profile=profile,
+            region=region,
+            endpoint_url=endpoint_url,
         )
-        central = read_central(aws, deployment, caller_identity(aws).account_id)
-        table_name = central.stack.outputs["AuditTableName"]
-        page = run(aws.dynamodb(central.security, central.region), table_name, query, page_size=page_size)
+        table = open_audit_table(aws, deployment)
+        table_name = table.name
+        page = run(table.client, table_name, query, page_size=page_size)
     except ValidationError as exc:
         raise fail("audit", "; ".join(e["msg"] for e in exc.errors()), errors_as) from exc
     except (QueryError, CliError, AuditReadError) as exc:
         raise fail("audit", str(exc), errors_as) from exc
     show_records(query, page, table_name, output)
+
+
+def connect(
+    *,
+    security_account: str,
+    security_role: str,
+    home_region: str | None,
+    profile: str | None,
+    region: str | None,
+    endpoint_url: str | None,
+) -> tuple[Aws, Deployment]:
+    """The operator's AWS and the deployment the options name (a ValidationError on a bad account id)."""
+    aws = Aws(profile=profile, region=region or home_region, endpoint_url=endpoint_url)
+    deployment = Deployment(
+        security_account_id=security_account,
+        home_region=home_region or aws.region_name,
+        security_role=security_role,
+    )
+    return aws, deployment
+
+
+@dataclass(frozen=True)
+class AuditTable:
+    client: DynamoDBClient
+    """DynamoDB of the security account, in the home region."""
+    name: str
+
+
+def open_audit_table(aws: Aws, deployment: Deployment) -> AuditTable:
+    """The deployed audit table, read through the security account, or a CliError (deploy first)."""
+    central = read_central(aws, deployment, caller_identity(aws).account_id)
+    return AuditTable(aws.dynamodb(central.security, central.region), central.stack.outputs["AuditTableName"])
 
 
 def _window(query: AuditQuery) -> dict[str, Any]:

@@ -53,16 +53,26 @@ def _iso_date(value: str) -> date | None:
         return None
 
 
+def parse_duration(text: str) -> timedelta | None:
+    """A duration (7d, 12h, 30m, 45s, 2w; combined: 1d12h), or None when `text` is not one. Raises
+    OverflowError when it does not fit a timedelta."""
+    value = text.strip()
+    if not _DURATIONS.fullmatch(value):
+        return None
+    parts = _DURATION.findall(value)
+    return sum((timedelta(**{_UNITS[unit]: int(n)}) for n, unit in parts), timedelta())
+
+
 def parse_instant(text: str, *, now: datetime, option: str) -> datetime:
     """A duration back from `now` (7d, 12h, 30m, 45s, 2w; combined: 1d12h), an ISO date (midnight UTC)
     or an ISO date and time (UTC unless it has an offset)."""
     value = text.strip()
-    if _DURATIONS.fullmatch(value):
-        parts = _DURATION.findall(value)
-        try:
-            return now - sum((timedelta(**{_UNITS[unit]: int(n)}) for n, unit in parts), timedelta())
-        except OverflowError:
-            raise QueryError(f"{option} {text!r} reaches back before the year 1") from None
+    try:
+        duration = parse_duration(value)
+        if duration is not None:
+            return now - duration
+    except OverflowError:
+        raise QueryError(f"{option} {text!r} reaches back before the year 1") from None
     parsed: datetime | None = None
     if _ISO_DATE.fullmatch(value):
         day = _iso_date(value)

@@ -53,13 +53,26 @@ class Central:
 
 def read_central(aws: Aws, deployment: Deployment, caller: str) -> Central:
     """The deployed central stack, or a CliError that says to deploy first."""
+    central = find_central(aws, deployment, caller)
+    if central is None:
+        name, where = deployment.central_stack_name, central_location(deployment)
+        raise CliError(f"no stack {name} in {where}: run akr deploy first")
+    return central
+
+
+def central_location(deployment: Deployment) -> str:
+    return f"the security account {deployment.security_account_id} ({deployment.home_region})"
+
+
+def find_central(aws: Aws, deployment: Deployment, caller: str) -> Central | None:
+    """The deployed central stack; None when there is none; a CliError when it cannot be used."""
     security = security_session(aws, deployment, caller)
     region = deployment.home_region
     name = deployment.central_stack_name
     stack = read_stack(aws.cloudformation(security, region), name)
-    where = f"the security account {deployment.security_account_id} ({region})"
+    where = central_location(deployment)
     if stack is None:
-        raise CliError(f"no stack {name} in {where}: run akr deploy first")
+        return None
     missing = [output for output in REQUIRED_OUTPUTS if not stack.outputs.get(output)]
     if missing:
         raise CliError(

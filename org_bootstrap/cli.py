@@ -29,6 +29,7 @@ from org_bootstrap.options import (
 )
 from org_bootstrap.plan import PlanError, describe, warnings
 from org_bootstrap.render import confirm, console, emit_json, envelope, fail, plan_lines, progress
+from org_bootstrap.report_cli import report
 from org_bootstrap.stacks import failed_instances
 from org_bootstrap.status import check
 from org_bootstrap.status import prepare as prepare_status
@@ -345,3 +346,4 @@ app.command()(sweep)
 app.command()(undo)
 app.add_typer(exempt_app, name="exempt")
 app.command()(audit)
+app.command()(report)
