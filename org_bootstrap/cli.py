@@ -30,6 +30,7 @@ from org_bootstrap.options import (
 from org_bootstrap.plan import PlanError, describe, warnings
 from org_bootstrap.render import confirm, console, emit_json, envelope, fail, plan_lines, progress
 from org_bootstrap.report_cli import report
+from org_bootstrap.scan_cli import scan
 from org_bootstrap.stacks import failed_instances
 from org_bootstrap.status import check
 from org_bootstrap.status import prepare as prepare_status
@@ -346,4 +347,5 @@ app.command()(sweep)
 app.command()(undo)
 app.add_typer(exempt_app, name="exempt")
 app.command()(audit)
+app.command()(scan)
 app.command()(report)

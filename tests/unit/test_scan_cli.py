@@ -1,0 +1,195 @@
+"""What `akr scan` prints (org_bootstrap.scan_cli), from a plan and a result built here: the JSON rows and
+envelope, the CSV columns, the policy and totals lines."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from org_bootstrap.audit_cli import RecordsOutput
+from org_bootstrap.observed import StackState
+from org_bootstrap.scan import AccountScan, Row, ScanResult
+from org_bootstrap.scan_cli import (
+    CSV_COLUMNS,
+    csv_row,
+    policy_line,
+    row_dict,
+    scan_envelope,
+    show_scan,
+    totals_line,
+)
+from org_bootstrap.scan_plan import Overrides, ScanPlan, choose_policy
+from remediator.decision import Action, Rule
+from remediator.policy import Mode
+
+NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
+ACCOUNT, OTHER = "222222222222", "333333333333"
+WHERE = "the security account 111111111111 (eu-west-1)"
+STACK = StackState(
+    name="access-key-remediation",
+    status="CREATE_COMPLETE",
+    parameters={"Mode": "staged", "CisPreset": "cis-1.4", "GraceDays": "14", "WarnDaysBefore": "7"},
+    outputs={"AuditTableName": "akr-audit", "StateTableName": "akr-state"},
+)
+NOW_ROW = Row(
+    account_id=ACCOUNT,
+    user_name="stale",
+    access_key_id="AKIASTALE00000000001",
+    status="Active",
+    age_days=120,
+    last_used_at=None,
+    action=Action.DEACTIVATE,
+    at=None,
+    rules=(Rule.ROTATION, Rule.UNUSED),
+    reason="created 120 days ago, limit 90; never used, created 120 days ago, limit 45",
+)
+LATER_ROW = Row(
+    account_id=OTHER,
+    user_name="soon",
+    access_key_id="AKIASOON000000000001",
+    status="Active",
+    age_days=80,
+    last_used_at=NOW - timedelta(days=1),
+    action=Action.DEACTIVATE,
+    at=NOW + timedelta(days=10, hours=3),
+    rules=(Rule.ROTATION,),
+    reason="created 90 days ago, limit 90",
+)
+
+
+def plan(overrides: Overrides = Overrides()) -> ScanPlan:  # noqa: B008  # frozen, never mutated
+    return ScanPlan(
+        caller="123456789012",
+        organization_id="o-abcdef1234",
+        accounts=(ACCOUNT, OTHER),
+        policy=choose_policy(STACK, overrides, account_role="OrganizationAccountAccessRole", where=WHERE),
+        account_role="OrganizationAccountAccessRole",
+        now=NOW,
+        within="30d",
+        until=NOW + timedelta(days=30),
+    )
+
+
+RESULT = ScanResult(
+    (AccountScan(ACCOUNT, (NOW_ROW,), (), "credential report", 1), AccountScan(OTHER, (LATER_ROW,)))
+)
+FAILED = ScanResult(
+    (
+        AccountScan(ACCOUNT, (NOW_ROW,), (), "credential report", 1),
+        AccountScan(OTHER, errors=("AccessDenied",)),
+    )
+)
+
+
+def test_a_json_row() -> None:
+    assert row_dict(NOW_ROW, NOW) == {
+        "account_id": ACCOUNT,
+        "user_name": "stale",
+        "access_key_id": "AKIASTALE00000000001",
+        "status": "Active",
+        "age_days": 120,
+        "last_used_at": None,
+        "action": "deactivate",
+        "when": "now",
+        "at": NOW.isoformat(),
+        "rules": ["rotation", "unused"],
+        "reason": "created 120 days ago, limit 90; never used, created 120 days ago, limit 45",
+    }
+    later = row_dict(LATER_ROW, NOW)
+    assert (later["when"], later["at"], later["last_used_at"]) == (
+        "2026-12-08",
+        "2026-12-08T09:00:00+00:00",
+        "2026-11-27T06:00:00+00:00",
+    )
+
+
+def test_the_csv_columns_and_a_line() -> None:
+    assert CSV_COLUMNS == (
+        "account_id",
+        "user_name",
+        "access_key_id",
+        "status",
+        "age_days",
+        "last_used_at",
+        "action",
+        "when",
+        "at",
+        "rules",
+        "reason",
+    )
+    assert csv_row(NOW_ROW, NOW) == {
+        "account_id": ACCOUNT,
+        "user_name": "stale",
+        "access_key_id": "AKIASTALE00000000001",
+        "status": "Active",
+        "age_days": "120",
+        "last_used_at": "",
+        "action": "deactivate",
+        "when": "now",
+        "at": NOW.isoformat(),
+        "rules": "rotation;unused",
+        "reason": "created 120 days ago, limit 90; never used, created 120 days ago, limit 45",
+    }
+
+
+def test_csv_output_is_a_header_and_the_rows_in_order(capsys: pytest.CaptureFixture[str]) -> None:
+    show_scan(plan(), RESULT, RecordsOutput.CSV)
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == ",".join(CSV_COLUMNS)
+    assert [r["user_name"] for r in csv.DictReader(io.StringIO(out))] == ["stale", "soon"]
+
+
+def test_the_envelope_is_ok_when_every_account_was_read() -> None:
+    payload = scan_envelope(plan(), RESULT)
+    assert (payload["command"], payload["status"], payload["changed"]) == ("scan", "ok", False)
+    assert "error" not in payload
+    body = payload["result"]
+    assert body["totals"] == {"delete": 0, "deactivate": 2, "report": 0, "exempt": 0, "warn": 0}
+    assert (body["accounts_failed"], body["errors"]) == ([], 0)
+    assert body["accounts"][0] == {
+        "account_id": ACCOUNT,
+        "nominated_by": "credential report",
+        "users_read": 1,
+        "rows": 1,
+        "failed": False,
+    }
+    assert (body["within"], body["now"], body["until"]) == (
+        "30d",
+        NOW.isoformat(),
+        "2026-12-28T06:00:00+00:00",
+    )
+    assert [r["user_name"] for r in body["rows"]] == ["stale", "soon"]
+
+
+def test_the_envelope_is_an_error_when_an_account_failed() -> None:
+    payload = scan_envelope(plan(), FAILED)
+    assert (payload["status"], payload["error"]) == (
+        "error",
+        "1 of 2 account(s) could not be read completely",
+    )
+    assert payload["result"]["accounts_failed"] == [{"account_id": OTHER, "reasons": ["AccessDenied"]}]
+    assert payload["result"]["errors"] == 1
+
+
+def test_the_policy_line_says_where_the_policy_comes_from_and_what_is_previewed() -> None:
+    assert policy_line(plan().policy) == (
+        f"Policy (deployed: the parameters of stack access-key-remediation in {WHERE}): mode staged, "
+        "rotation after 90 days, unused after 45 days, deletion 14 days after deactivation, owners warned "
+        "7 days before"
+    )
+    previewed = plan(Overrides(mode=Mode.REPORT, max_unused_days=30)).policy
+    assert policy_line(previewed).endswith(
+        # Report mode warns nobody: the deployed warning days do not apply.
+        "mode report, rotation after 90 days, unused after 30 days; previewing --mode report, "
+        "--max-unused-days 30"
+    )
+
+
+def test_the_totals_line() -> None:
+    assert totals_line(FAILED) == (
+        "Totals: 0 delete, 1 deactivate, 0 report, 0 exempt, 0 warn; 2 account(s) scanned, 1 failed, "
+        "1 error(s). Nothing was changed."
+    )
