@@ -1,173 +1,343 @@
-"""`akr demo`: the whole event path on a simulated organization in moto, with nothing to set up.
+"""`akr demo`: the whole service on a simulated organization, with nothing to set up.
 
-Builds an organization (management, security and member accounts) with users whose keys cover the cases
-that matter, lets the Config stand-in evaluate the managed rules, hands each NON_COMPLIANT event to the
-real Lambda handler, and shows what the central audit log recorded.
+A moto server on 127.0.0.1 (org_bootstrap.demo_org) holds an organization whose users' keys cover the cases
+that matter. `akr deploy`'s own code deploys the real templates into it; the break-glass users are exempted
+as `akr exempt add` does. The Config stand-in evaluates the rules in every account and puts the
+NON_COMPLIANT changes onto the member buses, one of them lost on the way on purpose; the deployed
+forwarding rules carry the rest to the central bus, whose rule hands them to the remediator, run by the
+local Lambda runtime. Then the sweep's schedule fires: the sweep function queues every account and the
+worker reconciles them, which catches the lost event. What moto lacks is in org_bootstrap.standins.
 """
 
 from __future__ import annotations
 
-import os
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from moto import mock_aws
-
-from org_bootstrap.simulation import (
-    AUDIT_TABLE,
+from org_bootstrap.aws import Aws
+from org_bootstrap.demo_org import (
+    BREAK_GLASS,
     REGION,
-    STATE_TABLE,
-    KeySpec,
-    MotoOrganization,
-    create_organization,
+    DemoOrganization,
+    build_organization,
+    moto_server,
+    offline_credentials,
+    populate,
 )
-from org_bootstrap.standins import ConfigEvaluator
+from org_bootstrap.deploy import carry_out, prepare
+from org_bootstrap.deployment import Deployment
+from org_bootstrap.exemptions import ADD, REMOVE, add, new_exemption, open_store
+from org_bootstrap.report_html import ReportData, write_report
+from org_bootstrap.stacks import failed_instances
+from org_bootstrap.standins import (
+    ConfigEvaluator,
+    Invocation,
+    LocalRuntime,
+    delegated_list_accounts,
+    faithful_delivery,
+    local_event_sources,
+)
 from remediator.adapters.audit_table import DynamoDBAuditLog
 from remediator.adapters.exemption_table import DynamoDBExemptions
 from remediator.audit import AuditRecord, Phase
 from remediator.exemptions import Exemption
-from remediator.settings import load_settings
+from remediator.policy import Mode
 
-RULE_PREFIX = "akr-"
+WARN_DAYS_BEFORE = 7
+EXEMPTION_DAYS = 10
+"""Within the report's 14-day "expiring soon" window, so that the report shows them."""
+GONE = "deleted"
+REMEDIATOR_HANDLER = "remediator.handler.lambda_handler"
 
-# (user name, keys): the cases a reviewer wants to see, in every member account.
-CASES: tuple[tuple[str, tuple[KeySpec, ...]], ...] = (
-    ("dev-fresh", (KeySpec(age_days=10, used_days_ago=1),)),
-    ("ci-89-days", (KeySpec(age_days=89, used_days_ago=1),)),
-    ("ci-91-days", (KeySpec(age_days=91, used_days_ago=1),)),
-    ("batch-never-used", (KeySpec(age_days=100),)),
-    ("two-keys", (KeySpec(age_days=120, used_days_ago=2), KeySpec(age_days=20, used_days_ago=1))),
-    ("inactive-old", (KeySpec(age_days=200, used_days_ago=150, active=False),)),
-    ("idle-60-days", (KeySpec(age_days=70, used_days_ago=60),)),
-    ("breakglass", (KeySpec(age_days=300),)),
-)
+
+class DemoError(RuntimeError):
+    """The simulated organization could not be set up (a deploy that failed, say)."""
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """One access key: as it was before the run, what was decided, and how it ended."""
+
+    account_id: str
+    account_name: str
+    user_name: str
+    access_key_id: str
+    age_days: int
+    last_used_at: datetime | None
+    status_before: str
+    decision: str
+    """The last decision of the run about this key; "none" when nothing was recorded."""
+    trigger: str
+    reason: str
+    status_after: str
+    """Active, Inactive or deleted."""
 
 
 @dataclass(frozen=True)
 class DemoResult:
+    organization: DemoOrganization
+    rows: tuple[KeyRow, ...]
     records: tuple[AuditRecord, ...]
-    """The final record of every decision (outcomes and decisions, not intents)."""
-    events_delivered: int
+    """Every record of the audit log, intents included."""
+    events_published: int
+    lost_event: tuple[str, str, str]
+    """(account, user, rule) of the event that never reached the central bus."""
+    invocations: tuple[Invocation, ...]
+    report_path: Path
+    mode: str
 
     def counts(self) -> dict[str, int]:
-        return dict(Counter(r.decision for r in self.records))
+        return dict(Counter(row.decision for row in self.rows))
+
+    @property
+    def events_forwarded(self) -> int:
+        """The events that reached the remediator: the NON_COMPLIANT ones the rules let through."""
+        return sum(1 for i in self.invocations if i.handler == REMEDIATOR_HANDLER)
 
     @property
     def errors(self) -> int:
-        return sum(1 for r in self.records if r.outcome == "failed")
+        failed_records = sum(1 for r in self.records if r.outcome == "failed")
+        return failed_records + sum(1 for i in self.invocations if i.error)
 
-
-def populate(org: MotoOrganization, seed: int) -> None:
-    rng = random.Random(seed)  # noqa: S311  # reproducible demo data, not secrets
-    for account in org.members:
-        for name, keys in CASES:
-            org.add_user(account, name, *keys, tags={"owner": f"{name}@example.com"})
-        for i in range(3):
-            age = rng.randint(1, 200)
-            used = rng.choice([None, rng.randint(0, age)])
-            org.add_user(account, f"svc-{i}", KeySpec(age_days=age, used_days_ago=used))
-        DynamoDBExemptions(client=org.session(org.security).client("dynamodb"), table_name=STATE_TABLE).put(
-            Exemption(
-                account_id=account,
-                user_name="breakglass",
-                reason="break-glass user, key vaulted",
-                owner="secops@example.com",
-                expires_at=org.now + timedelta(days=30),
-            )
-        )
-    org.add_user(org.management, "mgmt-admin", KeySpec(age_days=150, used_days_ago=40))
+    def summary(self) -> dict[str, object]:
+        account, user, rule = self.lost_event
+        return {
+            "accounts": len(self.organization.everyone),
+            "keys": len(self.rows),
+            "events_published": self.events_published,
+            "lost_event": {"account_id": account, "user_name": user, "rule": rule},
+            "events_forwarded": self.events_forwarded,
+            "invocations": dict(Counter(i.handler.rpartition(".")[0] for i in self.invocations)),
+            "counts": self.counts(),
+            "final_status": dict(Counter(row.status_after for row in self.rows)),
+            "audit_records": len(self.records),
+            "errors": self.errors,
+            "report": str(self.report_path),
+            "mode": self.mode,
+        }
 
 
 @contextmanager
-def lambda_environment(org: MotoOrganization, mode: str) -> Iterator[None]:
-    """The central Lambda's environment: the security account's credentials and the AKR_* settings."""
-    credentials = org.session(org.security).get_credentials()
-    assert credentials is not None  # noqa: S101  # assumed-role sessions always carry credentials
-    values = {
-        "AWS_ACCESS_KEY_ID": credentials.access_key,
-        "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
-        "AWS_SESSION_TOKEN": credentials.token or "",
-        "AKR_AUDIT_TABLE": AUDIT_TABLE,
-        "AKR_STATE_TABLE": STATE_TABLE,
-        "AKR_MODE": mode,
-        "AKR_RULE_NAME_PREFIXES": RULE_PREFIX,
-        # The metrics would be CloudWatch EMF lines on stdout; the demo shows the audit log instead.
-        "POWERTOOLS_METRICS_DISABLED": "true",
-    }
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def run_demo(*, members: int = 3, seed: int = 7, mode: str = "delete") -> DemoResult:
-    # Fake credentials so that nothing can reach AWS; mock_aws answers every call in-process.
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="demo",
-        AWS_SECRET_ACCESS_KEY="demo",  # noqa: S106  # moto's fake credentials
-        AWS_DEFAULT_REGION=REGION,
-    )
-    os.environ.pop("AWS_PROFILE", None)
-    with mock_aws():
-        org = create_organization(members=members)
+def running_demo(
+    *, members: int, seed: int, mode: Mode, report_path: Path, progress: Callable[[str], None]
+) -> Iterator[DemoResult]:
+    """Build, deploy and run; yield the result while the server is still up (for --keep-running)."""
+    now = datetime.now(UTC)
+    with moto_server() as url, offline_credentials(url), delegated_list_accounts():
+        progress("building the organization")
+        org = build_organization(url, members=members, now=now)
         populate(org, seed)
-        from remediator import handler  # noqa: PLC0415  # imported once moto is in place
+        before = _keys(org)
+        aws = Aws(region=REGION, endpoint_url=url)
+        deployment = Deployment(
+            security_account_id=org.security,
+            targets=org.targets,
+            home_region=REGION,
+            mode=mode,
+            warn_days_before=WARN_DAYS_BEFORE,
+        )
+        _deploy(aws, deployment, progress)
+        progress("exempting the break-glass users")
+        _exempt_break_glass(aws, deployment, org, now)
+        runtime = LocalRuntime(security=org.accounts.session(org.security), region=REGION)
+        with faithful_delivery(runtime), local_event_sources():
+            progress("evaluating the Config rules and delivering their events")
+            published, lost = _evaluate(org, aws, deployment, random.Random(seed), now)  # noqa: S311  # not secrets
+            runtime.drain()
+            progress("running the scheduled sweep")
+            runtime.fire_schedule(_physical_id(org, deployment, "SweepRule"), now)
+            runtime.poll_queues()
+            runtime.drain()
+        progress("reading the audit log")
+        records = _audit_log(org, deployment)
+        exemptions = _exemptions(org, deployment)
+        after = _keys(org)
+        rows = _rows(org, before, after, records)
+        write_report(
+            report_path,
+            ReportData(
+                title="akr demo: the central audit log of a simulated organization",
+                generated_at=datetime.now(UTC),
+                since=now - timedelta(days=1),
+                until=datetime.now(UTC),
+                records=tuple(records),
+                exemptions=tuple(exemptions),
+            ),
+        )
+        yield DemoResult(
+            organization=org,
+            rows=rows,
+            records=tuple(records),
+            events_published=published,
+            lost_event=lost,
+            invocations=tuple(runtime.invocations),
+            report_path=report_path,
+            mode=mode.value,
+        )
 
-        delivered = 0
-        with lambda_environment(org, mode):
-            handler.runtime.cache_clear()
-            settings = load_settings()
-            for account in (*org.members, org.management):
-                evaluator = ConfigEvaluator(
-                    account_id=account,
-                    region=REGION,
-                    rule_name_prefix=RULE_PREFIX,
-                    max_key_age_days=settings.thresholds.max_key_age_days,
-                    max_unused_days=settings.thresholds.max_unused_days,
-                )
-                for event in evaluator.evaluate(org.session(account), org.now):
-                    # What the member's forwarding rule lets through: our rules, NON_COMPLIANT only.
-                    if event["detail"]["newEvaluationResult"]["complianceType"] == "NON_COMPLIANT":
-                        handler.lambda_handler(event, _DemoContext())
-                        delivered += 1
-            handler.runtime.cache_clear()
-        audit = DynamoDBAuditLog(client=org.session(org.security).client("dynamodb"), table_name=AUDIT_TABLE)
-        records = [
-            record
-            for account in (*org.members, org.management)
-            for record in audit.for_account(account, newest_first=False)
-            if record.phase is not Phase.INTENT
-        ]
-    return DemoResult(records=tuple(records), events_delivered=delivered)
+
+def _deploy(aws: Aws, deployment: Deployment, progress: Callable[[str], None]) -> None:
+    prepared = prepare(aws, deployment, progress)
+    outcome = carry_out(aws, prepared, progress, poll_seconds=0.05)
+    failed = failed_instances(outcome.instances)
+    if failed:
+        raise DemoError("deploy failed in " + ", ".join(f"{i.account_id}: {i.reason}" for i in failed))
 
 
-class _DemoContext:
-    """The attributes Powertools reads from a Lambda context."""
+def _exempt_break_glass(aws: Aws, deployment: Deployment, org: DemoOrganization, now: datetime) -> None:
+    store = open_store(aws, deployment)
+    for account in org.members:
+        exemption = new_exemption(
+            account_id=account,
+            user_name=BREAK_GLASS,
+            access_key_id=None,
+            reason="break-glass user, key kept in the vault",
+            owner="secops@example.com",
+            expires_at=now + timedelta(days=EXEMPTION_DAYS),
+        )
+        add(store, exemption, now=now)
 
-    function_name = "access-key-remediator"
-    memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:000000000000:function:access-key-remediator"
-    aws_request_id = "demo"
 
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+def _evaluate(
+    org: DemoOrganization, aws: Aws, deployment: Deployment, rng: random.Random, now: datetime
+) -> tuple[int, tuple[str, str, str]]:
+    """Every account's evaluation; every NON_COMPLIANT change published but one, lost on purpose: the
+    only failing rule of a user picked by the seed, so that nothing else fixes that user's key."""
+    parameters = _stackset_parameters(aws, deployment)
+    pending: list[tuple[str, dict[str, Any]]] = []
+    for account in org.everyone:
+        evaluator = ConfigEvaluator(
+            account_id=account,
+            region=REGION,
+            rule_name_prefix=parameters["RuleNamePrefix"],
+            max_key_age_days=int(parameters["MaxAccessKeyAge"]),
+            max_unused_days=int(parameters["MaxCredentialUsageAge"]),
+        )
+        pending += [(account, event) for event in evaluator.evaluate(org.accounts.session(account), now)]
+    failing = Counter(
+        (account, event["detail"]["resourceId"])
+        for account, event in pending
+        if event["detail"]["newEvaluationResult"]["complianceType"] == "NON_COMPLIANT"
+    )
+    loseable = sorted(key for key, n in failing.items() if n == 1 and key[0] in org.members)
+    lost_account, lost_user_id = rng.choice(loseable)
+    lost: tuple[str, str, str] = ("", "", "")
+    published = 0
+    for account, event in pending:
+        detail = event["detail"]
+        if (account, detail["resourceId"]) == (lost_account, lost_user_id) and (
+            detail["newEvaluationResult"]["complianceType"] == "NON_COMPLIANT"
+        ):
+            lost = (account, _user_name(org, account, lost_user_id), str(detail["configRuleName"]))
+            continue
+        ConfigEvaluator.publish(org.accounts.session(account), event)
+        published += 1
+    return published, lost
 
 
-def summary(result: DemoResult) -> dict[str, Any]:
-    return {
-        "events_delivered": result.events_delivered,
-        "decisions": len(result.records),
-        "counts": result.counts(),
-        "errors": result.errors,
-    }
+def _user_name(org: DemoOrganization, account: str, user_id: str) -> str:
+    iam = org.accounts.session(account).client("iam")
+    for page in iam.get_paginator("list_users").paginate():
+        for user in page["Users"]:
+            if user["UserId"] == user_id:
+                return str(user["UserName"])
+    return user_id
+
+
+def _stackset_parameters(aws: Aws, deployment: Deployment) -> dict[str, str]:
+    """What the member stacks (and so the Config rules) were deployed with."""
+    stackset = aws.cloudformation(aws.base, REGION).describe_stack_set(StackSetName=deployment.stackset_name)
+    return {p["ParameterKey"]: p["ParameterValue"] for p in stackset["StackSet"]["Parameters"]}
+
+
+def _physical_id(org: DemoOrganization, deployment: Deployment, logical_id: str) -> str:
+    cloudformation = org.accounts.session(org.security).client("cloudformation")
+    for page in cloudformation.get_paginator("list_stack_resources").paginate(
+        StackName=deployment.central_stack_name
+    ):
+        for resource in page["StackResourceSummaries"]:
+            if resource["LogicalResourceId"] == logical_id:
+                return str(resource["PhysicalResourceId"])
+    raise DemoError(f"the central stack has no {logical_id}")
+
+
+def _audit_log(org: DemoOrganization, deployment: Deployment) -> list[AuditRecord]:
+    log = DynamoDBAuditLog(
+        client=org.accounts.session(org.security).client("dynamodb"),
+        table_name=_physical_id(org, deployment, "AuditTable"),
+    )
+    return [r for account in org.everyone for r in log.for_account(account, newest_first=False)]
+
+
+def _exemptions(org: DemoOrganization, deployment: Deployment) -> list[Exemption]:
+    table = DynamoDBExemptions(
+        client=org.accounts.session(org.security).client("dynamodb"),
+        table_name=_physical_id(org, deployment, "StateTable"),
+    )
+    return [e for account in org.members for e in table.for_account(account)]
+
+
+@dataclass(frozen=True)
+class _Key:
+    account_id: str
+    user_name: str
+    access_key_id: str
+    created_at: datetime
+    last_used_at: datetime | None
+    status: str
+
+
+def _keys(org: DemoOrganization) -> dict[str, _Key]:
+    """Every access key of every account, as IAM has it now."""
+    keys = {}
+    for account in org.everyone:
+        iam = org.accounts.session(account).client("iam")
+        for page in iam.get_paginator("list_users").paginate():
+            for user in page["Users"]:
+                for key in iam.list_access_keys(UserName=user["UserName"])["AccessKeyMetadata"]:
+                    used = iam.get_access_key_last_used(AccessKeyId=key["AccessKeyId"])["AccessKeyLastUsed"]
+                    keys[key["AccessKeyId"]] = _Key(
+                        account,
+                        user["UserName"],
+                        key["AccessKeyId"],
+                        key["CreateDate"],
+                        used.get("LastUsedDate"),
+                        key["Status"],
+                    )
+    return keys
+
+
+def _rows(
+    org: DemoOrganization, before: dict[str, _Key], after: dict[str, _Key], records: list[AuditRecord]
+) -> tuple[KeyRow, ...]:
+    last: dict[str, AuditRecord] = {}
+    for record in records:  # oldest first: the last decision about each key wins
+        if record.access_key_id and record.phase is not Phase.INTENT and record.decision not in (ADD, REMOVE):
+            last[record.access_key_id] = record
+    now = datetime.now(UTC)
+    rows = []
+    for key in before.values():
+        decided = last.get(key.access_key_id)
+        current = after.get(key.access_key_id)
+        rows.append(
+            KeyRow(
+                account_id=key.account_id,
+                account_name=org.account_names.get(key.account_id, ""),
+                user_name=key.user_name,
+                access_key_id=key.access_key_id,
+                age_days=(now - key.created_at).days,
+                last_used_at=key.last_used_at,
+                status_before=key.status,
+                decision=decided.decision if decided else "none",
+                trigger=decided.trigger if decided else "-",
+                reason=decided.reason if decided else "no event: within policy, or inactive",
+                status_after=current.status if current else GONE,
+            )
+        )
+    return tuple(sorted(rows, key=lambda r: (r.account_name, r.user_name, -r.age_days)))

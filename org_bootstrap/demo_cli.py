@@ -1,55 +1,150 @@
-"""`akr demo`: the simulated organization, shown as the central audit log."""
+"""`akr demo`: the simulated organization, shown key by key, with the HTML report of its audit log."""
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
+import warnings
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from org_bootstrap.demo import DemoResult, run_demo, summary
+from org_bootstrap.demo import DemoError, DemoResult, running_demo
+from org_bootstrap.demo_org import REGION
 from org_bootstrap.render import console
+from remediator.policy import Mode
+
+STYLES = {"delete": "red", "deactivate": "yellow", "exempt": "cyan", "report": "magenta", "warn": "blue"}
+DEFAULT_REPORT = Path("akr-demo-report.html")
 
 
-def demo(
-    members: Annotated[int, typer.Option(min=1, max=50, help="Member accounts to simulate.")] = 3,
-    seed: Annotated[int, typer.Option(help="Seed for the randomly aged extra users.")] = 7,
-    mode: Annotated[str, typer.Option(help="report, deactivate, delete or staged.")] = "delete",
+def demo(  # noqa: PLR0917
+    members: Annotated[int, typer.Option(min=1, max=50, help="Member accounts to simulate.")] = 5,
+    seed: Annotated[
+        int, typer.Option(help="Seed for the extra users' keys and for which event is lost.")
+    ] = 7,
+    mode: Annotated[Mode, typer.Option(help="The deployed mode.")] = Mode.DELETE,
+    html: Annotated[Path, typer.Option("--html", help="Where to write the HTML report.")] = DEFAULT_REPORT,
+    keep_running: Annotated[
+        bool,
+        typer.Option(
+            "--keep-running", help="Keep the simulated AWS up afterwards and print how to reach it."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary only.")] = False,
 ) -> None:
-    """Run the remediation on a simulated organization (moto, offline) and show the audit log."""
-    logging.disable(logging.WARNING)  # the handler's JSON logs would drown the table
-    with console.status("Simulating the organization and remediating..."):
-        result = run_demo(members=members, seed=seed, mode=mode)
-    if as_json:
-        typer.echo(json.dumps(summary(result), indent=2, sort_keys=True))
-        return
-    render(result)
+    """Deploy to a simulated organization (moto on 127.0.0.1, offline) and remediate it.
+
+    `akr deploy`'s code deploys the real templates; a Config stand-in puts the rules' NON_COMPLIANT
+    changes onto the member buses (one is lost on purpose); the deployed rules carry them to the central
+    remediator, run by a local Lambda runtime; the scheduled sweep then catches the lost one. Prints every
+    key (before, decision, after), a total and the path of the HTML report.
+
+    Exit code: 0 when every decision was carried out; 1 when any failed.
+    """
+    # The functions' JSON logs and moto's complaints about what it does not model would drown the table.
+    logging.disable(logging.CRITICAL)
+    warnings.filterwarnings("ignore", module="moto")
+    quiet = as_json or not console.is_terminal
+    try:
+        with ExitStack() as running:
+            with console.status("Starting...") as status:
+
+                def progress(step: str) -> None:
+                    if not quiet:
+                        status.update(f"{step}...")
+
+                result = running.enter_context(
+                    running_demo(members=members, seed=seed, mode=mode, report_path=html, progress=progress)
+                )
+            if as_json:
+                typer.echo(json.dumps(result.summary(), indent=2, sort_keys=True, default=str))
+            else:
+                render(result)
+            if keep_running:
+                _wait(result)
+    except DemoError as exc:
+        console.print(f"[red]demo failed:[/] {escape(str(exc))}")
+        raise typer.Exit(code=1) from exc
+    if result.errors:
+        raise typer.Exit(code=1)
 
 
 def render(result: DemoResult) -> None:
-    table = Table(title="Central audit log", show_lines=False)
-    for column in ("account", "user", "key", "age", "last used", "decision", "outcome"):
+    table = Table(title="Access keys of the simulated organization", title_justify="left")
+    for column in ("account", "user", "key", "age", "last used", "decision", "by", "now"):
         table.add_column(column, no_wrap=True)
-    table.add_column("reason", overflow="fold")
-    styles = {"delete": "red", "deactivate": "yellow", "exempt": "cyan", "report": "magenta"}
-    for r in sorted(result.records, key=lambda r: (r.account_id, r.user_name or "", r.record_id)):
+    # One line per key: the reason is cut to the terminal; the HTML report and --json have it whole.
+    table.add_column("reason", no_wrap=True, overflow="ellipsis", max_width=36)
+    for row in result.rows:
+        style = STYLES.get(row.decision, "green" if row.decision == "none" else "white")
+        after = {"Active": "active", "Inactive": "[yellow]inactive[/]", "deleted": "[red]deleted[/]"}
         table.add_row(
-            r.account_id,
-            r.user_name or r.user_id or "-",
-            r.access_key_id or "-",
-            "-" if r.key_age_days is None else f"{r.key_age_days}d",
-            r.last_used_at.date().isoformat() if r.last_used_at else "never",
-            f"[{styles.get(r.decision, 'green')}]{r.decision}[/]",
-            r.outcome,
-            r.reason,
+            row.account_name,
+            escape(row.user_name),
+            row.access_key_id,
+            f"{row.age_days}d",
+            row.last_used_at.date().isoformat() if row.last_used_at else "never",
+            f"[{style}]{row.decision}[/]",
+            row.trigger,
+            after.get(row.status_after, row.status_after) if row.status_before == "Active" else "inactive",
+            escape(row.reason),
         )
     console.print(table)
-    counts = result.counts()
-    parts = ", ".join(f"{n} {decision}" for decision, n in sorted(counts.items()))
+    names = ", ".join(f"{name} = {account}" for account, name in result.organization.account_names.items())
+    console.print(f"Accounts: {names}", highlight=False)
+    account, user, rule = result.lost_event
+    caught = [
+        r for r in result.rows if r.account_id == account and r.user_name == user and r.trigger == "sweep"
+    ]
     console.print(
-        f"{result.events_delivered} NON_COMPLIANT events handled; {len(result.records)} decisions: {parts}; "
-        f"{result.errors} errors."
+        f"Lost on purpose: the {rule} event for {escape(user)} in {account}; "
+        + ("[green]the sweep caught it[/]." if caught else "[red]the sweep did not catch it[/].")
     )
+    counts = result.counts()
+    parts = ", ".join(f"{n} {decision}" for decision, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    accounts = len(result.organization.everyone)
+    console.print(
+        f"[bold]{len(result.rows)} keys in {accounts} accounts[/] ({result.mode} mode): "
+        f"{parts}; {result.events_published} compliance changes published, 1 lost, "
+        f"{result.events_forwarded} forwarded to the remediator; "
+        f"{len(result.records)} audit records; {result.errors} errors."
+    )
+    console.print(f"HTML report: {result.report_path.resolve()}")
+
+
+def _wait(result: DemoResult) -> None:
+    org = result.organization
+    console.print("\n[bold]The simulated AWS is up.[/] In another shell:")
+    console.print(
+        f"  export AWS_ENDPOINT_URL={org.url} AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo "
+        f"AWS_REGION={REGION}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print("  aws organizations list-accounts")
+    console.print(
+        f"  akr status --security-account {org.security}\n"
+        f"  akr audit --security-account {org.security} --since 1d",
+        highlight=False,
+    )
+    names = ", ".join(f"{name} {account}" for account, name in org.account_names.items())
+    console.print(f"Accounts: {names}", highlight=False, soft_wrap=True)
+    console.print(
+        "The default credentials are the management account's; other accounts: assume "
+        "arn:aws:iam::<account>:role/OrganizationAccountAccessRole.\nCtrl-C stops it."
+    )
+    try:
+        block()
+    except KeyboardInterrupt:
+        console.print("Stopped.")
+
+
+def block() -> None:
+    """Until Ctrl-C."""
+    threading.Event().wait()

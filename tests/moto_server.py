@@ -4,41 +4,16 @@ through the one endpoint and tells them apart by the credentials."""
 
 from __future__ import annotations
 
-import socket
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
+
+from org_bootstrap.demo_org import STACKSETS_PRINCIPAL, moto_server
+
+__all__ = ["REGION", "ServerOrganization", "build_organization", "moto_server"]
 
 REGION = "eu-west-1"
-STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
-
-
-@contextmanager
-def moto_server() -> Iterator[str]:
-    """Start a server on a free loopback port; yield its URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    # In-process servers share moto's backends: start and end with a clean slate.
-    reset = f"{url}/moto-api/reset"
-    _post(reset)
-    try:
-        yield url
-    finally:
-        _post(reset)
-        server.stop()
-
-
-def _post(url: str) -> None:
-    urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=10).close()  # noqa: S310  # loopback
 
 
 @dataclass(frozen=True)
