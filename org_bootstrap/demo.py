@@ -111,7 +111,12 @@ class DemoResult:
             "accounts": len(self.organization.everyone),
             "keys": len(self.rows),
             "events_published": self.events_published,
-            "lost_event": {"account_id": account, "user_name": user, "rule": rule},
+            "lost_event": {
+                "account_id": account,
+                "account_name": self.organization.account_names[account],
+                "user_name": user,
+                "rule": rule,
+            },
             "events_forwarded": self.events_forwarded,
             "invocations": dict(Counter(i.handler.rpartition(".")[0] for i in self.invocations)),
             "counts": self.counts(),
@@ -220,13 +225,19 @@ def _evaluate(
             max_unused_days=int(parameters["MaxCredentialUsageAge"]),
         )
         pending += [(account, event) for event in evaluator.evaluate(org.accounts.session(account), now)]
+    names = {account: _user_names(org, account) for account in org.members}
     failing = Counter(
         (account, event["detail"]["resourceId"])
         for account, event in pending
         if event["detail"]["newEvaluationResult"]["complianceType"] == "NON_COMPLIANT"
     )
-    loseable = sorted(key for key, n in failing.items() if n == 1 and key[0] in org.members)
-    lost_account, lost_user_id = rng.choice(loseable)
+    # By names, not ids: moto's account and user ids are random, the names come from the seed.
+    loseable = sorted(
+        (org.account_names[account], names[account][user_id], account, user_id)
+        for (account, user_id), n in failing.items()
+        if n == 1 and account in org.members
+    )
+    _, lost_user, lost_account, lost_user_id = rng.choice(loseable)
     lost: tuple[str, str, str] = ("", "", "")
     published = 0
     for account, event in pending:
@@ -234,20 +245,21 @@ def _evaluate(
         if (account, detail["resourceId"]) == (lost_account, lost_user_id) and (
             detail["newEvaluationResult"]["complianceType"] == "NON_COMPLIANT"
         ):
-            lost = (account, _user_name(org, account, lost_user_id), str(detail["configRuleName"]))
+            lost = (account, lost_user, str(detail["configRuleName"]))
             continue
         ConfigEvaluator.publish(org.accounts.session(account), event)
         published += 1
     return published, lost
 
 
-def _user_name(org: DemoOrganization, account: str, user_id: str) -> str:
+def _user_names(org: DemoOrganization, account: str) -> dict[str, str]:
+    """User id -> name."""
     iam = org.accounts.session(account).client("iam")
-    for page in iam.get_paginator("list_users").paginate():
-        for user in page["Users"]:
-            if user["UserId"] == user_id:
-                return str(user["UserName"])
-    return user_id
+    return {
+        user["UserId"]: user["UserName"]
+        for page in iam.get_paginator("list_users").paginate()
+        for user in page["Users"]
+    }
 
 
 def _stackset_parameters(aws: Aws, deployment: Deployment) -> dict[str, str]:

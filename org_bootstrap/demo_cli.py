@@ -103,7 +103,8 @@ def render(result: DemoResult) -> None:
         r for r in result.rows if r.account_id == account and r.user_name == user and r.trigger == "sweep"
     ]
     console.print(
-        f"Lost on purpose: the {rule} event for {escape(user)} in {account}; "
+        f"Lost on purpose: the {rule} event for {escape(user)} in "
+        f"{result.organization.account_names[account]} ({account}); "
         + ("[green]the sweep caught it[/]." if caught else "[red]the sweep did not catch it[/].")
     )
     counts = result.counts()
