@@ -56,7 +56,7 @@ docs: install
 browser:
 	@if [ ! -x /usr/bin/chromium ]; then \
 		if command -v apt-get >/dev/null 2>&1 \
-			&& apt-get update && apt-get install -y --no-install-recommends chromium; then :; \
+			&& apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; then :; \
 		else echo "make browser: chromium could not be installed with apt-get: the report render test will skip"; fi; \
 	fi
 
