@@ -46,6 +46,7 @@ from org_bootstrap.standins import (
 from remediator.adapters.audit_table import DynamoDBAuditLog
 from remediator.adapters.exemption_table import DynamoDBExemptions
 from remediator.audit import AuditRecord, Phase
+from remediator.decision import Action
 from remediator.exemptions import Exemption
 from remediator.policy import Mode
 
@@ -54,6 +55,7 @@ EXEMPTION_DAYS = 10
 """Within the report's 14-day "expiring soon" window, so that the report shows them."""
 GONE = "deleted"
 REMEDIATOR_HANDLER = "remediator.handler.lambda_handler"
+MUTATING = frozenset(action.value for action in Action if action.mutates)
 
 
 class DemoError(RuntimeError):
@@ -101,6 +103,19 @@ class DemoResult:
         return sum(1 for i in self.invocations if i.handler == REMEDIATOR_HANDLER)
 
     @property
+    def lost_event_caught(self) -> bool:
+        """The lost event's user had a key changed by the sweep."""
+        account, user, _ = self.lost_event
+        return any(
+            r.account_id == account
+            and r.user_name == user
+            and r.trigger == "sweep"
+            and r.decision in MUTATING
+            and r.status_after != r.status_before
+            for r in self.rows
+        )
+
+    @property
     def errors(self) -> int:
         failed_records = sum(1 for r in self.records if r.outcome == "failed")
         return failed_records + sum(1 for i in self.invocations if i.error)
@@ -116,6 +131,7 @@ class DemoResult:
                 "account_name": self.organization.account_names[account],
                 "user_name": user,
                 "rule": rule,
+                "caught_by_the_sweep": self.lost_event_caught,
             },
             "events_forwarded": self.events_forwarded,
             "invocations": dict(Counter(i.handler.rpartition(".")[0] for i in self.invocations)),
@@ -163,7 +179,7 @@ def running_demo(
         records = _audit_log(org, deployment)
         exemptions = _exemptions(org, deployment)
         after = _keys(org)
-        rows = _rows(org, before, after, records)
+        rows = _rows(org, before, after, records, now)
         write_report(
             report_path,
             ReportData(
@@ -326,13 +342,16 @@ def _keys(org: DemoOrganization) -> dict[str, _Key]:
 
 
 def _rows(
-    org: DemoOrganization, before: dict[str, _Key], after: dict[str, _Key], records: list[AuditRecord]
+    org: DemoOrganization,
+    before: dict[str, _Key],
+    after: dict[str, _Key],
+    records: list[AuditRecord],
+    now: datetime,
 ) -> tuple[KeyRow, ...]:
     last: dict[str, AuditRecord] = {}
     for record in records:  # oldest first: the last decision about each key wins
         if record.access_key_id and record.phase is not Phase.INTENT and record.decision not in (ADD, REMOVE):
             last[record.access_key_id] = record
-    now = datetime.now(UTC)
     rows = []
     for key in before.values():
         decided = last.get(key.access_key_id)

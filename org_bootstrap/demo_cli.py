@@ -92,20 +92,21 @@ def render(result: DemoResult) -> None:
             row.last_used_at.date().isoformat() if row.last_used_at else "never",
             f"[{style}]{row.decision}[/]",
             row.trigger,
-            after.get(row.status_after, row.status_after) if row.status_before == "Active" else "inactive",
+            after.get(row.status_after, row.status_after),
             escape(row.reason),
         )
     console.print(table)
     names = ", ".join(f"{name} = {account}" for account, name in result.organization.account_names.items())
     console.print(f"Accounts: {names}", highlight=False)
     account, user, rule = result.lost_event
-    caught = [
-        r for r in result.rows if r.account_id == account and r.user_name == user and r.trigger == "sweep"
-    ]
     console.print(
         f"Lost on purpose: the {rule} event for {escape(user)} in "
         f"{result.organization.account_names[account]} ({account}); "
-        + ("[green]the sweep caught it[/]." if caught else "[red]the sweep did not catch it[/].")
+        + (
+            "[green]the sweep caught it[/]."
+            if result.lost_event_caught
+            else "[red]the sweep did not catch it[/]."
+        )
     )
     counts = result.counts()
     parts = ", ".join(f"{n} {decision}" for decision, n in sorted(counts.items(), key=lambda kv: -kv[1]))

@@ -149,6 +149,11 @@ def build_organization(url: str, *, members: int, now: datetime) -> DemoOrganiza
         account(f"{member_ous[i % len(member_ous)].lower()}-{i + 1}", member_ous[i % len(member_ous)])
         for i in range(members)
     )
+    # As security accounts usually are (for GuardDuty here): what lets the sweep list the accounts
+    # (docs/deploying.md, prerequisites).
+    organizations.register_delegated_administrator(
+        AccountId=security, ServicePrincipal="guardduty.amazonaws.com"
+    )
     # moto has no cloudformation:ActivateOrganizationsAccess; deploy's call to it is covered by a Stubber
     # test, and the Organizations API stands in for it here.
     organizations.enable_aws_service_access(ServicePrincipal=STACKSETS_PRINCIPAL)
