@@ -7,10 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import boto3
 import freezegun
 from freezegun import freeze_time
+
+if TYPE_CHECKING:
+    from mypy_boto3_sts import STSClient
 
 # freezegun walks every loaded module's attributes when it starts, which makes Powertools' lazily loaded
 # parser package define its pydantic models while datetime is replaced (pydantic then refuses them).
@@ -39,6 +43,19 @@ class UserHandle:
     key_ids: tuple[str, ...]
 
 
+def session_in(account_id: str, sts: STSClient, *, region: str = REGION) -> boto3.Session:
+    """A session in `account_id` through OrganizationAccountAccessRole, as an operator would have one."""
+    credentials = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole", RoleSessionName="setup"
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region,
+    )
+
+
 @dataclass
 class MotoOrganization:
     management: str
@@ -49,16 +66,7 @@ class MotoOrganization:
 
     def session(self, account_id: str) -> boto3.Session:
         if account_id not in self._sessions:
-            creds = boto3.client("sts", region_name=REGION).assume_role(
-                RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole",
-                RoleSessionName="test-setup",
-            )["Credentials"]
-            self._sessions[account_id] = boto3.Session(
-                aws_access_key_id=creds["AccessKeyId"],
-                aws_secret_access_key=creds["SecretAccessKey"],
-                aws_session_token=creds["SessionToken"],
-                region_name=REGION,
-            )
+            self._sessions[account_id] = session_in(account_id, boto3.client("sts", region_name=REGION))
         return self._sessions[account_id]
 
     def add_user(

@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 
 from org_bootstrap.demo_org import STACKSETS_PRINCIPAL, moto_server
+from org_bootstrap.simulation import session_in
 
 __all__ = ["REGION", "ServerOrganization", "build_organization", "moto_server"]
 
@@ -30,15 +31,7 @@ class ServerOrganization:
         """A session in `account_id` through OrganizationAccountAccessRole, as an operator would have."""
         if account_id == self.management:
             return boto3.Session(region_name=REGION)
-        credentials = self.client("sts").assume_role(
-            RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole", RoleSessionName="test"
-        )["Credentials"]
-        return boto3.Session(
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-            region_name=REGION,
-        )
+        return session_in(account_id, self.client("sts"))
 
     def client(self, service: str, account_id: str | None = None) -> Any:
         session = self.session(account_id) if account_id else boto3.Session(region_name=REGION)

@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from org_bootstrap.simulation import session_in
 from org_bootstrap.standins import LocalRuntime, delegated_list_accounts, faithful_delivery
 
 REGION = "eu-west-1"
@@ -34,15 +35,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _session(account_id: str) -> boto3.Session:
-    credentials = boto3.client("sts").assume_role(
-        RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole", RoleSessionName="test"
-    )["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=REGION,
-    )
+    return session_in(account_id, boto3.client("sts"), region=REGION)
 
 
 def _received(receiver: boto3.Session) -> list[dict[str, Any]]:

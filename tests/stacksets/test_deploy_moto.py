@@ -61,6 +61,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from org_bootstrap.simulation import session_in
 from tests.fixtures import load_event, retarget
 from tests.stacksets.cfn import REGION, TEMPLATES
 
@@ -81,19 +82,6 @@ class Deployment:
     sessions: dict[str, boto3.Session]
     skipped: frozenset[str] = frozenset()
     """Resource types moto's CloudFormation skipped while creating the stacks."""
-
-
-def session_in(account_id: str) -> boto3.Session:
-    credentials = boto3.client("sts", region_name=REGION).assume_role(
-        RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole",
-        RoleSessionName="stacksets-test",
-    )["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=REGION,
-    )
 
 
 def package() -> bytes:
@@ -122,7 +110,8 @@ def deploy() -> Deployment:
     security = account("security", ou)
     members = (account("member-1", ou), account("member-2", ou))
     outside = account("sandbox", root)
-    sessions = {a: session_in(a) for a in (security, *members, outside)}
+    sts = boto3.client("sts", region_name=REGION)
+    sessions = {a: session_in(a, sts) for a in (security, *members, outside)}
 
     # The deploy command uploads the package and fills CodeBucket / CodeKey.
     s3 = sessions[security].client("s3")
