@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 DEFAULT_SINCE = "7d"
 DEFAULT_LIMIT = 1000
 DEFAULT_PAGE_SIZE = 500
+MAX_WITHIN = timedelta(days=3650)
+"""The longest duration ahead that parse_within takes."""
 BASE_TABLE = "table"
 """The name `plan_queries` gives the table itself, where the others are index names."""
 
@@ -61,6 +63,21 @@ def parse_duration(text: str) -> timedelta | None:
         return None
     parts = _DURATION.findall(value)
     return sum((timedelta(**{_UNITS[unit]: int(n)}) for n, unit in parts), timedelta())
+
+
+def parse_within(text: str, *, option: str, examples: str) -> timedelta:
+    """A duration ahead of now for `option` (parse_duration's), up to ten years: later than that is no
+    horizon anyone plans for, and adding it to now could overflow. `examples` (like "30d, 2w, 12h") go
+    into the message of a QueryError. Pure."""
+    try:
+        within = parse_duration(text)
+    except OverflowError:
+        within = timedelta.max
+    if within is None:
+        raise QueryError(f"{option} {text!r} is not a duration (like {examples})")
+    if within > MAX_WITHIN:
+        raise QueryError(f"{option} {text!r} is longer than {MAX_WITHIN.days} days")
+    return within
 
 
 def parse_instant(text: str, *, now: datetime, option: str) -> datetime:

@@ -39,6 +39,9 @@ class Aws:
     profile: str | None = None
     region: str | None = None
     endpoint_url: str | None = None
+    session_policy: str | None = None
+    """An inline session policy (JSON) sent with every AssumeRole of `assume`: AWS grants the session only
+    what both the role and this policy allow. Set before the first `assume` (the sessions are cached)."""
     _base: boto3.Session | None = None
     _assumed: dict[tuple[str, str], boto3.Session] = field(default_factory=dict)
 
@@ -115,9 +118,14 @@ class Aws:
         if key not in self._assumed:
             arn = f"arn:aws:iam::{account_id}:role/{role_name}"
             try:
-                credentials = self.sts(from_session).assume_role(RoleArn=arn, RoleSessionName="akr-cli")[
-                    "Credentials"
-                ]
+                sts = self.sts(from_session)
+                if self.session_policy is None:
+                    response = sts.assume_role(RoleArn=arn, RoleSessionName="akr-cli")
+                else:
+                    response = sts.assume_role(
+                        RoleArn=arn, RoleSessionName="akr-cli", Policy=self.session_policy
+                    )
+                credentials = response["Credentials"]
             except (ClientError, BotoCoreError) as exc:
                 raise CliError(f"cannot assume {arn}: {describe(exc)}") from exc
             self._assumed[key] = boto3.Session(

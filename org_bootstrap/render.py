@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from org_bootstrap.options import Output
 
@@ -32,7 +33,9 @@ def fail(command: str, message: str, output: Output) -> typer.Exit:
     if output is Output.JSON:
         emit_json(envelope(command, "error", error=message))
     else:
-        errors.print(f"[bold red]error:[/] {message}", highlight=False)
+        # Plain text: messages hold paths, names and values from the command line and from AWS, where a
+        # "[" would be read as rich markup (garbled, or a MarkupError).
+        errors.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
     return typer.Exit(code=1)
 
 

@@ -29,6 +29,8 @@ COLOURS = {
 }
 """The decisions the service writes; any other gets one of FALLBACK, always the same for one name."""
 FALLBACK = ("#6c3483", "#1a5276", "#7b241c", "#117864", "#935116", "#4d5656")
+PALETTE = tuple(dict.fromkeys((*COLOURS.values(), *FALLBACK)))
+"""Every colour `colour` can return, each once."""
 
 WIDTH = 600
 _FONT = 'font-family="system-ui, sans-serif" font-size="12"'
@@ -39,6 +41,17 @@ def colour(decision: str) -> str:
     if known is not None:
         return known
     return FALLBACK[sum(decision.encode()) % len(FALLBACK)]
+
+
+def swatch(decision: str) -> str:
+    """A decision's colour as an HTML square. A class, not a style attribute: the page's
+    Content-Security-Policy refuses inline style attributes."""
+    return f'<span class="sw sw-{colour(decision)[1:]}"></span>'
+
+
+def swatch_css() -> str:
+    """The rule of each swatch class, one per colour of PALETTE."""
+    return "".join(f".sw-{hex_colour[1:]} {{ background: {hex_colour}; }}\n" for hex_colour in PALETTE)
 
 
 def _plural(count: int, word: str) -> str:
@@ -172,8 +185,7 @@ def per_day_chart(per_day: Mapping[str, Counter[str]], days: Sequence[str], orde
 def legend(order: Sequence[str], counts: Mapping[str, int]) -> str:
     """The colour of each decision, as an HTML list (shared by both charts and the table)."""
     items = "".join(
-        f'<li><span class="sw" style="background:{colour(name)}"></span>{escape(name)} '
-        f'<span class="n">{counts.get(name, 0)}</span></li>'
+        f'<li>{swatch(name)}{escape(name)} <span class="n">{counts.get(name, 0)}</span></li>'
         for name in order
     )
     return f'<ul class="legend" aria-label="Colour of each decision">{items}</ul>'

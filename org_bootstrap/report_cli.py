@@ -23,8 +23,8 @@ from org_bootstrap.audit_query import (
     AuditQuery,
     AuditReadError,
     QueryError,
-    parse_duration,
     parse_query,
+    parse_within,
     run,
 )
 from org_bootstrap.aws import CliError
@@ -51,15 +51,17 @@ DEFAULT_EXPIRING_WITHIN = "14d"
 DEFAULT_LIMIT = 10_000
 
 
-def parse_within(text: str) -> timedelta:
-    """--expiring-within: a duration such as 14d, 2w, 36h or 1w3d (audit_query.parse_duration). Pure."""
-    try:
-        within = parse_duration(text)
-    except OverflowError:
-        raise CliError(f"--expiring-within {text!r} is too long") from None
-    if within is None:
-        raise CliError(f"--expiring-within {text!r} is not a duration (like 14d, 2w, 36h)")
-    return within
+def show(written: Path, summary: Summary, within: timedelta, *, truncated: bool, limit: int) -> None:
+    """The terminal's lines: the path and the totals (decision names come from the records) as plain
+    text, never markup."""
+    console.print(f"Wrote {written}", markup=False, highlight=False, soft_wrap=True)
+    console.print(totals_line(summary, within), markup=False, highlight=False, soft_wrap=True)
+    if truncated:
+        console.print(
+            f"[yellow]Stopped at --limit {limit}:[/] there are more records; narrow the window or raise "
+            "--limit.",
+            highlight=False,
+        )
 
 
 def check_target(path: Path) -> Path:
@@ -139,7 +141,7 @@ def report(  # noqa: PLR0917
     now = utc_now()
     try:
         query = parse_query(now=now, since=since, until=until, account_id=account, limit=limit)
-        within = parse_within(expiring_within)
+        within = parse_within(expiring_within, option="--expiring-within", examples="14d, 2w, 36h")
         target = check_target(html)
         aws, deployment = connect(
             security_account=security_account,
@@ -195,11 +197,4 @@ def report(  # noqa: PLR0917
         }
         emit_json(envelope(COMMAND, "ok", changed=False, query=window, result=result))
         return
-    console.print(f"Wrote {written}", highlight=False, soft_wrap=True)
-    console.print(totals_line(summary, within), highlight=False, soft_wrap=True)
-    if page.truncated:
-        console.print(
-            f"[yellow]Stopped at --limit {limit}:[/] there are more records; narrow the window or raise "
-            "--limit.",
-            highlight=False,
-        )
+    show(written, summary, within, truncated=page.truncated, limit=limit)

@@ -3,12 +3,16 @@ are expiring, and every decision in a table that filters and sorts in the browse
 exemptions come in, a string goes out; `write_report` writes it to a file.
 
 The page loads nothing: its style and script are inline (report.css and report.js, package data) and its
-Content-Security-Policy forbids every other source. Every value is escaped.
+Content-Security-Policy allows those two blocks only, by their SHA-256: no other script or style, inline
+or not, and no style attribute. Every value is escaped.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,7 +21,7 @@ from html import escape
 from importlib.resources import files
 from pathlib import Path
 
-from org_bootstrap.report_charts import colour, legend, per_account_chart, per_day_chart
+from org_bootstrap.report_charts import legend, per_account_chart, per_day_chart, swatch, swatch_css
 from org_bootstrap.report_summary import (
     DEFAULT_EXPIRING_WITHIN,
     OUTCOMES,
@@ -28,7 +32,6 @@ from org_bootstrap.report_summary import (
 from remediator.audit import AuditRecord
 from remediator.exemptions import ANY_USER, Exemption
 
-CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 COLUMNS = (
     ("time (UTC)", "time"),
     ("account", "text"),
@@ -74,7 +77,22 @@ class ReportData:
 
 @cache
 def _asset(name: str) -> str:
-    return files("org_bootstrap").joinpath(name).read_text(encoding="utf-8")
+    # A browser hashes the block after turning CRLF into LF: a checkout with CRLF must not break the CSP.
+    text = files("org_bootstrap").joinpath(name).read_text(encoding="utf-8")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+@cache
+def page_assets() -> tuple[str, str, str]:
+    """The page's style, its script, and the Content-Security-Policy that allows exactly those two."""
+    style = _asset("report.css") + swatch_css()
+    script = _asset("report.js")
+    policy = f"default-src 'none'; style-src {_sha256(style)}; script-src {_sha256(script)}"
+    return style, script, policy
 
 
 def _utc(moment: datetime | None, spec: str = "%Y-%m-%d %H:%M") -> str:
@@ -95,7 +113,7 @@ def _left(delta: timedelta) -> str:
 
 
 def _swatch(decision: str) -> str:
-    return f'<span class="sw" style="background:{colour(decision)}"></span>{escape(decision)}'
+    return f"{swatch(decision)}{escape(decision)}"
 
 
 def _cell(text: str, sort_value: str | None = None, css: str | None = None) -> str:
@@ -259,6 +277,7 @@ def _section(section_id: str, heading: str, content: str) -> str:
 def render_html(data: ReportData) -> str:
     """The whole page."""
     summary = data.summary()
+    style, script, policy = page_assets()
     window = f"{_utc(data.since)} to {_utc(data.until)} UTC"
     header = [
         f"<h1>{escape(data.title)}</h1>",
@@ -287,24 +306,29 @@ def render_html(data: ReportData) -> str:
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(data.title)}</title><style>{_asset('report.css')}</style></head>\n"
+        f"<title>{escape(data.title)}</title><style>{style}</style></head>\n"
         f"<body><header>{''.join(header)}</header><main>{''.join(sections)}</main>"
-        f"<script>{_asset('report.js')}</script></body></html>\n"
+        f"<script>{script}</script></body></html>\n"
     )
 
 
 def write_report(path: str | os.PathLike[str], data: ReportData) -> Path:
-    """Render and write the page (UTF-8) through a temporary file beside it, so that a failed write
-    leaves no partial file; the absolute path. An OSError (a missing directory, no permission) goes
-    to the caller."""
+    """Render and write the page (UTF-8) through a temporary file of its own beside it, renamed over the
+    target: a failed write leaves neither a partial page nor the temporary file, and two writes at once
+    never share a temporary file (the last rename wins). The absolute path. An OSError (a missing
+    directory, no permission) goes to the caller."""
     target = Path(path).absolute()
-    page = render_html(data)
-    partial = target.with_name(f".{target.name}.partial")
+    page = render_html(data).encode("utf-8")
+    # Not mkstemp: its files are 0600, and the page should get the permissions of any new file (umask).
+    # A short name: the target's own name may already be near the file system's limit.
+    temporary = target.with_name(f".akr-report-{secrets.token_hex(8)}.partial")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        partial.write_text(page, encoding="utf-8")
-        partial.replace(target)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(page)
+        temporary.replace(target)
     finally:
-        partial.unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
     return target

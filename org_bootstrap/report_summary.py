@@ -50,12 +50,20 @@ def _pairing(record: AuditRecord) -> _Pairing:
     )
 
 
+def _order(record: AuditRecord) -> tuple[datetime, int, str]:
+    """Time, then an intent before anything else at the same instant. Not record_id alone: it holds
+    milliseconds and then a random suffix, so an intent and its outcome in one millisecond would sort
+    either way round."""
+    return (record.recorded_at, 0 if record.phase is Phase.INTENT else 1, record.record_id)
+
+
 def decision_rows(records: Iterable[AuditRecord]) -> list[DecisionRow]:
     """One row per decision, newest first. An intent is closed by the first later outcome of the same
-    run and key; intents still open at the end are rows of their own, marked unfinished."""
+    run and key (at the same instant counts as later); intents still open at the end are rows of their
+    own, marked unfinished."""
     rows: list[DecisionRow] = []
     open_intents: dict[_Pairing, list[AuditRecord]] = {}
-    for record in sorted(records, key=lambda r: r.record_id):
+    for record in sorted(records, key=_order):
         if record.phase is Phase.INTENT:
             open_intents.setdefault(_pairing(record), []).append(record)
             continue
@@ -66,7 +74,7 @@ def decision_rows(records: Iterable[AuditRecord]) -> list[DecisionRow]:
         rows.append(DecisionRow(record))
     unfinished = (intent for waiting in open_intents.values() for intent in waiting)
     rows.extend(DecisionRow(intent, unfinished=True) for intent in unfinished)
-    rows.sort(key=lambda row: row.record.record_id, reverse=True)
+    rows.sort(key=lambda row: _order(row.record), reverse=True)
     return rows
 
 

@@ -7,9 +7,17 @@ central exemptions and, in staged mode, the key lifecycles (when a key was deact
 be deleted). A key within policy now but due within the horizon is decided again just after its due
 time, assuming it is not used meanwhile: that decision and that time are its row.
 
+A key exempt by a central exemption that expires by the end of the horizon is shown with what happens
+once it expires, on that date, rather than as exempt: the row is what enforcement will do, and its reason
+names the exemption that holds it off until then.
+
 No AWS here: the runner takes a factory of member-account openers (org_bootstrap.scan_plan builds the
 real one), so that the tests pass fakes. Each worker thread calls the factory once and keeps what it gets:
-boto3 sessions are not thread-safe, the clients a session makes are.
+boto3 sessions are not thread-safe, the clients a session makes are. An account's session and clients are
+let go of as soon as it is scanned: kept for the whole scan they would grow with the organization.
+
+The central state (exemptions, lifecycles) of every account is read before the first account is: the
+security account's credentials do not refresh, and a long scan would outlive them.
 """
 
 from __future__ import annotations
@@ -18,8 +26,11 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from pydantic import ValidationError
 
 from remediator.credential_report import CredentialReport, candidates
 from remediator.decision import Action, Decision, Rule, decide
@@ -39,6 +50,16 @@ OpenMember = Callable[[str], MemberAccount]
 """Account id -> the account's IAM, read through a role (or the caller's own credentials)."""
 
 
+class Opener(Protocol):
+    """One worker thread's way into the member accounts."""
+
+    def open(self, account_id: str) -> MemberAccount: ...
+
+    def forget(self, account_id: str) -> None:
+        """Let go of what `open` keeps for the account (its session and clients): it has been scanned."""
+        ...
+
+
 @dataclass(frozen=True)
 class Row:
     account_id: str
@@ -51,7 +72,7 @@ class Row:
     action: Action
     at: datetime | None
     """None: now. Else the last instant the key is within policy (or within its grace period): the first
-    run after it acts."""
+    run after it acts; or the instant its exemption expires: the first run from then on acts."""
     rules: tuple[Rule, ...]
     reason: str
 
@@ -74,6 +95,21 @@ def _next_change(
     return since + timedelta(days=policy.grace_days)
 
 
+def _exempt_until(
+    user: UserFacts, key: KeyFacts, exemptions: Sequence[Exemption], at: datetime
+) -> Exemption | None:
+    """Of the central exemptions covering the key at `at`, the one that lasts longest. Exemptions have no
+    start, so together they cover the key until that one expires."""
+    covering = [
+        e
+        for e in exemptions
+        if e.covers(
+            account_id=user.account_id, user_name=user.user_name, access_key_id=key.access_key_id, now=at
+        )
+    ]
+    return max(covering, key=lambda e: e.expires_at, default=None)
+
+
 def plan_user(  # noqa: PLR0917
     user: UserFacts,
     policy: Policy,
@@ -86,17 +122,26 @@ def plan_user(  # noqa: PLR0917
 
     A key decided "none" or "warn" now whose change comes before `until` is shown with the decision just
     after that change (a warning is only the notice of it). A key due exactly at `until` is still within
-    policy then: no row."""
+    policy then: no row. A key exempt (now or at its change) by central exemptions that expire by `until`
+    is shown with the decision at their expiry; an exemption no longer covers at its expiry instant, so
+    one expiring exactly at `until` counts."""
     rows = []
     for key in user.keys:
         alone = user.model_copy(update={"keys": (key,)})
         (current,) = decide(alone, policy, exemptions, now, deactivated)
-        shown, at = current, None
+        shown, at, reason = current, None, current.reason
         change = _next_change(key, current, policy, deactivated)
         if change is not None and change < until:
             (later,) = decide(alone, policy, exemptions, change + AFTER, deactivated)
             if later.action is not Action.NONE:
-                shown, at = later, change
+                shown, at, reason = later, change, later.reason
+        exempt = _exempt_until(user, key, exemptions, now if at is None else at + AFTER)
+        if shown.action is Action.EXEMPT and exempt is not None and exempt.expires_at <= until:
+            (expired,) = decide(alone, policy, exemptions, exempt.expires_at, deactivated)
+            if expired.action not in (Action.NONE, Action.EXEMPT):  # EXEMPT: a protected path or tag
+                ends = f"{exempt.expires_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+                shown, at = expired, exempt.expires_at
+                reason = f"{expired.reason}; exempt until {ends} ({exempt.owner}: {exempt.reason})"
         if shown.action is Action.NONE:
             continue
         rows.append(
@@ -110,7 +155,7 @@ def plan_user(  # noqa: PLR0917
                 action=shown.action,
                 at=at,
                 rules=shown.rules,
-                reason=shown.reason,
+                reason=reason,
             )
         )
     return rows
@@ -142,40 +187,81 @@ class AccountScan:
         return bool(self.errors)
 
 
+@dataclass(frozen=True)
+class Central:
+    """One account's central state, read before any account is scanned."""
+
+    exemptions: tuple[Exemption, ...] = ()
+    lifecycles: dict[str, KeyLifecycle] = field(default_factory=dict)
+    error: str | None = None
+    """Why it could not be read: the account is then failed with this reason, and not read."""
+
+
+def failure(exc: Exception, doing: str) -> str:
+    """One line for an account's errors. A RemediatorError names its call already; anything else (a
+    corrupt item, a report that does not parse) gets what was being done and what went wrong."""
+    if isinstance(exc, RemediatorError):
+        return str(exc)
+    if isinstance(exc, ValidationError):
+        fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or '-'}: {e['msg']}" for e in exc.errors())
+        return f"{doing}: invalid {exc.title}: {fields}"
+    return f"{doing}: {type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def read_central(
+    account_id: str, exemptions: ExemptionSource | None, lifecycle: LifecycleStore | None
+) -> Central:
+    """The account's exemptions and key lifecycles; both None without a central stack."""
+    doing = f"exemptions of {account_id}"
+    try:
+        known = tuple(exemptions.for_account(account_id)) if exemptions else ()
+        doing = f"key lifecycles of {account_id}"
+        lifecycles = lifecycle.for_account(account_id) if lifecycle else {}
+    except Exception as exc:  # noqa: BLE001  # one bad item fails its account, listed; not the scan
+        return Central(error=failure(exc, doing))
+    return Central(known, lifecycles)
+
+
 def scan_account(  # noqa: PLR0917
     account_id: str,
     open_member: OpenMember,
-    exemptions: ExemptionSource | None,
-    lifecycle: LifecycleStore | None,
+    central: Central,
     policy: Policy,
     now: datetime,
     until: datetime,
 ) -> AccountScan:
-    """One account, read only. A user that cannot be read is an error of the account; the others go on.
-    `exemptions` and `lifecycle` are None without a central stack."""
+    """One account, read only. Any failure is an error of the account, with its reason: of the whole
+    account before its users are known, else of the one user, and the others are read. KeyboardInterrupt
+    is no Exception: it still stops the scan."""
+    if central.error is not None:
+        return AccountScan(account_id, errors=(central.error,))
+    doing = f"sts:AssumeRole into {account_id}"
     try:
         member = open_member(account_id)
-        known = list(exemptions.for_account(account_id)) if exemptions else []
-        lifecycles = lifecycle.for_account(account_id) if lifecycle else {}
+        doing = f"credential report of {account_id}"
         report = member.credential_report()
         if report is None:
+            doing = f"iam:ListUsers in {account_id}"
             nominated_by, users = "user listing", tuple(name for name, _ in member.users())
         else:
-            nominated_by, users = "credential report", nominate(report, policy, until, lifecycles)
-    except RemediatorError as exc:
-        return AccountScan(account_id, errors=(str(exc),))
-    deactivated = deactivated_by_us(lifecycles)
+            nominated_by, users = "credential report", nominate(report, policy, until, central.lifecycles)
+    except Exception as exc:  # noqa: BLE001  # listed as this account's reason; the others go on
+        return AccountScan(account_id, errors=(failure(exc, doing),))
+    deactivated = deactivated_by_us(central.lifecycles)
     rows: list[Row] = []
     errors: list[str] = []
+    read = 0
     for user_name in users:
         try:
             facts = member.read_user(user_name)
-        except RemediatorError as exc:
-            errors.append(str(exc))
+            if facts is None:  # deleted since the report or the listing
+                continue
+            rows.extend(plan_user(facts, policy, central.exemptions, now, until, deactivated))
+        except Exception as exc:  # noqa: BLE001  # listed; the account's other users are read
+            errors.append(failure(exc, f"reading user {user_name} in {account_id}"))
             continue
-        if facts is not None:  # None: deleted since the report or the listing
-            rows.extend(plan_user(facts, policy, known, now, until, deactivated))
-    return AccountScan(account_id, tuple(rows), tuple(errors), nominated_by, len(users) - len(errors))
+        read += 1
+    return AccountScan(account_id, tuple(rows), tuple(errors), nominated_by, read)
 
 
 @dataclass(frozen=True)
@@ -202,7 +288,7 @@ class ScanResult:
 
 def scan_accounts(  # noqa: PLR0917
     accounts: Iterable[str],
-    factory: Callable[[], OpenMember],
+    factory: Callable[[], Opener],
     exemptions: ExemptionSource | None,
     lifecycle: LifecycleStore | None,
     policy: Policy,
@@ -212,22 +298,30 @@ def scan_accounts(  # noqa: PLR0917
     concurrency: int = 8,
     on_done: Callable[[AccountScan], None] | None = None,
 ) -> ScanResult:
-    """Every account, `concurrency` at a time; results in the order of `accounts`. `on_done` runs in the
-    calling thread as each account finishes (a progress bar)."""
+    """Every account, `concurrency` at a time; results in the order of `accounts`. First the central state
+    of them all, then the accounts: nothing central is read once the first account is opened. `on_done`
+    runs in the calling thread as each account finishes (a progress bar)."""
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     ordered = list(dict.fromkeys(accounts))
     local = threading.local()
+    central: dict[str, Central] = {}
 
     def scan_one(account_id: str) -> AccountScan:
-        opener: OpenMember | None = getattr(local, "opener", None)
+        opener: Opener | None = getattr(local, "opener", None)
         if opener is None:
             opener = local.opener = factory()
-        return scan_account(account_id, opener, exemptions, lifecycle, policy, now, until)
+        try:
+            return scan_account(account_id, opener.open, central[account_id], policy, now, until)
+        finally:
+            opener.forget(account_id)
 
     done: dict[str, AccountScan] = {}
     executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="akr-scan")
     try:
+        reads = {executor.submit(read_central, a, exemptions, lifecycle): a for a in ordered}
+        for read in as_completed(reads):
+            central[reads[read]] = read.result()
         futures: dict[Future[AccountScan], str] = {executor.submit(scan_one, a): a for a in ordered}
         for future in as_completed(futures):
             scanned = done[futures[future]] = future.result()

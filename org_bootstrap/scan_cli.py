@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from org_bootstrap.audit_cli import RecordsOutput
+from org_bootstrap.audit_query import QueryError
 from org_bootstrap.aws import Aws, CliError
 from org_bootstrap.deployment import CisVersion, Deployment
 from org_bootstrap.options import (
@@ -114,21 +115,26 @@ def scan(  # noqa: PLR0917
     --within; they are read live and decided by the remediator's own decision core, with the policy of
     the deployed central stack (or the defaults when there is none, as the output says), the central
     exemptions, and in staged mode the date each deactivated key will be deleted. A key due within the
-    horizon is shown with what would happen just after its due date. --mode, --cis and the limits
-    preview a change of policy. Nothing is written: no audit record, no key lifecycle, no claim, no
-    notification, no change in IAM.
+    horizon is shown with what would happen just after its due date. A key exempt by a central exemption
+    that expires within the horizon is shown with what would happen when it expires, on that date (the
+    reason names the exemption); exempt only while the exemption outlasts the horizon. --mode, --cis and
+    the limits preview a change of policy. Nothing is written: no audit record, no key lifecycle, no
+    claim, no notification, no change in IAM.
 
     Permissions: --account-role needs only iam:GenerateCredentialReport, iam:GetCredentialReport,
     iam:ListUsers, iam:ListAccessKeys, iam:GetAccessKeyLastUsed and iam:GetUser; the AWS managed policy
     SecurityAudit grants them all (iam:GenerateCredentialReport, iam:Get*, iam:List*). --security-role
-    needs cloudformation:DescribeStacks and GetTemplate, and dynamodb:Query on the state table, which
-    SecurityAudit does not grant.
+    needs cloudformation:DescribeStacks and GetTemplate on the central stack, and dynamodb:Query on the
+    state table, which SecurityAudit does not grant. Each role is assumed with a session policy that
+    allows exactly these actions, so the scan cannot write even through a role that could (the account
+    akr runs in is read with its own credentials, which no session policy caps).
 
-    --concurrency accounts are read at once; --max-calls-per-second paces every request of all of them
-    together, and botocore's adaptive retries back off when AWS throttles anyway.
+    The exemptions and key lifecycles of every account are read first, then the accounts,
+    --concurrency at a time; --max-calls-per-second paces every request of all of them together, and
+    botocore's adaptive retries back off when AWS throttles anyway.
 
-    Exit code: 0 when every account was read; 1 when one could not be (listed with the reason, the
-    others complete), and on bad input.
+    Exit code: 0 when every account was read; 1 when one could not be, whatever the failure (each listed
+    with its reason, the others complete), and on bad input.
     """
     errors_as = Output.JSON if output is RecordsOutput.JSON else Output.TABLE
     overrides = Overrides(
@@ -157,7 +163,7 @@ def scan(  # noqa: PLR0917
             result = run_scan(aws, deployment, plan, limiter=limiter, concurrency=concurrency, on_done=done)
     except ValidationError as exc:
         raise fail("scan", "; ".join(e["msg"] for e in exc.errors()), errors_as) from exc
-    except (CliError, PlanError) as exc:
+    except (CliError, PlanError, QueryError) as exc:
         raise fail("scan", str(exc), errors_as) from exc
     show_scan(plan, result, output)
     if result.failed:

@@ -6,20 +6,22 @@ central stack with the command line's overrides, or the defaults when nothing is
 
 Only readers are built: the member-account adapter of the sweep, and the exemption and lifecycle
 adapters over the central state table. No audit log, no claims, no notifier: nothing here can write.
-Every request waits for one RateLimiter, shared by all worker threads.
+AWS holds to that as well: every role is assumed with a session policy that allows the reads the scan
+makes and nothing else. Every request waits for one RateLimiter, shared by all worker threads.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import boto3
 
-from org_bootstrap.audit_query import parse_duration
+from org_bootstrap.audit_query import parse_within
 from org_bootstrap.aws import RETRIES, Aws, CliError
 from org_bootstrap.central import central_location, find_central, settings_from
 from org_bootstrap.deployment import CisVersion, Deployment
@@ -27,7 +29,7 @@ from org_bootstrap.footprint import Footprint, require_administrator
 from org_bootstrap.observed import Account, StackState
 from org_bootstrap.organization import read_organization, security_session
 from org_bootstrap.rate_limit import RateLimiter
-from org_bootstrap.scan import AccountScan, OpenMember, ScanResult, scan_accounts
+from org_bootstrap.scan import AccountScan, Opener, ScanResult, scan_accounts
 from remediator.adapters.exemption_table import DynamoDBExemptions
 from remediator.adapters.lifecycle_table import DynamoDBLifecycle
 from remediator.adapters.member import Boto3MemberAccount
@@ -36,8 +38,19 @@ from remediator.composition import utc_now
 from remediator.policy import PRESETS, Mode, Policy, Thresholds
 from remediator.ports import MemberAccount
 
-MAX_WITHIN = timedelta(days=3650)
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")
+MEMBER_READS = (
+    "iam:GenerateCredentialReport",
+    "iam:GetAccessKeyLastUsed",
+    "iam:GetCredentialReport",
+    "iam:GetUser",
+    "iam:ListAccessKeys",
+    "iam:ListUsers",
+)
+"""What the member-account adapter calls for the scan (credential_report, users, read_user): no Config,
+the scan never resolves a user id."""
+CENTRAL_STACK_READS = ("cloudformation:DescribeStacks", "cloudformation:GetTemplate")
+STATE_TABLE_READS = ("dynamodb:Query",)
 
 
 @dataclass(frozen=True)
@@ -57,19 +70,6 @@ class Overrides:
             "--max-unused-days": self.max_unused_days,
         }
         return {option: str(value) for option, value in options.items() if value is not None}
-
-
-def parse_within(text: str) -> timedelta:
-    """The horizon: a duration as `akr audit --since` takes one (30d, 2w, 12h), up to ten years."""
-    try:
-        horizon = parse_duration(text)
-    except OverflowError:
-        horizon = timedelta.max
-    if horizon is None:
-        raise CliError(f"--within {text!r} is not a duration (like 30d, 2w, 12h)")
-    if horizon > MAX_WITHIN:
-        raise CliError(f"--within {text!r} is longer than {MAX_WITHIN.days} days")
-    return horizon
 
 
 def check_overrides(overrides: Overrides) -> None:
@@ -123,6 +123,39 @@ def choose_policy(
     )
     policy = base.model_copy(update={"thresholds": limits, "mode": overrides.mode or base.mode})
     return ScanPolicy(policy, source, note, overrides.given(), state_table)
+
+
+def _policy(*statements: tuple[Sequence[str], str]) -> str:
+    """A session policy document, compact: AWS counts its characters (2,048 at most)."""
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": sorted(actions), "Resource": resource}
+            for actions, resource in statements
+        ],
+    }
+    return json.dumps(document, separators=(",", ":"))
+
+
+def member_session_policy() -> str:
+    """The session policy of --account-role: the IAM reads of the scan, whatever the role grants. AWS
+    gives a session the intersection of the role's policies and its session policy:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_assumerole.html"""
+    return _policy((MEMBER_READS, "*"))
+
+
+def security_session_policy(deployment: Deployment) -> str:
+    """The session policy of --security-role: the central stack's description and template, and Query on
+    the tables of the security account's home region. The state table's name is CloudFormation's, known
+    only once the stack is read; Query is what keeps the session read-only."""
+    account, region = deployment.security_account_id, deployment.home_region
+    return _policy(
+        (
+            CENTRAL_STACK_READS,
+            f"arn:aws:cloudformation:{region}:{account}:stack/{deployment.central_stack_name}/*",
+        ),
+        (STATE_TABLE_READS, f"arn:aws:dynamodb:{region}:{account}:table/*"),
+    )
 
 
 def check_account_ids(wanted: Sequence[str]) -> None:
@@ -179,11 +212,13 @@ def prepare_scan(
     limiter: RateLimiter,
     now: datetime | None = None,
 ) -> ScanPlan:
-    """The options first, then the organization and the central stack, read through `limiter` too."""
-    horizon = parse_within(within)
+    """The options first, then the organization and the central stack, read through `limiter` too. The
+    security role is assumed with security_session_policy."""
+    horizon = parse_within(within, option="--within", examples="30d, 2w, 12h")
     check_overrides(overrides)
     check_account_ids(accounts)
     now = now or utc_now()
+    aws.session_policy = security_session_policy(deployment)
     limiter.attach(aws.base.events)  # every client the base session makes from now on
     view, _ = read_organization(aws)
     footprint = Footprint(
@@ -228,7 +263,8 @@ def run_scan(
     exemptions: DynamoDBExemptions | None = None
     lifecycle: DynamoDBLifecycle | None = None
     if plan.policy.state_table is not None:
-        # One client, made here and shared: clients are thread-safe. Query only.
+        # One client, made here and shared: clients are thread-safe. Query only, and only before the first
+        # account is read (scan_accounts): the security role's credentials do not refresh.
         dynamodb = aws.dynamodb(security_session(aws, deployment, plan.caller), deployment.home_region)
         limiter.attach(dynamodb.meta.events)
         exemptions = DynamoDBExemptions(client=dynamodb, table_name=plan.policy.state_table)
@@ -246,12 +282,30 @@ def run_scan(
     )
 
 
-def member_factory(
-    aws: Aws, plan: ScanPlan, limiter: RateLimiter, *, region: str
-) -> Callable[[], OpenMember]:
+@dataclass(frozen=True)
+class MemberOpener:
+    """One worker thread's AssumedRoleAccess, and the caller's own account, shared by all threads."""
+
+    access: AssumedRoleAccess
+    own: MemberAccount | None
+    caller: str
+    region: str
+    label: str
+
+    def open(self, account_id: str) -> MemberAccount:
+        if self.own is not None and account_id == self.caller:
+            return self.own
+        return self.access.open(account_id, region=self.region, label=self.label)
+
+    def forget(self, account_id: str) -> None:
+        self.access.forget(account_id)
+
+
+def member_factory(aws: Aws, plan: ScanPlan, limiter: RateLimiter, *, region: str) -> Callable[[], Opener]:
     """Builds one AssumedRoleAccess per worker thread (so a session per thread and account, each paced by
-    `limiter`). The STS client and the caller's own account are made here, in the calling thread, and
-    shared: the caller's account is read with its own credentials, there is no role to assume into it."""
+    `limiter`), which assumes --account-role with member_session_policy. The STS client and the caller's
+    own account are made here, in the calling thread, and shared: the caller's account is read with its
+    own credentials, there is no role to assume into it (nor a session policy to cap them with)."""
     sts = aws.sts()
     own = None
     if plan.caller in plan.accounts:
@@ -259,12 +313,23 @@ def member_factory(
             account_id=plan.caller, role_session_name="", iam=aws.iam(), config=aws.config(region=region)
         )
 
-    def limited_session(**credentials: Any) -> boto3.Session:
-        session = boto3.Session(**credentials)
+    def limited_session(
+        *,
+        aws_access_key_id: str,
+        aws_secret_access_key: str,
+        aws_session_token: str,
+        region_name: str | None,
+    ) -> boto3.Session:
+        session = boto3.Session(
+            aws_access_key_id=aws_access_key_id,
+            aws_secret_access_key=aws_secret_access_key,
+            aws_session_token=aws_session_token,
+            region_name=region_name,
+        )
         limiter.attach(session.events)
         return session
 
-    def build() -> OpenMember:
+    def build() -> Opener:
         access = AssumedRoleAccess(
             session=aws.base,
             role_name=plan.account_role,
@@ -273,13 +338,8 @@ def member_factory(
             sts=sts,
             session_factory=limited_session,
             endpoint_url=aws.endpoint_url,
+            session_policy=member_session_policy(),
         )
-
-        def open_member(account_id: str) -> MemberAccount:
-            if own is not None and account_id == plan.caller:
-                return own
-            return access.open(account_id, region=region, label=plan.label)
-
-        return open_member
+        return MemberOpener(access, own, plan.caller, region, plan.label)
 
     return build

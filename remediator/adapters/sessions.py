@@ -57,9 +57,16 @@ class AssumedRoleAccess:
         session_factory: Callable[..., boto3.Session] = boto3.Session,
         sleep: Callable[[float], None] = time.sleep,
         endpoint_url: str | None = None,
+        session_policy: str | None = None,
     ) -> None:
         """`endpoint_url`: where the member accounts' clients send their calls (the command line's
-        --endpoint-url); None is AWS, or AWS_ENDPOINT_URL."""
+        --endpoint-url); None is AWS, or AWS_ENDPOINT_URL.
+
+        `session_policy`: an inline session policy (JSON) sent with every AssumeRole. AWS grants the
+        session only what both the role's policies and this one allow, so a caller that only reads can
+        make the sessions read-only whatever the role grants. None (the remediator) sends none.
+        https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_assumerole.html
+        """
         self._session = session
         self._role_name = role_name
         self._clock = clock
@@ -69,6 +76,7 @@ class AssumedRoleAccess:
         self._session_factory = session_factory
         self._sleep = sleep
         self._endpoint_url = endpoint_url
+        self._session_policy = session_policy
         self._cache: dict[str, _Assumed] = {}
 
     def open(self, account_id: str, *, region: str, label: str) -> Boto3MemberAccount:
@@ -91,6 +99,8 @@ class AssumedRoleAccess:
         return member
 
     def forget(self, account_id: str) -> None:
+        """Drop the account's credentials, session and clients (memory is freed once the caller lets go of
+        what open returned)."""
         self._cache.pop(account_id, None)
 
     def _assume(self, account_id: str, label: str) -> _Assumed:
@@ -99,9 +109,18 @@ class AssumedRoleAccess:
         role_arn = f"arn:{self._partition}:iam::{account_id}:role/{self._role_name}"
         name = role_session_name(label)
         try:
-            credentials = self._sts.assume_role(
-                RoleArn=role_arn, RoleSessionName=name, DurationSeconds=SESSION_SECONDS
-            )["Credentials"]
+            if self._session_policy is None:
+                response = self._sts.assume_role(
+                    RoleArn=role_arn, RoleSessionName=name, DurationSeconds=SESSION_SECONDS
+                )
+            else:
+                response = self._sts.assume_role(
+                    RoleArn=role_arn,
+                    RoleSessionName=name,
+                    DurationSeconds=SESSION_SECONDS,
+                    Policy=self._session_policy,
+                )
+            credentials = response["Credentials"]
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, f"sts:AssumeRole {role_arn}") from exc
         session = self._session_factory(

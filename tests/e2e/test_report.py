@@ -113,7 +113,8 @@ def test_the_report_has_every_decision_the_totals_and_the_exemption(reported: Re
 
 
 def test_the_terminal_gets_the_path_and_one_line_of_totals(reported: Reported) -> None:
-    result, path = reported.report("--expiring-within", "1d", name="terminal.html")
+    # "[x]" and "[bold]" would be rich markup: the path must come out as it is
+    result, path = reported.report("--expiring-within", "1d", name="terminal [x] [bold].html")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         f"Wrote {path}",
@@ -200,6 +201,11 @@ def test_a_missing_directory_is_refused_before_anything_is_read(reported: Report
         f"--html {path}: the directory {reported.directory / 'missing'} does not exist"
     )
     assert not path.parent.exists()
+    on_terminal, odd = reported.report(name="[x]/[bold].html")
+    assert on_terminal.exit_code == 1
+    assert on_terminal.stderr == (
+        f"error: --html {odd}: the directory {reported.directory / '[x]'} does not exist\n"
+    )
     directory, _ = reported.report("--output", "json", name="")
     assert directory.exit_code == 1
     assert (

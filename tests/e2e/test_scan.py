@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +28,8 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from freezegun import freeze_time
 from typer.testing import Result
 
+from org_bootstrap.deployment import Deployment
+from org_bootstrap.scan_plan import member_session_policy, security_session_policy
 from remediator.adapters.lifecycle_table import DynamoDBLifecycle
 from remediator.lifecycle import KeyLifecycle, Stage
 from tests.e2e.akr import akr, as_json, deploy
@@ -218,18 +221,29 @@ def deployed_rows(scene: Scene, *, within_days: int = 30) -> list[tuple[str, str
     return in_order(rows)
 
 
+class Calls(list[str]):
+    """The operations, and the parameters of each AssumeRole."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.assumed: list[dict[str, Any]] = []
+
+
 @contextmanager
-def watched(*, deny: str | None = None) -> Iterator[list[str]]:
+def watched(*, deny: str | None = None, no_report: bool = False) -> Iterator[Calls]:
     """Every operation of every botocore client made meanwhile, as "service:Operation", recorded by a
     before-call hook. `deny`: an account whose OrganizationAccountAccessRole refuses akr's AssumeRole,
-    as AWS would answer; moto lets any role be assumed, existing or not."""
-    calls: list[str] = []
+    as AWS would answer; moto lets any role be assumed, existing or not. `no_report`: IAM refuses the
+    credential report, so that the users are listed instead."""
+    calls = Calls()
     lock = threading.Lock()
     original = botocore.session.Session.create_client
 
-    def record(model: Any, **_: Any) -> None:
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
         with lock:
             calls.append(f"{model.service_model.service_name}:{model.name}")
+            if model.name == "AssumeRole":
+                calls.assumed.append(dict(params["body"]))
 
     def refuse(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
         body = params["body"]
@@ -238,12 +252,18 @@ def watched(*, deny: str | None = None) -> Iterator[list[str]]:
         error = {"Error": {"Code": "AccessDenied", "Message": DENIED}, "ResponseMetadata": {}}
         return AWSResponse("https://sts.local", 403, HTTPHeaders(), None), error
 
+    def refuse_report(**_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        error = {"Error": {"Code": "AccessDenied", "Message": "no report"}, "ResponseMetadata": {}}
+        return AWSResponse("https://iam.local", 403, HTTPHeaders(), None), error
+
     def create_client(self: botocore.session.Session, *args: Any, **kwargs: Any) -> Any:
         client = original(self, *args, **kwargs)
         client.meta.events.register("before-call", record)
         if deny is not None:
             # botocore takes a before-call handler's answer as the response (the stubs say None).
             client.meta.events.register("before-call.sts.AssumeRole", refuse)  # type: ignore[arg-type]
+        if no_report:
+            client.meta.events.register("before-call.iam.GenerateCredentialReport", refuse_report)  # type: ignore[arg-type]
         return client
 
     with pytest.MonkeyPatch.context() as patch:
@@ -255,7 +275,7 @@ def watched(*, deny: str | None = None) -> Iterator[list[str]]:
 
 
 @pytest.fixture(scope="module")
-def scanned(scene: Scene) -> tuple[Result, list[str], dict[str, Any], dict[str, Any]]:
+def scanned(scene: Scene) -> tuple[Result, Calls, dict[str, Any], dict[str, Any]]:
     """One JSON scan of the whole organization, its calls, and the state before and after it."""
     before = {"iam": scene.iam_state(), "tables": scene.table_items()}
     with watched() as calls:
@@ -265,7 +285,7 @@ def scanned(scene: Scene) -> tuple[Result, list[str], dict[str, Any], dict[str, 
 
 
 def test_the_scan_lists_exactly_the_keys_acted_on_now_or_within_30_days(
-    scene: Scene, scanned: tuple[Result, list[str], dict[str, Any], dict[str, Any]]
+    scene: Scene, scanned: tuple[Result, Calls, dict[str, Any], dict[str, Any]]
 ) -> None:
     result = scanned[0]
     assert result.exit_code == 0, result.output
@@ -273,7 +293,7 @@ def test_the_scan_lists_exactly_the_keys_acted_on_now_or_within_30_days(
 
 
 def test_the_json_envelope_names_the_policy_the_totals_and_each_account(
-    scene: Scene, scanned: tuple[Result, list[str], dict[str, Any], dict[str, Any]]
+    scene: Scene, scanned: tuple[Result, Calls, dict[str, Any], dict[str, Any]]
 ) -> None:
     organization = scene.organization
     payload = as_json(scanned[0])
@@ -335,7 +355,7 @@ def test_the_json_envelope_names_the_policy_the_totals_and_each_account(
     assert "(secops: vaulted break-glass key)" in exempt["reason"]
 
 
-def test_a_scan_only_reads(scanned: tuple[Result, list[str], dict[str, Any], dict[str, Any]]) -> None:
+def test_a_scan_only_reads(scanned: tuple[Result, Calls, dict[str, Any], dict[str, Any]]) -> None:
     result, calls, before, after = scanned
     assert result.exit_code == 0, result.output
     operations = {call.split(":")[1] for call in calls}
@@ -344,6 +364,42 @@ def test_a_scan_only_reads(scanned: tuple[Result, list[str], dict[str, Any], dic
     # The hook saw the scan's own calls, not nothing.
     assert {"AssumeRole", "GenerateCredentialReport", "GetCredentialReport", "GetUser", "Query"} <= operations
     assert after == before
+
+
+def test_every_role_is_assumed_with_a_session_policy_of_exactly_the_reads_the_scan_makes(
+    scene: Scene, scanned: tuple[Result, Calls, dict[str, Any], dict[str, Any]]
+) -> None:
+    """AWS then refuses anything else, whatever the roles grant. The policies and the calls are compared
+    both ways, so that neither can change without the other: a scan through the credential report, and
+    one through the user listing for the calls only that path makes."""
+    organization = scene.organization
+    first = organization.members[0]
+    result, calls, _, _ = scanned
+    assert result.exit_code == 0, result.output
+    with watched(no_report=True) as listed:
+        fallback = scene.scan("--accounts", first, "--output", "json")
+    assert fallback.exit_code == 0, fallback.output
+    assert as_json(fallback)["result"]["accounts"][0]["nominated_by"] == "user listing"
+    deployment = Deployment(security_account_id=organization.security, home_region=REGION)
+    assumed = [*calls.assumed, *listed.assumed]
+    central = [a for a in assumed if a["RoleSessionName"] == "akr-cli"]
+    members = [a for a in assumed if a["RoleSessionName"].startswith("akr-scan-")]
+    assert len(central) + len(members) == len(assumed)
+    assert {a["RoleArn"] for a in central} == {f"arn:aws:iam::{organization.security}:role/{ROLE}"}
+    assert {a["Policy"] for a in central} == {security_session_policy(deployment)}
+    # Every account but the caller's own (the management account: its own credentials, no role).
+    entered = {*organization.members, organization.security}
+    assert {a["RoleArn"] for a in members} == {f"arn:aws:iam::{a}:role/{ROLE}" for a in entered}
+    assert {a["Policy"] for a in members} == {member_session_policy()}
+
+    def actions(policy: str) -> set[str]:
+        return {action for statement in json.loads(policy)["Statement"] for action in statement["Action"]}
+
+    made = {*calls, *listed}
+    assert {call for call in made if call.startswith("iam:")} == actions(member_session_policy())
+    assert {call for call in made if call.startswith(("cloudformation:", "dynamodb:"))} == actions(
+        security_session_policy(deployment)
+    )
 
 
 def test_the_table_shows_the_policy_the_rows_and_the_totals(scene: Scene) -> None:
@@ -401,6 +457,19 @@ def test_a_mode_override_previews_report_mode(scene: Scene) -> None:
 def test_a_longer_horizon_adds_the_keys_due_within_it(scene: Scene) -> None:
     result = scene.scan("--within", "41d", "--output", "json")
     assert rows_of(result) == deployed_rows(scene, within_days=41)
+
+
+def test_an_exemption_that_expires_within_the_horizon_shows_what_happens_when_it_does(scene: Scene) -> None:
+    # Exempted for 60 days when the scene was set up: beyond 30 days exempt, within 61 acted on then.
+    result = scene.scan("--within", "61d", "--output", "json")
+    assert result.exit_code == 0, result.output
+    exempt = next(r for r in as_json(result)["result"]["rows"] if r["user_name"] == "exempt")
+    expiry = datetime.fromisoformat(exempt["at"])
+    assert timedelta(days=60) <= expiry - scene.now < timedelta(days=60, minutes=5)
+    assert (exempt["action"], exempt["when"]) == ("deactivate", f"{expiry:%Y-%m-%d}")
+    assert exempt["reason"].endswith(
+        f"exempt until {expiry:%Y-%m-%d %H:%M} UTC (secops: vaulted break-glass key)"
+    )
 
 
 def test_only_the_accounts_asked_for(scene: Scene) -> None:

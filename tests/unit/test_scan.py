@@ -1,33 +1,20 @@
-"""The pure part of `akr scan` (org_bootstrap.scan): what one key, user and account would see, now and
-within the horizon, every threshold at N-1, N and N+1 days; nomination; totals and order; and the runner
-over in-memory fakes: accounts N at a time, one opener per worker thread, a failing account listed while
-the others complete, and nothing but reads on the fakes."""
+"""The pure part of `akr scan` (org_bootstrap.scan): what one key and user would see, now and within the
+horizon, every threshold at N-1, N and N+1 days, an exemption's expiry included; and nomination. The
+accounts and the runner are in test_scan_accounts."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from org_bootstrap.scan import (
-    AccountScan,
-    OpenMember,
-    Row,
-    ScanResult,
-    nominate,
-    plan_user,
-    scan_account,
-    scan_accounts,
-)
+from org_bootstrap.scan import nominate, plan_user
 from remediator.decision import Action, Rule
-from remediator.errors import PermanentError, TransientError
 from remediator.exemptions import Exemption
 from remediator.facts import KeyFacts, UserFacts
 from remediator.lifecycle import KeyLifecycle, Stage
 from remediator.policy import Mode, Policy, Thresholds
-from remediator.ports import MemberAccount
-from tests.fakes import FakeAccess, FakeMember, MemoryLifecycle, StaticExemptions
+from tests.fakes import FakeMember
 from tests.functional.test_sweep import report_of
 
 NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
@@ -71,10 +58,11 @@ def seen(
     ]
 
 
-def exemption(expires_in_days: float, user_name: str = "alice") -> Exemption:
+def exemption(expires_in_days: float, user_name: str = "alice", key_id: str | None = None) -> Exemption:
     return Exemption(
         account_id=ACCOUNT,
         user_name=user_name,
+        access_key_id=key_id,
         reason="vaulted",
         owner="secops",
         expires_at=NOW + expires_in_days * DAY,
@@ -226,6 +214,64 @@ def test_an_exempt_key_is_exempt_now_and_at_its_due_time_while_the_exemption_las
     ]
 
 
+# An exemption covers strictly before its expiry: from that instant the key is acted on, so one that
+# expires exactly at the horizon's end does within the horizon.
+@pytest.mark.parametrize(
+    ("expires_in", "expected"),
+    [
+        (29, [(Action.DELETE, NOW + 29 * DAY, ROTATION)]),
+        (30, [(Action.DELETE, UNTIL, ROTATION)]),
+        (31, [(Action.EXEMPT, None, ROTATION)]),
+    ],
+)
+def test_a_key_exempt_now_is_shown_with_what_happens_when_its_exemption_expires_within_the_horizon(
+    expires_in: int, expected: Seen
+) -> None:
+    assert seen(user(key(120, used=1)), exemptions=(exemption(expires_in),)) == expected
+
+
+def test_the_row_at_the_expiry_says_what_held_the_key_off_until_then() -> None:
+    (row,) = plan_user(user(key(120, used=1)), POLICY, (exemption(10),), NOW, UNTIL, {})
+    assert (row.action, row.at, row.age_days) == (Action.DELETE, NOW + 10 * DAY, 120)
+    assert row.reason == "created 130 days ago, limit 90; exempt until 2026-12-08 06:00 UTC (secops: vaulted)"
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "expected"),
+    [
+        (29, [(Action.DELETE, NOW + 29 * DAY, ROTATION)]),
+        (30, [(Action.DELETE, UNTIL, ROTATION)]),
+        (31, [(Action.EXEMPT, NOW + 10 * DAY, ROTATION)]),
+    ],
+)
+def test_a_key_exempt_at_its_due_time_is_shown_at_the_expiry_when_that_is_within_the_horizon(
+    expires_in: int, expected: Seen
+) -> None:
+    assert seen(user(key(80, used=1)), exemptions=(exemption(expires_in),)) == expected
+
+
+def test_overlapping_exemptions_hold_the_key_off_until_the_last_one_expires() -> None:
+    both = (exemption(5), exemption(20, key_id="AKIAKEY0000000000001"))
+    assert seen(user(key(120, used=1)), exemptions=both) == [(Action.DELETE, NOW + 20 * DAY, ROTATION)]
+    longer = (exemption(5, user_name="*"), exemption(40, key_id="AKIAKEY0000000000001"))
+    assert seen(user(key(120, used=1)), exemptions=longer) == [(Action.EXEMPT, None, ROTATION)]
+
+
+def test_a_protected_user_stays_exempt_when_a_central_exemption_expires() -> None:
+    policy = POLICY.model_copy(update={"protected_user_path": "/break-glass/"})
+    facts = user(key(120, used=1), path="/break-glass/")
+    assert seen(facts, policy, exemptions=(exemption(10),)) == [(Action.EXEMPT, None, ROTATION)]
+
+
+def test_a_staged_deletion_held_off_by_an_exemption_comes_when_it_expires() -> None:
+    policy = POLICY.model_copy(update={"mode": Mode.STAGED, "grace_days": 14})
+    facts = user(key(120, status="Inactive"))
+    deactivated = {facts.keys[0].access_key_id: NOW - 20 * DAY}
+    assert seen(facts, policy, exemptions=(exemption(3),), deactivated=deactivated) == [
+        (Action.DELETE, NOW + 3 * DAY, ())
+    ]
+
+
 def test_a_protected_user_is_exempt() -> None:
     policy = POLICY.model_copy(update={"protected_user_path": "/break-glass/"})
     assert seen(user(key(80, used=1), path="/break-glass/"), policy) == [
@@ -292,171 +338,3 @@ def test_staged_mode_also_nominates_the_users_of_keys_this_service_deactivated()
     staged = POLICY.model_copy(update={"mode": Mode.STAGED})
     assert nominate(member.report, staged, UNTIL, {"AKIAKEY0000000000001": lifecycle}) == ("inactive",)
     assert nominate(member.report, POLICY, UNTIL, {"AKIAKEY0000000000001": lifecycle}) == ()
-
-
-# -- one account ------------------------------------------------------------------------------------------
-
-
-def opener_of(access: FakeAccess) -> OpenMember:
-    def open_member(account_id: str) -> MemberAccount:
-        return access.open(account_id, region="eu-west-1", label="scan-test")
-
-    return open_member
-
-
-def test_an_account_is_read_through_the_report_and_only_read() -> None:
-    member = member_with(user(key(120), name="stale"), user(key(10, used=1), name="fresh"))
-    scanned = scan_account(ACCOUNT, opener_of(FakeAccess({ACCOUNT: member})), None, None, POLICY, NOW, UNTIL)
-    assert (scanned.nominated_by, scanned.users_read, scanned.errors) == ("credential report", 1, ())
-    assert [(r.user_name, r.action, r.at) for r in scanned.rows] == [("stale", Action.DELETE, None)]
-    assert member.calls == ["credential_report", "read_user"]
-
-
-def test_without_a_report_every_user_is_listed_and_read() -> None:
-    member = member_with(user(key(120), name="stale"), user(key(10, used=1), name="fresh"))
-    member.report = None
-    scanned = scan_account(ACCOUNT, opener_of(FakeAccess({ACCOUNT: member})), None, None, POLICY, NOW, UNTIL)
-    assert (scanned.nominated_by, scanned.users_read) == ("user listing", 2)
-    assert [r.user_name for r in scanned.rows] == ["stale"]
-    assert member.calls == ["credential_report", "users", "read_user", "read_user"]
-
-
-def test_exemptions_and_lifecycles_come_from_the_central_stores() -> None:
-    staged = POLICY.model_copy(update={"mode": Mode.STAGED, "grace_days": 14})
-    member = member_with(user(key(120), name="alice"), user(key(200, status="Inactive"), name="bob"))
-    lifecycles = MemoryLifecycle()
-    lifecycles.save(
-        KeyLifecycle(
-            account_id=ACCOUNT,
-            access_key_id="AKIAKEY0000000000001",
-            user_name="bob",
-            stage=Stage.DEACTIVATED,
-            deactivated_at=NOW - 10 * DAY,
-            staged=True,
-            updated_at=NOW - 10 * DAY,
-        )
-    )
-    exemptions = StaticExemptions([exemption(60)])
-    scanned = scan_account(
-        ACCOUNT, opener_of(FakeAccess({ACCOUNT: member})), exemptions, lifecycles, staged, NOW, UNTIL
-    )
-    assert [(r.user_name, r.action, r.at) for r in scanned.rows] == [
-        ("alice", Action.EXEMPT, None),
-        ("bob", Action.DELETE, NOW + 4 * DAY),
-    ]
-    assert lifecycles.writes == 1  # the one above: the scan wrote nothing
-
-
-def test_a_user_that_cannot_be_read_is_an_error_and_the_others_are_read() -> None:
-    class Flaky(FakeMember):
-        def read_user(self, user_name: str, user_id: str | None = None) -> UserFacts | None:
-            if user_name == "broken":
-                raise PermanentError("reading user broken in 222222222222: AccessDenied")
-            return super().read_user(user_name, user_id)
-
-    member = Flaky(ACCOUNT)
-    for facts in (user(key(120), name="broken"), user(key(120), name="stale")):
-        member.add(facts)
-    member.report = report_of(member, NOW)
-    scanned = scan_account(ACCOUNT, opener_of(FakeAccess({ACCOUNT: member})), None, None, POLICY, NOW, UNTIL)
-    assert scanned.failed
-    assert scanned.errors == ("reading user broken in 222222222222: AccessDenied",)
-    assert [r.user_name for r in scanned.rows] == ["stale"]
-
-
-@pytest.mark.parametrize(
-    ("operation", "error"),
-    [
-        (
-            "credential_report",
-            TransientError("credential report of 222222222222: not ready after 3 attempts"),
-        ),
-        ("users", PermanentError("iam:ListUsers in 222222222222: AccessDenied")),
-    ],
-)
-def test_an_account_that_cannot_be_read_is_failed_with_the_reason(operation: str, error: Exception) -> None:
-    member = member_with(user(key(120), name="stale"))
-    member.report = None
-    member.fail_on[operation] = error
-    scanned = scan_account(ACCOUNT, opener_of(FakeAccess({ACCOUNT: member})), None, None, POLICY, NOW, UNTIL)
-    assert (scanned.errors, scanned.rows, scanned.nominated_by) == ((str(error),), (), "")
-
-
-# -- the organization -----------------------------------------------------------------------------------
-
-
-def row(account: str, name: str, at: datetime | None, action: Action = Action.DELETE) -> Row:
-    return Row(
-        account_id=account,
-        user_name=name,
-        access_key_id=f"AKIA{name.upper():0<16}",
-        status="Active",
-        age_days=100,
-        last_used_at=None,
-        action=action,
-        at=at,
-        rules=ROTATION,
-        reason="",
-    )
-
-
-def test_rows_come_now_first_then_by_date_account_and_user_and_the_totals_count_each_action() -> None:
-    result = ScanResult(
-        (
-            AccountScan(OTHER, rows=(row(OTHER, "zed", NOW + DAY), row(OTHER, "amy", None, Action.EXEMPT))),
-            AccountScan(
-                ACCOUNT, rows=(row(ACCOUNT, "bob", None), row(ACCOUNT, "cat", NOW + DAY, Action.REPORT))
-            ),
-            AccountScan("444444444444", errors=("sts:AssumeRole: AccessDenied",)),
-        )
-    )
-    assert [(r.account_id, r.user_name) for r in result.rows] == [
-        (ACCOUNT, "bob"),
-        (OTHER, "amy"),
-        (ACCOUNT, "cat"),
-        (OTHER, "zed"),
-    ]
-    assert result.totals() == {"delete": 2, "deactivate": 0, "report": 1, "exempt": 1, "warn": 0}
-    assert ([a.account_id for a in result.failed], result.errors) == (["444444444444"], 1)
-
-
-ACCOUNTS = tuple(f"{n:012d}" for n in range(222222222201, 222222222211))
-
-
-def test_accounts_are_scanned_concurrently_one_opener_per_thread_and_a_denied_one_is_listed() -> None:
-    members = {a: member_with(user(key(120), name="stale", account=a), account=a) for a in ACCOUNTS}
-    access = FakeAccess(dict(members), denied={ACCOUNTS[3]})
-    threads: list[str] = []
-    done: list[str] = []
-    started = threading.Barrier(4, timeout=5)
-
-    def factory() -> OpenMember:
-        threads.append(threading.current_thread().name)
-        started.wait()  # four workers at once, or this times out
-        return opener_of(access)
-
-    result = scan_accounts(
-        [*ACCOUNTS, ACCOUNTS[0]],
-        factory,
-        None,
-        None,
-        POLICY,
-        NOW,
-        UNTIL,
-        concurrency=4,
-        on_done=lambda scanned: done.append(scanned.account_id),
-    )
-    assert [a.account_id for a in result.accounts] == list(ACCOUNTS)
-    assert sorted(done) == sorted(ACCOUNTS)
-    assert len(threads) == len(set(threads)) == 4
-    assert result.failed == (
-        AccountScan(ACCOUNTS[3], errors=(f"sts:AssumeRole into {ACCOUNTS[3]}: AccessDenied",)),
-    )
-    assert len(result.rows) == len(ACCOUNTS) - 1
-
-
-def test_concurrency_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="at least 1"):
-        scan_accounts(
-            ACCOUNTS, lambda: opener_of(FakeAccess()), None, None, POLICY, NOW, UNTIL, concurrency=0
-        )

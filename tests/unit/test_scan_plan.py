@@ -8,13 +8,13 @@ from datetime import timedelta
 
 import pytest
 
+from org_bootstrap.audit_query import QueryError, parse_within
 from org_bootstrap.aws import CliError
 from org_bootstrap.observed import Account, StackState
 from org_bootstrap.scan_plan import (
     Overrides,
     check_account_ids,
     choose_policy,
-    parse_within,
     pick_accounts,
 )
 from remediator.policy import Mode
@@ -40,8 +40,13 @@ def stack(**parameters: str) -> StackState:
 # -- the horizon --------------------------------------------------------------------------------------
 
 
+def horizon(text: str) -> timedelta:
+    """--within as prepare_scan reads it: the parser it shares with `akr report --expiring-within`."""
+    return parse_within(text, option="--within", examples="30d, 2w, 12h")
+
+
 @pytest.mark.parametrize(
-    ("text", "horizon"),
+    ("text", "expected"),
     [
         ("30d", timedelta(days=30)),
         ("2w", timedelta(weeks=2)),
@@ -49,8 +54,8 @@ def stack(**parameters: str) -> StackState:
         ("0d", timedelta()),
     ],
 )
-def test_the_horizon_is_a_duration(text: str, horizon: timedelta) -> None:
-    assert parse_within(text) == horizon
+def test_the_horizon_is_a_duration(text: str, expected: timedelta) -> None:
+    assert horizon(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -64,13 +69,13 @@ def test_the_horizon_is_a_duration(text: str, horizon: timedelta) -> None:
     ],
 )
 def test_a_bad_horizon_is_refused(text: str, message: str) -> None:
-    with pytest.raises(CliError) as raised:
-        parse_within(text)
+    with pytest.raises(QueryError) as raised:
+        horizon(text)
     assert str(raised.value) == message
 
 
 def test_ten_years_is_the_longest_horizon() -> None:
-    assert parse_within("3650d") == timedelta(days=3650)
+    assert horizon("3650d") == timedelta(days=3650)
 
 
 # -- the accounts -------------------------------------------------------------------------------------
