@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from org_bootstrap.audit_query import (
+    DECISIONS,
     DEFAULT_LIMIT,
     DEFAULT_PAGE_SIZE,
     AuditPage,
@@ -40,11 +41,11 @@ from org_bootstrap.options import (
     SecurityAccount,
     SecurityRole,
 )
+from org_bootstrap.organization import check_member, read_organization
 from org_bootstrap.render import console, emit_json, envelope, fail
 from org_bootstrap.undo import caller_identity
 from remediator.audit import AuditRecord, Outcome
 from remediator.composition import utc_now
-from remediator.decision import Action
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -88,7 +89,7 @@ def audit(  # noqa: PLR0917
     ] = None,
     decision: Annotated[
         str | None,
-        typer.Option(help=f"Only this decision: {', '.join(a.value for a in Action)}.", show_default=False),
+        typer.Option(help=f"Only this decision: {', '.join(DECISIONS)}.", show_default=False),
     ] = None,
     outcome: Annotated[
         str | None,
@@ -142,6 +143,10 @@ def audit(  # noqa: PLR0917
             region=region,
             endpoint_url=endpoint_url,
         )
+        if query.account_id is not None:
+            view, _ = read_organization(aws)
+            if view.administers:  # from elsewhere (the security account) the account list is not readable
+                check_member(view, query.account_id)
         table = open_audit_table(aws, deployment)
         table_name = table.name
         page = run(table.client, table_name, query, page_size=page_size)
@@ -191,8 +196,8 @@ def _window(query: AuditQuery) -> dict[str, Any]:
         "account_id": query.account_id,
         "user_name": query.user_name,
         "access_key_id": query.access_key_id,
-        "decision": query.decision.value if query.decision else None,
-        "outcome": query.outcome.value if query.outcome else None,
+        "decision": query.decision,
+        "outcome": query.outcome,
         "limit": query.limit,
         "newest_first": query.newest_first,
     }

@@ -15,11 +15,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from org_bootstrap.aws import describe
+from org_bootstrap.exemptions import ADD, REMOVE
 from remediator.adapters.audit_table import BY_ACCESS_KEY, BY_DAY, from_item
 from remediator.audit import AuditRecord, Outcome
 from remediator.decision import Action
@@ -107,17 +108,17 @@ def parse_instant(text: str, *, now: datetime, option: str) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-_Choice = TypeVar("_Choice", Action, Outcome)
+DECISIONS = (*(action.value for action in Action), ADD, REMOVE)
+"""What a record's `decision` can be: the remediator's actions, and the changes to the exemptions."""
 
 
-def _choice(kind: type[_Choice], text: str | None, option: str) -> _Choice | None:
+def _choice(allowed: tuple[str, ...], text: str | None, option: str) -> str | None:
     if text is None:
         return None
-    try:
-        return kind(text.strip().lower())
-    except ValueError:
-        allowed = ", ".join(member.value for member in kind)
-        raise QueryError(f"{option} {text!r} is not one of: {allowed}") from None
+    value = text.strip().lower()
+    if value not in allowed:
+        raise QueryError(f"{option} {text!r} is not one of: {', '.join(allowed)}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -127,8 +128,8 @@ class AuditQuery:
     account_id: str | None = None
     user_name: str | None = None
     access_key_id: str | None = None
-    decision: Action | None = None
-    outcome: Outcome | None = None
+    decision: str | None = None
+    outcome: str | None = None
     limit: int = DEFAULT_LIMIT
     newest_first: bool = True
 
@@ -177,8 +178,8 @@ def parse_query(
         account_id=account_id,
         user_name=user_name,
         access_key_id=access_key_id,
-        decision=_choice(Action, decision, "--decision"),
-        outcome=_choice(Outcome, outcome, "--outcome"),
+        decision=_choice(DECISIONS, decision, "--decision"),
+        outcome=_choice(tuple(o.value for o in Outcome), outcome, "--outcome"),
         limit=limit,
         newest_first=not oldest_first,
     )
@@ -212,8 +213,8 @@ def plan_queries(query: AuditQuery) -> list[KeyQuery]:
         "account_id": query.account_id,
         "access_key_id": query.access_key_id,
         "user_name": query.user_name,
-        "decision": query.decision.value if query.decision else None,
-        "outcome": query.outcome.value if query.outcome else None,
+        "decision": query.decision,
+        "outcome": query.outcome,
     }
 
     def rest(without: str) -> dict[str, str]:

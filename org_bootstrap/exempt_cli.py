@@ -43,6 +43,10 @@ AccessKeyId = Annotated[
 ]
 
 
+MAX_HORIZON_DAYS = 365
+"""No exemption outlives a yearly review, whatever --max-days says."""
+
+
 def _open(
     command: str,
     *,
@@ -121,7 +125,13 @@ def add(  # noqa: PLR0917
     ],
     access_key_id: AccessKeyId = None,
     max_days: Annotated[
-        int, typer.Option("--max-days", help="The maximum horizon of an exemption, in days.")
+        int,
+        typer.Option(
+            "--max-days",
+            min=1,
+            max=MAX_HORIZON_DAYS,
+            help=f"The maximum horizon of an exemption, in days (a year at most: {MAX_HORIZON_DAYS}).",
+        ),
     ] = exemptions.DEFAULT_MAX_DAYS,
     security_role: SecurityRole = DEFAULT_ROLE,
     home_region: HomeRegion = None,

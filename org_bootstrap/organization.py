@@ -78,6 +78,12 @@ def read_organization(aws: Aws) -> tuple[OrganizationView, OrganizationsClient]:
     return replace(view, root_id=root_id, accounts=accounts), organizations
 
 
+def check_member(view: OrganizationView, account_id: str) -> None:
+    """The account must be one of the organization's (any status: a closed account has a history)."""
+    if account_id not in {account.id for account in view.accounts}:
+        raise CliError(f"account {account_id} is not an account of the organization {view.organization_id}")
+
+
 def observe(aws: Aws, deployment: Deployment, *, code_key: str) -> Observed:
     view, organizations = read_organization(aws)
     observed = Observed(

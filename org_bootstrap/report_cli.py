@@ -39,7 +39,7 @@ from org_bootstrap.options import (
     SecurityAccount,
     SecurityRole,
 )
-from org_bootstrap.organization import OrganizationView
+from org_bootstrap.organization import check_member
 from org_bootstrap.render import console, emit_json, envelope, fail
 from org_bootstrap.report_html import ReportData, write_report
 from org_bootstrap.report_summary import Summary
@@ -72,12 +72,6 @@ def check_target(path: Path) -> Path:
     if not target.parent.is_dir():
         raise CliError(f"--html {path}: the directory {target.parent} does not exist")
     return target
-
-
-def check_member(view: OrganizationView, account_id: str) -> None:
-    """The account must be one of the organization's (any status: a closed account has a history)."""
-    if account_id not in {account.id for account in view.accounts}:
-        raise CliError(f"account {account_id} is not an account of the organization {view.organization_id}")
 
 
 def title(query: AuditQuery) -> str:

@@ -15,6 +15,11 @@ the real thing: the templates deployed by `akr deploy`, the rules and targets th
 - EventBridge, Organizations and SQS (`moto_patches`): moto's own behaviour patched in place where it
   differs from AWS in what the demo goes through: delivery to another account's bus and to Lambda,
   ListAccounts in a delegated administrator, and the SQS event source mappings.
+
+Two smaller gaps are worked around where they arise, in org_bootstrap/demo_org.py: moto has no
+cloudformation:ActivateOrganizationsAccess (Organizations' EnableAWSServiceAccess stands in; deploy's own
+call is covered by a Stubber test), and its StackSets deploy to the management account too when the root
+is targeted (the demo targets every OU instead, as an organization may).
 """
 
 from org_bootstrap.standins.config import ConfigEvaluator

@@ -258,9 +258,14 @@ def test_the_table_says_when_nothing_matches(audited: Audited) -> None:
         (("--since", "7days"), "--since '7days' is neither a duration (like 7d, 12h, 30m) nor an ISO date"),
         (("--until", "yesterday"), "--until 'yesterday' is neither a duration"),
         (("--since", "1d", "--until", "2d"), "--since 1d ("),
-        (("--decision", "nuke"), "--decision 'nuke' is not one of: none, report, warn, exempt, deactivate"),
+        (
+            ("--decision", "nuke"),
+            "--decision 'nuke' is not one of: none, report, warn, exempt, deactivate, delete, reactivate, "
+            "exempt-add, exempt-remove",
+        ),
         (("--outcome", "ok"), "--outcome 'ok' is not one of: pending, done, failed, skipped"),
         (("--account", "not-an-account"), "--account 'not-an-account' is not an account id (12 digits)"),
+        (("--account", "999999999999"), "account 999999999999 is not an account of the organization o-"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message(

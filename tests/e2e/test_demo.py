@@ -13,6 +13,8 @@ import subprocess
 import sys
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from typer.testing import CliRunner
 from org_bootstrap import demo_cli
 from org_bootstrap.cli import app
 from org_bootstrap.demo import DemoResult, KeyRow, running_demo
-from remediator.audit import Phase
+from remediator.audit import AuditRecord, Phase
 from remediator.policy import Mode
 
 pytestmark = pytest.mark.slow
@@ -43,13 +45,40 @@ EXPECTED = {
 MANAGEMENT = {("mgmt-admin", 150): ("delete", "deleted")}
 
 
+@dataclass(frozen=True)
+class Ran:
+    result: DemoResult
+    iam: dict[str, dict[tuple[str, int], str]]
+    """Account -> (user, key age in days) -> status, listed from IAM by this test after the run."""
+
+
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoResult]:
+def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
     report = tmp_path_factory.mktemp("demo") / "report.html"
     with running_demo(
         members=2, seed=3, mode=Mode.DELETE, report_path=report, progress=lambda _: None
     ) as result:
-        yield result
+        # Read here, while the server is up: another demo in this module starts a server of its own.
+        yield Ran(result, _iam(result))
+
+
+@pytest.fixture(scope="module")
+def demo(ran: Ran) -> DemoResult:
+    return ran.result
+
+
+def _iam(result: DemoResult) -> dict[str, dict[tuple[str, int], str]]:
+    now = datetime.now(UTC)
+    state: dict[str, dict[tuple[str, int], str]] = {}
+    for account in result.organization.everyone:
+        iam = result.organization.accounts.session(account).client("iam")
+        state[account] = {
+            (user["UserName"], (now - key["CreateDate"]).days): key["Status"]
+            for user in iam.list_users()["Users"]
+            if not user["UserName"].startswith("svc-")
+            for key in iam.list_access_keys(UserName=user["UserName"])["AccessKeyMetadata"]
+        }
+    return state
 
 
 def _by_case(rows: tuple[KeyRow, ...]) -> dict[str, dict[tuple[str, int], tuple[str, str]]]:
@@ -69,6 +98,39 @@ def test_every_key_ends_as_the_policy_says(demo: DemoResult) -> None:
     assert org.security not in cases  # no users there
     assert demo.errors == 0
     assert not [i for i in demo.invocations if i.error]
+
+
+def test_iam_holds_exactly_the_keys_the_policy_keeps(ran: Ran) -> None:
+    org = ran.result.organization
+    kept = {case: status for case, (_, status) in EXPECTED.items() if status != "deleted"}
+    for member in org.members:
+        assert ran.iam[member] == kept, member
+    assert ran.iam[org.management] == {}
+    assert ran.iam[org.security] == {}
+
+
+def test_the_audit_log_says_why_and_what_started_each_decision(demo: DemoResult) -> None:
+    by_user: dict[tuple[str, str], list[AuditRecord]] = defaultdict(list)
+    for record in demo.records:
+        by_user[record.account_id, record.user_name or ""].append(record)
+    lost_account, lost_user, _ = demo.lost_event
+    for member in demo.organization.members:
+        warned = [r for r in by_user[member, "ci-89-days"] if r.decision == "warn"]
+        assert [(r.trigger, r.planned_action, r.rule) for r in warned] == [("sweep", "delete", "")]
+        assert warned[0].reason.startswith("within policy until ")
+        exempt = [r for r in by_user[member, "breakglass"] if r.decision == "exempt"]
+        assert exempt and all("(secops@example.com: break-glass user" in r.reason for r in exempt)
+        assert {r.rule for r in exempt} == {"rotation,unused"}
+        (deleted,) = [r for r in by_user[member, "ci-91-days"] if r.phase is Phase.OUTCOME]
+        assert (deleted.decision, deleted.rule, deleted.outcome) == ("delete", "rotation", "done")
+        assert deleted.reason == "created 91 days ago, limit 90"
+        if (member, "ci-91-days") == (lost_account, lost_user):
+            assert (deleted.trigger, deleted.event_id, deleted.config_rule_name) == ("sweep", None, None)
+        else:
+            assert deleted.trigger == "event"
+            assert deleted.config_rule_name == "akr-access-keys-rotated"
+            assert (deleted.role_session_name or "").startswith("akr-")
+        assert not [r for r in by_user[member, "dev-fresh"] if r.decision != "none"]
 
 
 def test_random_keys_are_removed_exactly_when_they_break_a_rule(demo: DemoResult) -> None:
@@ -132,11 +194,13 @@ def summary(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_json_summary_counts_decisions_and_errors(summary: dict[str, Any]) -> None:
     assert summary["errors"] == 0
     assert summary["keys"] == len(EXPECTED) + 3 + 1  # the cases, three svc users, the management user
-    assert sum(summary["counts"].values()) == summary["keys"]
-    assert summary["counts"]["exempt"] == 1
+    fixed = {"warn": 1, "exempt": 1}  # ci-89-days, breakglass; the svc users are random
+    assert {k: summary["counts"].get(k, 0) for k in fixed} == fixed
+    assert 4 + 1 <= summary["counts"]["delete"] <= 4 + 1 + 3  # the member's cases, mgmt-admin, svc
+    assert summary["final_status"]["deleted"] == summary["counts"]["delete"]
     assert summary["invocations"]["remediator.sweep_handler"] == 1
-    assert summary["events_forwarded"] == summary["invocations"]["remediator.handler"]
-    assert summary["lost_event"]["account_name"] == "production-1"
+    assert summary["invocations"]["remediator.worker_handler"] >= 1
+    assert summary["lost_event"]["caught_by_the_sweep"] is True
 
 
 def test_keep_running_prints_a_loopback_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -164,6 +164,17 @@ def test_every_addition_is_audited(deployed: Deployed, added: list[Result]) -> N
     assert f"expires {ci.recorded_at + timedelta(days=30):%Y-%m-%d}" in ci.reason
 
 
+def test_the_additions_are_found_by_akr_audit(deployed: Deployed, added: list[Result]) -> None:
+    result = akr(
+        deployed.organization, "audit", "--security-account", deployed.organization.security,
+        "--account", deployed.member, "--decision", "exempt-add", "--since", "1h", "--oldest-first",
+        "--output", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    found = [r["record_id"] for r in as_json(result)["result"]["records"]]
+    assert found[:3] == [as_json(a)["result"]["audit_record_id"] for a in added]
+
+
 def test_list_shows_the_exemptions_in_force(deployed: Deployed, added: list[Result]) -> None:
     lapsed = Exemption(
         account_id=deployed.member,
@@ -287,6 +298,17 @@ def test_bad_input_is_refused_and_writes_nothing(
     assert message in payload["error"]
     assert "bad" not in {e.user_name for e in deployed.stored()}
     assert deployed.audit() == before
+
+
+def test_the_horizon_cannot_be_lifted_beyond_a_year(deployed: Deployed) -> None:
+    result = deployed.add(
+        "--account", deployed.member, "--user", "ci", "--expires", "400d", "--max-days", "400"
+    )  # fmt: skip
+    assert result.exit_code == 2  # refused by the option itself, before any AWS call
+    words = " ".join(result.output.replace("│", " ").split())
+    assert "Invalid value for '--max-days'" in words
+    assert "less than or equal to 365" in words
+    assert [e for e in deployed.stored() if e.expires_at > datetime.now(UTC) + timedelta(days=365)] == []
 
 
 def test_list_of_an_unknown_account_is_refused(deployed: Deployed) -> None:

@@ -14,10 +14,9 @@ from org_bootstrap.audit_query import QueryError, parse_within
 from org_bootstrap.aws import CliError
 from org_bootstrap.observed import Account
 from org_bootstrap.options import Output
-from org_bootstrap.organization import OrganizationView
+from org_bootstrap.organization import OrganizationView, check_member
 from org_bootstrap.render import fail
 from org_bootstrap.report_cli import (
-    check_member,
     check_target,
     show,
     totals_line,
