@@ -6,12 +6,14 @@ from the URL fragment) and the sorting, which work only if the page's own script
 and that the policy refuses a script or style that is not the page's own. A full-page screenshot is kept
 in build/artifacts/report.png.
 
-Skips only when /usr/bin/chromium is missing.
+Skips only when /usr/bin/chromium is missing and `make browser` cannot install it.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,7 +26,8 @@ from tests.report_samples import IMAGE_USER, PER_ACCOUNT, ROWS, A, C, sample_rep
 
 CHROMIUM = Path("/usr/bin/chromium")
 CSP_REFUSAL = re.compile(r"Refused to|violates the following Content Security Policy")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "artifacts"
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "build" / "artifacts"
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -37,10 +40,23 @@ FLAGS = [
 ]
 
 
+def install_chromium() -> str:
+    """What `make browser` does (the Makefile holds the one recipe), for a plain `pytest` run; its output,
+    to say why when it could not."""
+    if shutil.which("make") is None:
+        return "make is not available"
+    completed = subprocess.run(
+        ["make", "-s", "browser"], cwd=ROOT, capture_output=True, text=True, check=False, timeout=900
+    )
+    return (completed.stdout + completed.stderr).strip()
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium for this test")
+        why = install_chromium()
+        if not CHROMIUM.exists():
+            pytest.skip(f"{CHROMIUM} is missing and could not be installed (`make browser`): {why[-500:]}")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
         yield launched
