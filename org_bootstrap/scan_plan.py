@@ -33,7 +33,7 @@ from org_bootstrap.scan import AccountScan, Opener, ScanResult, scan_accounts
 from remediator.adapters.exemption_table import DynamoDBExemptions
 from remediator.adapters.lifecycle_table import DynamoDBLifecycle
 from remediator.adapters.member import Boto3MemberAccount
-from remediator.adapters.sessions import AssumedRoleAccess
+from remediator.adapters.sessions import AssumedRoleAccess, member_session
 from remediator.composition import utc_now
 from remediator.policy import PRESETS, Mode, Policy, Thresholds
 from remediator.ports import MemberAccount
@@ -320,7 +320,7 @@ def member_factory(aws: Aws, plan: ScanPlan, limiter: RateLimiter, *, region: st
         aws_session_token: str,
         region_name: str | None,
     ) -> boto3.Session:
-        session = boto3.Session(
+        session = member_session(
             aws_access_key_id=aws_access_key_id,
             aws_secret_access_key=aws_secret_access_key,
             aws_session_token=aws_session_token,

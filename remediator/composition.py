@@ -20,7 +20,7 @@ from remediator.adapters.claims import DynamoDBClaims
 from remediator.adapters.exemption_table import DynamoDBExemptions
 from remediator.adapters.lifecycle_table import DynamoDBLifecycle
 from remediator.adapters.notifier import SnsNotifier
-from remediator.adapters.sessions import RETRIES, AssumedRoleAccess
+from remediator.adapters.sessions import RETRIES, AssumedRoleAccess, member_session
 from remediator.events import ComplianceChangeEvent
 from remediator.run import RunResult
 from remediator.service import Remediator
@@ -53,7 +53,7 @@ def build_remediator(
     session: boto3.Session,
     *,
     clock: Callable[[], datetime] = utc_now,
-    session_factory: Callable[..., boto3.Session] = boto3.Session,
+    session_factory: Callable[..., boto3.Session] = member_session,
     on_result: Callable[[RunResult], None] | None = None,
     dynamodb: DynamoDBClient | None = None,
     sns: SNSClient | None = None,
@@ -118,7 +118,7 @@ def build_undo(
     dynamodb = dynamodb or session.client("dynamodb", config=RETRIES)
     return Undo(
         policy=settings.policy,
-        access=_access(settings, session, clock, boto3.Session, sts, endpoint_url, time.sleep),
+        access=_access(settings, session, clock, member_session, sts, endpoint_url, time.sleep),
         audit=DynamoDBAuditLog(client=dynamodb, table_name=settings.audit_table),
         claims=DynamoDBClaims(client=dynamodb, table_name=settings.state_table, clock=clock),
         lifecycle=DynamoDBLifecycle(client=dynamodb, table_name=settings.state_table),
@@ -132,7 +132,7 @@ def build_runtime(
     *,
     clock: Callable[[], datetime] = utc_now,
     on_result: Callable[[RunResult], None] | None = None,
-    session_factory: Callable[..., boto3.Session] = boto3.Session,
+    session_factory: Callable[..., boto3.Session] = member_session,
 ) -> Runtime:
     session = session or boto3.Session()
     # One DynamoDB client for the audit log, the exemptions, the claims and the idempotency records.
