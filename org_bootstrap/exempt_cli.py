@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from org_bootstrap import exemptions
-from org_bootstrap.aws import Aws, CliError
-from org_bootstrap.deployment import Deployment
+from org_bootstrap.audit_cli import connect
+from org_bootstrap.aws import CliError
 from org_bootstrap.options import (
     DEFAULT_ROLE,
     EndpointUrl,
@@ -58,12 +58,14 @@ def _open(
     endpoint_url: str | None,
     output: Output,
 ) -> exemptions.Store:
-    aws = Aws(profile=profile, region=region or home_region, endpoint_url=endpoint_url)
     try:
-        deployment = Deployment(
-            security_account_id=security_account,
-            home_region=home_region or aws.region_name,
+        aws, deployment = connect(
+            security_account=security_account,
             security_role=security_role,
+            home_region=home_region,
+            profile=profile,
+            region=region,
+            endpoint_url=endpoint_url,
         )
         return exemptions.open_store(aws, deployment)
     except ValidationError as exc:

@@ -25,7 +25,7 @@ from org_bootstrap.audit_query import parse_within
 from org_bootstrap.aws import RETRIES, Aws, CliError
 from org_bootstrap.central import central_location, find_central, settings_from
 from org_bootstrap.deployment import CisVersion, Deployment
-from org_bootstrap.footprint import Footprint, require_administrator
+from org_bootstrap.footprint import footprint_of, require_administrator
 from org_bootstrap.observed import Account, StackState
 from org_bootstrap.organization import read_organization, security_session
 from org_bootstrap.rate_limit import RateLimiter
@@ -221,14 +221,7 @@ def prepare_scan(
     aws.session_policy = security_session_policy(deployment)
     limiter.attach(aws.base.events)  # every client the base session makes from now on
     view, _ = read_organization(aws)
-    footprint = Footprint(
-        caller_account=view.caller,
-        management_account=view.management,
-        organization_id=view.organization_id,
-        delegated_admin=view.delegated_admin,
-        root_id=view.root_id,
-        accounts=view.accounts,
-    )
+    footprint = footprint_of(view)
     require_administrator(footprint, "scan", deployment.security_account_id)
     chosen = pick_accounts(view.accounts, accounts, view.organization_id)
     limiter.attach(security_session(aws, deployment, view.caller).events)  # cached: find_central reuses it

@@ -9,7 +9,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from org_bootstrap.aws import Aws, CliError, describe
 from org_bootstrap.deployment import Deployment
-from org_bootstrap.footprint import AuditTable, Footprint
+from org_bootstrap.footprint import AuditTable, Footprint, footprint_of
 from org_bootstrap.organization import (
     bucket_exists,
     read_organization,
@@ -55,14 +55,7 @@ def survey(aws: Aws, deployment: Deployment) -> Footprint:
 
 def _organization(aws: Aws) -> Footprint:
     view, _ = read_organization(aws)
-    return Footprint(
-        caller_account=view.caller,
-        management_account=view.management,
-        organization_id=view.organization_id,
-        delegated_admin=view.delegated_admin,
-        accounts=view.accounts,
-        root_id=view.root_id,
-    )
+    return footprint_of(view)
 
 
 def _audit_tables(dynamodb: DynamoDBClient, named: str | None, *, prefix: str) -> tuple[AuditTable, ...]:

@@ -25,7 +25,7 @@ from org_bootstrap.aws import RETRIES, Aws, CliError, describe
 from org_bootstrap.central import Central, central_clients, read_central
 from org_bootstrap.central import settings_from as settings_from_stack
 from org_bootstrap.deployment import Deployment
-from org_bootstrap.footprint import Footprint, require_administrator
+from org_bootstrap.footprint import footprint_of, require_administrator
 from org_bootstrap.local_sweep import AccountResult, sweep_accounts
 from org_bootstrap.organization import read_organization
 from remediator.composition import build_remediator
@@ -149,14 +149,7 @@ def prepare_local(
 ) -> tuple[LocalSweep, Central]:
     """The same refusals as deploy; then the ACTIVE accounts and the deployed settings."""
     view, _ = read_organization(aws)
-    footprint = Footprint(
-        caller_account=view.caller,
-        management_account=view.management,
-        organization_id=view.organization_id,
-        delegated_admin=view.delegated_admin,
-        root_id=view.root_id,
-        accounts=view.accounts,
-    )
+    footprint = footprint_of(view)
     require_administrator(footprint, "sweep --local", deployment.security_account_id)
     central = read_central(aws, deployment, view.caller)
     settings = settings_from_stack(
