@@ -6,7 +6,6 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from org_bootstrap.observed import Account, StackSetState, StackState
-from org_bootstrap.organization import OrganizationView
 from org_bootstrap.plan import PlanError
 
 
@@ -49,18 +48,6 @@ class Footprint(_Frozen):
     @property
     def active_accounts(self) -> tuple[Account, ...]:
         return tuple(a for a in self.accounts if a.status == "ACTIVE")
-
-
-def footprint_of(view: OrganizationView) -> Footprint:
-    """The organization's part of a footprint, from what read_organization saw."""
-    return Footprint(
-        caller_account=view.caller,
-        management_account=view.management,
-        organization_id=view.organization_id,
-        delegated_admin=view.delegated_admin,
-        root_id=view.root_id,
-        accounts=view.accounts,
-    )
 
 
 def require_administrator(footprint: Footprint, command: str, security_account: str) -> None:

@@ -10,6 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from org_bootstrap.aws import Aws, CliError, describe
 from org_bootstrap.deployment import Deployment
+from org_bootstrap.footprint import Footprint
 from org_bootstrap.observed import (
     STACKSETS_PRINCIPAL,
     Account,
@@ -76,6 +77,18 @@ def read_organization(aws: Aws) -> tuple[OrganizationView, OrganizationsClient]:
     except (ClientError, BotoCoreError) as exc:
         raise CliError(f"cannot read the organization from account {caller}: {describe(exc)}") from exc
     return replace(view, root_id=root_id, accounts=accounts), organizations
+
+
+def footprint_of(view: OrganizationView) -> Footprint:
+    """The organization's part of a footprint, from what read_organization saw."""
+    return Footprint(
+        caller_account=view.caller,
+        management_account=view.management,
+        organization_id=view.organization_id,
+        delegated_admin=view.delegated_admin,
+        root_id=view.root_id,
+        accounts=view.accounts,
+    )
 
 
 def check_member(view: OrganizationView, account_id: str) -> None:

@@ -25,9 +25,9 @@ from org_bootstrap.audit_query import parse_within
 from org_bootstrap.aws import RETRIES, Aws, CliError
 from org_bootstrap.central import central_location, find_central, settings_from
 from org_bootstrap.deployment import CisVersion, Deployment
-from org_bootstrap.footprint import footprint_of, require_administrator
+from org_bootstrap.footprint import require_administrator
 from org_bootstrap.observed import Account, StackState
-from org_bootstrap.organization import read_organization, security_session
+from org_bootstrap.organization import footprint_of, read_organization, security_session
 from org_bootstrap.rate_limit import RateLimiter
 from org_bootstrap.scan import AccountScan, Opener, ScanResult, scan_accounts
 from remediator.adapters.exemption_table import DynamoDBExemptions

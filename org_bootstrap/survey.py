@@ -9,9 +9,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from org_bootstrap.aws import Aws, CliError, describe
 from org_bootstrap.deployment import Deployment
-from org_bootstrap.footprint import AuditTable, Footprint, footprint_of
+from org_bootstrap.footprint import AuditTable, Footprint
 from org_bootstrap.organization import (
     bucket_exists,
+    footprint_of,
     read_organization,
     read_stack,
     read_stackset,

@@ -25,9 +25,9 @@ from org_bootstrap.aws import RETRIES, Aws, CliError, describe
 from org_bootstrap.central import Central, central_clients, read_central
 from org_bootstrap.central import settings_from as settings_from_stack
 from org_bootstrap.deployment import Deployment
-from org_bootstrap.footprint import footprint_of, require_administrator
+from org_bootstrap.footprint import require_administrator
 from org_bootstrap.local_sweep import AccountResult, sweep_accounts
-from org_bootstrap.organization import read_organization
+from org_bootstrap.organization import footprint_of, read_organization
 from remediator.composition import build_remediator
 from remediator.policy import Mode
 from remediator.service import Remediator
