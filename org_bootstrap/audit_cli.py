@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import sys
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -37,6 +36,8 @@ from org_bootstrap.options import (
     HomeRegion,
     Output,
     Profile,
+    RecordsOutput,
+    RecordsOutputFormat,
     Region,
     SecurityAccount,
     SecurityRole,
@@ -49,12 +50,6 @@ from remediator.composition import utc_now
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-
-class RecordsOutput(StrEnum):
-    TABLE = "table"
-    JSON = "json"
-    CSV = "csv"
 
 
 CSV_COLUMNS = (
@@ -107,10 +102,7 @@ def audit(  # noqa: PLR0917
     profile: Profile = None,
     region: Region = None,
     endpoint_url: EndpointUrl = None,
-    output: Annotated[
-        RecordsOutput,
-        typer.Option("--output", help="table, json (a stable envelope) or csv (with a header)."),
-    ] = RecordsOutput.TABLE,
+    output: RecordsOutputFormat = RecordsOutput.TABLE,
 ) -> None:
     """Query the central audit log, newest first.
 

@@ -22,6 +22,18 @@ EndpointUrl = Annotated[
     str | None,
     typer.Option("--endpoint-url", envvar="AWS_ENDPOINT_URL", help="Send every API call to this endpoint."),
 ]
+
+
+class RecordsOutput(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+
+
+RecordsOutputFormat = Annotated[
+    RecordsOutput,
+    typer.Option("--output", help="table, json (a stable envelope) or csv (with a header)."),
+]
 OutputFormat = Annotated[Output, typer.Option("--output", help="table, or json for a stable envelope.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 

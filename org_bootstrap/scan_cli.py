@@ -18,7 +18,6 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
-from org_bootstrap.audit_cli import RecordsOutput
 from org_bootstrap.audit_query import QueryError
 from org_bootstrap.aws import Aws, CliError
 from org_bootstrap.deployment import CisVersion, Deployment
@@ -28,6 +27,8 @@ from org_bootstrap.options import (
     HomeRegion,
     Output,
     Profile,
+    RecordsOutput,
+    RecordsOutputFormat,
     Region,
     SecurityAccount,
     SecurityRole,
@@ -103,10 +104,7 @@ def scan(  # noqa: PLR0917
     profile: Profile = None,
     region: Region = None,
     endpoint_url: EndpointUrl = None,
-    output: Annotated[
-        RecordsOutput,
-        typer.Option("--output", help="table, json (a stable envelope) or csv (with a header)."),
-    ] = RecordsOutput.TABLE,
+    output: RecordsOutputFormat = RecordsOutput.TABLE,
 ) -> None:
     """Preview enforcement, read-only: which keys would be acted on, when and why, in every account.
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from org_bootstrap.audit_cli import RecordsOutput
 from org_bootstrap.observed import StackState
+from org_bootstrap.options import RecordsOutput
 from org_bootstrap.scan import AccountScan, Row, ScanResult
 from org_bootstrap.scan_cli import (
     CSV_COLUMNS,
