@@ -24,6 +24,7 @@ demo: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports  # the layers of org_bootstrap and the pure core: [tool.importlinter] in pyproject.toml
 
 typecheck: install
 	$(BIN)/mypy
@@ -50,7 +51,7 @@ iam-lint: install
 
 # docs/cli.md is generated from the commands' help; tests/unit/test_cli_docs.py fails when it drifts.
 docs: install
-	$(BIN)/typer org_bootstrap.cli utils docs --name akr --output docs/cli.md
+	$(BIN)/typer org_bootstrap.commands.app utils docs --name akr --output docs/cli.md
 
 # Debian's chromium for the render test of `akr report --html` (tests/browser); without it that test skips.
 browser:

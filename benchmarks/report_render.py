@@ -1,10 +1,10 @@
 """`akr report --html` at 1,000 to 100,000 audit records: render time, page size, and the page in a browser.
 
-Times org_bootstrap.report_html.render_html (the summary and the page, as write_report calls it) over audit
-records made as tests/report_samples.py makes them, spread evenly over 30 days and 50 accounts: per 10
+Times org_bootstrap.review.report.html.render_html (the summary and the page, as write_report calls it) over
+audit records made as tests/report_samples.py makes them, spread evenly over 30 days and 50 accounts: per 10
 decisions, 6 that change nothing, a warning, an exemption, a deletion (intent and outcome) and a failed
-deactivation (intent and outcome). Building the records is not timed. Reports the median render time and
-the page's size (UTF-8). With --browser the page is also opened from a file in headless chromium
+deactivation (intent and outcome). Building the records is not timed. Reports the median render time and the
+page's size (UTF-8). With --browser the page is also opened from a file in headless chromium
 (/usr/bin/chromium, `make browser`): the time to its load event, one keystroke in the filter and one sort
 (each with the layout it forces), and the JS heap.
 Run: ``.venv/bin/python benchmarks/report_render.py [--quick] [--records 1000,10000,100000] [--browser]``.
@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # tests.report_samples, when run as a script
 
-from org_bootstrap.report_html import ReportData, render_html  # noqa: E402
+from org_bootstrap.review.report.html import ReportData, render_html  # noqa: E402
 from remediator.audit import AuditRecord  # noqa: E402
 from tests.report_samples import NOW, exemptions, record  # noqa: E402
 

@@ -1,7 +1,7 @@
 """`akr scan` over simulated accounts: wall time by concurrency, the rate limiter's pace, and memory.
 
-Runs org_bootstrap.scan.scan_accounts over the accounts of slow_fakes.py, the central exemptions and key
-lifecycles slowed too. Each worker thread's opener (as scan_plan.MemberOpener) builds an account when it
+Runs org_bootstrap.review.scan.scan_accounts over the accounts of slow_fakes.py, the central exemptions and
+key lifecycles slowed too. Each worker thread's opener (as scan_plan.MemberOpener) builds an account when it
 is opened and drops it when it is forgotten; with --boto3-sessions also what AssumedRoleAccess.open builds,
 a boto3 session (remediator.adapters.sessions.member_session) with an IAM and a Config client (nothing is
 sent with them). Every simulated request fires
@@ -30,8 +30,8 @@ from botocore.hooks import HierarchicalEmitter
 from slow_fakes import FIRST_ACCOUNT, NOW, VIOLATING_EVERY, Latency, SlowExemptions, SlowLifecycle, account
 
 from org_bootstrap.aws import RETRIES
-from org_bootstrap.rate_limit import RateLimiter
-from org_bootstrap.scan import scan_accounts
+from org_bootstrap.review.rate_limit import RateLimiter
+from org_bootstrap.review.scan import scan_accounts
 from remediator.adapters.sessions import member_session
 from remediator.policy import Policy
 from remediator.ports import MemberAccount

@@ -1,6 +1,6 @@
 """The local sweep over simulated accounts, serial against concurrent.
 
-Runs the runner of `akr sweep --local` (org_bootstrap.local_sweep.sweep_accounts) with the real
+Runs the runner of `akr sweep --local` (org_bootstrap.review.local_sweep.sweep_accounts) with the real
 Remediator over accounts made of the fakes of tests/fakes.py, slowed by slow_fakes.py. Every fake call
 that stands for AWS calls sleeps the simulated latency once per call it stands for, as many as the
 adapters make: AssumeRole 1; the credential report 3 (GenerateCredentialReport twice,
@@ -34,7 +34,7 @@ from slow_fakes import (
     account,
 )
 
-from org_bootstrap.local_sweep import AccountResult, sweep_accounts, totals
+from org_bootstrap.review.local_sweep import AccountResult, sweep_accounts, totals
 from remediator.audit import AuditRecord
 from remediator.policy import Mode, Policy
 from remediator.service import Remediator

@@ -1,5 +1,5 @@
 """`python -m org_bootstrap`: the same as the `akr` command."""
 
-from org_bootstrap.cli import app
+from org_bootstrap.commands.app import app
 
 app()

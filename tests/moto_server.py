@@ -9,8 +9,8 @@ from typing import Any
 
 import boto3
 
-from org_bootstrap.demo_org import STACKSETS_PRINCIPAL, moto_server
-from org_bootstrap.simulation import session_in
+from org_bootstrap.demo.organization import STACKSETS_PRINCIPAL, moto_server
+from org_bootstrap.demo.simulation import session_in
 
 __all__ = ["REGION", "ServerOrganization", "build_organization", "moto_server"]
 

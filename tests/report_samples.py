@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from org_bootstrap.report_html import ReportData
+from org_bootstrap.review.report.html import ReportData
 from remediator.audit import AuditRecord, Outcome, Phase, Trigger, new_record_id
 from remediator.exemptions import Exemption
 from remediator.policy import Mode, Thresholds

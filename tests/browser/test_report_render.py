@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, Request, sync_playwright
 
-from org_bootstrap.report_html import write_report
+from org_bootstrap.review.report.html import write_report
 from tests.report_samples import IMAGE_USER, PER_ACCOUNT, ROWS, A, C, sample_report
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -7,7 +7,7 @@ from typing import Any
 
 from typer.testing import CliRunner, Result
 
-from org_bootstrap.cli import app
+from org_bootstrap.commands.app import app
 from tests.moto_server import REGION, ServerOrganization
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import Result
 
-from org_bootstrap.audit_cli import CSV_COLUMNS
+from org_bootstrap.commands.audit import CSV_COLUMNS
 from remediator.adapters.audit_table import DynamoDBAuditLog
 from remediator.audit import AuditRecord, Outcome, Phase, Trigger, new_record_id
 from remediator.policy import Mode, Thresholds

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from org_bootstrap import demo_cli
-from org_bootstrap.cli import app
-from org_bootstrap.demo import DemoResult, KeyRow, running_demo
+from org_bootstrap.commands import demo as demo_cli
+from org_bootstrap.commands.app import app
+from org_bootstrap.demo.run import DemoResult, KeyRow, running_demo
 from remediator.audit import AuditRecord, Phase
 from remediator.policy import Mode
 

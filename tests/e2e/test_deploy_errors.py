@@ -16,10 +16,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-import org_bootstrap.deploy
+import org_bootstrap.deploy.apply
 from org_bootstrap.aws import Aws
-from org_bootstrap.deployment import CENTRAL_TEMPLATE
-from org_bootstrap.lambda_zip import Artifact, Target, build_lambda_zip
+from org_bootstrap.deploy.deployment import CENTRAL_TEMPLATE
+from org_bootstrap.deploy.lambda_zip import Artifact, Target, build_lambda_zip
 from tests.e2e.akr import deploy
 from tests.moto_server import REGION, ServerOrganization, build_organization, moto_server
 
@@ -44,7 +44,7 @@ def organization(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerOrg
 
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("AWS_SESSION_TOKEN", raising=False)  # moto's server reads the account from the key
-        patch.setattr(org_bootstrap.deploy, "build_lambda_zip", packaged)
+        patch.setattr(org_bootstrap.deploy.apply, "build_lambda_zip", packaged)
         with moto_server() as url:
             yield build_organization(url)
 
@@ -183,7 +183,7 @@ def test_template_error_fails_with_the_stack_reason_and_goes_no_further(
         )
     )
     assert BROKEN_QUEUE_NAME in broken.read_text()
-    monkeypatch.setattr(org_bootstrap.deploy, "CENTRAL_TEMPLATE", broken)
+    monkeypatch.setattr(org_bootstrap.deploy.apply, "CENTRAL_TEMPLATE", broken)
     before = footprint(organization, clients)
     result = deploy(organization, "--yes", "--output", "json")
     assert result.exit_code == 1

@@ -18,8 +18,8 @@ import pytest
 from moto.cloudformation.models import CloudFormationBackend, Stack, StackSet
 from typer.testing import Result
 
-import org_bootstrap.deploy
-from org_bootstrap.lambda_zip import Artifact, Target, build_lambda_zip
+import org_bootstrap.deploy.apply
+from org_bootstrap.deploy.lambda_zip import Artifact, Target, build_lambda_zip
 from tests.e2e.akr import deploy
 from tests.moto_server import REGION, ServerOrganization, build_organization, moto_server
 
@@ -71,7 +71,7 @@ def _text(value: Any) -> str:
 def organization(package: Package) -> Iterator[ServerOrganization]:
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("AWS_SESSION_TOKEN", raising=False)  # moto's server reads the account from the key
-        patch.setattr(org_bootstrap.deploy, "build_lambda_zip", package.build)
+        patch.setattr(org_bootstrap.deploy.apply, "build_lambda_zip", package.build)
         # moto gap: UsePreviousValue works only for the parameters the last call passed (a KeyError, a 500,
         # for one left at its default), and DescribeStacks lists every parameter, defaults too. In AWS an
         # update keeps any parameter's previous value. The server runs in this process: patch its backend.

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import CliRunner, Result
 
-from org_bootstrap.cli import app
-from org_bootstrap.deployment import Deployment
+from org_bootstrap.commands.app import app
+from org_bootstrap.deploy.deployment import Deployment
 from remediator.adapters.audit_table import DynamoDBAuditLog
 from remediator.adapters.exemption_table import DynamoDBExemptions
 from remediator.audit import AuditRecord

@@ -18,9 +18,9 @@ from botocore.stub import Stubber
 from typer.testing import Result
 
 from org_bootstrap.aws import CliError
-from org_bootstrap.deployment import Deployment
-from org_bootstrap.destroy import delete_instances
-from org_bootstrap.teardown import DestroyPlan
+from org_bootstrap.deploy.deployment import Deployment
+from org_bootstrap.deploy.destroy import delete_instances
+from org_bootstrap.deploy.teardown import DestroyPlan
 from tests.e2e.akr import akr, as_json
 from tests.moto_server import REGION, ServerOrganization
 

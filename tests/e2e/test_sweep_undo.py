@@ -17,8 +17,8 @@ from freezegun import freeze_time
 from typer.testing import Result
 
 from org_bootstrap.aws import Aws
-from org_bootstrap.deployment import Deployment
-from org_bootstrap.sweep import prepare_deployed
+from org_bootstrap.deploy.deployment import Deployment
+from org_bootstrap.review.sweep import prepare_deployed
 from remediator.adapters.audit_table import DynamoDBAuditLog
 from remediator.audit import AuditRecord
 from tests.e2e.akr import akr, as_json

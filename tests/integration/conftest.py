@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
-from org_bootstrap.simulation import AUDIT_TABLE, STATE_TABLE, MotoOrganization, create_organization
+from org_bootstrap.demo.simulation import AUDIT_TABLE, STATE_TABLE, MotoOrganization, create_organization
 from remediator import handler
 
 

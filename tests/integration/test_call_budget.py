@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from org_bootstrap.simulation import AUDIT_TABLE, STATE_TABLE, KeySpec, MotoOrganization
+from org_bootstrap.demo.simulation import AUDIT_TABLE, STATE_TABLE, KeySpec, MotoOrganization
 from remediator.composition import build_remediator
 from remediator.events import parse_compliance_change
 from remediator.settings import Settings

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from org_bootstrap.simulation import AUDIT_TABLE, STATE_TABLE, KeySpec, MotoOrganization, UserHandle
+from org_bootstrap.demo.simulation import AUDIT_TABLE, STATE_TABLE, KeySpec, MotoOrganization, UserHandle
 from remediator import handler
 from remediator.adapters.audit_table import DynamoDBAuditLog
 from remediator.adapters.claims import DynamoDBClaims

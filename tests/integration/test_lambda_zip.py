@@ -11,7 +11,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from org_bootstrap.lambda_zip import RUNTIME_PROVIDED, Target, build_lambda_zip, runtime_requirements
+from org_bootstrap.deploy.lambda_zip import RUNTIME_PROVIDED, Target, build_lambda_zip, runtime_requirements
 
 pytestmark = pytest.mark.slow
 

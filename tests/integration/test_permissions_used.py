@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 
-from org_bootstrap.simulation import AUDIT_TABLE, STATE_TABLE, KeySpec, MotoOrganization
+from org_bootstrap.demo.simulation import AUDIT_TABLE, STATE_TABLE, KeySpec, MotoOrganization
 from remediator.adapters.audit_table import DynamoDBAuditLog
 from remediator.adapters.claims import DynamoDBClaims
 from remediator.adapters.lifecycle_table import DynamoDBLifecycle

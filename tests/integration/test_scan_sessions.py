@@ -1,4 +1,4 @@
-"""`akr scan`'s sessions on moto (org_bootstrap.scan_plan, remediator.adapters.sessions): the session
+"""`akr scan`'s sessions on moto (org_bootstrap.review.scan_plan, remediator.adapters.sessions): the session
 policy each AssumeRole sends, the per-account sessions let go of as soon as each account is scanned, and
 a corrupt item of the state table that fails its account only."""
 
@@ -16,10 +16,11 @@ from botocore.hooks import BaseEventHooks
 from botocore.stub import Stubber
 
 from org_bootstrap.aws import Aws
-from org_bootstrap.deployment import Deployment
-from org_bootstrap.rate_limit import RateLimiter
-from org_bootstrap.scan import Opener, scan_accounts
-from org_bootstrap.scan_plan import (
+from org_bootstrap.demo.simulation import REGION, STATE_TABLE, KeySpec, MotoOrganization
+from org_bootstrap.deploy.deployment import Deployment
+from org_bootstrap.review.rate_limit import RateLimiter
+from org_bootstrap.review.scan import Opener, scan_accounts
+from org_bootstrap.review.scan_plan import (
     Overrides,
     ScanPlan,
     choose_policy,
@@ -27,7 +28,6 @@ from org_bootstrap.scan_plan import (
     member_session_policy,
     security_session_policy,
 )
-from org_bootstrap.simulation import REGION, STATE_TABLE, KeySpec, MotoOrganization
 from remediator.adapters.lifecycle_table import DynamoDBLifecycle
 from remediator.adapters.sessions import AssumedRoleAccess
 from remediator.policy import Policy

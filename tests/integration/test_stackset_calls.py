@@ -15,12 +15,12 @@ import pytest
 from botocore.stub import Stubber
 
 from org_bootstrap.aws import Aws, CliError
-from org_bootstrap.deploy import Outcome, Prepared, carry_out
-from org_bootstrap.deployment import CENTRAL_TEMPLATE, MEMBER_TEMPLATE, Deployment
-from org_bootstrap.lambda_zip import Artifact
-from org_bootstrap.observed import Account, InstanceState, Observed, StackSetState, StackState
-from org_bootstrap.plan import Change, Plan, plan_deploy
-from org_bootstrap.stacks import apply_stack, apply_stackset
+from org_bootstrap.deploy.apply import Outcome, Prepared, carry_out
+from org_bootstrap.deploy.deployment import CENTRAL_TEMPLATE, MEMBER_TEMPLATE, Deployment
+from org_bootstrap.deploy.lambda_zip import Artifact
+from org_bootstrap.deploy.observed import Account, InstanceState, Observed, StackSetState, StackState
+from org_bootstrap.deploy.plan import Change, Plan, plan_deploy
+from org_bootstrap.deploy.stacks import apply_stack, apply_stackset
 from remediator.policy import Mode
 
 if TYPE_CHECKING:

@@ -1,5 +1,5 @@
 """The demo's stand-ins behave as AWS does, no more: moto (in process) with the patches of
-org_bootstrap.standins.moto_patches, and the local runtime's SQS and schedule events."""
+org_bootstrap.demo.standins.moto_patches, and the local runtime's SQS and schedule events."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from org_bootstrap.simulation import session_in
-from org_bootstrap.standins import LocalRuntime, delegated_list_accounts, faithful_delivery
+from org_bootstrap.demo.simulation import session_in
+from org_bootstrap.demo.standins import LocalRuntime, delegated_list_accounts, faithful_delivery
 
 REGION = "eu-west-1"
 RuleState = Literal["ENABLED", "DISABLED"]

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from org_bootstrap.simulation import STATE_TABLE, create_tables
+from org_bootstrap.demo.simulation import STATE_TABLE, create_tables
 from remediator.adapters.claims import CLAIM_TTL, DynamoDBClaims
 from remediator.adapters.exemption_table import DynamoDBExemptions
 from remediator.exemptions import Exemption

@@ -16,7 +16,7 @@ import pytest
 from botocore.stub import Stubber
 
 from org_bootstrap.aws import CliError
-from org_bootstrap.sweep import invoke_sweep
+from org_bootstrap.review.sweep import invoke_sweep
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from org_bootstrap.simulation import AUDIT_TABLE, STATE_TABLE, KeySpec, MotoOrganization
+from org_bootstrap.demo.simulation import AUDIT_TABLE, STATE_TABLE, KeySpec, MotoOrganization
 from remediator.adapters.audit_table import DynamoDBAuditLog
 from remediator.composition import build_remediator
 from remediator.policy import Mode

@@ -61,7 +61,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from org_bootstrap.simulation import session_in
+from org_bootstrap.demo.simulation import session_in
 from tests.fixtures import load_event, retarget
 from tests.stacksets.cfn import REGION, TEMPLATES
 

@@ -1,5 +1,5 @@
 """`akr audit`'s query, the pure part: the window's parsing, the bad input, and which index serves which
-filters (org_bootstrap.audit_query)."""
+filters (org_bootstrap.review.audit_query)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from org_bootstrap.audit_query import (
+from org_bootstrap.review.audit_query import (
     AuditQuery,
     KeyQuery,
     QueryError,

@@ -16,7 +16,7 @@ def test_cli_reference_matches_the_help(tmp_path: Path) -> None:
             sys.executable,
             "-m",
             "typer",
-            "org_bootstrap.cli",
+            "org_bootstrap.commands.app",
             "utils",
             "docs",
             "--name",

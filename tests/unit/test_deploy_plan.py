@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from org_bootstrap.deployment import (
+from org_bootstrap.deploy.deployment import (
     CENTRAL_TEMPLATE,
     MEMBER_TEMPLATE,
     Deployment,
@@ -19,8 +19,8 @@ from org_bootstrap.deployment import (
     resolve_policy,
     template_parameters,
 )
-from org_bootstrap.observed import Account, InstanceState, Observed, StackSetState, StackState
-from org_bootstrap.plan import Change, Plan, PlanError, describe, plan_deploy, warnings
+from org_bootstrap.deploy.observed import Account, InstanceState, Observed, StackSetState, StackState
+from org_bootstrap.deploy.plan import Change, Plan, PlanError, describe, plan_deploy, warnings
 from remediator.policy import Mode, Thresholds
 from tests.stacksets.cfn import load
 

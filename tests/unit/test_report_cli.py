@@ -1,4 +1,4 @@
-"""The pure checks of `akr report` (org_bootstrap.report_cli): its durations, its target file, its
+"""The pure checks of `akr report` (org_bootstrap.commands.report): its durations, its target file, its
 account, its line of totals, and what it prints."""
 
 from __future__ import annotations
@@ -10,17 +10,17 @@ from pathlib import Path
 import pytest
 import typer
 
-from org_bootstrap.audit_query import QueryError, parse_within
 from org_bootstrap.aws import CliError
-from org_bootstrap.observed import Account
-from org_bootstrap.options import Output
-from org_bootstrap.organization import OrganizationView, check_member
-from org_bootstrap.render import fail
-from org_bootstrap.report_cli import (
+from org_bootstrap.commands.options import Output
+from org_bootstrap.commands.render import fail
+from org_bootstrap.commands.report import (
     check_target,
     show,
     totals_line,
 )
+from org_bootstrap.deploy.observed import Account
+from org_bootstrap.deploy.organization import OrganizationView, check_member
+from org_bootstrap.review.audit_query import QueryError, parse_within
 from tests.report_samples import A, record, sample_report
 
 

@@ -1,4 +1,4 @@
-"""The HTML report (org_bootstrap.report_html, report_summary, report_charts), pure: the decisions it shows,
+"""The HTML report (org_bootstrap.review.report: html, summary, charts), pure: the decisions it shows,
 its numbers, its escaping, that it refers to nothing outside itself, and its size limits."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from org_bootstrap.report_charts import colour
-from org_bootstrap.report_html import ReportData, render_html
-from org_bootstrap.report_summary import axis_days, decision_rows, exemption_view, summarize
+from org_bootstrap.review.report.charts import colour
+from org_bootstrap.review.report.html import ReportData, render_html
+from org_bootstrap.review.report.summary import axis_days, decision_rows, exemption_view, summarize
 from tests.report_samples import (
     AXIS,
     BY_DECISION,

@@ -1,4 +1,4 @@
-"""write_report (org_bootstrap.report_html): the page reaches its file whole or not at all, with the
+"""write_report (org_bootstrap.review.report.html): the page reaches its file whole or not at all, with the
 permissions of any new file, and writes at once to one file do not disturb each other."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from org_bootstrap.report_html import ReportData, render_html, write_report
+from org_bootstrap.review.report.html import ReportData, render_html, write_report
 from tests.report_samples import sample_report
 
 

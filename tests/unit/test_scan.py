@@ -1,5 +1,5 @@
-"""The pure part of `akr scan` (org_bootstrap.scan): what one key and user would see, now and within the
-horizon, every threshold at N-1, N and N+1 days, an exemption's expiry included; and nomination. The
+"""The pure part of `akr scan` (org_bootstrap.review.scan): what one key and user would see, now and within
+the horizon, every threshold at N-1, N and N+1 days, an exemption's expiry included; and nomination. The
 accounts and the runner are in test_scan_accounts."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from org_bootstrap.scan import nominate, plan_user
+from org_bootstrap.review.scan import nominate, plan_user
 from remediator.decision import Action, Rule
 from remediator.exemptions import Exemption
 from remediator.facts import KeyFacts, UserFacts

@@ -1,7 +1,7 @@
-"""`akr scan` per account and over the organization (org_bootstrap.scan), over in-memory fakes: one account
-read through the report or the listing, its central state, its IAM failures; and the runner: accounts N at
-a time, one opener per worker thread, every account's session let go of once it is scanned, and the central
-state read before any account. Failures of any other kind are in test_scan_failures."""
+"""`akr scan` per account and over the organization (org_bootstrap.review.scan), over in-memory fakes: one
+account read through the report or the listing, its central state, its IAM failures; and the runner: accounts
+N at a time, one opener per worker thread, every account's session let go of once it is scanned, and the
+central state read before any account. Failures of any other kind are in test_scan_failures."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from datetime import datetime
 
 import pytest
 
-from org_bootstrap.scan import (
+from org_bootstrap.review.scan import (
     AccountScan,
     Central,
     Opener,

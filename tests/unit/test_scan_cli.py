@@ -1,5 +1,5 @@
-"""What `akr scan` prints (org_bootstrap.scan_cli), from a plan and a result built here: the JSON rows and
-envelope, the CSV columns, the policy and totals lines."""
+"""What `akr scan` prints (org_bootstrap.commands.scan), from a plan and a result built here: the JSON rows
+and envelope, the CSV columns, the policy and totals lines."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from org_bootstrap.observed import StackState
-from org_bootstrap.options import RecordsOutput
-from org_bootstrap.scan import AccountScan, Row, ScanResult
-from org_bootstrap.scan_cli import (
+from org_bootstrap.commands.options import RecordsOutput
+from org_bootstrap.commands.scan import (
     CSV_COLUMNS,
     csv_row,
     policy_line,
@@ -21,7 +19,9 @@ from org_bootstrap.scan_cli import (
     show_scan,
     totals_line,
 )
-from org_bootstrap.scan_plan import Overrides, ScanPlan, choose_policy
+from org_bootstrap.deploy.observed import StackState
+from org_bootstrap.review.scan import AccountScan, Row, ScanResult
+from org_bootstrap.review.scan_plan import Overrides, ScanPlan, choose_policy
 from remediator.decision import Action, Rule
 from remediator.policy import Mode
 

@@ -1,5 +1,5 @@
-"""`akr scan` when something goes wrong in one account (org_bootstrap.scan), over in-memory fakes: whatever
-the failure (a corrupt item of the state table, a credential report that does not parse, a response
+"""`akr scan` when something goes wrong in one account (org_bootstrap.review.scan), over in-memory fakes:
+whatever the failure (a corrupt item of the state table, a credential report that does not parse, a response
 without a field), it is that account's error, listed with its reason in one line, and the other accounts
 complete; only an interrupt stops the scan."""
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from org_bootstrap.scan import AccountScan, Central, scan_account, scan_accounts
+from org_bootstrap.review.scan import AccountScan, Central, scan_account, scan_accounts
 from remediator.credential_report import CredentialReport, parse_report
 from remediator.facts import UserFacts
 from remediator.lifecycle import KeyLifecycle

@@ -1,5 +1,5 @@
-"""`akr scan`'s options before any AWS call (org_bootstrap.scan_plan): the horizon, the accounts, and the
-policy: the deployed one read as the remediator reads it, the defaults without a central stack, and the
+"""`akr scan`'s options before any AWS call (org_bootstrap.review.scan_plan): the horizon, the accounts, and
+the policy: the deployed one read as the remediator reads it, the defaults without a central stack, and the
 command line's overrides."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-from org_bootstrap.audit_query import QueryError, parse_within
 from org_bootstrap.aws import CliError
-from org_bootstrap.observed import Account, StackState
-from org_bootstrap.scan_plan import (
+from org_bootstrap.deploy.observed import Account, StackState
+from org_bootstrap.review.audit_query import QueryError, parse_within
+from org_bootstrap.review.scan_plan import (
     Overrides,
     check_account_ids,
     choose_policy,

@@ -1,4 +1,4 @@
-"""org_bootstrap.rate_limit at its edges, on a fake clock: nothing sleeps for real."""
+"""org_bootstrap.review.rate_limit at its edges, on a fake clock: nothing sleeps for real."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 import boto3
 import pytest
 
-from org_bootstrap.rate_limit import RateLimiter
+from org_bootstrap.review.rate_limit import RateLimiter
 
 
 class Clock:

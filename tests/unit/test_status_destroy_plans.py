@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from org_bootstrap.coverage import (
+from org_bootstrap.deploy.coverage import (
     AccountFacts,
     Expected,
     Finding,
@@ -27,11 +27,11 @@ from org_bootstrap.coverage import (
     stack_finding,
     trust_document,
 )
-from org_bootstrap.deployment import Deployment
-from org_bootstrap.footprint import AuditTable, Footprint
-from org_bootstrap.observed import Account, InstanceState, StackSetState, StackState
-from org_bootstrap.plan import PlanError
-from org_bootstrap.teardown import describe_destroy, plan_destroy
+from org_bootstrap.deploy.deployment import Deployment
+from org_bootstrap.deploy.footprint import AuditTable, Footprint
+from org_bootstrap.deploy.observed import Account, InstanceState, StackSetState, StackState
+from org_bootstrap.deploy.plan import PlanError
+from org_bootstrap.deploy.teardown import describe_destroy, plan_destroy
 
 MANAGEMENT = "111111111111"
 SECURITY = "222222222222"
@@ -74,7 +74,8 @@ def template_trust() -> dict[str, Any]:
 
 def test_the_verdict_modules_never_import_boto3() -> None:
     code = (
-        "import sys, org_bootstrap.coverage, org_bootstrap.teardown, org_bootstrap.footprint; "
+        "import sys, org_bootstrap.deploy.coverage, org_bootstrap.deploy.teardown, "
+        "org_bootstrap.deploy.footprint; "
         "print(sorted(m for m in ('boto3', 'botocore') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -10,13 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 from org_bootstrap.aws import CliError
-from org_bootstrap.central import settings_from
-from org_bootstrap.cli import app
-from org_bootstrap.local_sweep import COUNTS, AccountResult
-from org_bootstrap.observed import StackState
-from org_bootstrap.sweep import SELF_SKIPPED, LocalSweep, describe_local, label_of, new_run_id
-from org_bootstrap.sweep_views import local_envelope
-from org_bootstrap.undo import UndoPlan, refusal
+from org_bootstrap.commands.app import app
+from org_bootstrap.commands.sweep_views import local_envelope
+from org_bootstrap.deploy.central import settings_from
+from org_bootstrap.deploy.observed import StackState
+from org_bootstrap.review.local_sweep import COUNTS, AccountResult
+from org_bootstrap.review.sweep import SELF_SKIPPED, LocalSweep, describe_local, label_of, new_run_id
+from org_bootstrap.review.undo import UndoPlan, refusal
 from remediator.lifecycle import KeyLifecycle, Stage
 from remediator.policy import Mode, Thresholds
 from remediator.sweep import SweepMessage

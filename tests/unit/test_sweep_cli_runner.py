@@ -1,4 +1,4 @@
-"""The runner of `akr sweep --local` (org_bootstrap.local_sweep) over in-memory fakes of the ports: the
+"""The runner of `akr sweep --local` (org_bootstrap.review.local_sweep) over in-memory fakes of the ports: the
 accounts really are swept N at a time, one remediator per worker thread, results in the accounts' order,
 and an account that fails (a missing role, a run cut short) is reported while the others complete."""
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from org_bootstrap.local_sweep import AccountResult, sweep_accounts, totals
+from org_bootstrap.review.local_sweep import AccountResult, sweep_accounts, totals
 from remediator.credential_report import CredentialReport
 from remediator.errors import TransientError
 from remediator.facts import UserFacts

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from typer.testing import Result
 
-from org_bootstrap.deployment import Deployment
-from org_bootstrap.scan_plan import member_session_policy, security_session_policy
+from org_bootstrap.deploy.deployment import Deployment
+from org_bootstrap.review.scan_plan import member_session_policy, security_session_policy
 from tests.e2e.akr import as_json
 from tests.e2e.scan.scene import (
     ALSO_READ,

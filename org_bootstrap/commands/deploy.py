@@ -1,0 +1,322 @@
+"""`akr deploy`, `akr status` and `akr destroy`: options, the plan, the confirmation, and what they print;
+the work happens in org_bootstrap.deploy."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.markup import escape
+
+from org_bootstrap.aws import Aws, CliError
+from org_bootstrap.commands.deploy_views import account_progress, show_destroyed, show_status
+from org_bootstrap.commands.options import (
+    EndpointUrl,
+    HomeRegion,
+    Output,
+    OutputFormat,
+    Profile,
+    Region,
+    SecurityAccount,
+    Yes,
+)
+from org_bootstrap.commands.render import confirm, console, emit_json, envelope, fail, plan_lines, progress
+from org_bootstrap.deploy.apply import Outcome, Prepared, carry_out, prepare
+from org_bootstrap.deploy.deployment import CisVersion, Deployment
+from org_bootstrap.deploy.destroy import carry_out as carry_out_destroy
+from org_bootstrap.deploy.destroy import prepare as prepare_destroy
+from org_bootstrap.deploy.lambda_zip import PackagingError
+from org_bootstrap.deploy.plan import PlanError, describe, warnings
+from org_bootstrap.deploy.stacks import failed_instances
+from org_bootstrap.deploy.status import check
+from org_bootstrap.deploy.status import prepare as prepare_status
+from org_bootstrap.deploy.teardown import DestroyPlan, describe_destroy
+from remediator.policy import Mode
+
+
+def deploy(  # noqa: PLR0917
+    security_account: SecurityAccount,
+    targets: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--targets", help="Root (r-...) or OU (ou-...) ids; repeat for several. Default: the root."
+        ),
+    ] = None,
+    home_region: Annotated[
+        str | None, typer.Option("--home-region", help="The one region for the rules. Default: --region.")
+    ] = None,
+    mode: Annotated[
+        Mode | None, typer.Option(help="What to do with a violating key. Default: deployed, else delete.")
+    ] = None,
+    cis: Annotated[
+        CisVersion | None,
+        typer.Option("--cis", help="CIS preset: 1.2 (90/90) or 1.4+ (90/45). Default: the deployed limits."),
+    ] = None,
+    max_key_age_days: Annotated[
+        int | None, typer.Option(min=1, max=3650, help="Rotation limit. Default: deployed, else 90.")
+    ] = None,
+    max_unused_days: Annotated[
+        int | None, typer.Option(min=1, max=3650, help="Unused limit. Default: deployed, else 90.")
+    ] = None,
+    create_config_recorder: Annotated[
+        bool | None,
+        typer.Option(
+            help="Create a Config recorder in each member (not where one exists). Default: deployed, else no."
+        ),
+    ] = None,
+    grace_days: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=365,
+            help="Staged mode: days between deactivation and deletion. Default: deployed, else 14.",
+        ),
+    ] = None,
+    warn_days_before: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=90,
+            help="Warn owners this many days before a key breaks a rule; 0: off. Default: deployed, else 0.",
+        ),
+    ] = None,
+    protected_user_path: Annotated[
+        str | None,
+        typer.Option(
+            help='IAM path of break-glass users, e.g. /break-glass/: never touched; "" for none. '
+            "Default: deployed, else none."
+        ),
+    ] = None,
+    security_role: Annotated[
+        str, typer.Option(help="Role assumed in the security account.")
+    ] = "OrganizationAccountAccessRole",
+    yes: Yes = False,
+    profile: Profile = None,
+    region: Region = None,
+    endpoint_url: EndpointUrl = None,
+    output: OutputFormat = Output.TABLE,
+) -> None:
+    """Deploy the whole organization from the management account (or a delegated administrator).
+
+    The policy options (--mode, --cis and the limits, --grace-days, --warn-days-before,
+    --protected-user-path, --create-config-recorder) change only what they name: an option left out keeps
+    the deployed value, and only a first deploy gets the defaults. The plan lists every parameter an update
+    changes, and warns when keys will be treated harder than now.
+    """
+    if cis and (max_key_age_days or max_unused_days):
+        raise fail("deploy", "give either --cis or --max-key-age-days/--max-unused-days, not both", output)
+    aws = Aws(profile=profile, region=region or home_region, endpoint_url=endpoint_url)
+    try:
+        deployment = Deployment(
+            security_account_id=security_account,
+            targets=tuple(targets or ()),
+            home_region=home_region or aws.region_name,
+            mode=mode,
+            cis=cis,
+            max_key_age_days=max_key_age_days,
+            max_unused_days=max_unused_days,
+            create_config_recorder=create_config_recorder,
+            grace_days=grace_days,
+            warn_days_before=warn_days_before,
+            protected_user_path=protected_user_path,
+            security_role=security_role,
+        )
+        with progress(output) as report:
+            prepared = prepare(aws, deployment, report)
+        lines = describe(prepared.plan, deployment, prepared.observed)
+        if output is Output.TABLE:
+            alarming = set(warnings(prepared.plan))
+            plan_lines(
+                [f"[bold red]{escape(line)}[/]" if line in alarming else escape(line) for line in lines]
+            )
+        if prepared.plan.changes_nothing:
+            if output is Output.JSON:
+                emit_json(envelope("deploy", "ok", plan=lines, changed=False))
+            return
+        confirm("deploy", "Deploy?", yes=yes, output=output)
+        with progress(output) as report:
+            outcome = carry_out(aws, prepared, report)
+    except ValidationError as exc:
+        raise fail("deploy", "; ".join(e["msg"] for e in exc.errors()), output) from exc
+    except (CliError, PlanError, PackagingError) as exc:
+        raise fail("deploy", str(exc), output) from exc
+    show_deployed(prepared, outcome, lines, output)
+
+
+def show_deployed(prepared: Prepared, outcome: Outcome, lines: list[str], output: Output) -> None:
+    failed = failed_instances(outcome.instances)
+    covered = sorted({i.account_id for i in outcome.instances} - {i.account_id for i in failed})
+    if outcome.management_covered:
+        covered.append(prepared.observed.management_account)
+    result = {
+        "accounts_covered": covered,
+        "accounts_failed": [
+            {"account_id": i.account_id, "status": i.status, "reason": i.reason} for i in failed
+        ],
+        "event_bus_arn": outcome.outputs.get("EventBusArn", prepared.plan.bus_arn),
+        "audit_table": outcome.outputs.get("AuditTableName", ""),
+    }
+    if output is Output.JSON:
+        emit_json(
+            envelope("deploy", "ok" if not failed else "error", plan=lines, changed=True, result=result)
+        )
+    else:
+        console.print(f"[green]Deployed.[/] {len(covered)} account(s) covered: {', '.join(covered)}")
+        for instance in failed:
+            console.print(
+                f"[red]{instance.account_id}[/] {instance.status}: {instance.reason}", highlight=False
+            )
+        console.print(f"Central bus: {result['event_bus_arn']}")
+        console.print(f"Audit table: {result['audit_table']}")
+    if failed:
+        raise typer.Exit(code=1)
+
+
+# -- status and destroy -----------------------------------------------------------------------------
+
+
+def status(  # noqa: PLR0917
+    security_account: SecurityAccount,
+    home_region: HomeRegion = None,
+    account_role: Annotated[
+        str, typer.Option(help="Role assumed in each account (the security account too) to look into it.")
+    ] = "OrganizationAccountAccessRole",
+    profile: Profile = None,
+    region: Region = None,
+    endpoint_url: EndpointUrl = None,
+    output: OutputFormat = Output.TABLE,
+) -> None:
+    """Check that every ACTIVE account is covered. Read-only.
+
+    For each account: its member stack (the StackSet instance; the plain stack in the management account),
+    a Config recorder that records AWS::IAM::User in the home region, the two Config rules, the rule that
+    forwards to the central bus, and the member role. The member role is checked statically, because its
+    trust pins aws:PrincipalArn to the central remediator's role and so nobody else can assume it: the role
+    exists, its trust allows that remediator role within this organization (aws:PrincipalOrgID), and the
+    remediator role exists in the security account.
+
+    Exit code: 0 when every account is covered and the central stack is healthy; 1 otherwise, and on errors.
+    """
+    aws = Aws(profile=profile, region=region or home_region, endpoint_url=endpoint_url)
+    try:
+        deployment = Deployment(
+            security_account_id=security_account,
+            home_region=home_region or aws.region_name,
+            security_role=account_role,
+        )
+        with progress(output) as report:
+            report("reading the organization")
+            footprint = prepare_status(aws, deployment)
+        with account_progress(output, len(footprint.active_accounts)) as tick:
+            result = check(aws, deployment, footprint, account_role=account_role, tick=tick)
+    except ValidationError as exc:
+        raise fail("status", "; ".join(e["msg"] for e in exc.errors()), output) from exc
+    except (CliError, PlanError) as exc:
+        raise fail("status", str(exc), output) from exc
+    show_status(result, output)
+    if not result.healthy:
+        raise typer.Exit(code=1)
+
+
+def destroy(  # noqa: PLR0917
+    security_account: SecurityAccount,
+    targets: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--targets", help="Root or OU ids to delete the stack instances by; repeat. Default: the root."
+        ),
+    ] = None,
+    home_region: HomeRegion = None,
+    security_role: Annotated[
+        str, typer.Option(help="Role assumed in the security account.")
+    ] = "OrganizationAccountAccessRole",
+    delete_audit_log: Annotated[
+        bool,
+        typer.Option(help="Also delete the audit table (kept by default). Asks a second time, by its name."),
+    ] = False,
+    yes_delete_audit_log: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TABLE",
+            help="Answer the audit-table question without a prompt: the exact table name. --yes does not.",
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Print the plan and stop.")] = False,
+    yes: Yes = False,
+    profile: Profile = None,
+    region: Region = None,
+    endpoint_url: EndpointUrl = None,
+    output: OutputFormat = Output.TABLE,
+) -> None:
+    """Undo deploy, after a plan and a confirmation: the StackSet's instances and the StackSet, the
+    management account's stack, the central stack and the code bucket.
+
+    The audit table is kept: the template retains it. --delete-audit-log deletes it too, after a second,
+    separate confirmation: type the table's name at the prompt, or pass --yes-delete-audit-log TABLE
+    (--yes alone never deletes the audit log). Both answers are asked before anything changes.
+
+    Exit code: 0 when done or when there is nothing to delete; 1 when aborted or on errors.
+    """
+    if yes_delete_audit_log is not None and not delete_audit_log:
+        raise fail("destroy", "--yes-delete-audit-log needs --delete-audit-log", output)
+    aws = Aws(profile=profile, region=region or home_region, endpoint_url=endpoint_url)
+    try:
+        deployment = Deployment(
+            security_account_id=security_account,
+            targets=tuple(targets or ()),
+            home_region=home_region or aws.region_name,
+            security_role=security_role,
+        )
+        with progress(output) as report:
+            prepared = prepare_destroy(aws, deployment, delete_audit_log=delete_audit_log, progress=report)
+        lines = describe_destroy(prepared.plan, deployment, prepared.footprint)
+        if output is Output.TABLE:
+            plan_lines(lines)
+        if prepared.plan.deletes_nothing or dry_run:
+            if output is Output.JSON:
+                done = "ok" if prepared.plan.deletes_nothing else "planned"
+                emit_json(envelope("destroy", done, plan=lines, changed=False))
+            return
+        confirm_destroy(prepared.plan, lines, yes=yes, audit_table_answer=yes_delete_audit_log, output=output)
+        with progress(output) as report:
+            deleted = carry_out_destroy(aws, prepared, report)
+    except ValidationError as exc:
+        raise fail("destroy", "; ".join(e["msg"] for e in exc.errors()), output) from exc
+    except (CliError, PlanError) as exc:
+        raise fail("destroy", str(exc), output) from exc
+    show_destroyed(prepared.plan, deleted, lines, output)
+
+
+def confirm_destroy(
+    plan: DestroyPlan, lines: list[str], *, yes: bool, audit_table_answer: str | None, output: Output
+) -> None:
+    """Both questions before any change: "Destroy?" (or --yes), then, when the audit table goes too, its
+    name typed at a prompt (or given as --yes-delete-audit-log)."""
+    table = plan.audit_table
+    if output is Output.JSON:
+        missing = ([] if yes else ["--yes"]) + (
+            [f"--yes-delete-audit-log {table}"] if table and audit_table_answer is None else []
+        )
+        if missing:
+            error = f"--output json cannot ask for confirmation: pass {' and '.join(missing)}"
+            emit_json(envelope("destroy", "aborted", plan=lines, changed=False, error=error))
+            raise typer.Exit(code=1)
+    confirm("destroy", "Destroy?", yes=yes, output=output)
+    if table is None:
+        return
+    if audit_table_answer is not None:
+        if audit_table_answer != table:
+            raise CliError(
+                f"--yes-delete-audit-log names {audit_table_answer}, but the audit table is {table}: "
+                "nothing was changed"
+            )
+        return
+    answer = typer.prompt(
+        f"Deleting the audit log cannot be undone. Type the audit table's name ({table}) to delete it",
+        default="",
+        show_default=False,
+    )
+    if answer != table:
+        console.print("Aborted: the name did not match; nothing was changed.")
+        raise typer.Exit(code=1)

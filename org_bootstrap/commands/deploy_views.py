@@ -1,0 +1,105 @@
+"""What `akr status` and `akr destroy` print: rich on a terminal, the stable JSON envelope with
+--output json (org_bootstrap.commands.render)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+
+from org_bootstrap.commands.options import Output
+from org_bootstrap.commands.render import console, emit_json, envelope
+from org_bootstrap.deploy.coverage import CHECKS
+from org_bootstrap.deploy.status import Status, Tick
+from org_bootstrap.deploy.teardown import DestroyPlan
+
+MEMBER_ROLE_NOTE = (
+    "checked statically (iam:GetRole), not assumed: its trust pins aws:PrincipalArn to the remediator's "
+    "role, so no one else can assume it"
+)
+_MARKS = {True: "[green]ok[/]", False: "[red]no[/]", None: "[yellow]?[/]"}
+
+
+@contextmanager
+def account_progress(output: Output, total: int) -> Iterator[Tick]:
+    """A progress bar over the accounts on a terminal; nothing with --output json."""
+    if output is Output.JSON:
+        yield lambda _account: None
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("checking accounts", total=total)
+        yield lambda account: bar.update(task, advance=1, description=f"checked {account}")
+
+
+def show_status(result: Status, output: Output) -> None:
+    if output is Output.JSON:
+        emit_json(status_envelope(result))
+        return
+    table = Table(title=f"Coverage in {result.expected.home_region}")
+    for column in ("account", "name", "stack", "recorder", "rules", "forwarding", "member role"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("problems", overflow="fold")
+    for report in result.accounts:
+        stack = report.findings["stack"]
+        marks = [_MARKS[report.findings[name].ok] for name in CHECKS[1:]]
+        stack_cell = stack.detail if stack.ok else f"[red]{'no' if stack.ok is False else '?'}[/]"
+        table.add_row(report.account_id, report.name, stack_cell, *marks, "; ".join(report.problems))
+    console.print(table)
+    central = result.central
+    console.print(
+        f"Security account {result.security_account}: "
+        + (central.detail if central.ok else f"[red]{central.detail}[/]")
+    )
+    counts = result.counts
+    console.print(
+        f"{counts.accounts} account(s): {counts.covered} fully covered, {counts.with_problems} with problems."
+    )
+    console.print(f"Member role: {MEMBER_ROLE_NOTE}.", highlight=False)
+
+
+def status_envelope(result: Status) -> dict[str, Any]:
+    """{"command": "status", "status": "ok" | "error", "result": {...}} plus "error" when not healthy."""
+    counts = result.counts
+    body = {
+        "organization_id": result.footprint.organization_id,
+        "management_account": result.footprint.management_account,
+        "security_account": result.security_account,
+        "home_region": result.expected.home_region,
+        "central": result.central.model_dump(),
+        "counts": counts.model_dump(),
+        "accounts": [
+            {
+                "account_id": r.account_id,
+                "name": r.name,
+                "covered": r.covered,
+                "checks": {name: finding.model_dump() for name, finding in r.findings.items()},
+                "problems": r.problems,
+            }
+            for r in result.accounts
+        ],
+        "member_role_check": MEMBER_ROLE_NOTE,
+    }
+    if result.healthy:
+        return envelope("status", "ok", result=body)
+    error = (
+        f"{counts.with_problems} of {counts.accounts} account(s) have problems"
+        if counts.with_problems
+        else result.central.detail
+    )
+    return envelope("status", "error", result=body, error=error)
+
+
+def show_destroyed(plan: DestroyPlan, deleted: list[str], lines: list[str], output: Output) -> None:
+    result = {"deleted": deleted, "retained_audit_tables": list(plan.retained_audit_tables)}
+    if output is Output.JSON:
+        emit_json(envelope("destroy", "ok", plan=lines, changed=True, result=result))
+        return
+    console.print("[green]Destroyed.[/]")
+    for line in deleted:
+        console.print(f"  deleted {line}", highlight=False)
+    for name in plan.retained_audit_tables:
+        console.print(f"  kept the audit table {name}", highlight=False)

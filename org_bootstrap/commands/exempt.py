@@ -1,0 +1,296 @@
+"""`akr exempt add|list|remove`: options, the plan line, the confirmation, then
+org_bootstrap.review.exemptions and the views. org_bootstrap.commands.app registers `exempt_app` as the
+sub-command `exempt`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.table import Table
+
+from org_bootstrap.aws import CliError
+from org_bootstrap.commands.audit import connect
+from org_bootstrap.commands.options import (
+    DEFAULT_ROLE,
+    EndpointUrl,
+    HomeRegion,
+    Output,
+    OutputFormat,
+    Profile,
+    Region,
+    SecurityAccount,
+    SecurityRole,
+    Yes,
+)
+from org_bootstrap.commands.render import confirm, console, emit_json, envelope, fail, plan_lines
+from org_bootstrap.review import exemptions
+from remediator.audit import AuditRecord
+from remediator.composition import utc_now
+from remediator.exemptions import Exemption
+
+exempt_app = typer.Typer(
+    help="Central exemptions: a reason, an owner and a required expiry; every change is audited.",
+    no_args_is_help=True,
+)
+
+Account = Annotated[str, typer.Option("--account", help="The account id of the exempt user.")]
+User = Annotated[str, typer.Option("--user", help='The IAM user name, or "*" for every user of the account.')]
+AccessKeyId = Annotated[
+    str | None, typer.Option("--access-key-id", help="One key of the user. Default: all of its keys.")
+]
+
+
+MAX_HORIZON_DAYS = 365
+"""No exemption outlives a yearly review, whatever --max-days says."""
+
+
+def _open(
+    command: str,
+    *,
+    security_account: str,
+    security_role: str,
+    home_region: str | None,
+    profile: str | None,
+    region: str | None,
+    endpoint_url: str | None,
+    output: Output,
+) -> exemptions.Store:
+    try:
+        aws, deployment = connect(
+            security_account=security_account,
+            security_role=security_role,
+            home_region=home_region,
+            profile=profile,
+            region=region,
+            endpoint_url=endpoint_url,
+        )
+        return exemptions.open_store(aws, deployment)
+    except ValidationError as exc:
+        raise fail(command, "; ".join(e["msg"] for e in exc.errors()), output) from exc
+    except CliError as exc:
+        raise fail(command, str(exc), output) from exc
+
+
+def row(exemption: Exemption, now: datetime) -> dict[str, str | None]:
+    return {
+        "account_id": exemption.account_id,
+        "user_name": exemption.user_name,
+        "access_key_id": exemption.access_key_id,
+        "owner": exemption.owner,
+        "reason": exemption.reason,
+        "expires_at": exemption.expires_at.isoformat(),
+        "state": exemptions.state(exemption, now),
+    }
+
+
+def _confirmed(  # noqa: PLR0917
+    command: str, line: str, question: str, change: Callable[[], AuditRecord], yes: bool, output: Output
+) -> AuditRecord:
+    """Show the plan line, ask unless --yes, then make the change; its audit record."""
+    if output is Output.TABLE:
+        plan_lines([line])
+    confirm(command, question, yes=yes, output=output)
+    return change()
+
+
+def _done(command: str, line: str, exemption: Exemption, record: AuditRecord, output: Output) -> None:
+    result: dict[str, Any] = {
+        "exemption": row(exemption, record.recorded_at),
+        "operator": record.operator,
+        "audit_record_id": record.record_id,
+    }
+    if output is Output.JSON:
+        emit_json(envelope(command, "ok", plan=[line], changed=True, result=result))
+        return
+    verb = "Exempted" if record.decision == exemptions.ADD else "Removed the exemption of"
+    console.print(
+        f"[green]{verb}[/] {exemptions.describe(exemption)}; the audit record names {record.operator}.",
+        highlight=False,
+    )
+
+
+@exempt_app.command("add")
+def add(  # noqa: PLR0917
+    security_account: SecurityAccount,
+    account: Account,
+    user: User,
+    reason: Annotated[str, typer.Option("--reason", help="Why the key may break the policy.")],
+    owner: Annotated[str, typer.Option("--owner", help="Who answers for the exemption.")],
+    expires: Annotated[
+        str,
+        typer.Option(
+            "--expires", help="Required: 30d (from now), a date 2026-12-31 (00:00 UTC), or an ISO time."
+        ),
+    ],
+    access_key_id: AccessKeyId = None,
+    max_days: Annotated[
+        int,
+        typer.Option(
+            "--max-days",
+            min=1,
+            max=MAX_HORIZON_DAYS,
+            help=f"The maximum horizon of an exemption, in days (a year at most: {MAX_HORIZON_DAYS}).",
+        ),
+    ] = exemptions.DEFAULT_MAX_DAYS,
+    security_role: SecurityRole = DEFAULT_ROLE,
+    home_region: HomeRegion = None,
+    yes: Yes = False,
+    profile: Profile = None,
+    region: Region = None,
+    endpoint_url: EndpointUrl = None,
+    output: OutputFormat = Output.TABLE,
+) -> None:
+    """Exempt a user (or one of its keys, or every user of an account) until an expiry.
+
+    The expiry is required, in the future and within --max-days. The account must be an ACTIVE account
+    of the organization. An exemption for the same user and key is replaced. The exemption is written to
+    the central state table, then an audit record (decision exempt-add) that names the caller's ARN.
+
+    Exit code: 0 when written and audited; 1 on bad input, when aborted, and on errors.
+    """
+    command = "exempt add"
+    now = utc_now()
+    try:
+        expires_at = exemptions.parse_expiry(expires, now=now, max_days=max_days)
+    except CliError as exc:
+        raise fail(command, str(exc), output) from exc
+    store = _open(
+        command,
+        security_account=security_account,
+        security_role=security_role,
+        home_region=home_region,
+        profile=profile,
+        region=region,
+        endpoint_url=endpoint_url,
+        output=output,
+    )
+    try:
+        exemptions.check_account(store.organization, account)
+        exemption = exemptions.new_exemption(
+            account_id=account,
+            user_name=user,
+            access_key_id=access_key_id,
+            reason=reason,
+            owner=owner,
+            expires_at=expires_at,
+        )
+        line = (
+            f"Would exempt {exemptions.describe(exemption)} until {expires_at:%Y-%m-%d %H:%M} UTC, "
+            f"owner {exemption.owner}, reason {exemption.reason!r}"
+        )
+        record = _confirmed(
+            command, line, "Exempt?", lambda: exemptions.add(store, exemption, now=utc_now()), yes, output
+        )
+    except CliError as exc:
+        raise fail(command, str(exc), output) from exc
+    _done(command, line, exemption, record, output)
+
+
+@exempt_app.command("remove")
+def remove(  # noqa: PLR0917
+    security_account: SecurityAccount,
+    account: Account,
+    user: User,
+    access_key_id: AccessKeyId = None,
+    security_role: SecurityRole = DEFAULT_ROLE,
+    home_region: HomeRegion = None,
+    yes: Yes = False,
+    profile: Profile = None,
+    region: Region = None,
+    endpoint_url: EndpointUrl = None,
+    output: OutputFormat = Output.TABLE,
+) -> None:
+    """Remove the exemption of exactly that user and key (without --access-key-id: the whole user's).
+
+    The exemption is deleted from the central state table, then an audit record (decision exempt-remove)
+    names the caller's ARN. The next evaluation of the keys applies the policy again.
+
+    Exit code: 0 when removed and audited; 1 when there is no such exemption, when aborted, and on errors.
+    """
+    command = "exempt remove"
+    store = _open(
+        command,
+        security_account=security_account,
+        security_role=security_role,
+        home_region=home_region,
+        profile=profile,
+        region=region,
+        endpoint_url=endpoint_url,
+        output=output,
+    )
+    try:
+        exemption = exemptions.find(store, account, user, access_key_id)
+        line = (
+            f"Would remove the exemption of {exemptions.describe(exemption)} "
+            f"(owner {exemption.owner}, expires {exemption.expires_at:%Y-%m-%d %H:%M} UTC)"
+        )
+        record = _confirmed(
+            command, line, "Remove?", lambda: exemptions.remove(store, exemption, now=utc_now()), yes, output
+        )
+    except CliError as exc:
+        raise fail(command, str(exc), output) from exc
+    _done(command, line, exemption, record, output)
+
+
+@exempt_app.command("list")
+def list_(  # noqa: PLR0917
+    security_account: SecurityAccount,
+    account: Annotated[
+        str | None, typer.Option("--account", help="Only this account. Default: every account.")
+    ] = None,
+    include_expired: Annotated[
+        bool, typer.Option("--include-expired", help="Show expired exemptions too.")
+    ] = False,
+    security_role: SecurityRole = DEFAULT_ROLE,
+    home_region: HomeRegion = None,
+    profile: Profile = None,
+    region: Region = None,
+    endpoint_url: EndpointUrl = None,
+    output: OutputFormat = Output.TABLE,
+) -> None:
+    """The central exemptions, in force ones only unless --include-expired. Read-only.
+
+    Exit code: 0; 1 on errors.
+    """
+    command = "exempt list"
+    store = _open(
+        command,
+        security_account=security_account,
+        security_role=security_role,
+        home_region=home_region,
+        profile=profile,
+        region=region,
+        endpoint_url=endpoint_url,
+        output=output,
+    )
+    now = utc_now()
+    try:
+        if account is not None:
+            exemptions.check_account(store.organization, account)
+        found = exemptions.list_all(store, account_id=account, include_expired=include_expired, now=now)
+    except CliError as exc:
+        raise fail(command, str(exc), output) from exc
+    rows = [row(exemption, now) for exemption in found]
+    if output is Output.JSON:
+        emit_json(envelope(command, "ok", changed=False, result={"exemptions": rows}))
+        return
+    table = Table(title="Exemptions" + ("" if include_expired else " in force"))
+    for column in ("account", "user", "key", "owner", "reason", "expires", "state"):
+        table.add_column(column)
+    for exemption, item in zip(found, rows, strict=True):
+        table.add_row(
+            item["account_id"],
+            item["user_name"],
+            item["access_key_id"] or "all",
+            item["owner"],
+            item["reason"],
+            f"{exemption.expires_at:%Y-%m-%d %H:%M}",
+            item["state"],
+            style="dim" if item["state"] == "expired" else None,
+        )
+    console.print(table)
+    console.print(f"{len(rows)} exemption(s).", highlight=False)

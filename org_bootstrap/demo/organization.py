@@ -1,0 +1,190 @@
+"""The demo's organization: a moto server on 127.0.0.1 in this process, and an AWS Organization on it laid
+out as a real one is (a management account; a security account and member accounts in OUs), with users
+whose keys cover the cases that matter.
+
+The server runs in this process so that freezegun's clock reaches it: keys are created and used in the
+past (backdated) by freezing the clock around the calls. moto tells the accounts apart by the credentials;
+each account is entered through OrganizationAccountAccessRole, as an operator would.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import urllib.request
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from org_bootstrap.demo.simulation import KeySpec, MotoOrganization
+
+REGION = "eu-west-1"
+STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
+# OU -> how many of the member accounts go there, in turn. moto's StackSets reach one OU level deep only
+# (docs: shared AWS facts), so the OUs hang off the root.
+MEMBER_OUS = ("Production", "Development", "Sandbox")
+SECURITY_OU = "Security"
+
+# (user name, keys): the cases a reviewer wants to see, in every member account.
+CASES: tuple[tuple[str, tuple[KeySpec, ...]], ...] = (
+    ("dev-fresh", (KeySpec(age_days=10, used_days_ago=1),)),
+    ("ci-89-days", (KeySpec(age_days=89, used_days_ago=1),)),
+    ("ci-91-days", (KeySpec(age_days=91, used_days_ago=1),)),
+    ("batch-never-used", (KeySpec(age_days=100),)),
+    ("two-keys", (KeySpec(age_days=120, used_days_ago=2), KeySpec(age_days=20, used_days_ago=1))),
+    ("inactive-old", (KeySpec(age_days=200, used_days_ago=150, active=False),)),
+    ("idle-60-days", (KeySpec(age_days=70, used_days_ago=60),)),
+    ("breakglass", (KeySpec(age_days=300),)),
+)
+EXTRA_USERS = 3
+"""Per member: service users with randomly aged keys (from --seed)."""
+MANAGEMENT_USER = ("mgmt-admin", KeySpec(age_days=150, used_days_ago=40))
+BREAK_GLASS = "breakglass"
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """Start a server on a free loopback port; yield its URL. Every backend is reset at start and end:
+    servers in one process share moto's state."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    _post(f"{url}/moto-api/reset")
+    try:
+        yield url
+    finally:
+        _post(f"{url}/moto-api/reset")
+        server.stop()
+
+
+def _post(url: str) -> None:
+    urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=10).close()  # noqa: S310  # loopback
+
+
+@contextmanager
+def environment(values: dict[str, str], drop: tuple[str, ...] = ()) -> Iterator[None]:
+    """Set (and drop) environment variables for a while; put back exactly what was there. Only the names
+    given are touched: the server thread reads the environment too."""
+    saved = {name: os.environ.get(name) for name in (*values, *drop)}
+    for name in drop:
+        os.environ.pop(name, None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def offline_credentials(url: str) -> AbstractContextManager[None]:
+    """Send every boto3 call of this process to the server, with moto's fake credentials: nothing can
+    reach AWS, whatever the caller's environment holds (no profile, no config file)."""
+    values = {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": "demo",
+        "AWS_SECRET_ACCESS_KEY": "demo",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    return environment(values, drop=("AWS_PROFILE", "AWS_SESSION_TOKEN"))
+
+
+@dataclass(frozen=True)
+class DemoOrganization:
+    url: str
+    organization_id: str
+    management: str
+    security: str
+    members: tuple[str, ...]
+    ous: dict[str, str]
+    """OU name -> id."""
+    account_names: dict[str, str]
+    accounts: MotoOrganization
+    """Sessions into each account, and the users."""
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """Where the StackSet goes: every OU (the security account is covered too)."""
+        return tuple(self.ous.values())
+
+    @property
+    def everyone(self) -> tuple[str, ...]:
+        return (self.management, self.security, *self.members)
+
+
+def build_organization(url: str, *, members: int, now: datetime) -> DemoOrganization:
+    """Call with offline_credentials(url) in force; the default credentials are the management account's."""
+    organizations = boto3.client("organizations")
+    organization = organizations.create_organization(FeatureSet="ALL")["Organization"]
+    root = organizations.list_roots()["Roots"][0]["Id"]
+    ous = {
+        name: organizations.create_organizational_unit(ParentId=root, Name=name)["OrganizationalUnit"]["Id"]
+        for name in (SECURITY_OU, *MEMBER_OUS[: max(1, min(members, len(MEMBER_OUS)))])
+    }
+    names = {organization["MasterAccountId"]: "management"}
+
+    def account(name: str, ou: str) -> str:
+        status = organizations.create_account(Email=f"{name}@example.com", AccountName=name)
+        account_id = status["CreateAccountStatus"]["AccountId"]
+        organizations.move_account(AccountId=account_id, SourceParentId=root, DestinationParentId=ous[ou])
+        names[account_id] = name
+        return account_id
+
+    security = account("security", SECURITY_OU)
+    member_ous = [name for name in ous if name != SECURITY_OU]
+    member_ids = tuple(
+        account(f"{member_ous[i % len(member_ous)].lower()}-{i + 1}", member_ous[i % len(member_ous)])
+        for i in range(members)
+    )
+    # As security accounts usually are (for GuardDuty here): what lets the sweep list the accounts
+    # (docs/deploying.md, prerequisites).
+    organizations.register_delegated_administrator(
+        AccountId=security, ServicePrincipal="guardduty.amazonaws.com"
+    )
+    # moto has no cloudformation:ActivateOrganizationsAccess; deploy's call to it is covered by a Stubber
+    # test, and the Organizations API stands in for it here.
+    organizations.enable_aws_service_access(ServicePrincipal=STACKSETS_PRINCIPAL)
+    return DemoOrganization(
+        url=url,
+        organization_id=organization["Id"],
+        management=organization["MasterAccountId"],
+        security=security,
+        members=member_ids,
+        ous=ous,
+        account_names=names,
+        accounts=MotoOrganization(
+            management=organization["MasterAccountId"], security=security, members=member_ids, now=now
+        ),
+    )
+
+
+def populate(org: DemoOrganization, seed: int) -> None:
+    """The users: every case in every member, a few randomly aged service users (reproducible from the
+    seed) and one user in the management account."""
+    rng = random.Random(seed)  # noqa: S311  # reproducible demo data, not secrets
+    for account in org.members:
+        for name, keys in CASES:
+            org.accounts.add_user(account, name, *keys, tags={"owner": f"{name}@example.com"})
+        for i in range(EXTRA_USERS):
+            age = rng.randint(1, 200)
+            used = rng.choice([None, rng.randint(0, age)])
+            org.accounts.add_user(account, f"svc-{i + 1}", KeySpec(age_days=age, used_days_ago=used))
+    name, key = MANAGEMENT_USER
+    org.accounts.add_user(org.management, name, key, tags={"owner": "cloud-admins@example.com"})
+    for account in org.everyone:
+        # A running organization has recent credential reports (IAM keeps one for four hours): the sweep
+        # then reads it at once instead of waiting for IAM to generate one.
+        org.accounts.session(account).client("iam").generate_credential_report()

@@ -1,0 +1,190 @@
+"""The Lambda stand-in: moto stores functions but runs no code without Docker
+(org_bootstrap.demo.standins)."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import importlib
+import io
+import sys
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import ModuleType
+from typing import Any
+
+import boto3
+from moto.utilities.arns import parse_arn
+
+from org_bootstrap.demo.organization import environment
+
+
+@dataclass(frozen=True)
+class Invocation:
+    function: str
+    handler: str
+    """The function's handler, e.g. remediator.handler.lambda_handler."""
+    trigger: str
+    """What invoked it: the rule's ARN, or the queue's."""
+    result: Any = None
+    error: str | None = None
+    output: str = ""
+    """What the function printed (its metric lines): the runtime's stand-in for CloudWatch Logs."""
+
+
+@dataclass(frozen=True)
+class _Context:
+    """The attributes Powertools reads from a Lambda context."""
+
+    function_name: str
+    invoked_function_arn: str
+    aws_request_id: str
+    memory_limit_in_mb: int = 256
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+@dataclass
+class LocalRuntime:
+    security: boto3.Session
+    """The account the functions live in."""
+    region: str
+    invocations: list[Invocation] = field(default_factory=list)
+    _queued: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    _warm: set[str] = field(default_factory=set)
+
+    @property
+    def pending(self) -> tuple[tuple[str, str, dict[str, Any]], ...]:
+        """The invocations queued and not run yet: (function ARN, trigger, event)."""
+        return tuple(self._queued)
+
+    def enqueue(self, function_arn: str, trigger: str, event: dict[str, Any]) -> None:
+        """An asynchronous invocation: run later, by drain()."""
+        self._queued.append((function_arn, trigger, event))
+
+    def drain(self) -> list[Invocation]:
+        """Run every queued invocation, including those queued meanwhile; what ran, in order."""
+        ran: list[Invocation] = []
+        while self._queued:
+            function_arn, trigger, event = self._queued.pop(0)
+            ran.append(self.invoke(function_arn, trigger, event))
+        return ran
+
+    def fire_schedule(self, rule_name: str, now: datetime) -> list[Invocation]:
+        """What EventBridge does when a scheduled rule comes due: a "Scheduled Event" to each target."""
+        events = self.security.client("events")
+        rule = events.describe_rule(Name=rule_name)
+        ran = []
+        for target in events.list_targets_by_rule(Rule=rule_name)["Targets"]:
+            event = {
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "account": parse_arn(rule["Arn"]).account,
+                "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "region": self.region,
+                "resources": [rule["Arn"]],
+                "detail": {},
+            }
+            ran.append(self.invoke(target["Arn"], rule["Arn"], event))
+        return ran
+
+    def poll_queues(self) -> list[Invocation]:
+        """Lambda's SQS event source mappings: batches to the function until the queue is empty; the
+        messages a batch reports failed stay in the queue (visible again after the visibility timeout)."""
+        sqs = self.security.client("sqs")
+        ran = []
+        for mapping in self.security.client("lambda").list_event_source_mappings()["EventSourceMappings"]:
+            queue_arn = mapping["EventSourceArn"]
+            arn = parse_arn(queue_arn)
+            url = sqs.get_queue_url(QueueName=arn.resource_id, QueueOwnerAWSAccountId=arn.account)["QueueUrl"]
+            while messages := sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(10, mapping.get("BatchSize", 10)),
+                AttributeNames=["All"],
+            ).get("Messages", []):
+                event = {"Records": [_sqs_record(m, queue_arn, self.region) for m in messages]}
+                invocation = self.invoke(mapping["FunctionArn"], queue_arn, event)
+                ran.append(invocation)
+                failed = {
+                    item["itemIdentifier"] for item in (invocation.result or {}).get("batchItemFailures", [])
+                }
+                if invocation.error:
+                    continue  # the whole batch returns to the queue
+                done = [m for m in messages if m["MessageId"] not in failed]
+                for message in done:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return ran
+
+    def invoke(self, function_arn: str, trigger: str, event: dict[str, Any]) -> Invocation:
+        configuration = self.security.client("lambda").get_function_configuration(FunctionName=function_arn)
+        name = configuration["FunctionName"]
+        module_name, _, attribute = configuration["Handler"].rpartition(".")
+        output = io.StringIO()
+        with self._environment(configuration), contextlib.redirect_stdout(output):
+            module = self._load(module_name)
+            handler: Callable[[dict[str, Any], _Context], Any] = getattr(module, attribute)
+            context = _Context(
+                function_name=name,
+                invoked_function_arn=configuration["FunctionArn"],
+                aws_request_id=str(uuid.uuid4()),
+            )
+            try:
+                result, error = handler(copy.deepcopy(event), context), None
+            except Exception as exc:  # noqa: BLE001  # a function error is reported, as Lambda does; not retried here
+                result, error = None, f"{type(exc).__name__}: {exc}"
+        invocation = Invocation(name, configuration["Handler"], trigger, result, error, output.getvalue())
+        self.invocations.append(invocation)
+        return invocation
+
+    def _load(self, module_name: str) -> ModuleType:
+        """Cold start once per runtime: a fresh import, so nothing cached by an earlier runtime (clients
+        of another server, other settings) is reused; warm afterwards."""
+        if module_name in self._warm:
+            return sys.modules[module_name]
+        self._warm.add(module_name)
+        if module_name in sys.modules:
+            return importlib.reload(sys.modules[module_name])
+        return importlib.import_module(module_name)
+
+    @contextlib.contextmanager
+    def _environment(self, configuration: Mapping[str, Any]) -> Iterator[None]:
+        role = configuration["Role"]
+        credentials = self.security.client("sts").assume_role(
+            RoleArn=role, RoleSessionName=configuration["FunctionName"][:64]
+        )["Credentials"]
+        variables = {
+            name: str(value)
+            for name, value in configuration.get("Environment", {}).get("Variables", {}).items()
+            if value is not None  # moto keeps a !Ref AWS::NoValue as null; Lambda has no such variable
+        }
+        values = {
+            **variables,
+            "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": credentials["SessionToken"],
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_LAMBDA_FUNCTION_NAME": configuration["FunctionName"],
+        }
+        with environment(values):
+            yield
+
+
+def _sqs_record(message: Mapping[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    """A message as Lambda's SQS event source passes it."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": message.get("MessageAttributes", {}),
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }

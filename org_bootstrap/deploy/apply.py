@@ -1,0 +1,156 @@
+"""`akr deploy`: package, observe, plan, and carry out the plan. The command line only renders."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from org_bootstrap.aws import Aws, CliError, describe
+from org_bootstrap.deploy.deployment import CENTRAL_TEMPLATE, MEMBER_TEMPLATE, Deployment
+from org_bootstrap.deploy.lambda_zip import Artifact, Target, build_lambda_zip
+from org_bootstrap.deploy.observed import InstanceState, Observed
+from org_bootstrap.deploy.organization import observe, read_stackset, security_session
+from org_bootstrap.deploy.plan import Plan, plan_deploy
+from org_bootstrap.deploy.stacks import POLL_SECONDS, Progress, apply_stack, apply_stackset
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything known before the first change: the package, the organization and the plan."""
+
+    deployment: Deployment
+    artifact: Artifact
+    observed: Observed
+    plan: Plan
+
+
+@dataclass(frozen=True)
+class Outcome:
+    outputs: dict[str, str]
+    instances: tuple[InstanceState, ...]
+    management_covered: bool
+
+
+LAMBDA_TARGET = Target()
+
+
+def prepare(
+    aws: Aws, deployment: Deployment, progress: Progress, *, target: Target | None = LAMBDA_TARGET
+) -> Prepared:
+    progress("building the remediator package")
+    artifact = build_lambda_zip(Path(tempfile.mkdtemp(prefix="akr-build-")), target)
+    progress("reading the organization")
+    observed = observe(aws, deployment, code_key=artifact.key)
+    plan = plan_deploy(
+        deployment,
+        observed,
+        code_key=artifact.key,
+        central_template=CENTRAL_TEMPLATE.read_text(),
+        member_template=MEMBER_TEMPLATE.read_text(),
+    )
+    return Prepared(deployment=deployment, artifact=artifact, observed=observed, plan=plan)
+
+
+def carry_out(
+    aws: Aws, prepared: Prepared, progress: Progress, *, poll_seconds: float = POLL_SECONDS
+) -> Outcome:
+    deployment, observed, plan = prepared.deployment, prepared.observed, prepared.plan
+    region = deployment.home_region
+    if plan.enable_trusted_access:
+        progress("enabling trusted access for CloudFormation StackSets")
+        try:
+            aws.cloudformation(region=region).activate_organizations_access()
+        except (ClientError, BotoCoreError) as exc:
+            raise CliError(f"cannot enable trusted access: {describe(exc)}") from exc
+    security = security_session(aws, deployment, observed.caller_account)
+    _upload(aws, prepared, security, progress)
+    outputs = apply_stack(
+        aws.cloudformation(security, region),
+        deployment.central_stack_name,
+        change=plan.central,
+        template=CENTRAL_TEMPLATE.read_text(),
+        parameters=plan.central_parameters,
+        progress=progress,
+        kept=plan.central_diff.kept,
+        poll_seconds=poll_seconds,
+    )
+    member_template = MEMBER_TEMPLATE.read_text()
+    cloudformation = aws.cloudformation(region=region)
+    apply_stackset(
+        cloudformation,
+        deployment.stackset_name,
+        change=plan.stackset,
+        template=member_template,
+        parameters=plan.member_parameters,
+        targets=plan.targets,
+        region=region,
+        call_as=plan.call_as,
+        missing_accounts=plan.missing_instances,
+        failure_tolerance=deployment.failure_tolerance_percentage,
+        max_concurrent=deployment.max_concurrent_percentage,
+        progress=progress,
+        kept=plan.stackset_diff.kept,
+        poll_seconds=poll_seconds,
+    )
+    if plan.management is not None:
+        apply_stack(
+            cloudformation,
+            deployment.management_stack_name,
+            change=plan.management,
+            template=member_template,
+            parameters=plan.member_parameters,
+            progress=progress,
+            kept=plan.management_diff.kept,
+            poll_seconds=poll_seconds,
+        )
+    stackset = read_stackset(cloudformation, deployment.stackset_name, plan.call_as)
+    return Outcome(
+        outputs=outputs,
+        instances=stackset.instances if stackset else (),
+        management_covered=plan.management is not None,
+    )
+
+
+def _upload(aws: Aws, prepared: Prepared, security: object, progress: Progress) -> None:
+    deployment, plan = prepared.deployment, prepared.plan
+    s3 = aws.s3(security, deployment.home_region)  # type: ignore[arg-type]
+    bucket = deployment.code_bucket
+    try:
+        if plan.create_bucket:
+            progress(f"creating bucket {bucket}")
+            if deployment.home_region == "us-east-1":
+                s3.create_bucket(Bucket=bucket)
+            else:
+                s3.create_bucket(
+                    Bucket=bucket,
+                    CreateBucketConfiguration={"LocationConstraint": deployment.home_region},  # type: ignore[typeddict-item]
+                )
+            s3.put_public_access_block(
+                Bucket=bucket,
+                PublicAccessBlockConfiguration={
+                    "BlockPublicAcls": True,
+                    "IgnorePublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "RestrictPublicBuckets": True,
+                },
+            )
+            s3.put_bucket_encryption(
+                Bucket=bucket,
+                ServerSideEncryptionConfiguration={
+                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+                },
+            )
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        if plan.upload_code:
+            progress(f"uploading {plan.code_key}")
+            s3.put_object(
+                Bucket=bucket,
+                Key=plan.code_key,
+                Body=prepared.artifact.path.read_bytes(),
+                ChecksumAlgorithm="SHA256",
+            )
+    except (ClientError, BotoCoreError) as exc:
+        raise CliError(f"cannot store the code in s3://{bucket}: {describe(exc)}") from exc

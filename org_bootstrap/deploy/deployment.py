@@ -1,0 +1,244 @@
+"""The deployment the operator asks for, and the template parameters that follow from it. Pure.
+
+The policy options (mode, thresholds, grace and warning days, protected path, Config recorder) are None when
+the operator did not give them: "keep what is deployed". `resolve_policy` fills them in from the deployed
+stacks' parameters, and only where nothing is deployed from the defaults of a first deploy."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from remediator.facts import AccountId
+from remediator.policy import PRESETS, Mode, Thresholds
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "stacksets"
+CENTRAL_TEMPLATE = TEMPLATES / "central.yaml"
+MEMBER_TEMPLATE = TEMPLATES / "member.yaml"
+
+CisVersion = Literal["1.2", "1.4", "3.0", "5.0"]
+PROTECTED_PATH_PATTERN = r"^$|^/([A-Za-z0-9_+=,.@-]+/)+$"
+T = TypeVar("T")
+
+
+class Deployment(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    security_account_id: AccountId
+    targets: tuple[str, ...] = ()
+    """Root (r-...) or OU (ou-...) ids; empty means the organization's root."""
+    home_region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    # The policy: None keeps what is deployed (the defaults of DeploymentPolicy on a first deploy).
+    mode: Mode | None = None
+    cis: CisVersion | None = None
+    max_key_age_days: int | None = Field(default=None, ge=1, le=3650)
+    max_unused_days: int | None = Field(default=None, ge=1, le=3650)
+    create_config_recorder: bool | None = None
+    grace_days: int | None = Field(default=None, ge=0, le=365)
+    warn_days_before: int | None = Field(default=None, ge=0, le=90)
+    protected_user_path: str | None = Field(default=None, pattern=PROTECTED_PATH_PATTERN)
+    """Break-glass users: exempt centrally, and denied to the member role in every account."""
+    security_role: str = "OrganizationAccountAccessRole"
+    central_stack_name: str = "access-key-remediation"
+    stackset_name: str = "access-key-remediation-member"
+    management_stack_name: str = "access-key-remediation-member"
+    rule_name_prefix: str = "akr-"
+    member_role_name: str = "AccessKeyRemediationRole"
+    remediator_role_name: str = "access-key-remediator"
+    failure_tolerance_percentage: int = Field(default=10, ge=0, le=100)
+    max_concurrent_percentage: int = Field(default=25, ge=1, le=100)
+
+    @field_validator("targets")
+    @classmethod
+    def _targets_are_roots_or_ous(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for target in value:
+            if not (target.startswith("r-") or target.startswith("ou-")):
+                raise ValueError(f"{target!r} is neither a root id (r-...) nor an OU id (ou-...)")
+        return value
+
+    @property
+    def code_bucket(self) -> str:
+        return f"akr-code-{self.security_account_id}-{self.home_region}"
+
+
+class DeploymentPolicy(BaseModel):
+    """The policy a deploy sends to the stacks: every value known. The defaults are a first deploy's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: Mode = Mode.DELETE
+    thresholds: Thresholds = Thresholds()
+    """One source for the member Config rules and the central remediator: they must agree."""
+    grace_days: int = Field(default=14, ge=0, le=365)
+    warn_days_before: int = Field(default=0, ge=0, le=90)
+    protected_user_path: str = Field(default="", pattern=PROTECTED_PATH_PATTERN)
+    create_config_recorder: bool = False
+
+
+class PolicyError(ValueError):
+    """A deployed parameter akr cannot keep (it is not a value akr could have deployed)."""
+
+
+Parameters = Mapping[str, str]
+
+
+def resolve_policy(
+    deployment: Deployment, *, central: Parameters | None, member: Parameters | None
+) -> DeploymentPolicy:
+    """Each value from the operator's option; else from what is deployed (`central`: the central stack's
+    parameters, `member`: the StackSet's, or the management stack's); else the first deploy's default.
+
+    A deployed value is read only when its option is not given, so that an option can replace a deployed
+    value akr cannot read."""
+    central = central or {}
+    member = member or {}
+    defaults = DeploymentPolicy()
+    preset = PRESETS[f"cis-{deployment.cis}"] if deployment.cis else None
+    max_key_age_days = deployment.max_key_age_days or (preset.max_key_age_days if preset else None)
+    max_unused_days = deployment.max_unused_days or (preset.max_unused_days if preset else None)
+    if not (max_key_age_days and max_unused_days):
+        deployed = _deployed_thresholds(central, member)
+        max_key_age_days = max_key_age_days or deployed.max_key_age_days
+        max_unused_days = max_unused_days or deployed.max_unused_days
+    values = {
+        "mode": _given(deployment.mode, lambda: _text(central, "Mode"), defaults.mode),
+        "thresholds": Thresholds(max_key_age_days=max_key_age_days, max_unused_days=max_unused_days),
+        "grace_days": _given(
+            deployment.grace_days, lambda: _number(central, "GraceDays"), defaults.grace_days
+        ),
+        "warn_days_before": _given(
+            deployment.warn_days_before, lambda: _number(central, "WarnDaysBefore"), defaults.warn_days_before
+        ),
+        "protected_user_path": _given(
+            deployment.protected_user_path,
+            # The central stack's value, even when empty: both stacks must have the same.
+            lambda: central.get("ProtectedUserPath", member.get("ProtectedUserPath")),
+            defaults.protected_user_path,
+        ),
+        "create_config_recorder": _given(
+            deployment.create_config_recorder,
+            lambda: _flag(member, "CreateConfigRecorder"),
+            defaults.create_config_recorder,
+        ),
+    }
+    try:
+        return DeploymentPolicy.model_validate(values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise PolicyError(
+            f"cannot keep the deployed policy ({problems}): give the option explicitly"
+        ) from exc
+
+
+def _deployed_thresholds(central: Parameters, member: Parameters) -> Thresholds:
+    """What the deployed remediator applies (its explicit values over its CIS preset over 90/90), as
+    remediator.settings computes it; without a central stack, the member Config rules' values."""
+    if central:
+        preset = _text(central, "CisPreset")
+        if preset is not None and preset not in PRESETS:
+            raise PolicyError(f"cannot keep the deployed CisPreset {preset!r}: give --cis or the limits")
+        base = PRESETS[preset] if preset else Thresholds()
+        return Thresholds(
+            max_key_age_days=_number(central, "MaxKeyAgeDays") or base.max_key_age_days,
+            max_unused_days=_number(central, "MaxUnusedDays") or base.max_unused_days,
+        )
+    defaults = Thresholds()
+    return Thresholds(
+        max_key_age_days=_number(member, "MaxAccessKeyAge") or defaults.max_key_age_days,
+        max_unused_days=_number(member, "MaxCredentialUsageAge") or defaults.max_unused_days,
+    )
+
+
+def _given(option: T | None, deployed: Callable[[], T | str | None], default: T) -> T | str:
+    """The option when given; else the deployed value when there is one; else the default."""
+    if option is not None:
+        return option
+    value = deployed()
+    return default if value is None else value
+
+
+def _text(parameters: Parameters, name: str) -> str | None:
+    """The deployed value; None when the parameter is absent or empty (the template's "not set")."""
+    value = parameters.get(name, "")
+    return value or None
+
+
+def _number(parameters: Parameters, name: str) -> int | None:
+    value = _text(parameters, name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise PolicyError(f"cannot keep the deployed {name} {value!r}: it is not a number") from None
+
+
+def _flag(parameters: Parameters, name: str) -> bool | None:
+    value = _text(parameters, name)
+    return None if value is None else value.lower() == "true"
+
+
+def central_parameters(
+    deployment: Deployment, policy: DeploymentPolicy, *, organization_id: str, code_key: str
+) -> dict[str, str]:
+    thresholds = policy.thresholds
+    return {
+        "OrganizationId": organization_id,
+        "RuleNamePrefixes": deployment.rule_name_prefix,
+        "MemberRoleName": deployment.member_role_name,
+        "RemediatorRoleName": deployment.remediator_role_name,
+        "HomeRegion": deployment.home_region,
+        "Mode": policy.mode.value,
+        "MaxKeyAgeDays": str(thresholds.max_key_age_days),
+        "MaxUnusedDays": str(thresholds.max_unused_days),
+        "CodeBucket": deployment.code_bucket,
+        "CodeKey": code_key,
+        "ProtectedUserPath": policy.protected_user_path,
+        "GraceDays": str(policy.grace_days),
+        "WarnDaysBefore": str(policy.warn_days_before),
+    }
+
+
+def member_parameters(
+    deployment: Deployment, policy: DeploymentPolicy, *, organization_id: str, bus_arn: str
+) -> dict[str, str]:
+    thresholds = policy.thresholds
+    return {
+        "SecurityAccountId": deployment.security_account_id,
+        "OrganizationId": organization_id,
+        "CentralEventBusArn": bus_arn,
+        "RemediatorRoleName": deployment.remediator_role_name,
+        "MemberRoleName": deployment.member_role_name,
+        "RuleNamePrefix": deployment.rule_name_prefix,
+        "MaxAccessKeyAge": str(thresholds.max_key_age_days),
+        "MaxCredentialUsageAge": str(thresholds.max_unused_days),
+        "CreateConfigRecorder": str(policy.create_config_recorder).lower(),
+        "ProtectedUserPath": policy.protected_user_path,
+    }
+
+
+_PARAMETER = re.compile(r"([A-Za-z0-9]+)\s*:")
+
+
+def template_parameters(template: str) -> frozenset[str]:
+    """The names under the top-level Parameters of a YAML template (akr's own templates: block style)."""
+    names: set[str] = set()
+    inside, indent = False, -1
+    for line in template.splitlines():
+        stripped = line.lstrip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        level = len(line) - len(stripped)
+        if level == 0:
+            inside, indent = stripped.split("#")[0].rstrip() == "Parameters:", -1
+            continue
+        if inside:
+            indent = level if indent < 0 else indent
+            found = _PARAMETER.fullmatch(stripped.split("#")[0].rstrip())
+            if level == indent and found:
+                names.add(found.group(1))
+    return frozenset(names)

@@ -1,0 +1,71 @@
+"""What the organization looks like now, as far as a deployment is concerned. Pure data: the adapters in
+org_bootstrap.deploy.organization fill it, the planner reads it."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Account(_Frozen):
+    id: str
+    name: str
+    status: str
+
+
+class StackState(_Frozen):
+    name: str
+    status: str
+    parameters: dict[str, str] = {}
+    template: str = ""
+    outputs: dict[str, str] = {}
+
+    @property
+    def failed_terminally(self) -> bool:
+        """A stack that can only be deleted and created again (never created successfully)."""
+        return self.status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_FAILED")
+
+
+class InstanceState(_Frozen):
+    account_id: str
+    region: str
+    status: str
+    reason: str = ""
+
+
+class StackSetState(_Frozen):
+    name: str
+    template: str
+    parameters: dict[str, str]
+    auto_deployment: bool | None
+    """None when the API did not report it (moto does not store it)."""
+    instances: tuple[InstanceState, ...] = ()
+
+
+class Observed(_Frozen):
+    caller_account: str
+    management_account: str
+    organization_id: str
+    root_id: str
+    delegated_admin: bool
+    trusted_access: bool
+    accounts: tuple[Account, ...]
+    target_accounts: tuple[str, ...]
+    """Accounts under the deployment's targets, the management account excluded (StackSets skip it)."""
+    bucket_exists: bool = False
+    code_uploaded: bool = False
+    central_stack: StackState | None = None
+    stackset: StackSetState | None = None
+    management_stack: StackState | None = None
+
+    @property
+    def is_management(self) -> bool:
+        return self.caller_account == self.management_account
+
+    def account(self, account_id: str) -> Account | None:
+        return next((a for a in self.accounts if a.id == account_id), None)

@@ -1,0 +1,199 @@
+"""`akr status`: look into every ACTIVE account of the organization and say whether it is covered.
+Read-only. The verdicts are pure (org_bootstrap.deploy.coverage); this module only reads.
+
+The member role cannot be tried: its trust pins aws:PrincipalArn to the central remediator's role, so no
+other principal (the operator included) may assume it. Status checks it statically instead: the role
+exists in the account, its trust policy allows the remediator role of the security account within this
+organization (aws:PrincipalOrgID), and that remediator role exists in the security account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from org_bootstrap.aws import Aws, CliError, describe
+from org_bootstrap.deploy.coverage import (
+    FORWARDING_RULE,
+    ROTATION_RULE,
+    UNUSED_RULE,
+    AccountFacts,
+    AccountReport,
+    Counts,
+    Expected,
+    Finding,
+    ForwardingRule,
+    Recorder,
+    assess,
+    central_finding,
+    count,
+    trust_document,
+)
+from org_bootstrap.deploy.deployment import Deployment
+from org_bootstrap.deploy.footprint import Footprint, require_administrator
+from org_bootstrap.deploy.observed import Account
+from org_bootstrap.deploy.organization import security_session
+from org_bootstrap.deploy.plan import EVENT_BUS_NAME
+from org_bootstrap.deploy.survey import survey
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
+
+Tick = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Status:
+    footprint: Footprint
+    security_account: str
+    expected: Expected
+    central: Finding
+    accounts: tuple[AccountReport, ...]
+
+    @property
+    def counts(self) -> Counts:
+        return count(self.accounts)
+
+    @property
+    def healthy(self) -> bool:
+        return bool(self.central.ok) and all(r.covered for r in self.accounts)
+
+
+def expected_for(deployment: Deployment, organization_id: str) -> Expected:
+    security, region, prefix = (
+        deployment.security_account_id,
+        deployment.home_region,
+        deployment.rule_name_prefix,
+    )
+    return Expected(
+        organization_id=organization_id,
+        home_region=region,
+        rule_names=(f"{prefix}{ROTATION_RULE}", f"{prefix}{UNUSED_RULE}"),
+        forwarding_rule=f"{prefix}{FORWARDING_RULE}",
+        bus_arn=f"arn:aws:events:{region}:{security}:event-bus/{EVENT_BUS_NAME}",
+        remediator_role_arn=f"arn:aws:iam::{security}:role/{deployment.remediator_role_name}",
+    )
+
+
+def prepare(aws: Aws, deployment: Deployment) -> Footprint:
+    footprint = survey(aws, deployment)
+    require_administrator(footprint, "status", deployment.security_account_id)
+    return footprint
+
+
+def check(aws: Aws, deployment: Deployment, footprint: Footprint, *, account_role: str, tick: Tick) -> Status:
+    """Every ACTIVE account, one after the other; `tick` is called once per account, after it."""
+    expected = expected_for(deployment, footprint.organization_id)
+    security = security_session(aws, deployment, footprint.caller_account)
+    remediator = _trust(aws.iam(security), deployment.remediator_role_name, "the security account")
+    central_status = footprint.central_stack.status if footprint.central_stack else None
+    reports = []
+    for account in footprint.active_accounts:
+        facts = read_account(aws, deployment, footprint, account, account_role=account_role)
+        reports.append(
+            assess(
+                facts,
+                expected,
+                member_role=deployment.member_role_name,
+                remediator_role_exists=remediator is not None,
+            )
+        )
+        tick(account.id)
+    return Status(
+        footprint=footprint,
+        security_account=deployment.security_account_id,
+        expected=expected,
+        central=central_finding(deployment.central_stack_name, central_status, remediator is not None),
+        accounts=tuple(reports),
+    )
+
+
+def read_account(
+    aws: Aws, deployment: Deployment, footprint: Footprint, account: Account, *, account_role: str
+) -> AccountFacts:
+    status, reason = _stack_status(footprint, account.id, deployment.home_region)
+    known: dict[str, Any] = {
+        "account_id": account.id,
+        "name": account.name,
+        "stack_status": status,
+        "stack_reason": reason,
+    }
+    try:
+        session = aws.base if account.id == footprint.caller_account else aws.assume(account.id, account_role)
+        return AccountFacts(**known, **_look_into(aws, session, deployment, account.id))
+    except CliError as exc:
+        return AccountFacts(**known, unreachable=str(exc))
+
+
+def _stack_status(footprint: Footprint, account_id: str, region: str) -> tuple[str | None, str]:
+    """StackSets skip the management account: there the plain stack stands in for the instance."""
+    if account_id == footprint.management_account:
+        if not footprint.is_management:
+            return None, "the management account's stack is readable only from that account"
+        stack = footprint.management_stack
+        return (stack.status, "") if stack else (None, "")
+    instances = footprint.stackset.instances if footprint.stackset else ()
+    for instance in instances:
+        if instance.account_id == account_id and instance.region == region:
+            return instance.status, instance.reason
+    return None, ""
+
+
+def _look_into(aws: Aws, session: boto3.Session, deployment: Deployment, account_id: str) -> dict[str, Any]:
+    region = deployment.home_region
+    expected = expected_for(deployment, "")
+    try:
+        config = aws.config(session, region)
+        statuses = {
+            s["name"]: s.get("recording")
+            for s in config.describe_configuration_recorder_status()["ConfigurationRecordersStatus"]
+        }
+        recorders = tuple(
+            Recorder(
+                name=r.get("name", ""),
+                recording_group=dict(r.get("recordingGroup", {})),
+                recording=statuses.get(r.get("name", "")),
+                service_linked=bool(r.get("servicePrincipal")) or r.get("recordingScope") == "INTERNAL",
+            )
+            for r in config.describe_configuration_recorders()["ConfigurationRecorders"]
+        )
+        rules = {
+            rule["ConfigRuleName"]: str(rule.get("ConfigRuleState", "ACTIVE"))
+            for page in config.get_paginator("describe_config_rules").paginate()
+            for rule in page["ConfigRules"]
+            if rule.get("ConfigRuleName") in expected.rule_names
+        }
+        forwarding = _forwarding_rule(aws, session, region, expected.forwarding_rule)
+    except (ClientError, BotoCoreError) as exc:
+        raise CliError(f"cannot read account {account_id}: {describe(exc)}") from exc
+    return {
+        "recorders": recorders,
+        "config_rules": rules,
+        "forwarding_rule": forwarding,
+        "member_role_trust": _trust(aws.iam(session), deployment.member_role_name, f"account {account_id}"),
+    }
+
+
+def _forwarding_rule(aws: Aws, session: boto3.Session, region: str, name: str) -> ForwardingRule | None:
+    events = aws.events(session, region)
+    try:
+        rule = events.describe_rule(Name=name)  # the default bus
+    except events.exceptions.ResourceNotFoundException:
+        return None
+    targets = events.list_targets_by_rule(Rule=name)["Targets"]
+    return ForwardingRule(state=str(rule.get("State", "")), target_arns=tuple(t["Arn"] for t in targets))
+
+
+def _trust(iam: IAMClient, role_name: str, where: str) -> dict[str, Any] | None:
+    """The role's trust policy, or None when the role does not exist."""
+    try:
+        role = iam.get_role(RoleName=role_name)["Role"]
+    except iam.exceptions.NoSuchEntityException:
+        return None
+    except (ClientError, BotoCoreError) as exc:
+        raise CliError(f"cannot read role {role_name} in {where}: {describe(exc)}") from exc
+    return trust_document(role.get("AssumeRolePolicyDocument", {}))

@@ -1,0 +1,237 @@
+"""`akr exempt`: central exemptions with a reason, an owner and a required expiry, every change audited.
+
+Validation is pure (parse_expiry, check_account); then the adapters of the central state table
+(remediator.adapters.exemption_table) and of the audit table, reached through the security account. A
+change is done only once its audit record is written: the exemption first, then the record; when the
+record cannot be written, the command fails and says that the change is not audited.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from pydantic import ValidationError
+
+from org_bootstrap.aws import Aws, CliError
+from org_bootstrap.deploy.central import central_clients, read_central, settings_from
+from org_bootstrap.deploy.deployment import Deployment
+from org_bootstrap.deploy.organization import OrganizationView, read_organization
+from org_bootstrap.review.undo import caller_identity
+from remediator.adapters.audit_table import DynamoDBAuditLog
+from remediator.adapters.exemption_table import DynamoDBExemptions
+from remediator.audit import AuditRecord, Outcome, Phase, Trigger, new_record_id
+from remediator.errors import RemediatorError
+from remediator.exemptions import ANY_USER, Exemption
+from remediator.settings import Settings
+
+DEFAULT_MAX_DAYS = 90
+ADD = "exempt-add"
+REMOVE = "exempt-remove"
+_DAYS = re.compile(r"^([0-9]{1,5})d$")
+
+
+def parse_expiry(text: str, *, now: datetime, max_days: int) -> datetime:
+    """ "30d" (from now), a date "2026-12-31" (its start, 00:00 UTC) or an ISO time with a zone; in the
+    future and at most `max_days` from now. Pure; a CliError names what is wrong."""
+    if max_days < 1:
+        raise CliError(f"--max-days must be at least 1, not {max_days}")
+    value = text.strip()
+    days = _DAYS.match(value)
+    expires = now + timedelta(days=int(days.group(1))) if days else _parse_moment(value)
+    if expires <= now:
+        raise CliError(
+            f"the expiry {expires:%Y-%m-%d %H:%M} UTC is in the past: an exemption must expire in the future"
+        )
+    horizon = now + timedelta(days=max_days)
+    if expires > horizon:
+        raise CliError(
+            f"the expiry {expires:%Y-%m-%d %H:%M} UTC is beyond the maximum horizon of {max_days} days "
+            f"({horizon:%Y-%m-%d %H:%M} UTC); ask for a shorter exemption or raise --max-days"
+        )
+    return expires
+
+
+def _parse_moment(value: str) -> datetime:
+    malformed = CliError(
+        f"malformed expiry {value!r}: give a number of days (30d), a date (2026-12-31) or an ISO time "
+        "with a zone (2026-12-31T12:00:00+00:00)"
+    )
+    try:
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise malformed from exc
+    if moment.tzinfo is None:
+        raise malformed
+    return moment.astimezone(UTC)
+
+
+def require_administrator(view: OrganizationView) -> None:
+    """Only the management account or a delegated administrator reads the organization's accounts."""
+    if not view.administers:
+        raise CliError(
+            f"this is account {view.caller}: run akr exempt from the management account {view.management} "
+            "or from a delegated administrator for CloudFormation StackSets"
+        )
+
+
+def check_account(view: OrganizationView, account_id: str) -> None:
+    """The account must be an ACTIVE account of the organization. Pure."""
+    require_administrator(view)
+    known = {account.id: account for account in view.accounts}
+    if account_id not in known:
+        raise CliError(f"account {account_id} is not an account of the organization {view.organization_id}")
+    status = known[account_id].status
+    if status != "ACTIVE":
+        raise CliError(f"account {account_id} is {status}, not ACTIVE: it cannot have exemptions")
+
+
+def state(exemption: Exemption, now: datetime) -> str:
+    return "active" if now < exemption.expires_at else "expired"
+
+
+def describe(exemption: Exemption) -> str:
+    """ "user ci" / "every user" / "key AKIA... of ci", in account A."""
+    who = "every user" if exemption.user_name == ANY_USER else f"user {exemption.user_name}"
+    if exemption.access_key_id:
+        who = f"key {exemption.access_key_id} of {who}"
+    return f"{who} in {exemption.account_id}"
+
+
+@dataclass(frozen=True)
+class Store:
+    """The central tables through the security account, and who is asking."""
+
+    exemptions: DynamoDBExemptions
+    audit: DynamoDBAuditLog
+    settings: Settings
+    operator: str
+    organization: OrganizationView
+
+
+def open_store(aws: Aws, deployment: Deployment) -> Store:
+    """Read-only: the caller, the organization, the central stack and its tables."""
+    caller = caller_identity(aws)
+    view, _ = read_organization(aws)
+    require_administrator(view)
+    central = read_central(aws, deployment, caller.account_id)
+    settings = settings_from(central.stack, account_role="unused")
+    dynamodb = central_clients(aws, central).dynamodb
+    return Store(
+        exemptions=DynamoDBExemptions(client=dynamodb, table_name=settings.state_table),
+        audit=DynamoDBAuditLog(client=dynamodb, table_name=settings.audit_table),
+        settings=settings,
+        operator=caller.arn,
+        organization=view,
+    )
+
+
+def new_exemption(
+    *,
+    account_id: str,
+    user_name: str,
+    access_key_id: str | None,
+    reason: str,
+    owner: str,
+    expires_at: datetime,
+) -> Exemption:
+    try:
+        return Exemption(
+            account_id=account_id,
+            user_name=user_name,
+            access_key_id=access_key_id or None,
+            reason=reason,
+            owner=owner,
+            expires_at=expires_at,
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise CliError(f"invalid exemption: {problems}") from exc
+
+
+def audit_record(store: Store, exemption: Exemption, decision: str, *, now: datetime) -> AuditRecord:
+    verb = "exempted" if decision == ADD else "exemption removed for"
+    return AuditRecord(
+        record_id=new_record_id(now),
+        account_id=exemption.account_id,
+        user_name=exemption.user_name,
+        owner=exemption.owner,
+        access_key_id=exemption.access_key_id,
+        decision=decision,
+        mode=store.settings.mode,
+        reason=(
+            f"{verb} {describe(exemption)}: reason {exemption.reason!r}, owner {exemption.owner}, "
+            f"expires {exemption.expires_at.isoformat()}"
+        ),
+        thresholds=store.settings.thresholds,
+        operator=store.operator,
+        trigger=Trigger.CLI,
+        phase=Phase.OUTCOME,
+        outcome=Outcome.DONE,
+        recorded_at=now,
+    )
+
+
+def _audit(store: Store, record: AuditRecord, done: str) -> None:
+    try:
+        store.audit.append(record)
+    except RemediatorError as exc:
+        raise CliError(
+            f"NOT AUDITED: {done}, but its audit record could not be written to "
+            f"{store.settings.audit_table}: {exc}. Record the change by hand, or undo it"
+        ) from exc
+
+
+def add(store: Store, exemption: Exemption, *, now: datetime) -> AuditRecord:
+    """Write the exemption, then its audit record; returns the record."""
+    try:
+        store.exemptions.put(exemption)
+    except RemediatorError as exc:
+        raise CliError(f"the exemption was not written: {exc}") from exc
+    record = audit_record(store, exemption, ADD, now=now)
+    _audit(store, record, f"the exemption of {describe(exemption)} was written")
+    return record
+
+
+def find(store: Store, account_id: str, user_name: str, access_key_id: str | None) -> Exemption:
+    """The exemption with exactly that user and key (None: the whole user), or a CliError."""
+    for exemption in listed(store, account_id):
+        if exemption.user_name == user_name and exemption.access_key_id == (access_key_id or None):
+            return exemption
+    key = f" and key {access_key_id}" if access_key_id else " (all keys)"
+    raise CliError(f"no exemption in {account_id} for user {user_name}{key}")
+
+
+def remove(store: Store, exemption: Exemption, *, now: datetime) -> AuditRecord:
+    """Delete the exemption, then write its audit record; returns the record."""
+    try:
+        deleted = store.exemptions.delete(exemption.account_id, exemption.user_name, exemption.access_key_id)
+    except RemediatorError as exc:
+        raise CliError(f"the exemption was not removed: {exc}") from exc
+    if not deleted:
+        raise CliError(f"the exemption of {describe(exemption)} was removed meanwhile by someone else")
+    record = audit_record(store, exemption, REMOVE, now=now)
+    _audit(store, record, f"the exemption of {describe(exemption)} was removed")
+    return record
+
+
+def listed(store: Store, account_id: str) -> list[Exemption]:
+    try:
+        return store.exemptions.for_account(account_id)
+    except RemediatorError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def list_all(
+    store: Store, *, account_id: str | None, include_expired: bool, now: datetime
+) -> list[Exemption]:
+    """The exemptions of one account or of every account of the organization, sorted by account, user,
+    key; expired ones only with include_expired."""
+    accounts = [account_id] if account_id else sorted(a.id for a in store.organization.accounts)
+    found = [e for account in accounts for e in listed(store, account)]
+    if not include_expired:
+        found = [e for e in found if state(e, now) == "active"]
+    return sorted(found, key=lambda e: (e.account_id, e.user_name, e.access_key_id or ""))
