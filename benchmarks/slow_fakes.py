@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,10 +24,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # tests.fakes, when run as a script
 
 from remediator.credential_report import CredentialReport, ReportKey, ReportRow  # noqa: E402
-from remediator.exemptions import Exemption  # noqa: E402
 from remediator.facts import KeyFacts, UserFacts  # noqa: E402
 from remediator.lifecycle import KeyLifecycle  # noqa: E402
-from tests.fakes import FakeMember, StaticExemptions  # noqa: E402
+from tests.fakes import FakeMember, Read, StaticExemptions  # noqa: E402
 
 NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
 USERS_PER_ACCOUNT = 20
@@ -106,7 +105,15 @@ class SlowLifecycle:
             return dict(self._by_account.get(account_id, {}))
 
     def save(self, lifecycle: KeyLifecycle) -> None:
+        """As the state table: the stage and dates; the pending mark stays as it is."""
         self.latency()
+        with self._lock:
+            keys = self._by_account.setdefault(lifecycle.account_id, {})
+            known = keys.get(lifecycle.access_key_id)
+            keys[lifecycle.access_key_id] = lifecycle.model_copy(update={"pending": known and known.pending})
+
+    def put(self, lifecycle: KeyLifecycle) -> None:
+        """The whole item, as the journal writes it (the latency is the journal's)."""
         with self._lock:
             self._by_account.setdefault(lifecycle.account_id, {})[lifecycle.access_key_id] = lifecycle
 
@@ -115,9 +122,9 @@ class SlowLifecycle:
 class SlowExemptions(StaticExemptions):
     latency: Latency = field(default_factory=lambda: Latency(0.0))
 
-    def for_account(self, account_id: str) -> Sequence[Exemption]:
+    def read(self, account_id: str) -> Read:
         self.latency()
-        return super().for_account(account_id)
+        return super().read(account_id)
 
 
 def account(index: int, latency: Latency) -> SlowMember:

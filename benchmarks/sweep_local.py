@@ -36,6 +36,7 @@ from slow_fakes import (
 
 from org_bootstrap.review.local_sweep import AccountResult, sweep_accounts, totals
 from remediator.audit import AuditRecord
+from remediator.lifecycle import KeyLifecycle
 from remediator.policy import Mode, Policy
 from remediator.service import Remediator
 from tests.fakes import FakeAccess, FakeMember, MemoryAuditLog, MemoryClaims, RecordingNotifier
@@ -83,6 +84,35 @@ class SlowNotifier(RecordingNotifier):
         super().notify(records)
 
 
+@dataclass
+class SlowJournal:
+    """The journal's transactions: one call each, as TransactWriteItems is."""
+
+    audit: SlowAudit
+    claims: SlowClaims
+    lifecycle: SlowLifecycle
+    latency: Latency
+
+    def begin(
+        self, intent: AuditRecord, marked: KeyLifecycle, *, owner: str, after_finished: bool = False
+    ) -> bool:
+        self.latency()
+        account, key = marked.account_id, marked.access_key_id
+        if not MemoryClaims.claim(
+            self.claims, account, key, intent.decision, owner=owner, after_finished=after_finished
+        ):
+            return False
+        self.lifecycle.put(marked)
+        MemoryAuditLog.append(self.audit, intent)
+        return True
+
+    def settle(self, outcome: AuditRecord, settled: KeyLifecycle, *, owner: str) -> None:
+        self.latency()
+        MemoryAuditLog.append(self.audit, outcome)
+        self.lifecycle.put(settled)
+        MemoryClaims.finish(self.claims, settled.account_id, settled.access_key_id, owner=owner)
+
+
 @dataclass(frozen=True)
 class Run:
     concurrency: int
@@ -102,6 +132,7 @@ def run(accounts: int, latency_seconds: float, concurrency: int, cpu_seconds: fl
         SlowLifecycle(latency=latency),
     )
     exemptions, notifier = SlowExemptions(latency=latency), SlowNotifier(latency=latency)
+    journal = SlowJournal(audit, claims, lifecycle, latency=latency)
 
     def factory() -> Remediator:
         return Remediator(
@@ -111,6 +142,7 @@ def run(accounts: int, latency_seconds: float, concurrency: int, cpu_seconds: fl
             exemptions=exemptions,
             claims=claims,
             lifecycle=lifecycle,
+            journal=journal,
             clock=lambda: NOW,
             notifier=notifier,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime
 from enum import StrEnum
@@ -32,6 +33,9 @@ class Outcome(StrEnum):
     DONE = "done"
     FAILED = "failed"
     SKIPPED = "skipped"
+    ABANDONED = "abandoned"
+    """An intent closed without acting: decided afresh later, the key no longer called for that action
+    (exempted, undone, protected, the mode changed, the key gone)."""
 
 
 class Context(BaseModel):
@@ -83,6 +87,12 @@ class AuditRecord(BaseModel):
     phase: Phase
     outcome: Outcome
     error: str | None = None
+    step: str | None = None
+    """For a failure: the step that failed ("assume-role", "read-user", "claim", "iam-action", ...)."""
+    intent_id: str | None = None
+    """For an outcome: the record id of its intent."""
+    reconciled: bool | None = None
+    """True on an outcome written by a later run than its intent's (a replay, the sweep), from IAM."""
     recorded_at: AwareDatetime
 
     @computed_field  # type: ignore[prop-decorator]
@@ -92,9 +102,13 @@ class AuditRecord(BaseModel):
         return self.recorded_at.strftime("%Y-%m-%d")
 
 
-def new_record_id(recorded_at: datetime) -> str:
+def new_record_id(recorded_at: datetime, seed: str | None = None) -> str:
+    """ "<recorded_at>#<16 hex>". With `seed` (the run, its record's position, the key and the phase) the
+    suffix is derived from it, so the same record always has the same id: a put retried after a lost
+    reply then finds its own record, not a collision. Without, it is random (records made outside a run)."""
     stamp = recorded_at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-    return f"{stamp}#{uuid.uuid4().hex[:16]}"
+    suffix = uuid.uuid4().hex if seed is None else hashlib.sha256(seed.encode()).hexdigest()
+    return f"{stamp}#{suffix[:16]}"
 
 
 def record_for_decision(
@@ -109,9 +123,13 @@ def record_for_decision(
     recorded_at: datetime,
     error: str | None = None,
     note: str | None = None,
+    seed: str | None = None,
+    intent_id: str | None = None,
+    reconciled: bool | None = None,
+    step: str | None = None,
 ) -> AuditRecord:
     return AuditRecord(
-        record_id=new_record_id(recorded_at),
+        record_id=new_record_id(recorded_at, seed),
         **context.model_dump(),
         user_name=user_name,
         user_id=user_id,
@@ -129,6 +147,9 @@ def record_for_decision(
         phase=phase,
         outcome=outcome,
         error=error,
+        step=step,
+        intent_id=intent_id,
+        reconciled=reconciled,
         recorded_at=recorded_at,
     )
 
@@ -143,18 +164,23 @@ def record_for_user(
     recorded_at: datetime,
     error: str | None = None,
     decision: str = "none",
+    seed: str | None = None,
+    step: str | None = None,
+    access_key_id: str | None = None,
 ) -> AuditRecord:
     """A record about the user as a whole, when no key could be decided (gone, unreachable), or a
-    report-only finding."""
+    report-only finding; with `access_key_id`, a failure before one key's decision could be carried out."""
     return AuditRecord(
-        record_id=new_record_id(recorded_at),
+        record_id=new_record_id(recorded_at, seed),
         **context.model_dump(),
         user_name=user_name,
         user_id=user_id,
+        access_key_id=access_key_id,
         decision=decision,
         reason=reason,
         phase=Phase.DECISION,
         outcome=outcome,
         error=error,
+        step=step,
         recorded_at=recorded_at,
     )

@@ -18,9 +18,11 @@ from aws_lambda_powertools.utilities.idempotency import (
 from remediator.adapters.audit_table import DynamoDBAuditLog
 from remediator.adapters.claims import DynamoDBClaims
 from remediator.adapters.exemption_table import DynamoDBExemptions
+from remediator.adapters.journal import DynamoDBJournal
 from remediator.adapters.lifecycle_table import DynamoDBLifecycle
 from remediator.adapters.notifier import SnsNotifier
 from remediator.adapters.sessions import RETRIES, AssumedRoleAccess, member_session
+from remediator.deadline import Deadline
 from remediator.events import ComplianceChangeEvent
 from remediator.run import RunResult
 from remediator.service import Remediator
@@ -46,6 +48,8 @@ class Runtime:
     idempotency: IdempotencyConfig
     remediate_event: Callable[..., dict[str, Any]]
     """remediate_event(key=<dedupe key>, event=<event>): runs at most once per key within the TTL."""
+    deadline: Deadline
+    """The invocation's deadline: started by the handler with the context's remaining time."""
 
 
 def build_remediator(
@@ -56,32 +60,48 @@ def build_remediator(
     session_factory: Callable[..., boto3.Session] = member_session,
     on_result: Callable[[RunResult], None] | None = None,
     dynamodb: DynamoDBClient | None = None,
+    audit_dynamodb: DynamoDBClient | None = None,
     sns: SNSClient | None = None,
     sts: STSClient | None = None,
     endpoint_url: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    deadline: Deadline | None = None,
 ) -> Remediator:
     """In the Lambda every client comes from `session`. The command line runs the same service with the
     central clients (DynamoDB, SNS) of the security account, its operator's STS, and `endpoint_url`;
-    `session_factory` makes the member-account sessions (tests pass one that counts calls)."""
-    dynamodb = dynamodb or session.client("dynamodb", config=RETRIES)
+    `session_factory` makes the member-account sessions (tests pass one that counts calls).
+
+    The audit log has a DynamoDB client of its own (`audit_dynamodb`; made from `session` unless the caller
+    gives `dynamodb`, which then serves both): botocore's retry quota is per client, and a throttled state
+    table must not use up the retries of the failure record."""
+    deadline = deadline or Deadline()
+    if dynamodb is None:
+        dynamodb = deadline.bound(session.client("dynamodb", config=RETRIES))
+        audit_dynamodb = audit_dynamodb or deadline.bound(session.client("dynamodb", config=RETRIES))
+    audit_dynamodb = audit_dynamodb or dynamodb
     notifier = None
     if settings.notification_topic_arn:
         notifier = SnsNotifier(
-            client=sns or session.client("sns", config=RETRIES), topic_arn=settings.notification_topic_arn
+            client=sns or deadline.bound(session.client("sns", config=RETRIES)),
+            topic_arn=settings.notification_topic_arn,
         )
     return Remediator(
         policy=settings.policy,
-        access=_access(settings, session, clock, session_factory, sts, endpoint_url, sleep),
-        audit=DynamoDBAuditLog(client=dynamodb, table_name=settings.audit_table),
+        access=_access(settings, session, clock, session_factory, sts, endpoint_url, sleep, deadline),
+        audit=DynamoDBAuditLog(client=audit_dynamodb, table_name=settings.audit_table),
         exemptions=DynamoDBExemptions(client=dynamodb, table_name=settings.state_table),
         claims=DynamoDBClaims(client=dynamodb, table_name=settings.state_table, clock=clock),
         lifecycle=DynamoDBLifecycle(client=dynamodb, table_name=settings.state_table),
+        journal=DynamoDBJournal(
+            client=dynamodb, audit_table=settings.audit_table, state_table=settings.state_table, clock=clock
+        ),
         clock=clock,
         notifier=notifier,
         home_region=settings.home_region,
         owner_tag_key=settings.owner_tag_key,
         on_result=on_result,
+        deadline=deadline,
+        max_exemption_days=settings.max_exemption_days,
     )
 
 
@@ -93,6 +113,7 @@ def _access(  # noqa: PLR0917
     sts: STSClient | None,
     endpoint_url: str | None,
     sleep: Callable[[float], None],
+    deadline: Deadline | None = None,
 ) -> AssumedRoleAccess:
     return AssumedRoleAccess(
         session=session,
@@ -102,6 +123,7 @@ def _access(  # noqa: PLR0917
         session_factory=session_factory,
         sleep=sleep,
         endpoint_url=endpoint_url,
+        deadline=deadline,
     )
 
 
@@ -119,9 +141,10 @@ def build_undo(
     return Undo(
         policy=settings.policy,
         access=_access(settings, session, clock, member_session, sts, endpoint_url, time.sleep),
-        audit=DynamoDBAuditLog(client=dynamodb, table_name=settings.audit_table),
-        claims=DynamoDBClaims(client=dynamodb, table_name=settings.state_table, clock=clock),
         lifecycle=DynamoDBLifecycle(client=dynamodb, table_name=settings.state_table),
+        journal=DynamoDBJournal(
+            client=dynamodb, audit_table=settings.audit_table, state_table=settings.state_table, clock=clock
+        ),
         clock=clock,
     )
 
@@ -133,10 +156,13 @@ def build_runtime(
     clock: Callable[[], datetime] = utc_now,
     on_result: Callable[[RunResult], None] | None = None,
     session_factory: Callable[..., boto3.Session] = member_session,
+    deadline: Deadline | None = None,
 ) -> Runtime:
     session = session or boto3.Session()
-    # One DynamoDB client for the audit log, the exemptions, the claims and the idempotency records.
-    dynamodb = session.client("dynamodb", config=RETRIES)
+    deadline = deadline or Deadline()
+    # One DynamoDB client for the state table: the exemptions, the claims, the lifecycles, the journal and
+    # the idempotency records; the audit log has its own (build_remediator).
+    dynamodb = deadline.bound(session.client("dynamodb", config=RETRIES))
     # on_result runs inside the idempotent call, so a replayed event is not counted twice.
     remediator = build_remediator(
         settings,
@@ -145,6 +171,8 @@ def build_runtime(
         session_factory=session_factory,
         on_result=on_result,
         dynamodb=dynamodb,
+        audit_dynamodb=deadline.bound(session.client("dynamodb", config=RETRIES)),
+        deadline=deadline,
     )
     config = IdempotencyConfig(
         expires_after_seconds=settings.idempotency_ttl_seconds, raise_on_no_idempotency_key=True
@@ -174,4 +202,10 @@ def build_runtime(
     guarded = idempotent_function(data_keyword_argument="key", persistence_store=store, config=config)(
         remediate
     )
-    return Runtime(settings=settings, remediator=remediator, idempotency=config, remediate_event=guarded)
+    return Runtime(
+        settings=settings,
+        remediator=remediator,
+        idempotency=config,
+        remediate_event=guarded,
+        deadline=deadline,
+    )

@@ -47,11 +47,21 @@ class ReportRow(BaseModel):
         return sum(1 for key in self.keys if key.active)
 
 
+class RowProblem(BaseModel):
+    """A row of the report that does not read: the user is read live instead, and a finding says why."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user: str
+    why: str
+
+
 class CredentialReport(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     generated_at: AwareDatetime
     rows: tuple[ReportRow, ...]
+    problems: tuple[RowProblem, ...] = ()
 
     @property
     def users(self) -> tuple[ReportRow, ...]:
@@ -63,24 +73,68 @@ class CredentialReport(BaseModel):
 
 
 def parse_report(content: str, generated_at: datetime) -> CredentialReport:
-    rows = []
-    for record in csv.DictReader(io.StringIO(content)):
-        keys = tuple(
+    """Row by row: a row that does not read (a malformed time, a stray comma, a missing column) is a
+    problem naming the user and the field; the other rows are read as usual."""
+    rows: list[ReportRow] = []
+    problems: list[RowProblem] = []
+    reader = csv.DictReader(io.StringIO(content), restkey=_EXTRA)
+    for record in reader:
+        user = record.get("user") or f"line {reader.line_num}"
+        try:
+            rows.append(_row(record))
+        except _UnreadableError as exc:
+            problems.append(RowProblem(user=user, why=str(exc)))
+    return CredentialReport(generated_at=generated_at, rows=tuple(rows), problems=tuple(problems))
+
+
+_EXTRA = "\x00extra"
+_REQUIRED = (
+    "user",
+    "arn",
+    *(
+        f"access_key_{slot}_{field}"
+        for slot in (1, 2)
+        for field in ("active", "last_rotated", "last_used_date")
+    ),
+)
+
+
+class _UnreadableError(ValueError):
+    pass
+
+
+def _row(record: dict[str, str | None]) -> ReportRow:
+    if record.get(_EXTRA):
+        raise _UnreadableError(f"{len(record[_EXTRA] or ())} more field(s) than the header")
+    missing = [name for name in _REQUIRED if record.get(name) is None]
+    if missing:
+        raise _UnreadableError(f"no {missing[0]}")
+    keys = []
+    for slot in (1, 2):
+        active = record[f"access_key_{slot}_active"]
+        if active not in ("true", "false"):
+            raise _UnreadableError(f"access_key_{slot}_active {active!r}")
+        keys.append(
             ReportKey(
-                active=record.get(f"access_key_{slot}_active", "false") == "true",
-                last_rotated=_time(record.get(f"access_key_{slot}_last_rotated")),
-                last_used=_time(record.get(f"access_key_{slot}_last_used_date")),
+                active=active == "true",
+                last_rotated=_time(record, f"access_key_{slot}_last_rotated"),
+                last_used=_time(record, f"access_key_{slot}_last_used_date"),
             )
-            for slot in (1, 2)
         )
-        rows.append(ReportRow(user=record["user"], arn=record["arn"], keys=keys))
-    return CredentialReport(generated_at=generated_at, rows=tuple(rows))
+    return ReportRow(user=str(record["user"]), arn=str(record["arn"]), keys=tuple(keys))
 
 
-def _time(value: str | None) -> datetime | None:
+def _time(record: dict[str, str | None], field: str) -> datetime | None:
+    value = record.get(field)
     if not value or value in ("N/A", "not_supported", "no_information"):
         return None
-    return datetime.fromisoformat(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise _UnreadableError(f"{field} {value!r}") from exc
+    if moment.tzinfo is None:
+        raise _UnreadableError(f"{field} {value!r} has no time zone")
+    return moment
 
 
 def candidates(

@@ -12,6 +12,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediator.composition import Runtime, build_runtime
@@ -32,6 +33,7 @@ def count(result: RunResult) -> None:
     metrics.add_metric("KeysDeleted", MetricUnit.Count, summary["deleted"])
     metrics.add_metric("KeysExempted", MetricUnit.Count, summary["exempted"])
     metrics.add_metric("RemediationFailures", MetricUnit.Count, summary["failed"])
+    metrics.add_metric("ExemptionsRejected", MetricUnit.Count, result.exemptions_rejected)
 
 
 @functools.cache
@@ -44,6 +46,7 @@ def runtime() -> Runtime:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     current = runtime()
+    current.deadline.start(context.get_remaining_time_in_millis())
     try:
         change = parse_compliance_change(event, current.settings.rule_name_prefixes)
     except EventRejectedError as exc:
@@ -61,4 +64,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return {"status": "ignored", "compliance": change.compliance.value}
     logger.info("remediating user", extra=where)
     current.idempotency.register_lambda_context(context)
-    return current.remediate_event(key=change.dedupe_key, event=change)
+    try:
+        return current.remediate_event(key=change.dedupe_key, event=change)
+    except IdempotencyPersistenceLayerError as exc:
+        # The record of handled events could not be read or written, before or after the run: the event
+        # is retried (a replay changes nothing more), and the failure is on the audit log meanwhile.
+        recorded = current.remediator.record_failure(
+            detail.aws_account_id, label=change.id, step="idempotency", error=exc, user_id=detail.resource_id
+        )
+        metrics.add_metric("RemediationFailures", MetricUnit.Count, 1)
+        logger.error("idempotency record failed", extra={**where, "error": str(exc), "audited": recorded})
+        raise

@@ -21,6 +21,25 @@ class Stage(StrEnum):
     on the strength of the old deactivation."""
 
 
+class Pending(BaseModel):
+    """The write-ahead mark of a mutation: written with its intent record, before IAM is called, and cleared
+    with its outcome record. Whoever holds the key later and still finds it reconciles it from IAM."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action: Action
+    intent_id: str
+    """The record id of the intent this mark stands for."""
+    owner: str
+    """The run that wrote it (its claims' owner)."""
+    since: AwareDatetime
+    user_id: str
+    rules: str = ""
+    reason: str
+    staged: bool = False
+    """A deactivation in staged mode: once done, the key is deleted after the grace period."""
+
+
 class KeyLifecycle(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -40,6 +59,8 @@ class KeyLifecycle(BaseModel):
     deleted_at: AwareDatetime | None = None
     reactivated_at: AwareDatetime | None = None
     updated_at: AwareDatetime
+    pending: Pending | None = None
+    """An intent without its outcome (see Pending); None once settled."""
 
     def moved(
         self, stage: Stage, now: datetime, reason: str, **fields: datetime | bool | None
@@ -62,10 +83,8 @@ def next_stage(
     """The stage a decision moves a key to, with the fields to set; (None, {}) when it stays.
     `staged`: the run is in staged mode (a deactivation it makes is followed by a deletion)."""
     action = decision.action
-    if done and action is Action.DELETE:
-        return Stage.DELETED, {"deleted_at": now}
-    if done and action is Action.DEACTIVATE:
-        return Stage.DEACTIVATED, {"deactivated_at": now, "staged": staged}
+    if done and action.mutates:
+        return after(action, now, staged=staged)
     if known is not None and known.stage is Stage.DEACTIVATED and _reactivated(known, decision):
         return Stage.REACTIVATED, {"reactivated_at": now}
     if action is Action.WARN and (known is None or known.warned_due_at != decision.due_at):
@@ -73,6 +92,17 @@ def next_stage(
     if decision.rules and (known is None or known.stage in (Stage.WARNED, Stage.REACTIVATED)):
         return Stage.DETECTED, {"detected_at": now}
     return None, {}
+
+
+def after(action: Action, now: datetime, *, staged: bool) -> tuple[Stage, dict[str, datetime | bool | None]]:
+    """The stage a key reaches once a mutation is done, with the fields to set."""
+    if action is Action.DELETE:
+        return Stage.DELETED, {"deleted_at": now}
+    if action is Action.DEACTIVATE:
+        return Stage.DEACTIVATED, {"deactivated_at": now, "staged": staged}
+    if action is Action.REACTIVATE:
+        return Stage.REACTIVATED, {"reactivated_at": now}
+    raise ValueError(f"{action.value} changes nothing in IAM")
 
 
 def _reactivated(known: KeyLifecycle, decision: Decision) -> bool:

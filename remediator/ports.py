@@ -7,7 +7,7 @@ from typing import Protocol
 
 from remediator.audit import AuditRecord
 from remediator.credential_report import CredentialReport
-from remediator.exemptions import Exemption
+from remediator.exemptions import Exemption, RejectedExemption
 from remediator.facts import UserFacts
 from remediator.lifecycle import KeyLifecycle
 
@@ -76,14 +76,45 @@ class KeyClaims(Protocol):
         ...
 
 
+class KeyJournal(Protocol):
+    """The write-ahead journal of mutations: a claim, the key's pending mark and the audit records move
+    together, so that an intent without its outcome always leaves a mark that the next holder of the key
+    finds and settles from IAM. Each call is all or nothing."""
+
+    def begin(
+        self, intent: AuditRecord, marked: KeyLifecycle, *, owner: str, after_finished: bool = False
+    ) -> bool:
+        """Claim the key for `owner` (as KeyClaims.claim), set the pending mark that `marked` carries on the
+        key's lifecycle, and append `intent`. False when another run holds the claim: nothing is written.
+        A retry of a call whose reply was lost finds its own writes and succeeds."""
+        ...
+
+    def settle(self, outcome: AuditRecord, settled: KeyLifecycle, *, owner: str) -> None:
+        """Append `outcome` and write `settled` (the lifecycle with its pending mark cleared and its stage
+        moved), then mark the claim finished. Only the mark of `outcome.intent_id` is cleared."""
+        ...
+
+
 class AuditLog(Protocol):
     def append(self, record: AuditRecord) -> None:
         """Store one record durably, or raise. Never overwrites."""
         ...
 
 
+class ExemptionsRead(Protocol):
+    @property
+    def valid(self) -> Sequence[Exemption]:
+        """Every exemption item that parses, expired ones included."""
+        ...
+
+    @property
+    def rejected(self) -> Sequence[RejectedExemption]:
+        """The items that do not parse, with the reason."""
+        ...
+
+
 class ExemptionSource(Protocol):
-    def for_account(self, account_id: str) -> Sequence[Exemption]: ...
+    def read(self, account_id: str) -> ExemptionsRead: ...
 
 
 class LifecycleStore(Protocol):
@@ -91,7 +122,9 @@ class LifecycleStore(Protocol):
         """AccessKeyId -> lifecycle, for every key this service has seen in the account."""
         ...
 
-    def save(self, lifecycle: KeyLifecycle) -> None: ...
+    def save(self, lifecycle: KeyLifecycle) -> None:
+        """Write the key's stage and dates; its pending mark is the journal's and is left as it is."""
+        ...
 
 
 class Notifier(Protocol):

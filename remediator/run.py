@@ -1,13 +1,16 @@
-"""One remediation run's state and result: the audit records it wrote, the notices it owes, and the
-central facts about the account it reads at most once (exemptions, key lifecycles)."""
+"""One remediation run's state and result: the audit records it wrote, the notices it owes, the step it is
+in (for the failure record), and the central facts about the account it reads at most once (exemptions,
+key lifecycles)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from remediator.audit import AuditRecord, Context, Outcome
 from remediator.decision import Action
-from remediator.exemptions import Exemption
+from remediator.exemptions import DEFAULT_MAX_EXEMPTION_DAYS, Exemption, RejectedExemption, screen
 from remediator.lifecycle import KeyLifecycle
 from remediator.ports import ExemptionSource, LifecycleStore
 
@@ -20,13 +23,17 @@ class RunResult:
     """The final audit record of every decision in one run (the outcome, not the intent)."""
 
     records: tuple[AuditRecord, ...] = ()
+    unrecorded_failures: int = 0
+    """Failures whose record could not be written (the audit store was down): logged and counted only."""
+    exemptions_rejected: int = 0
+    """Exemption items of the account that the run read and could not honour."""
 
     def count(self, decision: Action | str, outcome: Outcome) -> int:
         return sum(1 for r in self.records if r.decision == decision and r.outcome == outcome)
 
     @property
     def failures(self) -> int:
-        return sum(1 for r in self.records if r.outcome == Outcome.FAILED)
+        return sum(1 for r in self.records if r.outcome == Outcome.FAILED) + self.unrecorded_failures
 
     def summary(self) -> dict[str, int]:
         return {
@@ -48,16 +55,43 @@ class Run:
     lifecycle_store: LifecycleStore
     owner: str
     """Who holds this run's claims on keys: the event id, or the account run's label."""
+    clock: Callable[[], datetime]
+    max_exemption_days: int = DEFAULT_MAX_EXEMPTION_DAYS
     records: list[AuditRecord] = field(default_factory=list)
     notices: list[AuditRecord] = field(default_factory=list)
     """What people are told about: actions taken or failed, and first warnings."""
+    step: str = "start"
+    """What the run is doing now; a failure that ends the run is recorded with it."""
+    subject: tuple[str | None, str | None] = (None, None)
+    """The user (name, unique id) the run is looking at, for the failure record."""
+    access_key_id: str | None = None
+    """The key the run is acting on, for the failure record."""
+    unrecorded_failures: int = 0
+    audited: set[int] = field(default_factory=set)
+    """The ids of the exceptions whose failure record is written already (never written twice)."""
+    _written: int = 0
     _exemptions: tuple[Exemption, ...] | None = None
+    _rejected: tuple[RejectedExemption, ...] = ()
     _lifecycles: dict[str, KeyLifecycle] | None = None
 
+    def seed(self, *parts: str) -> str:
+        """The seed of the next record's id: this run, the record's position in it, and what it is about.
+        The same record keeps its id through a retried put; no two records of a run share one."""
+        self._written += 1
+        return "|".join((self.owner, self.context.account_id, str(self._written), *parts))
+
     def exemptions(self) -> tuple[Exemption, ...]:
+        """The account's exemptions the remediator honours (read once per run)."""
         if self._exemptions is None:
-            self._exemptions = tuple(self.exemption_source.for_account(self.context.account_id))
+            read = self.exemption_source.read(self.context.account_id)
+            kept, beyond = screen(read.valid, now=self.clock(), max_days=self.max_exemption_days)
+            self._exemptions = kept
+            self._rejected = (*read.rejected, *beyond)
         return self._exemptions
+
+    def rejected_exemptions(self) -> tuple[RejectedExemption, ...]:
+        self.exemptions()
+        return self._rejected
 
     def lifecycles(self) -> dict[str, KeyLifecycle]:
         if self._lifecycles is None:
@@ -65,8 +99,18 @@ class Run:
         return self._lifecycles
 
     def save(self, lifecycle: KeyLifecycle) -> None:
+        known = self.lifecycles().get(lifecycle.access_key_id)
         self.lifecycle_store.save(lifecycle)
+        # The store leaves the pending mark as it is; so does the run's copy.
+        self.remember(lifecycle.model_copy(update={"pending": known.pending if known else None}))
+
+    def remember(self, lifecycle: KeyLifecycle) -> None:
+        """The key's lifecycle as the journal has just written it."""
         self.lifecycles()[lifecycle.access_key_id] = lifecycle
 
     def result(self) -> RunResult:
-        return RunResult(tuple(self.records))
+        return RunResult(
+            tuple(self.records),
+            unrecorded_failures=self.unrecorded_failures,
+            exemptions_rejected=len(self._rejected),
+        )

@@ -1,46 +1,42 @@
-"""The remediation service: read live facts, decide per key, and carry out each decision between an audit
-intent and an audit outcome. The event path, the sweep, the CLI and the demo all go through here."""
+"""The remediation service: read live facts, settle what an earlier run left open, decide per key, and
+carry out each decision between an audit intent and an audit outcome (remediator.mutations). The event
+path, the sweep, the CLI and the demo all go through here.
+
+Any error that ends a run, in any step, is recorded (remediator.recording) before it goes on: a permanent
+one ends the run quietly (a retry cannot help), anything else is raised for the retry and the DLQ.
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from remediator.audit import (
-    AuditRecord,
-    Context,
-    Outcome,
-    Phase,
-    Trigger,
-    record_for_decision,
-    record_for_user,
-)
+from remediator.audit import Context, Outcome, Phase, Trigger
 from remediator.credential_report import CredentialReport, candidates, users_with_several_active_keys
+from remediator.deadline import Deadline
 from remediator.decision import Action, Decision, decide
-from remediator.errors import PermanentError, RemediatorError, TransientError
+from remediator.errors import PermanentError, RemediatorError
 from remediator.events import ComplianceChangeEvent
+from remediator.exemptions import DEFAULT_MAX_EXEMPTION_DAYS
 from remediator.facts import UserFacts
-from remediator.lifecycle import Stage, deactivated_by_us
-from remediator.lifecycle_updates import (
-    advance,
-    first_warning,
-    forget_vanished_keys,
-    gone,
-    record_warnings,
-)
+from remediator.lifecycle import KeyLifecycle, Stage, deactivated_by_us
+from remediator.lifecycle_updates import advance, first_warning, forget_vanished_keys, record_warnings
+from remediator.mutations import Mutations
 from remediator.policy import Mode, Policy
 from remediator.ports import (
     AccountAccess,
     AuditLog,
     ExemptionSource,
     KeyClaims,
+    KeyJournal,
     LifecycleStore,
     MemberAccount,
     Notifier,
 )
-from remediator.run import FINDING, Run, RunResult
+from remediator.recording import Recorder
+from remediator.run import Run, RunResult
 
 logger = logging.getLogger(__name__)
 ROOT_USER = "<root_account>"
@@ -56,25 +52,37 @@ class Remediator:
         exemptions: ExemptionSource,
         claims: KeyClaims,
         lifecycle: LifecycleStore,
+        journal: KeyJournal,
         clock: Callable[[], datetime],
         notifier: Notifier | None = None,
         home_region: str | None = None,
         owner_tag_key: str = "owner",
         on_result: Callable[[RunResult], None] | None = None,
+        deadline: Deadline | None = None,
+        max_exemption_days: int = DEFAULT_MAX_EXEMPTION_DAYS,
     ) -> None:
-        """`on_result` sees every run's result, also one cut short by an error (metrics)."""
+        """`on_result` sees every run's result, also one cut short by an error (metrics). `deadline`: the
+        invocation's, so that an account sweep stops in time to record why."""
         self._policy = policy
         self._access = access
-        self._audit = audit
         self._exemptions = exemptions
-        self._claims = claims
         self._lifecycle = lifecycle
         self._clock = clock
         self._notifier = notifier
         self._home_region = home_region
-        self._owner_tag_key = owner_tag_key
         self._on_result = on_result
+        self._deadline = deadline or Deadline()
+        self._max_exemption_days = max_exemption_days
         self._staged = policy.mode is Mode.STAGED
+        self._recorder = Recorder(audit=audit, clock=clock, owner_tag_key=owner_tag_key)
+        self._mutations = Mutations(
+            journal=journal,
+            claims=claims,
+            recorder=self._recorder,
+            clock=clock,
+            staged=self._staged,
+            owner_tag_key=owner_tag_key,
+        )
 
     # -- entry points ------------------------------------------------------------------------------
 
@@ -83,25 +91,29 @@ class Remediator:
         is decided here from the user's current IAM state."""
         detail = event.detail
         run = self._start(detail.aws_account_id, Trigger.EVENT, label=event.id, rule=detail.config_rule_name)
+        run.subject = (None, detail.resource_id)
         try:
-            member = self._open(
-                run, self._home_region or detail.aws_region, event.id, user_id=detail.resource_id
-            )
-            if member is not None:
-                self._remediate_event_user(run, member, detail.resource_id)
+            member = self._open(run, self._home_region or detail.aws_region, event.id)
+            self._remediate_event_user(run, member, detail.resource_id)
+        except Exception as exc:
+            if self._ends(run, exc):
+                raise
         finally:
             result = self._finish(run)
         return result
 
     def sweep_account(self, account_id: str, *, region: str, label: str) -> RunResult:
         """Reconcile one account: the credential report nominates the users worth a live look (those
-        whose keys break a rule or soon will), plus those whose keys this service deactivated; the
-        paginated listing stands in when no report can be had. Findings are reported, not acted on."""
+        whose keys break a rule or soon will), plus those whose keys this service deactivated or holds
+        an open intent on; the paginated listing stands in when no report can be had. Findings are
+        reported, not acted on."""
         run = self._start(account_id, Trigger.SWEEP, label=label, rule=None)
         try:
-            member = self._open(run, region, label, user_id=None)
-            if member is not None:
-                self._sweep(run, member)
+            self._deadline.check(f"sweep of {account_id}")
+            self._sweep(run, self._open(run, region, label))
+        except Exception as exc:
+            if self._ends(run, exc):
+                raise
         finally:
             result = self._finish(run)
         return result
@@ -110,12 +122,23 @@ class Remediator:
         """Every user of one account, through the paginated listing: what the sweep falls back to."""
         run = self._start(account_id, trigger, label=label, rule=None)
         try:
-            member = self._open(run, region, label, user_id=None)
-            if member is not None:
-                self._every_user(run, member)
+            self._every_user(run, self._open(run, region, label))
+        except Exception as exc:
+            if self._ends(run, exc):
+                raise
         finally:
             result = self._finish(run)
         return result
+
+    def record_failure(
+        self, account_id: str, *, label: str, step: str, error: Exception, user_id: str | None = None
+    ) -> bool:
+        """The failure record of an error outside a run (the handler's idempotency store); False when the
+        audit log could not take it either (then it is only logged)."""
+        run = self._start(account_id, Trigger.EVENT, label=label, rule=None)
+        with self._deadline.finishing():
+            self._recorder.failed(run, error, step=step, user_id=user_id)
+        return run.unrecorded_failures == 0
 
     # -- steps -------------------------------------------------------------------------------------
 
@@ -135,39 +158,42 @@ class Remediator:
             exemption_source=self._exemptions,
             lifecycle_store=self._lifecycle,
             owner=label if trigger is Trigger.EVENT else f"{label}:{uuid.uuid4().hex[:12]}",
+            clock=self._clock,
+            max_exemption_days=self._max_exemption_days,
         )
 
-    def _open(self, run: Run, region: str, label: str, *, user_id: str | None) -> MemberAccount | None:
-        try:
-            member = self._access.open(run.context.account_id, region=region, label=label)
-        except PermanentError as exc:
-            self._access.forget(run.context.account_id)
-            self._user_failed(run, None, user_id, "member role could not be assumed", exc)
-            return None
-        except TransientError as exc:
-            self._user_failed(run, None, user_id, "member role could not be assumed", exc)
-            raise
+    def _ends(self, run: Run, exc: Exception) -> bool:
+        """Record the error that ends the run; True when it is raised on (for the retry)."""
+        user_name, user_id = run.subject
+        with self._deadline.finishing():
+            self._recorder.failed(
+                run, exc, user_name=user_name, user_id=user_id, access_key_id=run.access_key_id
+            )
+        if isinstance(exc, PermanentError):
+            if run.step == "assume-role":
+                self._access.forget(run.context.account_id)
+            return False  # retrying cannot help: recorded, counted, not retried
+        return True
+
+    def _open(self, run: Run, region: str, label: str) -> MemberAccount:
+        run.step = "assume-role"
+        member = self._access.open(run.context.account_id, region=region, label=label)
         run.context = run.context.model_copy(update={"role_session_name": member.role_session_name})
         return member
 
     def _remediate_event_user(self, run: Run, member: MemberAccount, user_id: str) -> None:
-        try:
-            user_name = member.resolve_user_name(user_id)
-        except PermanentError as exc:
-            self._user_failed(run, None, user_id, "user could not be resolved", exc)
-            return
+        run.step = "resolve-user"
+        user_name = member.resolve_user_name(user_id)
         if user_name is None:
-            self._user_record(run, None, user_id, "user no longer exists", Outcome.SKIPPED)
+            self._recorder.user(run, None, user_id, "user no longer exists", Outcome.SKIPPED)
             return
         self._remediate_user(run, member, user_name, user_id)
 
     def _sweep(self, run: Run, member: MemberAccount) -> None:
-        try:
-            report = member.credential_report()
-        except TransientError as exc:
-            # Throttled or not ready: the account is retried later rather than scanned user by user.
-            self._user_failed(run, None, None, "credential report unavailable", exc)
-            raise
+        run.step = "credential-report"
+        # Throttled or not ready: raised, and the account is retried later rather than scanned user by
+        # user when IAM is already busy.
+        report = member.credential_report()
         if report is None:
             self._every_user(run, member)
             return
@@ -176,26 +202,41 @@ class Remediator:
                 report, self._policy.thresholds, self._clock(), warn_days=self._policy.warn_days_before
             )
         )
+        # Rows the report could not be read for are read live (and reported below).
+        nominated |= {problem.user for problem in report.problems}
+        run.step = "central-state"
+        lifecycles = run.lifecycles()
         # Keys this service deactivated are followed up whatever the report says: staged deletion, or a
-        # key someone made active again.
+        # key someone made active again. Intents left open are settled, so none stays open past a sweep.
         if self._policy.mode is Mode.STAGED:
-            nominated |= {lc.user_name for lc in run.lifecycles().values() if lc.stage is Stage.DEACTIVATED}
+            nominated |= {lc.user_name for lc in lifecycles.values() if lc.stage is Stage.DEACTIVATED}
+        nominated |= {lc.user_name for lc in lifecycles.values() if lc.pending}
         for user_name in sorted(nominated):
+            self._deadline.check(f"sweep of {run.context.account_id}")
             self._remediate_user(run, member, user_name, None, report_keyless=False)
         self._report_findings(run, report, checked=nominated)
 
     def _every_user(self, run: Run, member: MemberAccount) -> None:
+        run.step = "list-users"
+        seen = set()
         try:
             for user_name, user_id in member.users():
+                self._deadline.check(f"listing of {run.context.account_id}")
+                seen.add(user_name)
                 self._remediate_user(run, member, user_name, user_id, report_keyless=False)
+                run.step = "list-users"
         except PermanentError as exc:
-            self._user_failed(run, None, None, "users could not be listed", exc)
+            self._recorder.failed(run, exc, step="list-users")
+            return
+        # Intents left open on the keys of users who no longer exist.
+        for user_name in sorted({lc.user_name for lc in run.lifecycles().values() if lc.pending} - seen):
+            self._remediate_user(run, member, user_name, None, report_keyless=False)
 
     def _report_findings(self, run: Run, report: CredentialReport, *, checked: set[str]) -> None:
         """Report-only findings. Users read live in this run were judged on their live keys already."""
         root = report.root
         if root is not None and root.active_keys:
-            self._finding(
+            self._recorder.finding(
                 run,
                 ROOT_USER,
                 None,
@@ -204,7 +245,16 @@ class Remediator:
             )
         for user_name in users_with_several_active_keys(report.users):
             if user_name not in checked:
-                self._finding(run, user_name, None, "several active access keys; CIS 1.13 allows one")
+                self._recorder.finding(
+                    run, user_name, None, "several active access keys; CIS 1.13 allows one"
+                )
+        for problem in report.problems:
+            self._recorder.finding(
+                run,
+                problem.user,
+                None,
+                f"credential report row unreadable ({problem.why}); the user was read live",
+            )
 
     def _remediate_user(
         self,
@@ -217,24 +267,34 @@ class Remediator:
     ) -> UserFacts | None:
         """`report_keyless`: an event names the user, so "no keys" answers it; an account run would
         only fill the log with every user that has no keys."""
+        run.subject, run.access_key_id = (user_name, user_id), None
+        run.step = "read-user"
         try:
             facts = member.read_user(user_name, user_id)
         except PermanentError as exc:
             # The cached credentials may have been revoked: the next run assumes the role afresh.
             self._access.forget(run.context.account_id)
-            self._user_failed(run, user_name, user_id, "user could not be read", exc)
+            self._recorder.failed(run, exc, user_name=user_name, user_id=user_id)
             return None
+        run.step = "central-state"
+        open_marks = sorted(
+            (lc for lc in run.lifecycles().values() if lc.pending and lc.user_name == user_name),
+            key=lambda lc: lc.access_key_id,
+        )
+        settled = self._settle_open(run, member, facts, open_marks)
+        run.step = "lifecycle"
         forget_vanished_keys(run, user_name, facts, self._clock())
         if facts is None or not facts.keys:
             if facts is None or report_keyless:
                 reason = "user no longer exists" if facts is None else "user has no access keys"
-                self._user_record(run, user_name, user_id, reason, Outcome.SKIPPED)
+                self._recorder.user(run, user_name, user_id, reason, Outcome.SKIPPED)
             return facts
-        now = self._clock()
-        deactivated = deactivated_by_us(run.lifecycles())
         first = len(run.records)
-        for decision in decide(facts, self._policy, run.exemptions(), now, deactivated):
-            self._carry_out(run, member, facts, decision)
+        for decision in self._decide(run, facts):
+            if decision.access_key_id not in settled:
+                run.access_key_id = decision.access_key_id
+                self._carry_out(run, member, facts, decision)
+        run.access_key_id = None
         acted = {
             r.access_key_id
             for r in run.records[first:]
@@ -242,114 +302,63 @@ class Remediator:
         }
         active = [key for key in facts.keys if key.is_active and key.access_key_id not in acted]
         if len(active) > 1 and run.context.trigger is not Trigger.EVENT:
-            self._finding(
+            self._recorder.finding(
                 run, user_name, facts.user_id, f"{len(active)} active access keys; CIS 1.13 allows one"
             )
         return facts
 
-    def _carry_out(self, run: Run, member: MemberAccount, facts: UserFacts, decision: Decision) -> None:
-        owner = facts.tags.get(self._owner_tag_key)
+    def _settle_open(
+        self, run: Run, member: MemberAccount, facts: UserFacts | None, marks: Iterable[KeyLifecycle]
+    ) -> set[str]:
+        """Settle the user's open intents first; the keys that need nothing more in this run."""
+        marks = list(marks)
+        if not marks:
+            return set()
+        fresh = {d.access_key_id: d for d in self._decide(run, facts)} if facts and facts.keys else {}
+        done = set()
+        for marked in marks:
+            run.access_key_id = marked.access_key_id
+            if self._mutations.settle_open(run, member, facts, marked, fresh.get(marked.access_key_id)):
+                done.add(marked.access_key_id)
+        run.access_key_id = None
+        return done
 
-        def record(phase: Phase, outcome: Outcome, error: str | None = None, note: str | None = None) -> None:
-            written = record_for_decision(
-                run.context,
-                user_name=facts.user_name,
-                user_id=facts.user_id,
-                owner=owner,
-                decision=decision,
-                phase=phase,
-                outcome=outcome,
-                recorded_at=self._clock(),
-                error=error,
-                note=note,
+    def _decide(self, run: Run, facts: UserFacts) -> tuple[Decision, ...]:
+        """decide() with the run's exemptions; a decision on a key that a rejected exemption names says so
+        (the exemption is never silently dropped)."""
+        run.step = "central-state"
+        decisions = decide(
+            facts, self._policy, run.exemptions(), self._clock(), deactivated_by_us(run.lifecycles())
+        )
+        rejected = run.rejected_exemptions()
+        if not rejected:
+            return decisions
+        noted = []
+        for decision in decisions:
+            notes = [
+                r.note()
+                for r in rejected
+                if r.names(user_name=facts.user_name, access_key_id=decision.access_key_id)
+            ]
+            noted.append(
+                decision.model_copy(update={"reason": "; ".join((decision.reason, *notes))})
+                if notes
+                else decision
             )
-            if phase is Phase.INTENT:
-                self._audit.append(written)  # before IAM is touched: if it fails, nothing happens
-                return
-            self._record(run, written)
-            if phase is Phase.OUTCOME or (decision.action is Action.WARN and first_warning(run, decision)):
-                run.notices.append(written)
+        return tuple(noted)
 
-        if not decision.action.mutates:
-            record(Phase.DECISION, Outcome.SKIPPED)
-            advance(run, facts, decision, done=False, now=self._clock(), staged=self._staged)
+    def _carry_out(self, run: Run, member: MemberAccount, facts: UserFacts, decision: Decision) -> None:
+        if decision.action.mutates:
+            self._mutations.carry_out(run, member, facts, decision)
             return
-        key = decision.access_key_id
-        if not self._claims.claim(run.context.account_id, key, decision.action.value, owner=run.owner):
-            # Both rules usually fire together: the other event's run is acting on this key.
-            record(Phase.DECISION, Outcome.SKIPPED, note="another run is acting on this key")
-            return
-        record(Phase.INTENT, Outcome.PENDING)
-        try:
-            try:
-                if decision.action is Action.DELETE:
-                    changed = member.delete_key(facts.user_name, key)
-                else:
-                    changed = member.deactivate_key(facts.user_name, key)
-            except (PermanentError, TransientError) as exc:
-                record(Phase.OUTCOME, Outcome.FAILED, error=str(exc))
-                logger.error(
-                    "key action failed", extra=_log_fields(run, facts.user_name, decision, error=str(exc))
-                )
-                if isinstance(exc, TransientError):
-                    raise
-                return
-            if not changed:
-                record(Phase.OUTCOME, Outcome.SKIPPED, note="key already gone")
-                gone(run, key, self._clock())
-                return
-            record(Phase.OUTCOME, Outcome.DONE)
-            message = "key deleted" if decision.action is Action.DELETE else "key deactivated"
-            logger.info(message, extra=_log_fields(run, facts.user_name, decision))
-            advance(run, facts, decision, done=True, now=self._clock(), staged=self._staged)
-        finally:
-            self._claims.finish(run.context.account_id, key, owner=run.owner)
-
-    # -- records -----------------------------------------------------------------------------------
-
-    def _finding(self, run: Run, user_name: str, user_id: str | None, reason: str) -> None:
-        self._user_record(run, user_name, user_id, reason, Outcome.SKIPPED, decision=FINDING)
-
-    def _user_failed(
-        self, run: Run, user_name: str | None, user_id: str | None, reason: str, exc: Exception
-    ) -> None:
-        logger.error(
-            reason, extra={"account_id": run.context.account_id, "user_id": user_id, "error": str(exc)}
-        )
-        self._user_record(run, user_name, user_id, reason, Outcome.FAILED, error=str(exc))
-        run.notices.append(run.records[-1])
-
-    def _user_record(  # noqa: PLR0917
-        self,
-        run: Run,
-        user_name: str | None,
-        user_id: str | None,
-        reason: str,
-        outcome: Outcome,
-        error: str | None = None,
-        decision: str = "none",
-    ) -> None:
-        """A record about the user as a whole, when there is no key to decide on."""
-        self._record(
-            run,
-            record_for_user(
-                run.context,
-                user_name=user_name,
-                user_id=user_id,
-                reason=reason,
-                outcome=outcome,
-                recorded_at=self._clock(),
-                error=error,
-                decision=decision,
-            ),
-        )
-
-    def _record(self, run: Run, record: AuditRecord) -> None:
-        self._audit.append(record)
-        run.records.append(record)
+        record = self._recorder.decision(run, facts, decision, Phase.DECISION, Outcome.SKIPPED)
+        self._recorder.write(run, record)
+        if decision.action is Action.WARN and first_warning(run, decision):
+            run.notices.append(record)
+        run.step = "lifecycle"
+        advance(run, facts, decision, done=False, now=self._clock(), staged=self._staged)
 
     def _finish(self, run: Run) -> RunResult:
-        result = run.result()
         if self._notifier is not None and run.notices:
             try:
                 self._notifier.notify(run.notices)
@@ -358,17 +367,13 @@ class Remediator:
                 # Warnings stay unrecorded, so the next sweep sends them again.
                 logger.warning("notification failed", extra={"error": str(exc)})
             else:
-                record_warnings(run, self._clock())
+                try:
+                    record_warnings(run, self._clock())
+                except RemediatorError as exc:
+                    # Sent but not noted: the next sweep warns once more. Not retried, which would too.
+                    with self._deadline.finishing():
+                        self._recorder.failed(run, exc, step="lifecycle")
+        result = run.result()
         if self._on_result is not None:
             self._on_result(result)
         return result
-
-
-def _log_fields(run: Run, user_name: str, decision: Decision, **more: str) -> dict[str, str]:
-    return {
-        "account_id": run.context.account_id,
-        "user_name": user_name,
-        "access_key_id": decision.access_key_id,
-        "rule": ",".join(decision.rules),
-        **more,
-    }

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from remediator.errors import ConfigurationError
+from remediator.exemptions import DEFAULT_MAX_EXEMPTION_DAYS
 from remediator.policy import PRESETS, Mode, Policy, Thresholds
 
 Preset = Literal["cis-1.2", "cis-1.4", "cis-3.0", "cis-5.0"]
@@ -49,6 +50,8 @@ class Settings(BaseModel):
     home_region: str | None = None
     """Where member accounts record AWS::IAM::User in Config; defaults to the event's region."""
     idempotency_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    max_exemption_days: int = Field(default=DEFAULT_MAX_EXEMPTION_DAYS, ge=1, le=3650)
+    """An exemption whose expiry is further than this from when it was made is not honoured."""
     sweep_queue_url: str | None = None
     """The sweep function's queue (one message per account); only the sweep function needs it."""
     tracing: bool = False

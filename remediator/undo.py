@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from remediator.audit import Context, Outcome, Phase, Trigger, record_for_decision
+from remediator.audit import AuditRecord, Context, Outcome, Phase, Trigger, record_for_decision
 from remediator.decision import Action, Decision
 from remediator.errors import RemediatorError
-from remediator.lifecycle import Stage
+from remediator.lifecycle import Pending, Stage, after
 from remediator.policy import Policy
-from remediator.ports import AccountAccess, AuditLog, KeyClaims, LifecycleStore
+from remediator.ports import AccountAccess, KeyJournal, LifecycleStore
 
 
 class UndoRefusedError(RemediatorError):
@@ -28,16 +28,14 @@ class Undo:
         *,
         policy: Policy,
         access: AccountAccess,
-        audit: AuditLog,
-        claims: KeyClaims,
         lifecycle: LifecycleStore,
+        journal: KeyJournal,
         clock: Callable[[], datetime],
     ) -> None:
         self._policy = policy
         self._access = access
-        self._audit = audit
-        self._claims = claims
         self._lifecycle = lifecycle
+        self._journal = journal
         self._clock = clock
 
     def reactivate(self, account_id: str, access_key_id: str, *, operator: str, region: str) -> str:
@@ -46,6 +44,12 @@ class Undo:
         known = self._lifecycle.for_account(account_id).get(access_key_id)
         if known is None or known.stage is not Stage.DEACTIVATED or known.deactivated_at is None:
             raise UndoRefusedError(f"{access_key_id} in {account_id} was not deactivated by this service")
+        if known.pending is not None:
+            raise UndoRefusedError(
+                f"{access_key_id} carries an open intent to {known.pending.action.value} it (since "
+                f"{known.pending.since:%Y-%m-%d %H:%M} UTC); the next run on the key settles it: "
+                "try again after it"
+            )
         ends = known.deactivated_at + timedelta(days=self._policy.grace_days)
         if now > ends:
             raise UndoRefusedError(
@@ -60,10 +64,6 @@ class Undo:
             raise UndoRefusedError(f"{access_key_id} of {known.user_name} no longer exists")
         if key.is_active:
             raise UndoRefusedError(f"{access_key_id} of {known.user_name} is already active")
-        if not self._claims.claim(
-            account_id, access_key_id, Action.REACTIVATE.value, owner=label, after_finished=True
-        ):
-            raise UndoRefusedError(f"another run is acting on {access_key_id}; try again later")
         context = Context(
             account_id=account_id,
             trigger=Trigger.CLI,
@@ -85,31 +85,51 @@ class Undo:
             due_at=None,
         )
 
-        def record(phase: Phase, outcome: Outcome, error: str | None = None) -> None:
-            self._audit.append(
-                record_for_decision(
-                    context,
-                    user_name=facts.user_name,
-                    user_id=facts.user_id,
-                    owner=None,
-                    decision=decision,
-                    phase=phase,
-                    outcome=outcome,
-                    recorded_at=self._clock(),
-                    error=error,
-                )
+        def record(
+            phase: Phase, outcome: Outcome, error: str | None = None, intent_id: str | None = None
+        ) -> AuditRecord:
+            return record_for_decision(
+                context,
+                user_name=facts.user_name,
+                user_id=facts.user_id,
+                owner=None,
+                decision=decision,
+                phase=phase,
+                outcome=outcome,
+                recorded_at=self._clock(),
+                error=error,
+                seed=f"{label}|{operator}|{now.isoformat()}|{phase}",
+                intent_id=intent_id,
             )
 
-        record(Phase.INTENT, Outcome.PENDING)
+        intent = record(Phase.INTENT, Outcome.PENDING)
+        marked = known.model_copy(
+            update={
+                "pending": Pending(
+                    action=Action.REACTIVATE,
+                    intent_id=intent.record_id,
+                    owner=label,
+                    since=intent.recorded_at,
+                    user_id=facts.user_id,
+                    reason=decision.reason,
+                )
+            }
+        )
+        if not self._journal.begin(intent, marked, owner=label, after_finished=True):
+            raise UndoRefusedError(f"another run is acting on {access_key_id}; try again later")
+        unmarked = marked.model_copy(update={"pending": None})
         try:
             changed = member.reactivate_key(facts.user_name, access_key_id)
         except RemediatorError as exc:
-            record(Phase.OUTCOME, Outcome.FAILED, error=str(exc))
+            self._journal.settle(
+                record(Phase.OUTCOME, Outcome.FAILED, str(exc), intent.record_id), unmarked, owner=label
+            )
             raise
         if not changed:
-            record(Phase.OUTCOME, Outcome.FAILED, error="key no longer exists")
+            gone = record(Phase.OUTCOME, Outcome.FAILED, "key no longer exists", intent.record_id)
+            self._journal.settle(gone, unmarked, owner=label)
             raise UndoRefusedError(f"{access_key_id} of {known.user_name} no longer exists")
-        record(Phase.OUTCOME, Outcome.DONE)
-        self._lifecycle.save(known.moved(Stage.REACTIVATED, now, decision.reason, reactivated_at=now))
-        self._claims.finish(account_id, access_key_id, owner=label)
+        stage, fields = after(Action.REACTIVATE, now, staged=False)
+        done = record(Phase.OUTCOME, Outcome.DONE, intent_id=intent.record_id)
+        self._journal.settle(done, unmarked.moved(stage, now, decision.reason, **fields), owner=label)
         return facts.user_name

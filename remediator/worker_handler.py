@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from remediator.composition import build_remediator
+from remediator.deadline import Deadline
 from remediator.errors import RemediatorError
 from remediator.run import RunResult
 from remediator.service import Remediator
@@ -41,12 +42,14 @@ def count(result: RunResult) -> None:
     metrics.add_metric("KeysExempted", MetricUnit.Count, summary["exempted"])
     metrics.add_metric("KeysWarned", MetricUnit.Count, summary["warned"])
     metrics.add_metric("RemediationFailures", MetricUnit.Count, summary["failed"])
+    metrics.add_metric("ExemptionsRejected", MetricUnit.Count, result.exemptions_rejected)
 
 
 @functools.cache
-def runtime() -> tuple[Settings, Remediator]:
+def runtime() -> tuple[Settings, Remediator, Deadline]:
     settings = load_settings()
-    return settings, build_remediator(settings, boto3.Session(), on_result=count)
+    deadline = Deadline()
+    return settings, build_remediator(settings, boto3.Session(), on_result=count, deadline=deadline), deadline
 
 
 def sweep_one(record: SQSRecord, remediator: Remediator, region: str) -> dict[str, Any]:
@@ -82,6 +85,9 @@ def handle_batch(
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings, remediator = runtime()
+    settings, remediator, deadline = runtime()
+    # Every message of the batch shares the invocation's time: one that cannot finish in time stops,
+    # records why and is retried; the messages after it are not started (reported as failed, retried).
+    deadline.start(context.get_remaining_time_in_millis())
     region = settings.home_region or os.environ.get("AWS_REGION") or "us-east-1"
     return handle_batch(event, context, remediator, region)

@@ -9,8 +9,8 @@ from datetime import datetime
 from remediator.adapters.claims import CLAIM_TTL
 from remediator.audit import AuditRecord
 from remediator.credential_report import CredentialReport
-from remediator.errors import PermanentError
-from remediator.exemptions import Exemption
+from remediator.errors import PermanentError, TransientError
+from remediator.exemptions import Exemption, RejectedExemption
 from remediator.facts import KeyFacts, UserFacts
 from remediator.lifecycle import KeyLifecycle
 from remediator.ports import (
@@ -18,6 +18,7 @@ from remediator.ports import (
     AuditLog,
     ExemptionSource,
     KeyClaims,
+    KeyJournal,
     LifecycleStore,
     MemberAccount,
     Notifier,
@@ -121,13 +122,19 @@ class FakeAccess:
 class MemoryLifecycle:
     saved: dict[tuple[str, str], KeyLifecycle] = field(default_factory=dict)
     writes: int = 0
+    fail: Exception | None = None
 
     def for_account(self, account_id: str) -> dict[str, KeyLifecycle]:
         return {key: lc for (account, key), lc in self.saved.items() if account == account_id}
 
     def save(self, lifecycle: KeyLifecycle) -> None:
+        """As the state table: the stage and dates; the pending mark stays as it is."""
+        if self.fail is not None:
+            raise self.fail
         self.writes += 1
-        self.saved[(lifecycle.account_id, lifecycle.access_key_id)] = lifecycle
+        slot = (lifecycle.account_id, lifecycle.access_key_id)
+        known = self.saved.get(slot)
+        self.saved[slot] = lifecycle.model_copy(update={"pending": known.pending if known else None})
 
 
 @dataclass
@@ -180,14 +187,68 @@ class MemoryAuditLog:
             self.journal.append(f"audit:{record.phase}")
 
 
+@dataclass(frozen=True)
+class Read:
+    valid: tuple[Exemption, ...]
+    rejected: tuple[RejectedExemption, ...]
+
+
 @dataclass
 class StaticExemptions:
     exemptions: list[Exemption] = field(default_factory=list)
+    rejected: list[RejectedExemption] = field(default_factory=list)
     reads: int = 0
 
-    def for_account(self, account_id: str) -> Sequence[Exemption]:
+    def read(self, account_id: str) -> Read:
         self.reads += 1
-        return [e for e in self.exemptions if e.account_id == account_id]
+        return Read(
+            tuple(e for e in self.exemptions if e.account_id == account_id),
+            tuple(r for r in self.rejected if r.account_id == account_id),
+        )
+
+
+@dataclass
+class MemoryJournal:
+    """The journal over the other fakes, all or nothing as the transactions are. `fail_begin` /
+    `fail_settle`: the error the next calls raise (nothing written)."""
+
+    audit: MemoryAuditLog
+    claims: MemoryClaims
+    lifecycle: MemoryLifecycle
+    fail_begin: Exception | None = None
+    fail_settle: Exception | None = None
+
+    def begin(
+        self, intent: AuditRecord, marked: KeyLifecycle, *, owner: str, after_finished: bool = False
+    ) -> bool:
+        if self.fail_begin is not None:
+            raise self.fail_begin
+        slot = (marked.account_id, marked.access_key_id)
+        known = self.lifecycle.saved.get(slot)
+        if known is not None and known.pending is not None and known.pending.owner != owner:
+            raise TransientError(f"{marked.access_key_id} carries an open intent of another run")
+        if not self.claims.claim(
+            marked.account_id,
+            marked.access_key_id,
+            intent.decision,
+            owner=owner,
+            after_finished=after_finished,
+        ):
+            return False
+        self.lifecycle.saved[slot] = (known or marked).model_copy(update={"pending": marked.pending})
+        self.audit.append(intent)
+        return True
+
+    def settle(self, outcome: AuditRecord, settled: KeyLifecycle, *, owner: str) -> None:
+        if self.fail_settle is not None:
+            raise self.fail_settle
+        slot = (settled.account_id, settled.access_key_id)
+        known = self.lifecycle.saved.get(slot)
+        if known is None or known.pending is None or known.pending.intent_id != outcome.intent_id:
+            raise TransientError(f"the intent {outcome.intent_id} was settled by another run meanwhile")
+        self.audit.append(outcome)
+        self.lifecycle.saved[slot] = settled.model_copy(update={"pending": None})
+        self.claims.finish(settled.account_id, settled.access_key_id, owner=owner)
 
 
 @dataclass
@@ -209,6 +270,9 @@ def _conforms(  # noqa: PLR0917
     n: RecordingNotifier,
     claims: MemoryClaims,
     lifecycle: MemoryLifecycle,
-) -> tuple[MemberAccount, AccountAccess, AuditLog, ExemptionSource, Notifier, KeyClaims, LifecycleStore]:
+    journal: MemoryJournal,
+) -> tuple[
+    MemberAccount, AccountAccess, AuditLog, ExemptionSource, Notifier, KeyClaims, LifecycleStore, KeyJournal
+]:
     """Never called: makes mypy prove that the fakes implement the ports."""
-    return member, access, log, ex, n, claims, lifecycle
+    return member, access, log, ex, n, claims, lifecycle, journal

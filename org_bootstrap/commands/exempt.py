@@ -133,7 +133,8 @@ def add(  # noqa: PLR0917
             "--max-days",
             min=1,
             max=MAX_HORIZON_DAYS,
-            help=f"The maximum horizon of an exemption, in days (a year at most: {MAX_HORIZON_DAYS}).",
+            help=f"The maximum horizon of an exemption, in days (a year at most: {MAX_HORIZON_DAYS}; "
+            "and at most the deployed MaxExemptionDays).",
         ),
     ] = exemptions.DEFAULT_MAX_DAYS,
     security_role: SecurityRole = DEFAULT_ROLE,
@@ -169,6 +170,7 @@ def add(  # noqa: PLR0917
         output=output,
     )
     try:
+        exemptions.check_horizon(store, max_days)
         exemptions.check_account(store.organization, account)
         exemption = exemptions.new_exemption(
             account_id=account,
@@ -177,6 +179,7 @@ def add(  # noqa: PLR0917
             reason=reason,
             owner=owner,
             expires_at=expires_at,
+            created_at=now,
         )
         line = (
             f"Would exempt {exemptions.describe(exemption)} until {expires_at:%Y-%m-%d %H:%M} UTC, "

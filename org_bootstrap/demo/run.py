@@ -221,6 +221,7 @@ def _exempt_break_glass(aws: Aws, deployment: Deployment, org: DemoOrganization,
             reason="break-glass user, key kept in the vault",
             owner="secops@example.com",
             expires_at=now + timedelta(days=EXEMPTION_DAYS),
+            created_at=now,
         )
         add(store, exemption, now=now)
 

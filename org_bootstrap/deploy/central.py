@@ -36,6 +36,7 @@ POLICY_PARAMETERS = {
     "OwnerTagKey": "owner_tag_key",
     "OptOutTagKey": "opt_out_tag_key",
     "HomeRegion": "home_region",
+    "MaxExemptionDays": "max_exemption_days",
 }
 
 

@@ -78,6 +78,16 @@ def require_administrator(view: OrganizationView) -> None:
         )
 
 
+def check_horizon(store: Store, max_days: int) -> None:
+    """The remediator honours no exemption further than the deployed MaxExemptionDays from its making."""
+    deployed = store.settings.max_exemption_days
+    if max_days > deployed:
+        raise CliError(
+            f"--max-days {max_days} is beyond the deployed MaxExemptionDays of {deployed}: the remediator "
+            "would not honour such an exemption"
+        )
+
+
 def check_account(view: OrganizationView, account_id: str) -> None:
     """The account must be an ACTIVE account of the organization. Pure."""
     require_administrator(view)
@@ -137,6 +147,7 @@ def new_exemption(
     reason: str,
     owner: str,
     expires_at: datetime,
+    created_at: datetime | None = None,
 ) -> Exemption:
     try:
         return Exemption(
@@ -146,6 +157,7 @@ def new_exemption(
             reason=reason,
             owner=owner,
             expires_at=expires_at,
+            created_at=created_at,
         )
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())

@@ -35,7 +35,7 @@ from pydantic import ValidationError
 from remediator.credential_report import CredentialReport, candidates
 from remediator.decision import Action, Decision, Rule, decide
 from remediator.errors import RemediatorError
-from remediator.exemptions import Exemption
+from remediator.exemptions import DEFAULT_MAX_EXEMPTION_DAYS, Exemption, screen
 from remediator.facts import KeyFacts, UserFacts
 from remediator.lifecycle import KeyLifecycle, Stage, deactivated_by_us
 from remediator.policy import Mode, Policy
@@ -165,9 +165,11 @@ def nominate(
     report: CredentialReport, policy: Policy, until: datetime, lifecycles: Mapping[str, KeyLifecycle]
 ) -> tuple[str, ...]:
     """The users worth a live look: by the report, an active key that breaks a rule before `until`, or is
-    in the warning window by then; in staged mode also the users of keys this service deactivated. Pure.
-    The report's own age (up to four hours) widens the window: a user too many is read, none is missed."""
+        in the warning window by then; the users whose rows do not read; in staged mode also the users of keys
+    this service deactivated. Pure.
+        The report's own age (up to four hours) widens the window: a user too many is read, none is missed."""
     found = set(candidates(report, policy.thresholds, until, warn_days=policy.warn_days_before))
+    found |= {problem.user for problem in report.problems}  # rows that do not read: read live instead
     if policy.mode is Mode.STAGED:
         found |= {lc.user_name for lc in lifecycles.values() if lc.stage is Stage.DEACTIVATED}
     return tuple(sorted(found))
@@ -209,12 +211,19 @@ def failure(exc: Exception, doing: str) -> str:
 
 
 def read_central(
-    account_id: str, exemptions: ExemptionSource | None, lifecycle: LifecycleStore | None
+    account_id: str,
+    exemptions: ExemptionSource | None,
+    lifecycle: LifecycleStore | None,
+    *,
+    now: datetime,
+    max_exemption_days: int = DEFAULT_MAX_EXEMPTION_DAYS,
 ) -> Central:
-    """The account's exemptions and key lifecycles; both None without a central stack."""
+    """The account's exemptions (those the remediator honours) and key lifecycles; both None without a
+    central stack."""
     doing = f"exemptions of {account_id}"
     try:
-        known = tuple(exemptions.for_account(account_id)) if exemptions else ()
+        read = exemptions.read(account_id).valid if exemptions else ()
+        known, _ = screen(read, now=now, max_days=max_exemption_days)
         doing = f"key lifecycles of {account_id}"
         lifecycles = lifecycle.for_account(account_id) if lifecycle else {}
     except Exception as exc:  # noqa: BLE001  # one bad item fails its account, listed; not the scan
@@ -297,6 +306,7 @@ def scan_accounts(  # noqa: PLR0917
     *,
     concurrency: int = 8,
     on_done: Callable[[AccountScan], None] | None = None,
+    max_exemption_days: int = DEFAULT_MAX_EXEMPTION_DAYS,
 ) -> ScanResult:
     """Every account, `concurrency` at a time; results in the order of `accounts`. First the central state
     of them all, then the accounts: nothing central is read once the first account is opened. `on_done`
@@ -319,7 +329,12 @@ def scan_accounts(  # noqa: PLR0917
     done: dict[str, AccountScan] = {}
     executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="akr-scan")
     try:
-        reads = {executor.submit(read_central, a, exemptions, lifecycle): a for a in ordered}
+        reads = {
+            executor.submit(
+                read_central, a, exemptions, lifecycle, now=now, max_exemption_days=max_exemption_days
+            ): a
+            for a in ordered
+        }
         for read in as_completed(reads):
             central[reads[read]] = read.result()
         futures: dict[Future[AccountScan], str] = {executor.submit(scan_one, a): a for a in ordered}

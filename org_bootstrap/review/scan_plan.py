@@ -35,6 +35,7 @@ from remediator.adapters.lifecycle_table import DynamoDBLifecycle
 from remediator.adapters.member import Boto3MemberAccount
 from remediator.adapters.sessions import AssumedRoleAccess, member_session
 from remediator.composition import utc_now
+from remediator.exemptions import DEFAULT_MAX_EXEMPTION_DAYS
 from remediator.policy import PRESETS, Mode, Policy, Thresholds
 from remediator.ports import MemberAccount
 
@@ -86,6 +87,8 @@ class ScanPolicy:
     overrides: dict[str, str]
     state_table: str | None
     """Where the exemptions and key lifecycles are; None without a central stack."""
+    max_exemption_days: int = DEFAULT_MAX_EXEMPTION_DAYS
+    """The deployed horizon past which the remediator does not honour an exemption."""
 
     def as_dict(self) -> dict[str, Any]:
         policy = self.policy
@@ -109,12 +112,13 @@ def choose_policy(
     """The deployed policy, read as the deployed remediator reads it, or the defaults without a central
     stack; then the overrides: --cis replaces both limits, --max-* each its own. Pure."""
     check_overrides(overrides)
+    horizon = DEFAULT_MAX_EXEMPTION_DAYS
     if stack is None:
         base, state_table = Policy(), None
         source, note = "defaults", f"no central stack in {where}: the defaults, and no central exemptions"
     else:
         settings = settings_from(stack, account_role=account_role)
-        base, state_table = settings.policy, settings.state_table
+        base, state_table, horizon = settings.policy, settings.state_table, settings.max_exemption_days
         source, note = "deployed", f"the parameters of stack {stack.name} in {where}"
     limits = PRESETS[f"cis-{overrides.cis}"] if overrides.cis else base.thresholds
     limits = Thresholds(
@@ -122,7 +126,7 @@ def choose_policy(
         max_unused_days=overrides.max_unused_days or limits.max_unused_days,
     )
     policy = base.model_copy(update={"thresholds": limits, "mode": overrides.mode or base.mode})
-    return ScanPolicy(policy, source, note, overrides.given(), state_table)
+    return ScanPolicy(policy, source, note, overrides.given(), state_table, horizon)
 
 
 def _policy(*statements: tuple[Sequence[str], str]) -> str:
@@ -272,6 +276,7 @@ def run_scan(
         plan.until,
         concurrency=concurrency,
         on_done=on_done,
+        max_exemption_days=plan.policy.max_exemption_days,
     )
 
 

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from remediator.adapters.failures import translate
+from remediator.adapters.failures import error_code, translate
 from remediator.audit import AuditRecord
+from remediator.errors import PermanentError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -38,21 +39,49 @@ def from_item(item: dict[str, Any]) -> AuditRecord:
     return AuditRecord.model_validate(plain)
 
 
+def append_params(record: AuditRecord) -> dict[str, Any]:
+    """The conditional put of one record (PutItem's parameters, or a transaction's Put). Append-only: a
+    record id is never written twice; on a collision DynamoDB returns what is stored, to compare."""
+    return {
+        "Item": to_item(record),
+        "ConditionExpression": "attribute_not_exists(record_id)",
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+
+
+def same_record(stored: dict[str, Any] | None, record: AuditRecord) -> bool:
+    """Whether the item found under `record`'s id is `record` itself: a put that was applied, then
+    retried because its reply was lost, finds its own record, which is success, not a collision."""
+    if not stored:
+        return False
+    plain = {name: _deserializer.deserialize(value) for name, value in stored.items()}
+    mine = {name: _deserializer.deserialize(value) for name, value in to_item(record).items()}
+    return plain == mine
+
+
+class AuditCollisionError(PermanentError):
+    """A record id is taken by a different record: never overwritten, never taken as ours."""
+
+
 class DynamoDBAuditLog:
     def __init__(self, *, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
         self._table = table_name
 
     def append(self, record: AuditRecord) -> None:
+        doing = f"dynamodb:PutItem into {self._table}"
         try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=to_item(record),
-                # Append-only: a record id is never written twice.
-                ConditionExpression="attribute_not_exists(record_id)",
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, f"dynamodb:PutItem into {self._table}") from exc
+            self._client.put_item(TableName=self._table, **append_params(record))
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise translate(exc, doing) from exc
+            stored: Any = exc.response.get("Item")
+            if not same_record(stored, record):
+                raise AuditCollisionError(
+                    f"{doing}: record {record.record_id} of {record.account_id} exists with other content"
+                ) from exc
+        except BotoCoreError as exc:
+            raise translate(exc, doing) from exc
 
     def for_account(self, account_id: str, *, newest_first: bool = True) -> list[AuditRecord]:
         """Every record of one account, all pages, newest first by default."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -24,6 +24,52 @@ if TYPE_CHECKING:
 # Longer than any run (the worker's timeout is ten minutes), short enough that an operator's undo right
 # after a deactivation waits minutes, not an hour.
 CLAIM_TTL = timedelta(minutes=15)
+
+
+def claim_params(  # noqa: PLR0917
+    account_id: str,
+    access_key_id: str,
+    action: str,
+    owner: str,
+    now: datetime,
+    ttl: timedelta,
+    after_finished: bool,
+) -> dict[str, Any]:
+    """The conditional put that takes a claim (PutItem's parameters, or a transaction's Put)."""
+    condition = "attribute_not_exists(pk) OR #owner = :owner OR #expiration < :now"
+    values: dict[str, AttributeValueTypeDef] = {
+        ":owner": {"S": owner},
+        ":now": {"N": str(int(now.timestamp()))},
+    }
+    names = {"#owner": "owner", "#expiration": "expiration"}
+    if after_finished:
+        condition += " OR #state = :finished"
+        values[":finished"] = {"S": "finished"}
+        names["#state"] = "state"
+    return {
+        "Item": {
+            "pk": {"S": f"claim#{account_id}"},
+            "sk": {"S": access_key_id},
+            "owner": {"S": owner},
+            "action": {"S": action},
+            "state": {"S": "acting"},
+            "expiration": {"N": str(int((now + ttl).timestamp()))},
+        },
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+
+
+def finish_params(account_id: str, access_key_id: str, owner: str) -> dict[str, Any]:
+    """The update that marks a claim finished, only while `owner` holds it."""
+    return {
+        "Key": {"pk": {"S": f"claim#{account_id}"}, "sk": {"S": access_key_id}},
+        "UpdateExpression": "SET #state = :finished",
+        "ConditionExpression": "#owner = :owner",
+        "ExpressionAttributeNames": {"#state": "state", "#owner": "owner"},
+        "ExpressionAttributeValues": {":finished": {"S": "finished"}, ":owner": {"S": owner}},
+    }
 
 
 class DynamoDBClaims:
@@ -43,32 +89,11 @@ class DynamoDBClaims:
     def claim(
         self, account_id: str, access_key_id: str, action: str, *, owner: str, after_finished: bool = False
     ) -> bool:
-        now = self._clock()
-        condition = "attribute_not_exists(pk) OR #owner = :owner OR #expiration < :now"
-        values: dict[str, AttributeValueTypeDef] = {
-            ":owner": {"S": owner},
-            ":now": {"N": str(int(now.timestamp()))},
-        }
-        names = {"#owner": "owner", "#expiration": "expiration"}
-        if after_finished:
-            condition += " OR #state = :finished"
-            values[":finished"] = {"S": "finished"}
-            names["#state"] = "state"
+        params = claim_params(
+            account_id, access_key_id, action, owner, self._clock(), self._ttl, after_finished
+        )
         try:
-            self._client.put_item(
-                TableName=self._table,
-                Item={
-                    "pk": {"S": f"claim#{account_id}"},
-                    "sk": {"S": access_key_id},
-                    "owner": {"S": owner},
-                    "action": {"S": action},
-                    "state": {"S": "acting"},
-                    "expiration": {"N": str(int((now + self._ttl).timestamp()))},
-                },
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
+            self._client.put_item(TableName=self._table, **params)
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
                 return False
@@ -79,14 +104,7 @@ class DynamoDBClaims:
 
     def finish(self, account_id: str, access_key_id: str, *, owner: str) -> None:
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": f"claim#{account_id}"}, "sk": {"S": access_key_id}},
-                UpdateExpression="SET #state = :finished",
-                ConditionExpression="#owner = :owner",
-                ExpressionAttributeNames={"#state": "state", "#owner": "owner"},
-                ExpressionAttributeValues={":finished": {"S": "finished"}, ":owner": {"S": owner}},
-            )
+            self._client.update_item(TableName=self._table, **finish_params(account_id, access_key_id, owner))
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
                 return  # lapsed and taken by another run meanwhile: nothing of ours to mark

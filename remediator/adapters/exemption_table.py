@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from remediator.adapters.failures import translate
-from remediator.exemptions import Exemption
+from remediator.exemptions import Exemption, RejectedExemption
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -27,14 +28,23 @@ def _sk(exemption: Exemption) -> str:
     return f"{exemption.user_name}#{exemption.access_key_id or _ANY_KEY}"
 
 
+@dataclass(frozen=True)
+class ExemptionsRead:
+    valid: tuple[Exemption, ...]
+    """Every item that parses, expired ones included; decide() ignores those."""
+    rejected: tuple[RejectedExemption, ...]
+    """Items that do not parse (missing fields, a time without a zone, a bare date)."""
+
+
 class DynamoDBExemptions:
     def __init__(self, *, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
         self._table = table_name
 
-    def for_account(self, account_id: str) -> list[Exemption]:
-        """Every exemption recorded for the account, expired ones included; decide() ignores those."""
-        found: list[Exemption] = []
+    def read(self, account_id: str) -> ExemptionsRead:
+        """The account's exemption items, in one query (all pages)."""
+        valid: list[Exemption] = []
+        rejected: list[RejectedExemption] = []
         pages = self._client.get_paginator("query").paginate(
             TableName=self._table,
             KeyConditionExpression="pk = :pk",
@@ -43,12 +53,15 @@ class DynamoDBExemptions:
         try:
             for page in pages:
                 for item in page["Items"]:
-                    exemption = _from_item(item)
-                    if exemption is not None:
-                        found.append(exemption)
+                    parsed = _from_item(account_id, item)
+                    (valid if isinstance(parsed, Exemption) else rejected).append(parsed)  # type: ignore[arg-type]
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, f"dynamodb:Query exemptions of {account_id}") from exc
-        return found
+        return ExemptionsRead(tuple(valid), tuple(rejected))
+
+    def for_account(self, account_id: str) -> list[Exemption]:
+        """Every exemption item of the account that parses, expired ones included."""
+        return list(self.read(account_id).valid)
 
     def put(self, exemption: Exemption) -> None:
         item: dict[str, AttributeValueTypeDef] = {
@@ -60,6 +73,8 @@ class DynamoDBExemptions:
             "owner": {"S": exemption.owner},
             "expires_at": {"S": exemption.expires_at.isoformat()},
         }
+        if exemption.created_at:
+            item["created_at"] = {"S": exemption.created_at.isoformat()}
         if exemption.access_key_id:
             item["access_key_id"] = {"S": exemption.access_key_id}
         try:
@@ -86,9 +101,9 @@ class DynamoDBExemptions:
         return True
 
 
-def _from_item(item: dict[str, AttributeValueTypeDef]) -> Exemption | None:
-    """The exemption, or None for an item that is not a valid one. Fails closed: a broken exemption
-    exempts nobody (never everybody), and never stops the account's remediation."""
+def _from_item(account_id: str, item: dict[str, AttributeValueTypeDef]) -> Exemption | RejectedExemption:
+    """The exemption, or what is wrong with the item. Fails closed: a broken exemption exempts nobody
+    (never everybody) and never stops the account's remediation; it is reported, not dropped."""
     plain = {name: value.get("S") for name, value in item.items()}
     try:
         return Exemption.model_validate(
@@ -99,11 +114,16 @@ def _from_item(item: dict[str, AttributeValueTypeDef]) -> Exemption | None:
                 "reason": plain.get("reason"),
                 "owner": plain.get("owner"),
                 "expires_at": plain.get("expires_at"),
+                "created_at": plain.get("created_at"),
             }
         )
     except ValidationError as exc:
-        logger.error(
-            "invalid exemption ignored",
-            extra={"pk": plain.get("pk"), "sk": plain.get("sk"), "error": str(exc).replace("\n", " ")},
+        why = "; ".join(
+            f"{'.'.join(map(str, e['loc']))} {e['input']!r}: {e['msg'].lower()}" for e in exc.errors()
         )
-        return None
+        logger.error(
+            "invalid exemption ignored", extra={"pk": plain.get("pk"), "sk": plain.get("sk"), "error": why}
+        )
+        return RejectedExemption(
+            account_id=account_id, item=str(plain.get("sk") or "?"), owner=plain.get("owner"), why=why
+        )

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from remediator.adapters.failures import error_code, translate
-from remediator.credential_report import CredentialReport, parse_report
+from remediator.credential_report import MAX_REPORT_AGE, CredentialReport, parse_report
+from remediator.deadline import Deadline
 from remediator.errors import TransientError
 from remediator.facts import KeyFacts, UserFacts
 
@@ -22,10 +24,12 @@ logger = logging.getLogger(__name__)
 
 # IAM may return fewer than MaxItems and set IsTruncated; the paginator follows every Marker.
 PAGE_SIZE = 1000
-# GenerateCredentialReport until COMPLETE: three calls, two waits. With the STS call and the
-# GetCredentialReport call that keeps an account scan within six calls before any user is read.
-REPORT_ATTEMPTS = 3
-REPORT_POLL_SECONDS = 5.0
+# GenerateCredentialReport until COMPLETE: the first wait is short (a small account's report is ready
+# within a second), then doubling, bounded by the invocation's deadline, or by REPORT_MAX_WAIT_SECONDS
+# when there is none (the command line). IAM does not document how long generation takes.
+REPORT_FIRST_WAIT_SECONDS = 0.5
+REPORT_MAX_WAIT_SECONDS = 60.0
+REPORT_LONGEST_WAIT_SECONDS = 8.0
 
 
 class Boto3MemberAccount:
@@ -37,12 +41,18 @@ class Boto3MemberAccount:
         iam: IAMClient,
         config: ConfigServiceClient,
         sleep: Callable[[float], None] = time.sleep,
+        deadline: Deadline | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        """`clock`: the time that a report's age is measured against (none: every report is generated
+        afresh first)."""
         self._account_id = account_id
         self._role_session_name = role_session_name
         self._iam = iam
         self._config = config
         self._sleep = sleep
+        self._deadline = deadline or Deadline()
+        self._clock = clock
 
     @property
     def account_id(self) -> str:
@@ -75,15 +85,22 @@ class Boto3MemberAccount:
         return None
 
     def credential_report(self) -> CredentialReport | None:
-        """Ask IAM for the report and wait for it a little. IAM keeps a report for four hours: within
-        that time asking again returns the same one at once.
+        """The account's credential report. One IAM keeps is used as it is when younger than IAM's own
+        four-hour cadence (one call); otherwise a new one is asked for and waited for, with a back-off,
+        for as long as the invocation can afford.
 
         None when this account will not give one (access denied): the sweep then lists the users.
         TransientError when it is throttled or not ready in time: the account is retried later, rather
         than scanned user by user when IAM is already busy.
+        https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_getting-report.html
         """
         doing = f"credential report of {self._account_id}"
-        for attempt in range(REPORT_ATTEMPTS):
+        if self._clock is not None:
+            kept = self._kept_report(doing)
+            if kept is not None:
+                return kept
+        waited, wait = 0.0, REPORT_FIRST_WAIT_SECONDS
+        while True:
             try:
                 state = self._iam.generate_credential_report()["State"]
             except ClientError as exc:
@@ -95,10 +112,12 @@ class Boto3MemberAccount:
                 raise translate(exc, doing) from exc
             if state == "COMPLETE":
                 break
-            if attempt + 1 < REPORT_ATTEMPTS:
-                self._sleep(REPORT_POLL_SECONDS)
-        else:
-            raise TransientError(f"{doing}: not ready after {REPORT_ATTEMPTS} attempts")
+            if not self._deadline.allows(wait) or (
+                self._deadline.remaining() is None and waited + wait > REPORT_MAX_WAIT_SECONDS
+            ):
+                raise TransientError(f"{doing}: not ready after {waited:.1f} s of waiting")
+            self._sleep(wait)
+            waited, wait = waited + wait, min(wait * 2, REPORT_LONGEST_WAIT_SECONDS)
         try:
             report = self._iam.get_credential_report()
         except ClientError as exc:
@@ -107,6 +126,21 @@ class Boto3MemberAccount:
             return None
         except BotoCoreError as exc:
             raise translate(exc, doing) from exc
+        return parse_report(report["Content"].decode("utf-8"), report["GeneratedTime"])
+
+    def _kept_report(self, doing: str) -> CredentialReport | None:
+        """The report IAM keeps, when it is recent enough; None otherwise (or when there is none)."""
+        assert self._clock is not None  # noqa: S101
+        try:
+            report = self._iam.get_credential_report()
+        except ClientError as exc:
+            if error_code(exc) in ("ReportNotPresent", "ReportExpired", "ReportInProgress"):
+                return None
+            raise translate(exc, doing) from exc
+        except BotoCoreError as exc:
+            raise translate(exc, doing) from exc
+        if self._clock() - report["GeneratedTime"] >= MAX_REPORT_AGE:
+            return None
         return parse_report(report["Content"].decode("utf-8"), report["GeneratedTime"])
 
     def _refused(self, exc: ClientError, doing: str) -> None:

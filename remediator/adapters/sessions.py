@@ -21,11 +21,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from remediator.adapters.failures import translate
 from remediator.adapters.member import Boto3MemberAccount
+from remediator.deadline import Deadline
 
 if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
 
-# Throttling and 5xx are retried by botocore with backoff (standard mode) before anything reaches us.
+# Throttling and 5xx are retried by botocore with backoff (standard mode) before anything reaches us;
+# remediator.deadline stops the retries in time for the failure record. Not `adaptive`: its client-side
+# rate limiter waits inside the call, where no deadline can stop it, and the few calls of an event or of
+# an account's report gain nothing from a learned rate. Each client keeps its own retry quota, so one
+# throttled service (or table) cannot use up another's: the composition gives each its own client.
 RETRIES = Config(retries={"mode": "standard", "max_attempts": 8}, connect_timeout=5, read_timeout=20)
 # Longer than the Lambda's longest run, so that credentials never expire halfway through one.
 REFRESH_MARGIN = timedelta(minutes=15)
@@ -85,6 +90,7 @@ class AssumedRoleAccess:
         sleep: Callable[[float], None] = time.sleep,
         endpoint_url: str | None = None,
         session_policy: str | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
         """`endpoint_url`: where the member accounts' clients send their calls (the command line's
         --endpoint-url); None is AWS, or AWS_ENDPOINT_URL.
@@ -104,6 +110,7 @@ class AssumedRoleAccess:
         self._sleep = sleep
         self._endpoint_url = endpoint_url
         self._session_policy = session_policy
+        self._deadline = deadline or Deadline()
         self._cache: dict[str, _Assumed] = {}
 
     def open(self, account_id: str, *, region: str, label: str) -> Boto3MemberAccount:
@@ -113,14 +120,21 @@ class AssumedRoleAccess:
             self._cache[account_id] = assumed
         member = assumed.members.get(region)
         if member is None:
+            bound = self._deadline.bound
             member = Boto3MemberAccount(
                 account_id=account_id,
                 role_session_name=assumed.role_session_name,
-                iam=assumed.session.client("iam", config=self._config, endpoint_url=self._endpoint_url),
-                config=assumed.session.client(
-                    "config", region_name=region, config=self._config, endpoint_url=self._endpoint_url
+                iam=bound(
+                    assumed.session.client("iam", config=self._config, endpoint_url=self._endpoint_url)
+                ),
+                config=bound(
+                    assumed.session.client(
+                        "config", region_name=region, config=self._config, endpoint_url=self._endpoint_url
+                    )
                 ),
                 sleep=self._sleep,
+                deadline=self._deadline,
+                clock=self._clock,
             )
             assumed.members[region] = member
         return member
@@ -132,7 +146,9 @@ class AssumedRoleAccess:
 
     def _assume(self, account_id: str, label: str) -> _Assumed:
         if self._sts is None:
-            self._sts = self._session.client("sts", config=self._config, endpoint_url=self._endpoint_url)
+            self._sts = self._deadline.bound(
+                self._session.client("sts", config=self._config, endpoint_url=self._endpoint_url)
+            )
         role_arn = f"arn:{self._partition}:iam::{account_id}:role/{self._role_name}"
         name = role_session_name(label)
         try:

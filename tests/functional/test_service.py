@@ -19,6 +19,7 @@ from tests.fakes import (
     FakeMember,
     MemoryAuditLog,
     MemoryClaims,
+    MemoryJournal,
     MemoryLifecycle,
     RecordingNotifier,
     StaticExemptions,
@@ -62,6 +63,7 @@ class World:
         self.exemptions = StaticExemptions(exemptions or [])
         self.claims = MemoryClaims()
         self.lifecycle = MemoryLifecycle()
+        self.journal = MemoryJournal(self.audit, self.claims, self.lifecycle)
         self.notifier = RecordingNotifier()
         self.results: list[RunResult] = []
         self.remediator = Remediator(
@@ -71,6 +73,7 @@ class World:
             exemptions=self.exemptions,
             claims=self.claims,
             lifecycle=self.lifecycle,
+            journal=self.journal,
             clock=lambda: NOW,
             notifier=self.notifier,
             on_result=self.results.append,

@@ -22,6 +22,7 @@ from tests.fakes import (
     FakeMember,
     MemoryAuditLog,
     MemoryClaims,
+    MemoryJournal,
     MemoryLifecycle,
     RecordingNotifier,
     StaticExemptions,
@@ -75,6 +76,7 @@ class Organization:
             exemptions=StaticExemptions(),
             claims=self.claims,
             lifecycle=self.lifecycle,
+            journal=MemoryJournal(self.audit, self.claims, self.lifecycle),
             clock=lambda: self.now,
             notifier=self.notifier,
         )
@@ -213,9 +215,8 @@ def undo_for(org: Organization) -> Undo:
     return Undo(
         policy=org.policy,
         access=org.access,
-        audit=org.audit,
-        claims=org.claims,
         lifecycle=org.lifecycle,
+        journal=MemoryJournal(org.audit, org.claims, org.lifecycle),
         clock=lambda: org.now,
     )
 
@@ -316,6 +317,7 @@ def test_keys_deactivated_before_staged_mode_are_not_deleted() -> None:
         exemptions=StaticExemptions(),
         claims=staged.claims,
         lifecycle=org.lifecycle,
+        journal=MemoryJournal(staged.audit, staged.claims, org.lifecycle),
         clock=lambda: staged.now,
     )
     staged.now = START + timedelta(days=GRACE + 5)

@@ -13,6 +13,7 @@ from botocore.stub import Stubber
 
 from remediator.adapters.member import Boto3MemberAccount
 from remediator.adapters.sessions import REFRESH_MARGIN, AssumedRoleAccess, role_session_name
+from remediator.deadline import Deadline
 from remediator.errors import PermanentError, TransientError
 
 ACCOUNT = "222222222222"
@@ -281,37 +282,114 @@ REPORT_CSV = (
 )
 
 
-def scanning_member(iam: Any) -> Boto3MemberAccount:
-    waits: list[float] = []
-    account = Boto3MemberAccount(
-        account_id=ACCOUNT, role_session_name="akr-test", iam=iam, config=client("config"), sleep=waits.append
+class Waits:
+    """The sleeps of a credential-report wait, recorded; a monotonic clock that they advance."""
+
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+        self.now = 1000.0
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
+
+
+def scanning_member(
+    iam: Any, waits: Waits | None = None, deadline: Deadline | None = None, now: datetime | None = None
+) -> Boto3MemberAccount:
+    waits = waits or Waits()
+    return Boto3MemberAccount(
+        account_id=ACCOUNT,
+        role_session_name="akr-test",
+        iam=iam,
+        config=client("config"),
+        sleep=waits.sleep,
+        deadline=deadline,
+        clock=None if now is None else (lambda: now),
     )
-    return account
 
 
-def test_credential_report_waits_until_complete() -> None:
+def test_credential_report_waits_until_complete_from_half_a_second_doubling() -> None:
     iam = client("iam")
+    waits = Waits()
     with Stubber(iam) as stub:
         stub.add_response("generate_credential_report", {"State": "STARTED"})
         stub.add_client_error("generate_credential_report", "LimitExceeded", http_status_code=409)
+        stub.add_response("generate_credential_report", {"State": "INPROGRESS"})
         stub.add_response("generate_credential_report", {"State": "COMPLETE"})
         stub.add_response(
             "get_credential_report",
             {"Content": REPORT_CSV.encode(), "ReportFormat": "text/csv", "GeneratedTime": NOW},
         )
-        report = scanning_member(iam).credential_report()
+        report = scanning_member(iam, waits).credential_report()
     assert report is not None
     assert [row.user for row in report.users] == ["carol"]
     assert report.generated_at == NOW
+    assert waits.slept == [0.5, 1.0, 2.0]
 
 
-def test_credential_report_not_ready_in_time_is_transient() -> None:
+def test_a_report_younger_than_four_hours_is_used_without_generating_one() -> None:
     iam = client("iam")
     with Stubber(iam) as stub:
-        for _ in range(3):
+        stub.add_response(
+            "get_credential_report",
+            {"Content": REPORT_CSV.encode(), "ReportFormat": "text/csv", "GeneratedTime": NOW},
+        )
+        report = scanning_member(iam, now=NOW + timedelta(hours=4) - timedelta(seconds=1)).credential_report()
+    assert report is not None
+    assert report.generated_at == NOW
+
+
+@pytest.mark.parametrize("kept", ["four hours old", "absent"])
+def test_a_report_four_hours_old_or_absent_is_generated_afresh(kept: str) -> None:
+    iam = client("iam")
+    with Stubber(iam) as stub:
+        if kept == "absent":
+            stub.add_client_error("get_credential_report", "ReportNotPresent", http_status_code=410)
+        else:
+            stub.add_response(
+                "get_credential_report",
+                {"Content": REPORT_CSV.encode(), "ReportFormat": "text/csv", "GeneratedTime": NOW},
+            )
+        stub.add_response("generate_credential_report", {"State": "COMPLETE"})
+        fresh = NOW + timedelta(hours=4)
+        stub.add_response(
+            "get_credential_report",
+            {"Content": REPORT_CSV.encode(), "ReportFormat": "text/csv", "GeneratedTime": fresh},
+        )
+        report = scanning_member(iam, now=fresh).credential_report()
+    assert report is not None
+    assert report.generated_at == fresh
+
+
+def test_the_wait_stops_in_time_for_the_failure_record_of_the_invocation() -> None:
+    """The worker has 100 s left: the waits stop before they would eat into the 10 s reserve."""
+    iam = client("iam")
+    waits = Waits()
+    deadline = Deadline(clock=waits.clock)
+    deadline.start(100_000)
+    with Stubber(iam) as stub:
+        for _ in range(20):
             stub.add_response("generate_credential_report", {"State": "INPROGRESS"})
-        with pytest.raises(TransientError, match="not ready after 3 attempts"):
-            scanning_member(iam).credential_report()
+        with pytest.raises(TransientError, match=r"not ready after 87\.5 s of waiting"):
+            scanning_member(iam, waits, deadline).credential_report()
+    assert waits.slept == [0.5, 1.0, 2.0, 4.0, *[8.0] * 10]
+    assert deadline.remaining() == pytest.approx(100 - 87.5)
+
+
+def test_without_a_deadline_the_wait_stops_after_a_minute() -> None:
+    iam = client("iam")
+    waits = Waits()
+    with Stubber(iam) as stub:
+        for _ in range(20):
+            stub.add_response("generate_credential_report", {"State": "INPROGRESS"})
+        with pytest.raises(TransientError, match="not ready after"):
+            scanning_member(iam, waits).credential_report()
+    assert sum(waits.slept) <= 60
+    assert sum(waits.slept) + 8 > 60
 
 
 def test_credential_report_denied_falls_back_to_listing() -> None:

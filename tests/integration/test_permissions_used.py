@@ -13,8 +13,7 @@ from typing import Any
 import boto3
 
 from org_bootstrap.demo.simulation import AUDIT_TABLE, STATE_TABLE, KeySpec, MotoOrganization
-from remediator.adapters.audit_table import DynamoDBAuditLog
-from remediator.adapters.claims import DynamoDBClaims
+from remediator.adapters.journal import DynamoDBJournal
 from remediator.adapters.lifecycle_table import DynamoDBLifecycle
 from remediator.adapters.sessions import AssumedRoleAccess
 from remediator.audit import Trigger
@@ -77,9 +76,8 @@ def test_member_calls_are_exactly_the_declared_permissions(org: MotoOrganization
             clock=now,
             session_factory=member_session,
         ),
-        audit=DynamoDBAuditLog(client=dynamodb, table_name=AUDIT_TABLE),
-        claims=DynamoDBClaims(client=dynamodb, table_name=STATE_TABLE, clock=now),
         lifecycle=DynamoDBLifecycle(client=dynamodb, table_name=STATE_TABLE),
+        journal=DynamoDBJournal(client=dynamodb, audit_table=AUDIT_TABLE, state_table=STATE_TABLE, clock=now),
         clock=now,
     )
     undo.reactivate(org.members[0], dave.key_ids[0], operator="tester", region="eu-west-1")

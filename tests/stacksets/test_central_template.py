@@ -479,6 +479,10 @@ class RecordingDynamoDB:
         self.items.append(request["Item"])
         return {}
 
+    def update_item(self, **request: Any) -> dict[str, Any]:
+        self.items.append(request["Key"])
+        return {}
+
 
 def string_like(value: str, pattern: str) -> bool:
     """IAM's StringLike: case-sensitive, * is any run of characters and ? any one character."""
@@ -740,10 +744,9 @@ def test_alarms_watch_dead_letters_errors_and_the_failure_metric() -> None:
             ("AWS/Lambda", "Errors", out[function])
             for function in ("RemediatorFunctionName", "SweepFunctionName", "WorkerFunctionName")
         ),
-        (
-            environment["POWERTOOLS_METRICS_NAMESPACE"],
-            "RemediationFailures",
-            environment["POWERTOOLS_SERVICE_NAME"],
+        *(
+            (environment["POWERTOOLS_METRICS_NAMESPACE"], metric, environment["POWERTOOLS_SERVICE_NAME"])
+            for metric in ("RemediationFailures", "ExemptionsRejected")
         ),
     }
     for alarm in alarms.values():

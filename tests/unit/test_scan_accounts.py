@@ -30,7 +30,7 @@ from remediator.facts import UserFacts
 from remediator.lifecycle import KeyLifecycle, Stage
 from remediator.policy import Mode
 from remediator.ports import ExemptionSource, LifecycleStore, MemberAccount
-from tests.fakes import FakeAccess, FakeMember, MemoryLifecycle, StaticExemptions
+from tests.fakes import FakeAccess, FakeMember, MemoryLifecycle, Read, StaticExemptions
 from tests.functional.test_sweep import report_of
 from tests.unit.test_scan import (
     ACCOUNT,
@@ -96,7 +96,7 @@ def test_exemptions_and_lifecycles_come_from_the_central_stores() -> None:
         )
     )
     exemptions = StaticExemptions([exemption(60)])
-    central = read_central(ACCOUNT, exemptions, lifecycles)
+    central = read_central(ACCOUNT, exemptions, lifecycles, now=NOW)
     scanned = scan_account(ACCOUNT, opener_of(FakeAccess({ACCOUNT: member})), central, staged, NOW, UNTIL)
     assert [(r.user_name, r.action, r.at) for r in scanned.rows] == [
         ("alice", Action.EXEMPT, None),
@@ -264,9 +264,9 @@ class Watched:
             raise PermanentError(f"{what} of {account_id} read after the accounts phase began")
         self.log.append(f"{what} {account_id}")
 
-    def for_account(self, account_id: str) -> list[Exemption]:
+    def read(self, account_id: str) -> Read:
         self._read("exemptions", account_id)
-        return [e for e in self.exemptions if e.account_id == account_id]
+        return Read(tuple(e for e in self.exemptions if e.account_id == account_id), ())
 
 
 @dataclass

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from org_bootstrap.review.scan import AccountScan, Central, scan_account, scan_accounts
+from org_bootstrap.review.scan import Central, scan_account, scan_accounts
 from remediator.credential_report import CredentialReport, parse_report
 from remediator.facts import UserFacts
 from remediator.lifecycle import KeyLifecycle
@@ -58,35 +58,36 @@ def test_a_corrupt_lifecycle_item_fails_its_account_only() -> None:
 
 
 class GarbledReport(FakeMember):
-    """An account whose credential report does not parse (a date that is no date)."""
+    """An account whose credential report has a row that does not read (a date that is no date)."""
 
     def credential_report(self) -> CredentialReport | None:
         self._call("credential_report")
+        header = "user,arn," + ",".join(
+            f"access_key_{slot}_{field}"
+            for slot in (1, 2)
+            for field in ("active", "last_rotated", "last_used_date")
+        )
         content = (
-            "user,arn,access_key_1_active,access_key_1_last_rotated\n"
-            f"stale,arn:aws:iam::{self.account_id}:user/stale,true,yesterday-ish\n"
+            f"{header}\n"
+            f"stale,arn:aws:iam::{self.account_id}:user/stale,true,yesterday-ish,N/A,false,N/A,N/A\n"
         )
         return parse_report(content, NOW)
 
 
-def test_a_credential_report_that_does_not_parse_fails_its_account_only() -> None:
+def test_a_credential_report_row_that_does_not_parse_is_read_live_instead() -> None:
+    """As the remediator's sweep does: the unreadable row's user is read live, the account goes on."""
     accounts = ACCOUNTS[:3]
     members: dict[str, FakeMember] = {
         a: member_with(user(key(120), name="stale", account=a), account=a) for a in accounts
     }
-    garbled = members[ACCOUNTS[0]] = GarbledReport(ACCOUNTS[0])
+    garbled = GarbledReport(ACCOUNTS[0])
+    garbled.add(user(key(120), name="stale", account=ACCOUNTS[0]))
+    members[ACCOUNTS[0]] = garbled
     access = FakeAccess(members)
     result = scan_accounts(accounts, lambda: FakeOpener(access), None, None, POLICY, NOW, UNTIL)
-    assert result.failed == (
-        AccountScan(
-            ACCOUNTS[0],
-            errors=(
-                f"credential report of {ACCOUNTS[0]}: ValueError: Invalid isoformat string: 'yesterday-ish'",
-            ),
-        ),
-    )
-    assert garbled.calls == ["credential_report"]
-    assert sorted(r.account_id for r in result.rows) == [ACCOUNTS[1], ACCOUNTS[2]]
+    assert result.failed == ()
+    assert garbled.calls == ["credential_report", "read_user"]
+    assert sorted(r.account_id for r in result.rows) == list(accounts)
 
 
 def test_a_user_that_fails_in_any_way_is_an_error_and_the_others_are_read() -> None:

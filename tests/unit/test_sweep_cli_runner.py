@@ -20,6 +20,7 @@ from tests.fakes import (
     FakeMember,
     MemoryAuditLog,
     MemoryClaims,
+    MemoryJournal,
     MemoryLifecycle,
     StaticExemptions,
 )
@@ -47,13 +48,15 @@ class Organization:
 
     def factory(self) -> Remediator:
         self.built.append(threading.current_thread().name)
+        claims, lifecycle = MemoryClaims(), MemoryLifecycle()
         return Remediator(
             policy=Policy(mode=Mode.DEACTIVATE),
             access=self.access,
             audit=self.audit,
             exemptions=StaticExemptions(),
-            claims=MemoryClaims(),
-            lifecycle=MemoryLifecycle(),
+            claims=claims,
+            lifecycle=lifecycle,
+            journal=MemoryJournal(self.audit, claims, lifecycle),
             clock=lambda: NOW,
         )
 

@@ -1,0 +1,128 @@
+"""The write-ahead journal of mutations (remediator.ports.KeyJournal) over both central tables, one
+TransactWriteItems per step so that the claim, the key's pending mark and the audit record are written
+all together or not at all.
+
+A lost reply: botocore retries a transaction with the same ClientRequestToken, which DynamoDB answers as
+the first call for ten minutes; where that does not hold (the token expired, or a stand-in that ignores
+it), the retry is cancelled on its own writes, and the cancellation reasons show the record already
+stored: success, not an error.
+https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from remediator.adapters.audit_table import append_params, same_record
+from remediator.adapters.claims import CLAIM_TTL, claim_params, finish_params
+from remediator.adapters.failures import error_code, translate
+from remediator.adapters.lifecycle_table import mark_params, settle_params
+from remediator.audit import AuditRecord
+from remediator.errors import TransientError
+from remediator.lifecycle import KeyLifecycle
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+FAILED_CONDITION = "ConditionalCheckFailed"
+_PASSED = (None, "None")
+
+
+class DynamoDBJournal:
+    def __init__(
+        self,
+        *,
+        client: DynamoDBClient,
+        audit_table: str,
+        state_table: str,
+        clock: Callable[[], datetime],
+        claim_ttl: timedelta = CLAIM_TTL,
+    ) -> None:
+        self._client = client
+        self._audit = audit_table
+        self._state = state_table
+        self._clock = clock
+        self._ttl = claim_ttl
+
+    def begin(
+        self, intent: AuditRecord, marked: KeyLifecycle, *, owner: str, after_finished: bool = False
+    ) -> bool:
+        key = marked.access_key_id
+        action = intent.decision
+        claim = claim_params(marked.account_id, key, action, owner, self._clock(), self._ttl, after_finished)
+        items = [
+            {"Put": {"TableName": self._state, **claim}},
+            {"Update": {"TableName": self._state, **mark_params(marked, owner=owner)}},
+            {"Put": {"TableName": self._audit, **append_params(intent)}},
+        ]
+        doing = f"dynamodb:TransactWriteItems claim and intent on {key}"
+        reasons = self._transact(items, doing)
+        if reasons is None:
+            return True
+        claim_reason, mark_reason, intent_reason = reasons
+        if _failed(intent_reason) and same_record(intent_reason.get("Item"), intent):
+            return True  # applied before its reply was lost
+        if _failed(claim_reason) and not _failed(mark_reason) and not _failed(intent_reason):
+            return False  # another run holds the key
+        if _failed(mark_reason):
+            raise TransientError(
+                f"{doing}: the key carries an open intent of another run; it is settled first"
+            )
+        raise TransientError(f"{doing}: cancelled ({_codes(reasons)})")
+
+    def settle(self, outcome: AuditRecord, settled: KeyLifecycle, *, owner: str) -> None:
+        key = settled.access_key_id
+        intent_id = outcome.intent_id
+        if intent_id is None:
+            raise ValueError("an outcome without its intent cannot settle a mark")
+        items = [
+            {"Put": {"TableName": self._audit, **append_params(outcome)}},
+            {"Update": {"TableName": self._state, **settle_params(settled, intent_id=intent_id)}},
+            {"Update": {"TableName": self._state, **finish_params(settled.account_id, key, owner)}},
+        ]
+        doing = f"dynamodb:TransactWriteItems outcome of {key}"
+        reasons = self._transact(items, doing)
+        if reasons is None:
+            return
+        outcome_reason, mark_reason, claim_reason = reasons
+        if _failed(outcome_reason) and same_record(outcome_reason.get("Item"), outcome):
+            return  # applied before its reply was lost
+        if _failed(claim_reason) and not _failed(outcome_reason) and not _failed(mark_reason):
+            # The claim lapsed and another run took it: nothing of ours to mark finished.
+            retried = self._transact(items[:2], doing)
+            if retried is None:
+                return
+            reasons = retried
+            outcome_reason, mark_reason = retried
+            if _failed(outcome_reason) and same_record(outcome_reason.get("Item"), outcome):
+                return
+        if _failed(mark_reason) and not _failed(outcome_reason):
+            raise TransientError(f"{doing}: the intent {intent_id} was settled by another run meanwhile")
+        raise TransientError(f"{doing}: cancelled ({_codes(reasons)})")
+
+    def _transact(self, items: list[dict[str, Any]], doing: str) -> list[dict[str, Any]] | None:
+        """None when the transaction was applied; its cancellation reasons (one per item) when not."""
+        try:
+            self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+        except ClientError as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                raise translate(exc, doing) from exc
+            reasons: list[dict[str, Any]] = [dict(r) for r in exc.response.get("CancellationReasons", [])]
+            if len(reasons) != len(items):
+                raise translate(exc, doing) from exc
+            return reasons
+        except BotoCoreError as exc:
+            raise translate(exc, doing) from exc
+        return None
+
+
+def _failed(reason: dict[str, Any]) -> bool:
+    return reason.get("Code") == FAILED_CONDITION
+
+
+def _codes(reasons: Sequence[dict[str, Any]]) -> str:
+    return ", ".join(str(reason.get("Code") or "None") for reason in reasons)
