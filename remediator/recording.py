@@ -27,6 +27,7 @@ STEPS = {
     "central-state": "exemptions or key lifecycles could not be read",
     "reconcile": "an open intent could not be settled",
     "claim": "the key could not be claimed, or its intent not written",
+    "record": "a decision could not be recorded",
     "iam-action": "the key action failed",
     "outcome": "the outcome could not be written: the intent stays open until the next run settles it",
     "lifecycle": "the key's lifecycle could not be written",
@@ -76,6 +77,7 @@ class Recorder:
 
     def write(self, run: Run, record: AuditRecord) -> None:
         """Append a decision-phase record and count it in the run's result."""
+        run.step = "record"
         self._audit.append(record)
         run.records.append(record)
 

@@ -225,16 +225,19 @@ class MemoryJournal:
             raise self.fail_begin
         slot = (marked.account_id, marked.access_key_id)
         known = self.lifecycle.saved.get(slot)
-        if known is not None and known.pending is not None and known.pending.owner != owner:
-            raise TransientError(f"{marked.access_key_id} carries an open intent of another run")
-        if not self.claims.claim(
+        before = (dict(self.claims.holders), dict(self.claims.taken_at), set(self.claims.finished))
+        claimed = self.claims.claim(
             marked.account_id,
             marked.access_key_id,
             intent.decision,
             owner=owner,
             after_finished=after_finished,
-        ):
+        )
+        if not claimed:
             return False
+        if known is not None and known.pending is not None and known.pending.owner != owner:
+            self.claims.holders, self.claims.taken_at, self.claims.finished = before  # all or nothing
+            raise TransientError(f"{marked.access_key_id} carries an open intent of another run")
         self.lifecycle.saved[slot] = (known or marked).model_copy(update={"pending": marked.pending})
         self.audit.append(intent)
         return True

@@ -66,8 +66,8 @@ class DynamoDBJournal:
         claim_reason, mark_reason, intent_reason = reasons
         if _failed(intent_reason) and same_record(intent_reason.get("Item"), intent):
             return True  # applied before its reply was lost
-        if _failed(claim_reason) and not _failed(mark_reason) and not _failed(intent_reason):
-            return False  # another run holds the key
+        if _failed(claim_reason) and not _failed(intent_reason):
+            return False  # another run holds the key (and the mark, if any, is that run's)
         if _failed(mark_reason):
             raise TransientError(
                 f"{doing}: the key carries an open intent of another run; it is settled first"

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from remediator.audit import Trigger
+from remediator.deadline import Deadline
 from remediator.errors import PermanentError, RemediatorError, TransientError
 from remediator.events import ComplianceChangeEvent, parse_compliance_change
 from remediator.exemptions import Exemption
@@ -66,8 +67,12 @@ class World:
         self.journal = MemoryJournal(self.audit, self.claims, self.lifecycle)
         self.notifier = RecordingNotifier()
         self.results: list[RunResult] = []
-        self.remediator = Remediator(
-            policy=policy or Policy(mode=mode),
+        self.remediator = self.build(policy or Policy(mode=mode))
+
+    def build(self, policy: Policy, deadline: Deadline | None = None) -> Remediator:
+        """A remediator on this world's stores: another deployment of the function (a changed mode)."""
+        return Remediator(
+            policy=policy,
             access=self.access,
             audit=self.audit,
             exemptions=self.exemptions,
@@ -77,6 +82,7 @@ class World:
             clock=lambda: NOW,
             notifier=self.notifier,
             on_result=self.results.append,
+            deadline=deadline,
         )
 
     def event(self, facts: UserFacts) -> ComplianceChangeEvent:

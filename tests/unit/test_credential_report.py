@@ -12,6 +12,7 @@ from remediator.credential_report import (
     ROOT_ROW,
     CredentialReport,
     ReportKey,
+    RowProblem,
     candidates,
     parse_report,
     users_with_several_active_keys,
@@ -482,3 +483,46 @@ def test_users_with_several_active_keys_ignores_root_and_inactive_keys() -> None
     assert users_with_several_active_keys(report.rows) == ("alice", "zoe")
     assert users_with_several_active_keys(report.users) == ("alice", "zoe")
     assert users_with_several_active_keys(()) == ()
+
+
+# --- rows that do not read -----------------------------------------------------------------------------
+
+
+def _with_alice(transform: str) -> str:
+    """REPORT with alice's row changed: its access_key_1_last_rotated, its active flag ("maybe"), a stray
+    comma in its arn, or its fields cut short."""
+    lines = REPORT.splitlines()
+    names = HEADER.split(",")
+    fields = lines[2].split(",")
+    if transform == "comma":
+        fields[1] += ",unquoted"
+    elif transform == "short":
+        fields = fields[:9]
+    elif transform == "maybe":
+        fields[names.index("access_key_1_active")] = transform
+    else:
+        fields[names.index("access_key_1_last_rotated")] = transform
+    lines[2] = ",".join(fields)
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("transform", "why"),
+    [
+        ("2025-13-01T09:30:00+00:00", "access_key_1_last_rotated '2025-13-01T09:30:00+00:00'"),
+        ("yesterday", "access_key_1_last_rotated 'yesterday'"),
+        ("2025-04-01T09:30:00", "access_key_1_last_rotated '2025-04-01T09:30:00' has no time zone"),
+        ("maybe", "access_key_1_active 'maybe'"),
+        ("comma", "1 more field(s) than the header"),
+        ("short", "no access_key_1_last_rotated"),
+    ],
+)
+def test_a_row_that_does_not_read_is_a_problem_and_the_others_are_read(transform: str, why: str) -> None:
+    report = parse_report(_with_alice(transform), NOW)
+    assert report.problems == (RowProblem(user="alice", why=why),)
+    assert [row.user for row in report.rows] == ["<root_account>", "ci-deploy", "carol", "dave", "erin"]
+
+
+def test_a_row_without_a_user_is_named_by_its_line() -> None:
+    report = parse_report(f"{HEADER}\n,arn,x\n", NOW)
+    assert report.problems == (RowProblem(user="line 2", why="no access_key_1_active"),)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from remediator.exemptions import ANY_USER, Exemption
+from remediator.exemptions import ANY_USER, Exemption, RejectedExemption, screen
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -213,3 +213,67 @@ def test_exemptions_are_frozen() -> None:
 
     with pytest.raises(ValidationError):
         subject.expires_at = NOW + timedelta(days=3650)  # type: ignore[misc]
+
+
+# --- screen: what the remediator honours -------------------------------------------------------------
+
+MADE = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def made(days_valid: float, *, created: datetime | None = MADE, user: str = "ci") -> Exemption:
+    base = created or MADE
+    return Exemption(
+        account_id="111122223333",
+        user_name=user,
+        reason="r",
+        owner="o",
+        expires_at=base + timedelta(days=days_valid),
+        created_at=created,
+    )
+
+
+@pytest.mark.parametrize(
+    ("days_valid", "honoured"), [(364, True), (365, True), (365.0001, False), (366, False)]
+)
+def test_the_horizon_is_measured_from_when_the_exemption_was_made(days_valid: float, honoured: bool) -> None:
+    kept, rejected = screen([made(days_valid)], now=MADE + timedelta(days=200), max_days=365)
+    assert (len(kept), len(rejected)) == ((1, 0) if honoured else (0, 1))
+    if not honoured:
+        assert rejected[0].why.endswith("more than 365 days after it was made (2026-11-01)")
+        assert rejected[0].item == "ci#*"
+
+
+@pytest.mark.parametrize(("days_valid", "honoured"), [(29, True), (30, True), (31, False)])
+def test_without_its_making_time_an_exemption_is_measured_from_now(days_valid: int, honoured: bool) -> None:
+    now = MADE
+    legacy = made(days_valid, created=None)
+    kept, rejected = screen([legacy], now=now, max_days=30)
+    assert bool(kept) is honoured and bool(rejected) is not honoured
+
+
+def test_an_exemption_made_in_the_future_is_rejected_beyond_the_clock_skew() -> None:
+    now = MADE
+    within = made(10, created=now + timedelta(minutes=5))
+    beyond = made(10, created=now + timedelta(minutes=5, seconds=1), user="other")
+    kept, rejected = screen([within, beyond], now=now, max_days=365)
+    assert kept == (within,)
+    assert [r.why for r in rejected] == ["made in the future (2026-11-01 00:05 UTC)"]
+
+
+@pytest.mark.parametrize(
+    ("item", "user", "key", "named"),
+    [
+        ("ci#*", "ci", "AKIA1", True),
+        ("ci#AKIA1", "ci", "AKIA1", True),
+        ("ci#AKIA1", "ci", "AKIA2", False),
+        ("*#*", "anyone", "AKIA9", True),
+        ("other#*", "ci", "AKIA1", False),
+        ("ci#", "ci", "AKIA1", True),
+    ],
+)
+def test_a_rejected_item_names_the_keys_its_sort_key_names(
+    item: str, user: str, key: str, named: bool
+) -> None:
+    rejected = RejectedExemption(account_id="111122223333", item=item, owner="o", why="w")
+    assert rejected.names(user_name=user, access_key_id=key) is named
+    assert rejected.note() == f"exemption {item} by o ignored: w"
