@@ -12,7 +12,10 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediator.composition import Runtime, build_runtime
@@ -66,9 +69,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     current.idempotency.register_lambda_context(context)
     try:
         return current.remediate_event(key=change.dedupe_key, event=change)
-    except IdempotencyPersistenceLayerError as exc:
-        # The record of handled events could not be read or written, before or after the run: the event
-        # is retried (a replay changes nothing more), and the failure is on the audit log meanwhile.
+    except (IdempotencyPersistenceLayerError, IdempotencyAlreadyInProgressError) as exc:
+        # The record of handled events could not be read or written, before or after the run, or holds the
+        # event as in progress (another invocation, or one that died, until its timeout has passed): the
+        # event is retried (a replay changes nothing more), and this attempt's failure is on the audit log.
         recorded = current.remediator.record_failure(
             detail.aws_account_id, label=change.id, step="idempotency", error=exc, user_id=detail.resource_id
         )

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from remediator.audit import AuditRecord, Outcome, Phase, new_record_id
 from remediator.decision import Action, Decision
-from remediator.errors import PermanentError, RemediatorError
+from remediator.errors import PermanentError
 from remediator.facts import KeyFacts, UserFacts
 from remediator.lifecycle import KeyLifecycle, Pending, Stage, after
 from remediator.ports import KeyClaims, KeyJournal, MemberAccount
@@ -190,21 +190,20 @@ class Mutations:
             )
 
         run.step = "iam-action"
+        # A refusal (access denied) means IAM did not act: the intent is closed as failed. Anything else
+        # (throttled, unavailable, a reply lost after IAM acted) leaves IAM's state unknown: the error goes
+        # on, the intent stays open, the run records the failure, and the next holder of the key settles it.
         try:
             if decision.action is Action.DELETE:
                 changed = member.delete_key(facts.user_name, key)
             else:
                 changed = member.deactivate_key(facts.user_name, key)
-        except RemediatorError as exc:
+        except PermanentError as exc:
             logger.error(
                 "key action failed", extra=_log_fields(run, facts.user_name, decision, error=str(exc))
             )
-            self._settle(
-                run, outcome(Outcome.FAILED, error=str(exc)), marked.model_copy(update={"pending": None})
-            )
-            if not isinstance(exc, PermanentError):
-                run.audited.add(id(exc))  # its failure is the outcome just written
-                raise
+            unmarked = marked.model_copy(update={"pending": None})
+            self._settle(run, outcome(Outcome.FAILED, error=str(exc)), unmarked)
             return
         if not changed and decision.action is not Action.DELETE:
             gone = marked.moved(

@@ -32,7 +32,7 @@ STEPS = {
     "outcome": "the outcome could not be written: the intent stays open until the next run settles it",
     "lifecycle": "the key's lifecycle could not be written",
     "deadline": "the invocation ran out of time",
-    "idempotency": "the event could not be marked as handled",
+    "idempotency": "the record of handled events failed, or holds the event as in progress",
 }
 """Each step a run may fail in, and what its failure record says."""
 

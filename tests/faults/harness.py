@@ -29,7 +29,7 @@ from remediator import handler, worker_handler
 from remediator.adapters.audit_table import from_item
 from remediator.adapters.exemption_table import DynamoDBExemptions
 from remediator.audit import AuditRecord, Outcome, Phase
-from remediator.composition import build_remediator, build_runtime
+from remediator.composition import Runtime, build_remediator, build_runtime
 from remediator.deadline import Deadline
 from remediator.exemptions import Exemption
 from remediator.policy import Mode
@@ -88,6 +88,10 @@ class Scene:
     metrics: Counter[str] = field(default_factory=Counter)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
     """(account, key) -> its user's name, as IAM showed it."""
+    warm: bool = False
+    """One function instance for every event (its clients, credential cache and retry quotas kept), as a
+    warm Lambda has; otherwise a cold one per event."""
+    _runtime: Runtime | None = None
 
     @property
     def members(self) -> tuple[str, ...]:
@@ -108,12 +112,14 @@ class Scene:
         delivery = Delivery(event["id"])
         self.deliveries.append(delivery)
         with injected(self.injector):
-            runtime = build_runtime(
+            runtime = self._runtime or build_runtime(
                 self.settings(),
                 self.org.session(self.org.security),
                 on_result=handler.count,
                 deadline=Deadline(clock=self.injector.clock),
             )
+            if self.warm:
+                self._runtime = runtime
             with pytest.MonkeyPatch.context() as patch:
                 patch.setattr(handler, "runtime", lambda: runtime)
                 for delay in RETRY_DELAYS:
@@ -157,7 +163,14 @@ class Scene:
     def _attempt(self, delivery: Delivery, call: Callable[[], object]) -> bool:
         out = io.StringIO()
         logged = _Collector()
-        loggers = [logging.getLogger(name) for name in ("remediator", "access-key-remediation")]
+        # Powertools copies its configuration onto the package's loggers and stops their propagation: the
+        # collector goes on each of them.
+        names = [
+            n
+            for n in logging.root.manager.loggerDict
+            if n.split(".")[0] in ("remediator", "access-key-remediation")
+        ]
+        loggers = [logging.getLogger(name) for name in names]
         for logger in loggers:
             logger.addHandler(logged)
         try:

@@ -140,17 +140,25 @@ def test_permanent_failure_is_audited_and_the_next_key_still_handled() -> None:
     assert {r.outcome for r in batch} == {"failed"}
 
 
-def test_transient_failure_is_audited_then_raised_for_the_retry() -> None:
+def test_transient_failure_is_audited_then_raised_and_the_intent_stays_open_for_the_retry() -> None:
+    """IAM may have acted before its reply was lost: the outcome is not guessed; the retry settles it."""
     world = World(Mode.DEACTIVATE)
     alice = user("alice", key("AKIAOLD", 120))
     world.member.add(alice)
     world.member.fail_on["deactivate_key"] = TransientError("iam:UpdateAccessKey: Throttling: Rate exceeded")
     with pytest.raises(TransientError, match="Throttling"):
         world.remediator.remediate_event(world.event(alice))
-    assert [(r.phase, r.outcome) for r in world.audit.records] == [
-        ("intent", "pending"),
-        ("outcome", "failed"),
+    assert [(r.phase, r.outcome, r.step) for r in world.audit.records] == [
+        ("intent", "pending", None),
+        ("decision", "failed", "iam-action"),
     ]
+    assert world.lifecycle.saved[(ACCOUNT, "AKIAOLD")].pending is not None
+    del world.member.fail_on["deactivate_key"]
+    world.remediator.remediate_event(world.event(alice))
+    assert world.status("alice") == {"AKIAOLD": "Inactive"}
+    outcome = world.audit.records[-1]
+    assert (outcome.phase, outcome.outcome, outcome.reconciled) == ("outcome", "done", True)
+    assert outcome.intent_id == world.audit.records[0].record_id
 
 
 def test_role_that_cannot_be_assumed_is_one_failed_record_and_no_raise() -> None:
