@@ -70,11 +70,6 @@ class KeyClaims(Protocol):
         from a run that has finished acting (an operator's undo need not wait for the claim to lapse)."""
         ...
 
-    def finish(self, account_id: str, access_key_id: str, *, owner: str) -> None:
-        """The holder is done acting. The claim still keeps other runs off until it lapses: a run that
-        read the key before the action would otherwise act again on what it read."""
-        ...
-
 
 class KeyJournal(Protocol):
     """The write-ahead journal of mutations: a claim, the key's pending mark and the audit records move
@@ -91,7 +86,9 @@ class KeyJournal(Protocol):
 
     def settle(self, outcome: AuditRecord, settled: KeyLifecycle, *, owner: str) -> None:
         """Append `outcome` and write `settled` (the lifecycle with its pending mark cleared and its stage
-        moved), then mark the claim finished. Only the mark of `outcome.intent_id` is cleared."""
+        moved), and mark the claim finished: it still keeps other runs off until it lapses (a run that read
+        the key before the action would otherwise act again on what it read), but an operator's undo may
+        take it (`after_finished`). Only the mark of `outcome.intent_id` is cleared."""
         ...
 
 

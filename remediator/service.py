@@ -226,7 +226,7 @@ class Remediator:
                 self._remediate_user(run, member, user_name, user_id, report_keyless=False)
                 run.step = "list-users"
         except PermanentError as exc:
-            self._recorder.failed(run, exc, step="list-users")
+            self._recorder.failed(run, exc)  # run.step says where: listing, or the user being read
             return
         # Intents left open on the keys of users who no longer exist.
         for user_name in sorted({lc.user_name for lc in run.lifecycles().values() if lc.pending} - seen):

@@ -101,13 +101,3 @@ class DynamoDBClaims:
         except BotoCoreError as exc:
             raise translate(exc, f"dynamodb:PutItem claim on {access_key_id}") from exc
         return True
-
-    def finish(self, account_id: str, access_key_id: str, *, owner: str) -> None:
-        try:
-            self._client.update_item(TableName=self._table, **finish_params(account_id, access_key_id, owner))
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return  # lapsed and taken by another run meanwhile: nothing of ours to mark
-            raise translate(exc, f"dynamodb:UpdateItem claim on {access_key_id}") from exc
-        except BotoCoreError as exc:
-            raise translate(exc, f"dynamodb:UpdateItem claim on {access_key_id}") from exc

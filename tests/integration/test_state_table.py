@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from org_bootstrap.demo.simulation import STATE_TABLE, create_tables
-from remediator.adapters.claims import CLAIM_TTL, DynamoDBClaims
+from remediator.adapters.claims import CLAIM_TTL, DynamoDBClaims, finish_params
 from remediator.adapters.exemption_table import DynamoDBExemptions
 from remediator.exemptions import Exemption
 
@@ -87,12 +88,15 @@ def test_an_undo_may_take_over_a_finished_claim_but_a_run_may_not(dynamodb: Dyna
     claims = DynamoDBClaims(client=dynamodb, table_name=STATE_TABLE, clock=lambda: NOW)
     assert claims.claim(ACCOUNT, "AKIAEXAMPLEKEY00001", "deactivate", owner="sweep-a")
     assert not claims.claim(ACCOUNT, "AKIAEXAMPLEKEY00001", "reactivate", owner="undo", after_finished=True)
-    claims.finish(ACCOUNT, "AKIAEXAMPLEKEY00001", owner="sweep-a")
+    dynamodb.update_item(TableName=STATE_TABLE, **finish_params(ACCOUNT, "AKIAEXAMPLEKEY00001", "sweep-a"))
     # A run that read the key before the deactivation still stands aside until the claim lapses...
     assert not claims.claim(ACCOUNT, "AKIAEXAMPLEKEY00001", "deactivate", owner="event-b")
     # ...while an operator's undo need not wait.
     assert claims.claim(ACCOUNT, "AKIAEXAMPLEKEY00001", "reactivate", owner="undo", after_finished=True)
-    claims.finish(ACCOUNT, "AKIAEXAMPLEKEY00001", owner="someone-else")  # not the holder: no effect
+    with pytest.raises(ClientError, match="ConditionalCheckFailed"):  # not the holder: refused
+        dynamodb.update_item(
+            TableName=STATE_TABLE, **finish_params(ACCOUNT, "AKIAEXAMPLEKEY00001", "someone-else")
+        )
     assert not claims.claim(ACCOUNT, "AKIAEXAMPLEKEY00001", "reactivate", owner="undo-2", after_finished=True)
 
 
