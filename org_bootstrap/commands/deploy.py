@@ -12,13 +12,17 @@ from rich.markup import escape
 from org_bootstrap.aws import Aws, CliError
 from org_bootstrap.commands.deploy_views import account_progress, show_destroyed, show_status
 from org_bootstrap.commands.options import (
+    DEFAULT_ROLE,
     EndpointUrl,
     HomeRegion,
     Output,
     OutputFormat,
     Profile,
+    RecordsOutput,
+    RecordsOutputFormat,
     Region,
     SecurityAccount,
+    SecurityRole,
     Yes,
 )
 from org_bootstrap.commands.render import confirm, console, emit_json, envelope, fail, plan_lines, progress
@@ -43,9 +47,7 @@ def deploy(  # noqa: PLR0917
             "--targets", help="Root (r-...) or OU (ou-...) ids; repeat for several. Default: the root."
         ),
     ] = None,
-    home_region: Annotated[
-        str | None, typer.Option("--home-region", help="The one region for the rules. Default: --region.")
-    ] = None,
+    home_region: HomeRegion = None,
     mode: Annotated[
         Mode | None, typer.Option(help="What to do with a violating key. Default: deployed, else delete.")
     ] = None,
@@ -88,9 +90,7 @@ def deploy(  # noqa: PLR0917
             "Default: deployed, else none."
         ),
     ] = None,
-    security_role: Annotated[
-        str, typer.Option(help="Role assumed in the security account.")
-    ] = "OrganizationAccountAccessRole",
+    security_role: SecurityRole = DEFAULT_ROLE,
     yes: Yes = False,
     profile: Profile = None,
     region: Region = None,
@@ -180,12 +180,16 @@ def status(  # noqa: PLR0917
     security_account: SecurityAccount,
     home_region: HomeRegion = None,
     account_role: Annotated[
-        str, typer.Option(help="Role assumed in each account (the security account too) to look into it.")
-    ] = "OrganizationAccountAccessRole",
+        str,
+        typer.Option(
+            envvar="AKR_ACCOUNT_ROLE",
+            help="Role assumed in each account (the security account too) to look into it.",
+        ),
+    ] = DEFAULT_ROLE,
     profile: Profile = None,
     region: Region = None,
     endpoint_url: EndpointUrl = None,
-    output: OutputFormat = Output.TABLE,
+    output: RecordsOutputFormat = RecordsOutput.TABLE,
 ) -> None:
     """Check that every ACTIVE account is covered. Read-only.
 
@@ -198,6 +202,7 @@ def status(  # noqa: PLR0917
 
     Exit code: 0 when every account is covered and the central stack is healthy; 1 otherwise, and on errors.
     """
+    errors_as = Output.JSON if output is RecordsOutput.JSON else Output.TABLE
     aws = Aws(profile=profile, region=region or home_region, endpoint_url=endpoint_url)
     try:
         deployment = Deployment(
@@ -205,15 +210,15 @@ def status(  # noqa: PLR0917
             home_region=home_region or aws.region_name,
             security_role=account_role,
         )
-        with progress(output) as report:
+        with progress(errors_as) as report:
             report("reading the organization")
             footprint = prepare_status(aws, deployment)
         with account_progress(output, len(footprint.active_accounts)) as tick:
             result = check(aws, deployment, footprint, account_role=account_role, tick=tick)
     except ValidationError as exc:
-        raise fail("status", "; ".join(e["msg"] for e in exc.errors()), output) from exc
+        raise fail("status", "; ".join(e["msg"] for e in exc.errors()), errors_as) from exc
     except (CliError, PlanError) as exc:
-        raise fail("status", str(exc), output) from exc
+        raise fail("status", str(exc), errors_as) from exc
     show_status(result, output)
     if not result.healthy:
         raise typer.Exit(code=1)
@@ -228,9 +233,7 @@ def destroy(  # noqa: PLR0917
         ),
     ] = None,
     home_region: HomeRegion = None,
-    security_role: Annotated[
-        str, typer.Option(help="Role assumed in the security account.")
-    ] = "OrganizationAccountAccessRole",
+    security_role: SecurityRole = DEFAULT_ROLE,
     delete_audit_log: Annotated[
         bool,
         typer.Option(help="Also delete the audit table (kept by default). Asks a second time, by its name."),

@@ -26,6 +26,8 @@ from org_bootstrap.commands.options import (
     SecurityAccount,
     SecurityRole,
     Yes,
+    access_key_ids,
+    account_ids,
 )
 from org_bootstrap.commands.render import confirm, console, fail, plan_lines
 from org_bootstrap.commands.sweep_views import show_local, show_reactivated, show_started, sweep_progress
@@ -167,8 +169,10 @@ def _sweep_here(
 
 def undo(  # noqa: PLR0917
     security_account: SecurityAccount,
-    account: Annotated[str, typer.Option("--account", help="The account of the key.")],
-    access_key_id: Annotated[str, typer.Option("--access-key-id", help="The key to make active again.")],
+    account: Annotated[str, typer.Option("--account", callback=account_ids, help="The account of the key.")],
+    access_key_id: Annotated[
+        str, typer.Option("--access-key-id", callback=access_key_ids, help="The key to make active again.")
+    ],
     account_role: AccountRole = DEFAULT_ROLE,
     security_role: SecurityRole = DEFAULT_ROLE,
     home_region: HomeRegion = None,

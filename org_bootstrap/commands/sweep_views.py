@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -15,10 +16,11 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
 
 from org_bootstrap.commands.options import Output
 from org_bootstrap.commands.render import console, emit_json, envelope
+from org_bootstrap.commands.tables import Column
+from org_bootstrap.commands.tables import show as show_table
 from org_bootstrap.review.local_sweep import AccountResult, totals
 from org_bootstrap.review.sweep import LocalSweep, Started
 
@@ -32,6 +34,14 @@ COLUMNS = {
     "findings": "findings",
     "failed": "failed",
 }
+
+
+SWEEP_COLUMNS = (
+    Column("account"),
+    *(Column(title, justify="right") for title in COLUMNS),
+    Column("problems", "text", drop=1),
+)
+"""Narrow terminals drop the problems (also in --output json)."""
 
 
 @contextmanager
@@ -128,19 +138,14 @@ def show_local(
     if output is Output.JSON:
         emit_json(local_envelope(plan, results, lines, seconds))
         return
-    table = Table(title=f"Sweep {plan.run_id} (mode {plan.settings.mode.value})")
-    table.add_column("account", no_wrap=True)
-    for title in COLUMNS:
-        table.add_column(title, justify="right")
-    table.add_column("problems", overflow="fold")
+    counts = totals(results)
+    rows = []
     for result in results:
         cells = [str(result.summary.get(key, 0)) for key in COLUMNS.values()]
         account = f"[red]{result.account_id}[/]" if result.failed else result.account_id
-        table.add_row(account, *cells, "; ".join(result.errors))
-    counts = totals(results)
-    table.add_section()
-    table.add_row("total", *(str(counts[key]) for key in COLUMNS.values()), "")
-    console.print(table)
+        rows.append((account, *cells, escape("; ".join(result.errors)) or "-"))
+    rows.append(("total", *(str(counts[key]) for key in COLUMNS.values()), ""))
+    show_table(console, SWEEP_COLUMNS, rows, title=f"Sweep {plan.run_id} (mode {plan.settings.mode.value})")
     for account, why in plan.skipped:
         console.print(f"Skipped {account}: {why}.", highlight=False)
     failed = counts["accounts_failed"]
