@@ -33,6 +33,7 @@ from org_bootstrap.commands.render import confirm, console, fail, plan_lines
 from org_bootstrap.commands.sweep_views import show_local, show_reactivated, show_started, sweep_progress
 from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.plan import PlanError
+from org_bootstrap.review.dry_run import KeptRecords
 from org_bootstrap.review.sweep import describe_local, new_run_id, prepare_deployed, prepare_local, run_local
 from org_bootstrap.review.sweep import start_deployed as start
 from org_bootstrap.review.undo import carry_out_undo, prepare_undo
@@ -62,7 +63,10 @@ def sweep(  # noqa: PLR0917
         Mode | None, typer.Option(help="With --local: instead of the deployed mode.", show_default=False)
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option(help="With --local: mode report, no warnings, no notifications.")
+        bool,
+        typer.Option(
+            "--dry-run", help="With --local: mode report, and nothing written: the decisions are only shown."
+        ),
     ] = False,
     concurrency: Annotated[
         int, typer.Option(min=1, max=64, help="With --local: accounts swept at once.")
@@ -160,10 +164,11 @@ def _sweep_here(
         plan_lines(lines)
     if plan.changes_iam:
         confirm("sweep", "Sweep?", yes=yes, output=output)
+    kept = KeptRecords() if plan.dry_run else None
     began = time.monotonic()
     with _errors_only_in_table(), sweep_progress(output, len(plan.accounts)) as done:
-        results = run_local(aws, central, plan, concurrency=concurrency, on_done=done)
-    show_local(plan, results, lines, output, time.monotonic() - began)
+        results = run_local(aws, central, plan, concurrency=concurrency, on_done=done, kept=kept)
+    show_local(plan, results, lines, output, time.monotonic() - began, kept)
     return any(r.failed for r in results)
 
 
