@@ -37,20 +37,6 @@ from org_bootstrap.review.scan import AccountScan
 from org_bootstrap.review.scan_plan import Overrides, prepare_scan, run_scan
 from remediator.policy import Mode
 
-CSV_COLUMNS = (
-    "account_id",
-    "user_name",
-    "access_key_id",
-    "status",
-    "age_days",
-    "last_used_at",
-    "action",
-    "when",
-    "at",
-    "rules",
-    "reason",
-)
-
 
 def scan(  # noqa: PLR0917
     security_account: SecurityAccount,

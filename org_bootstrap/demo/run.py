@@ -219,7 +219,7 @@ def running_demo(
 
 
 def _deploy(aws: Aws, deployment: Deployment, progress: Callable[[str], None]) -> None:
-    prepared = prepare(aws, deployment, progress)
+    prepared = prepare(aws, deployment, progress, look_elsewhere=False)
     outcome = carry_out(aws, prepared, progress, poll_seconds=0.05)
     failed = failed_instances(outcome.instances)
     if failed:

@@ -42,8 +42,15 @@ LAMBDA_TARGET = Target()
 
 
 def prepare(
-    aws: Aws, deployment: Deployment, progress: Progress, *, target: Target | None = LAMBDA_TARGET
+    aws: Aws,
+    deployment: Deployment,
+    progress: Progress,
+    *,
+    target: Target | None = LAMBDA_TARGET,
+    look_elsewhere: bool = True,
 ) -> Prepared:
+    """Package, observe, plan. `look_elsewhere`: without a central stack in the home region, look for one
+    in the other regions (one call per region; the demo's brand-new organization has none)."""
     progress("building the remediator package")
     artifact = build_lambda_zip(Path(tempfile.mkdtemp(prefix="akr-build-")), target)
     progress("reading the organization")
@@ -56,7 +63,7 @@ def prepare(
         member_template=MEMBER_TEMPLATE.read_text(),
     )
     elsewhere: tuple[str, ...] = ()
-    if observed.central_stack is None:
+    if look_elsewhere and observed.central_stack is None:
         progress("looking for a deployment in the other regions")
         elsewhere = regions_with_central(aws, deployment, observed.caller_account)
     return Prepared(
