@@ -319,7 +319,7 @@ def test_the_horizon_cannot_be_lifted_beyond_a_year(deployed: Deployed) -> None:
     assert result.exit_code == 2  # refused by the option itself, before any AWS call
     words = " ".join(result.output.replace("│", " ").split())
     assert "Invalid value for '--max-days'" in words
-    assert "less than or equal to 365" in words
+    assert "must be at most 365" in words
     assert [e for e in deployed.stored() if e.expires_at > datetime.now(UTC) + timedelta(days=365)] == []
 
 

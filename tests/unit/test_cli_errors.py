@@ -106,6 +106,25 @@ CASES: list[tuple[tuple[str, ...], int, str]] = [
         2,
         usage("exempt list", NOT_AN_ACCOUNT.format(option="--account")),
     ),
+    # typer checks types and ranges with pydantic: the message is in the operator's words, not pydantic's.
+    (
+        ("audit", "--security-account", SECURITY, "--limit", "x"),
+        2,
+        usage("audit", "Invalid value for '--limit': not a whole number"),
+    ),
+    (
+        ("scan", "--security-account", SECURITY, "--concurrency", "0"),
+        2,
+        usage("scan", "Invalid value for '--concurrency': must be at least 1"),
+    ),
+    (
+        ("scan", "--security-account", SECURITY, "--mode", "bogus"),
+        2,
+        usage(
+            "scan",
+            "Invalid value for '--mode': 'bogus' is not one of 'report', 'deactivate', 'delete', 'staged'.",
+        ),
+    ),
     # Values the commands check before any AWS call: exit code 1.
     (
         ("audit", "--security-account", SECURITY, "--since", "100000d"),

@@ -223,10 +223,8 @@ def test_the_decision_table_has_every_row_with_its_columns(page: str) -> None:
         "access key id",
         "decision",
         "result",
-        "trigger",
-        "by",
-        "mode",
-        "limits (days)",
+        "started by",
+        "policy",
         "key age",
         "last used",
         "reason",
@@ -409,8 +407,10 @@ def test_each_decision_shows_who_what_started_it_and_the_policy_in_force() -> No
     row = page[page.index('<tr class="o-done" data-decision="reactivate"') :]
     row = row[: row.index("</tr>")]
     assert (
-        '<td data-v="done" class="outcome">done</td><td>cli</td>'
-        '<td class="wrap">arn:aws:sts::111111111111:assumed-role/ops/alice</td><td>staged</td><td>90/45</td>'
+        '<td data-v="done" class="outcome">done</td>'
+        '<td data-v="cli" class="by">cli<br><span class="sub">'
+        "arn:aws:sts::111111111111:assumed-role/ops/alice</span></td>"
+        '<td data-v="staged">staged<br><span class="sub">90/45 days</span></td>'
     ) in row
     assert "Policy in force: mode staged, rotation after 90 days, unused after 45 days." in page
 

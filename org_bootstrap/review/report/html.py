@@ -41,18 +41,16 @@ COLUMNS = (
     ("access key id", "text"),
     ("decision", "text"),
     ("result", "text"),
-    ("trigger", "text"),
-    ("by", "text"),
-    ("mode", "text"),
-    ("limits (days)", "text"),
+    ("started by", "text"),
+    ("policy", "text"),
     ("key age", "number"),
     ("last used", "text"),
     ("reason", "text"),
     ("error", "text"),
 )
 """The decision table's columns and how each sorts. "result" is the outcome with "skipped" told apart
-(no action, already gone); "by" the operator who started a change from the command line; "limits" the
-rotation/unused limits in force when the decision was taken."""
+(no action, already gone); "started by" the trigger (event, sweep, cli) and, for the command line, the
+operator's ARN; "policy" the mode and the rotation/unused limits in force when the decision was taken."""
 
 
 @dataclass(frozen=True)
@@ -145,8 +143,16 @@ def _account(account_id: str, names: Mapping[str, str]) -> str:
     return label if not name else f'{label}<br><span class="sub">{escape(name)}</span>'
 
 
-def _limits(record: AuditRecord) -> str:
-    return f"{record.thresholds.max_key_age_days}/{record.thresholds.max_unused_days}"
+def _policy(record: AuditRecord) -> str:
+    limits = f"{record.thresholds.max_key_age_days}/{record.thresholds.max_unused_days} days"
+    return f'{escape(record.mode.value)}<br><span class="sub">{limits}</span>'
+
+
+def _started_by(record: AuditRecord) -> str:
+    trigger = escape(record.trigger.value)
+    if not record.operator:
+        return trigger
+    return f'{trigger}<br><span class="sub">{escape(record.operator)}</span>'
 
 
 def _last_used(record: AuditRecord) -> str:
@@ -167,10 +173,8 @@ def _decision_row(row: DecisionRow, names: Mapping[str, str]) -> str:
         _cell(escape(record.access_key_id or ""), css="mono"),
         _cell(_swatch(record.decision), record.decision),
         _cell(_outcome(row), result, css="outcome"),
-        _cell(escape(record.trigger.value)),
-        _cell(escape(record.operator or ""), css="wrap"),
-        _cell(escape(record.mode.value)),
-        _cell(_limits(record)),
+        _cell(_started_by(record), record.trigger.value, css="by"),
+        _cell(_policy(record), record.mode.value),
         _cell("" if age is None else f"{age}d", "" if age is None else str(age), css="num"),
         _cell(_last_used(record)),
         _cell(escape(record.reason), css="wrap"),
@@ -319,7 +323,7 @@ def _section(section_id: str, heading: str, content: str) -> str:
     return f'<section id="{section_id}"><h2>{escape(heading)}</h2>{content}</section>'
 
 
-def _policies(records: Sequence[AuditRecord]) -> list[str]:
+def _policies(records: Sequence[AuditRecord]) -> list[str]:  # the header's lines
     """The modes and limits in force in the records read, newest first: one line when the policy did
     not change in the window."""
     seen: dict[tuple[str, int, int], datetime] = {}
