@@ -5,10 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ProfileNotFound,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -20,7 +28,20 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sts import STSClient
 
-RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10}, user_agent_extra="akr-cli")
+RETRIES = Config(
+    retries={"mode": "adaptive", "max_attempts": 10},
+    connect_timeout=2,
+    read_timeout=30,
+    user_agent_extra="akr-cli",
+)
+PROBE = Config(
+    retries={"mode": "standard", "max_attempts": 2},
+    connect_timeout=2,
+    read_timeout=10,
+    user_agent_extra="akr-cli",
+)
+"""The first call of a command (who is calling): an endpoint that cannot be reached fails it in seconds,
+where the adaptive retries of every later call would keep trying for half a minute."""
 
 
 class CliError(Exception):
@@ -34,6 +55,18 @@ def describe(exc: ClientError | BotoCoreError) -> str:
     return str(exc)
 
 
+def check_endpoint_url(url: str) -> str:
+    """An http(s) URL with a host, as botocore needs it; a CliError that names the option otherwise."""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018  # raises on a port that is not a number
+    except ValueError:
+        parts = parts._replace(netloc="")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CliError(f"--endpoint-url {url!r} is not a URL: give http(s)://host[:port]")
+    return url
+
+
 @dataclass
 class Aws:
     profile: str | None = None
@@ -44,6 +77,10 @@ class Aws:
     what both the role and this policy allow. Set before the first `assume` (the sessions are cached)."""
     _base: boto3.Session | None = None
     _assumed: dict[tuple[str, str], boto3.Session] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.endpoint_url is not None:
+            check_endpoint_url(self.endpoint_url)
 
     @property
     def base(self) -> boto3.Session:
@@ -102,13 +139,30 @@ class Aws:
         client: DynamoDBClient = self._client("dynamodb", session, region)
         return client
 
-    def caller_account(self) -> str:
+    def probe_sts(self) -> STSClient:
+        """STS with few retries and short timeouts, for the first call of a command."""
+        client: STSClient = self.base.client(
+            "sts", region_name=self.region_name, endpoint_url=self.endpoint_url, config=PROBE
+        )
+        return client
+
+    def identify(self) -> tuple[str, str]:
+        """(account id, ARN) of the caller: the first call of most commands, made with PROBE."""
         try:
-            return self.sts().get_caller_identity()["Account"]
+            identity = self.probe_sts().get_caller_identity()
         except NoCredentialsError as exc:
             raise CliError("no AWS credentials: pass --profile or configure the environment") from exc
+        except (EndpointConnectionError, ConnectTimeoutError) as exc:
+            url = exc.kwargs.get("endpoint_url", "the STS endpoint")
+            raise CliError(
+                f"cannot reach {url} (sts:GetCallerIdentity): check --endpoint-url, --region and the network"
+            ) from exc
         except (ClientError, BotoCoreError) as exc:
             raise CliError(f"cannot identify the caller: {describe(exc)}") from exc
+        return identity["Account"], identity["Arn"]
+
+    def caller_account(self) -> str:
+        return self.identify()[0]
 
     def assume(
         self, account_id: str, role_name: str, *, from_session: boto3.Session | None = None

@@ -17,6 +17,8 @@ os.environ.update(
     POWERTOOLS_METRICS_NAMESPACE="AccessKeyRemediation",
 )
 os.environ.pop("AWS_PROFILE", None)
+# The command line's tables fit COLUMNS when it is set: without it, piped output (and a test's) is 150 wide.
+os.environ.pop("COLUMNS", None)
 
 # freezegun walks every loaded module's attributes, which makes Powertools' lazy parser package import
 # its pydantic models while datetime is patched. Those modules never need a frozen clock.

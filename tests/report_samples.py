@@ -98,6 +98,7 @@ ROWS = 11
 """Decisions: 14 records, less the 3 intents that an outcome closed."""
 BY_DECISION = {"deactivate": 1, "delete": 3, "exempt": 1, "none": 4, "report": 1, "warn": 1}
 BY_OUTCOME = {"pending": 1, "done": 2, "failed": 1, "skipped": 7, "abandoned": 0}
+BY_RESULT = {"pending": 1, "done": 2, "failed": 1, "no action": 7, "already gone": 0, "abandoned": 0}
 PER_ACCOUNT = {A: {"delete": 1, "none": 2}, B: {"deactivate": 1, "exempt": 1, "delete": 1}}
 PER_ACCOUNT[C] = {"report": 1, "warn": 1, "delete": 1, "none": 2}
 PER_DAY = {

@@ -1,37 +1,76 @@
 """`akr`: the typer app. Each command family lives in a module of its own beside this one; the work
-happens in org_bootstrap.deploy, org_bootstrap.review and org_bootstrap.demo."""
+happens in org_bootstrap.deploy, org_bootstrap.review and org_bootstrap.demo.
+
+Every command is registered through `guarded` (one line for any error, exit code 1) and the
+command-line classes of org_bootstrap.commands.usage (one line for a command line that does not parse,
+exit code 2). Help is click's plain help: it wraps the docstrings to the terminal, whatever its width.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
 
 import typer
 
 from org_bootstrap.commands.audit import audit
 from org_bootstrap.commands.demo import demo
 from org_bootstrap.commands.deploy import deploy, destroy, status
-from org_bootstrap.commands.exempt import exempt_app
+from org_bootstrap.commands.errors import guarded
+from org_bootstrap.commands.exempt import add, list_, remove
 from org_bootstrap.commands.report import report
 from org_bootstrap.commands.scan import scan
 from org_bootstrap.commands.sweep import sweep, undo
+from org_bootstrap.commands.usage import OneLineCommand, OneLineGroup
+from org_bootstrap.commands.version import version
 
-app = typer.Typer(
-    help="Organization-wide remediation of IAM access keys (CIS AWS Foundations Benchmark).",
+app = typer.Typer(no_args_is_help=True, cls=OneLineGroup, rich_markup_mode=None)
+exempt_app = typer.Typer(
+    help="Central exemptions: a reason, an owner and a required expiry; every change is audited.",
     no_args_is_help=True,
+    cls=OneLineGroup,
+    rich_markup_mode=None,
 )
 
 
+def _show_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"akr {version()}")
+        raise typer.Exit
+
+
 @app.callback()
-def main() -> None:
-    """Organization-wide remediation of IAM access keys (CIS AWS Foundations Benchmark)."""
+def main(
+    _version_flag: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Organization-wide remediation of IAM access keys (CIS AWS Foundations Benchmark).
+
+    The options every command shares can come from the environment: AKR_SECURITY_ACCOUNT,
+    AKR_SECURITY_ROLE, AKR_ACCOUNT_ROLE and AKR_HOME_REGION, and the aws cli's AWS_PROFILE, AWS_REGION
+    and AWS_ENDPOINT_URL. Exit codes: 0 done; 1 an error or bad input (one line on stderr, or the JSON
+    envelope with --output json); 2 a command line that does not parse; 3 `akr scan --fail-on-findings`
+    found a key that breaks a rule.
+    """
+
+
+def _register(typer_app: typer.Typer, name: str, command: Callable[..., None], label: str) -> None:
+    typer_app.command(name, cls=OneLineCommand)(guarded(label, command))
 
 
 # The order of registration is the order of `akr --help`.
-app.command()(deploy)
-app.command()(status)
-app.command()(destroy)
-app.command()(demo)
-app.command()(sweep)
-app.command()(undo)
+_register(app, "deploy", deploy, "deploy")
+_register(app, "status", status, "status")
+_register(app, "destroy", destroy, "destroy")
+_register(app, "demo", demo, "demo")
+_register(app, "sweep", sweep, "sweep")
+_register(app, "undo", undo, "undo")
+_register(exempt_app, "add", add, "exempt add")
+_register(exempt_app, "list", list_, "exempt list")
+_register(exempt_app, "remove", remove, "exempt remove")
 app.add_typer(exempt_app, name="exempt")
-app.command()(audit)
-app.command()(scan)
-app.command()(report)
+_register(app, "audit", audit, "audit")
+_register(app, "scan", scan, "scan")
+_register(app, "report", report, "report")

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import csv
 import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
 from rich.markup import escape
-from rich.table import Table
 
 from org_bootstrap.aws import Aws, CliError
 from org_bootstrap.commands.options import (
@@ -29,8 +30,12 @@ from org_bootstrap.commands.options import (
     Region,
     SecurityAccount,
     SecurityRole,
+    access_key_ids,
+    account_ids,
 )
-from org_bootstrap.commands.render import console, emit_json, envelope, fail
+from org_bootstrap.commands.render import console, emit_json, envelope, errors, fail, iso
+from org_bootstrap.commands.tables import Column
+from org_bootstrap.commands.tables import show as show_table
 from org_bootstrap.deploy.central import read_central
 from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.organization import check_member, read_organization
@@ -41,6 +46,7 @@ from org_bootstrap.review.audit_query import (
     AuditPage,
     AuditQuery,
     AuditReadError,
+    Progress,
     QueryError,
     parse_query,
     run,
@@ -74,14 +80,19 @@ def audit(  # noqa: PLR0917
         typer.Option(help="End of the window, as --since. Default: now.", show_default=False),
     ] = None,
     account: Annotated[
-        str | None, typer.Option("--account", help="Only this account's records.", show_default=False)
+        str | None,
+        typer.Option(
+            "--account", callback=account_ids, help="Only this account's records.", show_default=False
+        ),
     ] = None,
     user: Annotated[
         str | None, typer.Option("--user", help="Only this IAM user's records.", show_default=False)
     ] = None,
     access_key_id: Annotated[
         str | None,
-        typer.Option("--access-key-id", help="Only this key's records.", show_default=False),
+        typer.Option(
+            "--access-key-id", callback=access_key_ids, help="Only this key's records.", show_default=False
+        ),
     ] = None,
     decision: Annotated[
         str | None,
@@ -136,18 +147,47 @@ def audit(  # noqa: PLR0917
             region=region,
             endpoint_url=endpoint_url,
         )
-        if query.account_id is not None:
-            view, _ = read_organization(aws)
-            if view.administers:  # from elsewhere (the security account) the account list is not readable
-                check_member(view, query.account_id)
+        names = account_names(aws, query.account_id, wanted=output is RecordsOutput.TABLE)
         table = open_audit_table(aws, deployment)
         table_name = table.name
-        page = run(table.client, table_name, query, page_size=page_size)
+        with reading_progress(output) as tick:
+            page = run(table.client, table_name, query, page_size=page_size, on_progress=tick)
     except ValidationError as exc:
         raise fail("audit", "; ".join(e["msg"] for e in exc.errors()), errors_as) from exc
     except (QueryError, CliError, AuditReadError) as exc:
         raise fail("audit", str(exc), errors_as) from exc
-    show_records(query, page, table_name, output)
+    show_records(query, page, table_name, output, names)
+
+
+def account_names(aws: Aws, account_id: str | None, *, wanted: bool) -> dict[str, str]:
+    """Account id -> name, read once from Organizations (for the table), when the caller may list the
+    accounts; and --account must be one of them. From elsewhere (the security account) the account list
+    is not readable: no names, and no check of --account."""
+    if account_id is None and not wanted:
+        return {}
+    try:
+        view, _ = read_organization(aws)
+    except CliError:
+        if account_id is not None:
+            raise
+        return {}
+    if account_id is not None and view.administers:
+        check_member(view, account_id)
+    return {account.id: account.name for account in view.accounts}
+
+
+@contextmanager
+def reading_progress(output: RecordsOutput) -> Iterator[Progress]:
+    """A spinner on stderr with the days read so far, for the table output only."""
+    if output is not RecordsOutput.TABLE:
+        yield lambda _done, _total, _records: None
+        return
+    with errors.status("reading the audit log") as status:
+
+        def tick(done: int, total: int, records: int) -> None:
+            status.update(f"reading the audit log: {done} of {total} partition(s), {records} record(s)")
+
+        yield tick
 
 
 def connect(
@@ -184,8 +224,8 @@ def open_audit_table(aws: Aws, deployment: Deployment) -> AuditTable:
 
 def _window(query: AuditQuery) -> dict[str, Any]:
     return {
-        "since": query.since.isoformat(),
-        "until": query.until.isoformat(),
+        "since": iso(query.since),
+        "until": iso(query.until),
         "account_id": query.account_id,
         "user_name": query.user_name,
         "access_key_id": query.access_key_id,
@@ -203,7 +243,13 @@ def csv_row(record: AuditRecord) -> dict[str, str]:
     return {name: "" if plain.get(name) is None else str(plain[name]) for name in CSV_COLUMNS}
 
 
-def show_records(query: AuditQuery, page: AuditPage, table_name: str, output: RecordsOutput) -> None:
+def show_records(
+    query: AuditQuery,
+    page: AuditPage,
+    table_name: str,
+    output: RecordsOutput,
+    names: Mapping[str, str] | None = None,
+) -> None:
     if output is RecordsOutput.JSON:
         emit_json(
             envelope(
@@ -226,44 +272,53 @@ def show_records(query: AuditQuery, page: AuditPage, table_name: str, output: Re
         writer.writeheader()
         writer.writerows(csv_row(record) for record in page.records)
         return
-    _table(query, page)
+    _table(query, page, names or {})
 
 
-def _table(query: AuditQuery, page: AuditPage) -> None:
+AUDIT_COLUMNS = (
+    Column("time (UTC)"),
+    Column("account"),
+    Column("name", "text", drop=3),
+    Column("user", "text", drop=5),
+    Column("key"),
+    Column("decision"),
+    Column("phase", drop=1),
+    Column("outcome"),
+    Column("trigger", drop=2),
+    Column("by", "text", drop=4),
+    Column("reason", "text", drop=6),
+)
+"""Narrow terminals drop the phase first, then the trigger, the account name, the operator, the user and
+the reason; the time, the account, the key, the decision and the outcome always stay."""
+
+
+def _table(query: AuditQuery, page: AuditPage, names: Mapping[str, str]) -> None:
     window = f"{query.since:%Y-%m-%d %H:%M} to {query.until:%Y-%m-%d %H:%M} UTC"
     if not page.records:
         console.print(f"No audit records from {window} match.", highlight=False)
         return
-    table = Table(title=f"Audit records, {window}", title_justify="left")
-    for column in (
-        "time (UTC)",
-        "account",
-        "user",
-        "key",
-        "decision",
-        "phase",
-        "outcome",
-        "trigger",
-        "reason",
-    ):
-        table.add_column(column, overflow="fold")
+    rows = []
     for record in page.records:
         outcome = record.outcome.value
         if record.outcome is Outcome.FAILED:
             outcome = f"[red]{outcome}[/]"
         reason = record.reason if record.error is None else f"{record.reason}; error: {record.error}"
-        table.add_row(
-            f"{record.recorded_at:%Y-%m-%d %H:%M:%S}",
-            record.account_id,
-            escape(record.user_name or "-"),
-            record.access_key_id or "-",
-            record.decision,
-            record.phase.value,
-            outcome,
-            record.trigger.value,
-            escape(reason),
+        rows.append(
+            (
+                f"{record.recorded_at:%Y-%m-%d %H:%M:%S}",
+                record.account_id,
+                escape(names.get(record.account_id, "")),
+                escape(record.user_name or "-"),
+                record.access_key_id or "-",
+                record.decision,
+                record.phase.value,
+                outcome,
+                record.trigger.value,
+                escape(record.operator or "-"),
+                escape(reason),
+            )
         )
-    console.print(table)
+    show_table(console, AUDIT_COLUMNS, rows, title=f"Audit records, {window}")
     order = "newest" if query.newest_first else "oldest"
     line = f"{len(page.records)} record(s), {order} first (read from {page.index})"
     if page.truncated:

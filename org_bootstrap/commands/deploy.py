@@ -12,13 +12,17 @@ from rich.markup import escape
 from org_bootstrap.aws import Aws, CliError
 from org_bootstrap.commands.deploy_views import account_progress, show_destroyed, show_status
 from org_bootstrap.commands.options import (
+    DEFAULT_ROLE,
     EndpointUrl,
     HomeRegion,
     Output,
     OutputFormat,
     Profile,
+    RecordsOutput,
+    RecordsOutputFormat,
     Region,
     SecurityAccount,
+    SecurityRole,
     Yes,
 )
 from org_bootstrap.commands.render import confirm, console, emit_json, envelope, fail, plan_lines, progress
@@ -43,9 +47,7 @@ def deploy(  # noqa: PLR0917
             "--targets", help="Root (r-...) or OU (ou-...) ids; repeat for several. Default: the root."
         ),
     ] = None,
-    home_region: Annotated[
-        str | None, typer.Option("--home-region", help="The one region for the rules. Default: --region.")
-    ] = None,
+    home_region: HomeRegion = None,
     mode: Annotated[
         Mode | None, typer.Option(help="What to do with a violating key. Default: deployed, else delete.")
     ] = None,
@@ -88,9 +90,10 @@ def deploy(  # noqa: PLR0917
             "Default: deployed, else none."
         ),
     ] = None,
-    security_role: Annotated[
-        str, typer.Option(help="Role assumed in the security account.")
-    ] = "OrganizationAccountAccessRole",
+    security_role: SecurityRole = DEFAULT_ROLE,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and stop: read-only, exit code 0.")
+    ] = False,
     yes: Yes = False,
     profile: Profile = None,
     region: Region = None,
@@ -102,7 +105,14 @@ def deploy(  # noqa: PLR0917
     The policy options (--mode, --cis and the limits, --grace-days, --warn-days-before,
     --protected-user-path, --create-config-recorder) change only what they name: an option left out keeps
     the deployed value, and only a first deploy gets the defaults. The plan lists every parameter an update
-    changes, and warns when keys will be treated harder than now.
+    changes, and warns when keys will be treated harder than now. A deployment found in another region
+    (another home region) is named in the plan, and deploy refuses to make a second one.
+
+    --dry-run prints the plan and changes nothing (JSON status "planned", or "ok" when there is nothing to
+    change). With --output json and without --yes, the plan comes back in the envelope, status "aborted".
+
+    Exit code: 0 when deployed, with --dry-run, and when there is nothing to change; 1 when aborted, on
+    bad input and on errors.
     """
     if cis and (max_key_age_days or max_unused_days):
         raise fail("deploy", "give either --cis or --max-key-age-days/--max-unused-days, not both", output)
@@ -125,16 +135,20 @@ def deploy(  # noqa: PLR0917
         with progress(output) as report:
             prepared = prepare(aws, deployment, report)
         lines = describe(prepared.plan, deployment, prepared.observed)
+        alarming = set(warnings(prepared.plan))
+        if prepared.elsewhere:
+            lines.insert(0, elsewhere_line(deployment, prepared.elsewhere))
+            alarming.add(lines[0])
         if output is Output.TABLE:
-            alarming = set(warnings(prepared.plan))
             plan_lines(
                 [f"[bold red]{escape(line)}[/]" if line in alarming else escape(line) for line in lines]
             )
-        if prepared.plan.changes_nothing:
+        if dry_run or prepared.plan.changes_nothing:
             if output is Output.JSON:
-                emit_json(envelope("deploy", "ok", plan=lines, changed=False))
+                done = "ok" if prepared.plan.changes_nothing else "planned"
+                emit_json(envelope("deploy", done, plan=lines, changed=False))
             return
-        confirm("deploy", "Deploy?", yes=yes, output=output)
+        go_ahead(prepared, lines, yes=yes, output=output)
         with progress(output) as report:
             outcome = carry_out(aws, prepared, report)
     except ValidationError as exc:
@@ -142,6 +156,29 @@ def deploy(  # noqa: PLR0917
     except (CliError, PlanError, PackagingError) as exc:
         raise fail("deploy", str(exc), output) from exc
     show_deployed(prepared, outcome, lines, output)
+
+
+def go_ahead(prepared: Prepared, lines: list[str], *, yes: bool, output: Output) -> None:
+    """Refuse a second deployment; then ask, unless --yes (with --output json the plan comes back in an
+    "aborted" envelope: JSON output never prompts)."""
+    if prepared.elsewhere:
+        raise CliError(
+            f"not deployed: there is a deployment in {' and '.join(prepared.elsewhere)}; pass "
+            f"--home-region {prepared.elsewhere[0]} to update it, or destroy it there first"
+        )
+    if output is Output.JSON and not yes:
+        error = "--output json cannot ask for confirmation: pass --yes, or --dry-run for the plan alone"
+        emit_json(envelope("deploy", "aborted", plan=lines, changed=False, error=error))
+        raise typer.Exit(code=1)
+    confirm("deploy", "Deploy?", yes=yes, output=output)
+
+
+def elsewhere_line(deployment: Deployment, regions: tuple[str, ...]) -> str:
+    return (
+        f"A deployment already exists in {' and '.join(regions)} (stack {deployment.central_stack_name} in "
+        f"the security account): a second one in {deployment.home_region} would evaluate and remediate "
+        f"every user twice. Pass --home-region {regions[0]} to update it, or destroy it there first"
+    )
 
 
 def show_deployed(prepared: Prepared, outcome: Outcome, lines: list[str], output: Output) -> None:
@@ -180,12 +217,16 @@ def status(  # noqa: PLR0917
     security_account: SecurityAccount,
     home_region: HomeRegion = None,
     account_role: Annotated[
-        str, typer.Option(help="Role assumed in each account (the security account too) to look into it.")
-    ] = "OrganizationAccountAccessRole",
+        str,
+        typer.Option(
+            envvar="AKR_ACCOUNT_ROLE",
+            help="Role assumed in each account (the security account too) to look into it.",
+        ),
+    ] = DEFAULT_ROLE,
     profile: Profile = None,
     region: Region = None,
     endpoint_url: EndpointUrl = None,
-    output: OutputFormat = Output.TABLE,
+    output: RecordsOutputFormat = RecordsOutput.TABLE,
 ) -> None:
     """Check that every ACTIVE account is covered. Read-only.
 
@@ -198,6 +239,7 @@ def status(  # noqa: PLR0917
 
     Exit code: 0 when every account is covered and the central stack is healthy; 1 otherwise, and on errors.
     """
+    errors_as = Output.JSON if output is RecordsOutput.JSON else Output.TABLE
     aws = Aws(profile=profile, region=region or home_region, endpoint_url=endpoint_url)
     try:
         deployment = Deployment(
@@ -205,15 +247,15 @@ def status(  # noqa: PLR0917
             home_region=home_region or aws.region_name,
             security_role=account_role,
         )
-        with progress(output) as report:
+        with progress(errors_as) as report:
             report("reading the organization")
             footprint = prepare_status(aws, deployment)
         with account_progress(output, len(footprint.active_accounts)) as tick:
             result = check(aws, deployment, footprint, account_role=account_role, tick=tick)
     except ValidationError as exc:
-        raise fail("status", "; ".join(e["msg"] for e in exc.errors()), output) from exc
+        raise fail("status", "; ".join(e["msg"] for e in exc.errors()), errors_as) from exc
     except (CliError, PlanError) as exc:
-        raise fail("status", str(exc), output) from exc
+        raise fail("status", str(exc), errors_as) from exc
     show_status(result, output)
     if not result.healthy:
         raise typer.Exit(code=1)
@@ -228,9 +270,7 @@ def destroy(  # noqa: PLR0917
         ),
     ] = None,
     home_region: HomeRegion = None,
-    security_role: Annotated[
-        str, typer.Option(help="Role assumed in the security account.")
-    ] = "OrganizationAccountAccessRole",
+    security_role: SecurityRole = DEFAULT_ROLE,
     delete_audit_log: Annotated[
         bool,
         typer.Option(help="Also delete the audit table (kept by default). Asks a second time, by its name."),
@@ -242,7 +282,7 @@ def destroy(  # noqa: PLR0917
             help="Answer the audit-table question without a prompt: the exact table name. --yes does not.",
         ),
     ] = None,
-    dry_run: Annotated[bool, typer.Option(help="Print the plan and stop.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and stop.")] = False,
     yes: Yes = False,
     profile: Profile = None,
     region: Region = None,

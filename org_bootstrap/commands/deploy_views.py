@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+import csv
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-from rich.table import Table
 
-from org_bootstrap.commands.options import Output
+from org_bootstrap.commands.options import Output, RecordsOutput
 from org_bootstrap.commands.render import console, emit_json, envelope
+from org_bootstrap.commands.tables import Column
+from org_bootstrap.commands.tables import show as show_table
 from org_bootstrap.deploy.coverage import CHECKS
 from org_bootstrap.deploy.status import Status, Tick
 from org_bootstrap.deploy.teardown import DestroyPlan
@@ -24,9 +28,9 @@ _MARKS = {True: "[green]ok[/]", False: "[red]no[/]", None: "[yellow]?[/]"}
 
 
 @contextmanager
-def account_progress(output: Output, total: int) -> Iterator[Tick]:
-    """A progress bar over the accounts on a terminal; nothing with --output json."""
-    if output is Output.JSON:
+def account_progress(output: Output | RecordsOutput, total: int) -> Iterator[Tick]:
+    """A progress bar over the accounts on a terminal; nothing with --output json or csv."""
+    if output not in (Output.TABLE, RecordsOutput.TABLE):
         yield lambda _account: None
         return
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
@@ -35,20 +39,45 @@ def account_progress(output: Output, total: int) -> Iterator[Tick]:
         yield lambda account: bar.update(task, advance=1, description=f"checked {account}")
 
 
-def show_status(result: Status, output: Output) -> None:
-    if output is Output.JSON:
+STATUS_COLUMNS = (
+    Column("account"),
+    Column("name", "text", drop=1),
+    Column("stack"),
+    Column("recorder"),
+    Column("rules"),
+    Column("forwarding"),
+    Column("member role"),
+    Column("problems", "text", drop=2),
+)
+"""Narrow terminals drop the account name first, then the problems (each is in --output json and csv
+too); the account and the marks always stay."""
+CSV_COLUMNS = ("account_id", "name", "covered", *CHECKS, "problems")
+_CSV_MARKS = {True: "ok", False: "no", None: "unknown"}
+
+
+def show_status(result: Status, output: Output | RecordsOutput) -> None:
+    if output in (Output.JSON, RecordsOutput.JSON):
         emit_json(status_envelope(result))
         return
-    table = Table(title=f"Coverage in {result.expected.home_region}")
-    for column in ("account", "name", "stack", "recorder", "rules", "forwarding", "member role"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("problems", overflow="fold")
+    if output is RecordsOutput.CSV:
+        writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for report in result.accounts:
+            found = {name: _CSV_MARKS[report.findings[name].ok] for name in CHECKS}
+            writer.writerow(
+                {"account_id": report.account_id, "name": report.name, "covered": str(report.covered)}
+                | found
+                | {"problems": "; ".join(report.problems)}
+            )
+        return
+    rows = []
     for report in result.accounts:
         stack = report.findings["stack"]
         marks = [_MARKS[report.findings[name].ok] for name in CHECKS[1:]]
-        stack_cell = stack.detail if stack.ok else f"[red]{'no' if stack.ok is False else '?'}[/]"
-        table.add_row(report.account_id, report.name, stack_cell, *marks, "; ".join(report.problems))
-    console.print(table)
+        stack_cell = escape(stack.detail) if stack.ok else f"[red]{'no' if stack.ok is False else '?'}[/]"
+        problems = escape("; ".join(report.problems)) or "-"
+        rows.append((report.account_id, escape(report.name), stack_cell, *marks, problems))
+    show_table(console, STATUS_COLUMNS, rows, title=f"Coverage in {result.expected.home_region}")
     central = result.central
     console.print(
         f"Security account {result.security_account}: "

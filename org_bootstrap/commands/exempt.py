@@ -1,46 +1,55 @@
 """`akr exempt add|list|remove`: options, the plan line, the confirmation, then
-org_bootstrap.review.exemptions and the views. org_bootstrap.commands.app registers `exempt_app` as the
+org_bootstrap.review.exemptions and the views. org_bootstrap.commands.app registers them under the
 sub-command `exempt`."""
 
 from __future__ import annotations
 
+import csv
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
-from rich.table import Table
+from rich.markup import escape
 
-from org_bootstrap.aws import CliError
+from org_bootstrap.aws import Aws, CliError
 from org_bootstrap.commands.audit import connect
 from org_bootstrap.commands.options import (
     DEFAULT_ROLE,
+    AccountRole,
     EndpointUrl,
     HomeRegion,
     Output,
     OutputFormat,
     Profile,
+    RecordsOutput,
+    RecordsOutputFormat,
     Region,
     SecurityAccount,
     SecurityRole,
     Yes,
+    access_key_ids,
+    account_ids,
 )
-from org_bootstrap.commands.render import confirm, console, emit_json, envelope, fail, plan_lines
+from org_bootstrap.commands.render import confirm, console, emit_json, envelope, fail, iso, plan_lines
+from org_bootstrap.commands.tables import Column
+from org_bootstrap.commands.tables import show as show_table
 from org_bootstrap.review import exemptions
 from remediator.audit import AuditRecord
 from remediator.composition import utc_now
 from remediator.exemptions import Exemption
 
-exempt_app = typer.Typer(
-    help="Central exemptions: a reason, an owner and a required expiry; every change is audited.",
-    no_args_is_help=True,
-)
-
-Account = Annotated[str, typer.Option("--account", help="The account id of the exempt user.")]
+Account = Annotated[
+    str, typer.Option("--account", callback=account_ids, help="The account id of the exempt user.")
+]
 User = Annotated[str, typer.Option("--user", help='The IAM user name, or "*" for every user of the account.')]
 AccessKeyId = Annotated[
-    str | None, typer.Option("--access-key-id", help="One key of the user. Default: all of its keys.")
+    str | None,
+    typer.Option(
+        "--access-key-id", callback=access_key_ids, help="One key of the user. Default: all of its keys."
+    ),
 ]
 
 
@@ -58,7 +67,7 @@ def _open(
     region: str | None,
     endpoint_url: str | None,
     output: Output,
-) -> exemptions.Store:
+) -> tuple[Aws, exemptions.Store]:
     try:
         aws, deployment = connect(
             security_account=security_account,
@@ -68,7 +77,7 @@ def _open(
             region=region,
             endpoint_url=endpoint_url,
         )
-        return exemptions.open_store(aws, deployment)
+        return aws, exemptions.open_store(aws, deployment)
     except ValidationError as exc:
         raise fail(command, "; ".join(e["msg"] for e in exc.errors()), output) from exc
     except CliError as exc:
@@ -82,7 +91,7 @@ def row(exemption: Exemption, now: datetime) -> dict[str, str | None]:
         "access_key_id": exemption.access_key_id,
         "owner": exemption.owner,
         "reason": exemption.reason,
-        "expires_at": exemption.expires_at.isoformat(),
+        "expires_at": iso(exemption.expires_at),
         "state": exemptions.state(exemption, now),
     }
 
@@ -113,7 +122,6 @@ def _done(command: str, line: str, exemption: Exemption, record: AuditRecord, ou
     )
 
 
-@exempt_app.command("add")
 def add(  # noqa: PLR0917
     security_account: SecurityAccount,
     account: Account,
@@ -127,6 +135,15 @@ def add(  # noqa: PLR0917
         ),
     ],
     access_key_id: AccessKeyId = None,
+    allow_missing: Annotated[
+        bool,
+        typer.Option(
+            "--allow-missing",
+            help="Exempt a user or key that does not exist (yet). Without it, both are looked up first, "
+            "through --account-role.",
+        ),
+    ] = False,
+    account_role: AccountRole = DEFAULT_ROLE,
     max_days: Annotated[
         int,
         typer.Option(
@@ -148,7 +165,9 @@ def add(  # noqa: PLR0917
     """Exempt a user (or one of its keys, or every user of an account) until an expiry.
 
     The expiry is required, in the future and within --max-days. The account must be an ACTIVE account
-    of the organization. An exemption for the same user and key is replaced. The exemption is written to
+    of the organization, and the user (and the key) must exist there, unless --allow-missing: they are
+    looked up through --account-role (iam:GetUser, iam:ListAccessKeys). An exemption for the same user and
+    key is replaced. The exemption is written to
     the central state table, then an audit record (decision exempt-add) that names the caller's ARN.
 
     Exit code: 0 when written and audited; 1 on bad input, when aborted, and on errors.
@@ -159,7 +178,7 @@ def add(  # noqa: PLR0917
         expires_at = exemptions.parse_expiry(expires, now=now, max_days=max_days)
     except CliError as exc:
         raise fail(command, str(exc), output) from exc
-    store = _open(
+    aws, store = _open(
         command,
         security_account=security_account,
         security_role=security_role,
@@ -181,6 +200,9 @@ def add(  # noqa: PLR0917
             expires_at=expires_at,
             created_at=now,
         )
+        if not allow_missing:
+            iam = exemptions.member_iam(aws, store.organization.caller, account, account_role)
+            exemptions.check_exists(iam, exemption)
         line = (
             f"Would exempt {exemptions.describe(exemption)} until {expires_at:%Y-%m-%d %H:%M} UTC, "
             f"owner {exemption.owner}, reason {exemption.reason!r}"
@@ -193,7 +215,6 @@ def add(  # noqa: PLR0917
     _done(command, line, exemption, record, output)
 
 
-@exempt_app.command("remove")
 def remove(  # noqa: PLR0917
     security_account: SecurityAccount,
     account: Account,
@@ -215,7 +236,7 @@ def remove(  # noqa: PLR0917
     Exit code: 0 when removed and audited; 1 when there is no such exemption, when aborted, and on errors.
     """
     command = "exempt remove"
-    store = _open(
+    _, store = _open(
         command,
         security_account=security_account,
         security_role=security_role,
@@ -239,11 +260,25 @@ def remove(  # noqa: PLR0917
     _done(command, line, exemption, record, output)
 
 
-@exempt_app.command("list")
+EXEMPTION_COLUMNS = (
+    Column("account"),
+    Column("name", "text", drop=1),
+    Column("user", "text"),
+    Column("key"),
+    Column("owner", "text", drop=2),
+    Column("reason", "text", drop=3),
+    Column("expires (UTC)"),
+    Column("state"),
+)
+"""Narrow terminals drop the account name first, then the owner, then the reason."""
+CSV_COLUMNS = ("account_id", "user_name", "access_key_id", "owner", "reason", "expires_at", "state")
+
+
 def list_(  # noqa: PLR0917
     security_account: SecurityAccount,
     account: Annotated[
-        str | None, typer.Option("--account", help="Only this account. Default: every account.")
+        str | None,
+        typer.Option("--account", callback=account_ids, help="Only this account. Default: every account."),
     ] = None,
     include_expired: Annotated[
         bool, typer.Option("--include-expired", help="Show expired exemptions too.")
@@ -253,14 +288,15 @@ def list_(  # noqa: PLR0917
     profile: Profile = None,
     region: Region = None,
     endpoint_url: EndpointUrl = None,
-    output: OutputFormat = Output.TABLE,
+    output: RecordsOutputFormat = RecordsOutput.TABLE,
 ) -> None:
     """The central exemptions, in force ones only unless --include-expired. Read-only.
 
     Exit code: 0; 1 on errors.
     """
     command = "exempt list"
-    store = _open(
+    errors_as = Output.JSON if output is RecordsOutput.JSON else Output.TABLE
+    _, store = _open(
         command,
         security_account=security_account,
         security_role=security_role,
@@ -268,7 +304,7 @@ def list_(  # noqa: PLR0917
         profile=profile,
         region=region,
         endpoint_url=endpoint_url,
-        output=output,
+        output=errors_as,
     )
     now = utc_now()
     try:
@@ -276,24 +312,37 @@ def list_(  # noqa: PLR0917
             exemptions.check_account(store.organization, account)
         found = exemptions.list_all(store, account_id=account, include_expired=include_expired, now=now)
     except CliError as exc:
-        raise fail(command, str(exc), output) from exc
+        raise fail(command, str(exc), errors_as) from exc
     rows = [row(exemption, now) for exemption in found]
-    if output is Output.JSON:
+    if output is RecordsOutput.JSON:
         emit_json(envelope(command, "ok", changed=False, result={"exemptions": rows}))
         return
-    table = Table(title="Exemptions" + ("" if include_expired else " in force"))
-    for column in ("account", "user", "key", "owner", "reason", "expires", "state"):
-        table.add_column(column)
-    for exemption, item in zip(found, rows, strict=True):
-        table.add_row(
-            item["account_id"],
-            item["user_name"],
-            item["access_key_id"] or "all",
-            item["owner"],
-            item["reason"],
+    if output is RecordsOutput.CSV:
+        writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({name: item[name] or "" for name in CSV_COLUMNS} for item in rows)
+        return
+    names = {a.id: a.name for a in store.organization.accounts}
+    show_exemptions(found, names, now, include_expired=include_expired)
+
+
+def show_exemptions(
+    found: list[Exemption], names: dict[str, str], now: datetime, *, include_expired: bool
+) -> None:
+    cells = [
+        (
+            exemption.account_id,
+            escape(names.get(exemption.account_id, "")),
+            escape(exemption.user_name),
+            exemption.access_key_id or "all",
+            escape(exemption.owner),
+            escape(exemption.reason),
             f"{exemption.expires_at:%Y-%m-%d %H:%M}",
-            item["state"],
-            style="dim" if item["state"] == "expired" else None,
+            exemptions.state(exemption, now),
         )
-    console.print(table)
-    console.print(f"{len(rows)} exemption(s).", highlight=False)
+        for exemption in found
+    ]
+    styles = ["dim" if exemptions.state(e, now) == "expired" else None for e in found]
+    title = "Exemptions" + ("" if include_expired else " in force")
+    show_table(console, EXEMPTION_COLUMNS, cells, title=title, styles=styles)
+    console.print(f"{len(found)} exemption(s).", highlight=False)

@@ -5,17 +5,54 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.text import Text
 
 from org_bootstrap.commands.options import Output
 
-# Piped output (CI logs, README captures) gets a readable width instead of rich's 80 columns.
-console = Console(width=None if Console().is_terminal else 150)
-errors = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 150)
+PIPED_WIDTH = 150
+"""The width of piped output (CI logs, captures) when COLUMNS does not say: rich would take 80."""
+
+
+class _Console(Console):
+    """rich's Console, whose width is the terminal's, else COLUMNS, else PIPED_WIDTH: read at each
+    print, so that COLUMNS set for one run (or one test) counts."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        if "width" not in options:
+            self._width = None  # rich fixes COLUMNS at creation; read it at each print instead
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        measured = super().size
+        columns = self._environ.get("COLUMNS", "")
+        if self._width is not None:
+            return measured
+        if columns.isdigit():  # also where rich would say 80 (a dumb terminal)
+            return ConsoleDimensions(int(columns), measured.height)
+        if self.is_terminal:
+            return measured
+        return ConsoleDimensions(PIPED_WIDTH, measured.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+
+# soft_wrap: lines of text are not broken by rich (the terminal wraps them; a file or a pipe gets whole
+# lines); tables and panels still fit the width.
+console = _Console(soft_wrap=True)
+errors = _Console(stderr=True, soft_wrap=True)
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with a Z, as every output of the command line writes times."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def envelope(command: str, status: str, **fields: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ org_bootstrap.commands.app registers the command.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
@@ -29,8 +30,9 @@ from org_bootstrap.commands.options import (
     Region,
     SecurityAccount,
     SecurityRole,
+    account_ids,
 )
-from org_bootstrap.commands.render import console, emit_json, envelope, fail
+from org_bootstrap.commands.render import console, emit_json, envelope, errors, fail, iso
 from org_bootstrap.deploy.organization import check_member
 from org_bootstrap.review import exemptions
 from org_bootstrap.review.audit_query import (
@@ -41,7 +43,7 @@ from org_bootstrap.review.audit_query import (
     parse_within,
     run,
 )
-from org_bootstrap.review.report.html import ReportData, write_report
+from org_bootstrap.review.report.html import ReportData, render_html, write_report
 from org_bootstrap.review.report.summary import Summary
 from remediator.composition import utc_now
 
@@ -51,21 +53,31 @@ DEFAULT_EXPIRING_WITHIN = "14d"
 DEFAULT_LIMIT = 10_000
 
 
-def show(written: Path, summary: Summary, within: timedelta, *, truncated: bool, limit: int) -> None:
+def show(written: Path | None, summary: Summary, within: timedelta, *, truncated: bool, limit: int) -> None:
     """The terminal's lines: the path and the totals (decision names come from the records) as plain
-    text, never markup."""
-    console.print(f"Wrote {written}", markup=False, highlight=False, soft_wrap=True)
-    console.print(totals_line(summary, within), markup=False, highlight=False, soft_wrap=True)
+    text, never markup. With the page on stdout (written None), on stderr."""
+    out = console if written is not None else errors
+    out.print(f"Wrote {written or 'the page to stdout'}", markup=False, highlight=False, soft_wrap=True)
+    out.print(totals_line(summary, within), markup=False, highlight=False, soft_wrap=True)
     if truncated:
-        console.print(
+        out.print(
             f"[yellow]Stopped at --limit {limit}:[/] there are more records; narrow the window or raise "
             "--limit.",
             highlight=False,
         )
 
 
-def check_target(path: Path) -> Path:
-    """The file must be creatable: its directory exists, and the path is not a directory."""
+STDOUT = Path("-")
+
+
+def check_target(path: Path, *, stdout_for: str | None = None) -> Path | None:
+    """The file must be creatable: its directory exists, and the path is not a directory. None for "-":
+    the page goes to stdout, unless `stdout_for` (an option, "--output json") wants it. Checked before
+    any work."""
+    if path == STDOUT:
+        if stdout_for is not None:
+            raise CliError(f"--html - and {stdout_for} both want stdout: name a file, or drop one")
+        return None
     target = path.expanduser().absolute()
     if target.is_dir():
         raise CliError(f"--html {path} is a directory: name the file to write")
@@ -97,7 +109,11 @@ def report(  # noqa: PLR0917
     security_account: SecurityAccount,
     html: Annotated[
         Path,
-        typer.Option("--html", metavar="FILE", help="Write the report to this file (replaced if it exists)."),
+        typer.Option(
+            "--html",
+            metavar="FILE",
+            help='Write the report to this file (replaced if it exists); "-" writes it to stdout.',
+        ),
     ],
     since: Annotated[
         str,
@@ -109,7 +125,12 @@ def report(  # noqa: PLR0917
     ] = None,
     account: Annotated[
         str | None,
-        typer.Option("--account", help="Only this account's records and exemptions.", show_default=False),
+        typer.Option(
+            "--account",
+            callback=account_ids,
+            help="Only this account's records and exemptions.",
+            show_default=False,
+        ),
     ] = None,
     expiring_within: Annotated[
         str, typer.Option(help="Flag exemptions that expire within this duration (14d, 2w, 36h).")
@@ -136,7 +157,7 @@ def report(  # noqa: PLR0917
     try:
         query = parse_query(now=now, since=since, until=until, account_id=account, limit=limit)
         within = parse_within(expiring_within, option="--expiring-within", examples="14d, 2w, 36h")
-        target = check_target(html)
+        target = check_target(html, stdout_for="--output json" if output is Output.JSON else None)
         aws, deployment = connect(
             security_account=security_account,
             security_role=security_role,
@@ -168,7 +189,12 @@ def report(  # noqa: PLR0917
             f"Organization {store.organization.organization_id}; audit table {table.name} in the "
             f"security account {security_account}.",
         ),
+        account_names={account.id: account.name for account in store.organization.accounts},
     )
+    if target is None:
+        sys.stdout.write(render_html(data))
+        show(None, data.summary(), within, truncated=page.truncated, limit=limit)
+        return
     try:
         written = write_report(target, data)
     except OSError as exc:
@@ -183,8 +209,8 @@ def report(  # noqa: PLR0917
             "totals": asdict(summary.totals()),
         }
         window = {
-            "since": query.since.isoformat(),
-            "until": query.until.isoformat(),
+            "since": iso(query.since),
+            "until": iso(query.until),
             "account_id": query.account_id,
             "limit": query.limit,
             "expiring_within_seconds": int(within.total_seconds()),

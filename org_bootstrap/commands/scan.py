@@ -1,22 +1,17 @@
-"""The `akr scan` command: options, a progress bar, and the rows as a rich table, the stable JSON envelope
-(org_bootstrap.commands.render) or CSV with a header. The work is in org_bootstrap.review.scan_plan and
-org_bootstrap.review.scan; org_bootstrap.commands.app registers the command."""
+"""The `akr scan` command: options, a progress bar, then the views (org_bootstrap.commands.scan_views).
+The work is in org_bootstrap.review.scan_plan and org_bootstrap.review.scan; org_bootstrap.commands.app
+registers the command."""
 
 from __future__ import annotations
 
-import csv
 import logging
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-from rich.table import Table
 
 from org_bootstrap.aws import Aws, CliError
 from org_bootstrap.commands.options import (
@@ -25,34 +20,22 @@ from org_bootstrap.commands.options import (
     HomeRegion,
     Output,
     Profile,
-    RecordsOutput,
-    RecordsOutputFormat,
     Region,
+    ScanOutput,
+    ScanOutputFormat,
     SecurityAccount,
     SecurityRole,
+    account_ids,
 )
-from org_bootstrap.commands.render import console, emit_json, envelope, errors, fail
+from org_bootstrap.commands.render import console, errors, fail
+from org_bootstrap.commands.scan_views import FINDINGS_EXIT, show_scan
 from org_bootstrap.deploy.deployment import CisVersion, Deployment
 from org_bootstrap.deploy.plan import PlanError
 from org_bootstrap.review.audit_query import QueryError
 from org_bootstrap.review.rate_limit import RateLimiter
-from org_bootstrap.review.scan import AccountScan, Row, ScanResult
-from org_bootstrap.review.scan_plan import Overrides, ScanPlan, ScanPolicy, prepare_scan, run_scan
+from org_bootstrap.review.scan import AccountScan
+from org_bootstrap.review.scan_plan import Overrides, prepare_scan, run_scan
 from remediator.policy import Mode
-
-CSV_COLUMNS = (
-    "account_id",
-    "user_name",
-    "access_key_id",
-    "status",
-    "age_days",
-    "last_used_at",
-    "action",
-    "when",
-    "at",
-    "rules",
-    "reason",
-)
 
 
 def scan(  # noqa: PLR0917
@@ -60,12 +43,17 @@ def scan(  # noqa: PLR0917
     accounts: Annotated[
         list[str] | None,
         typer.Option(
-            "--accounts",
+            "--account",
             metavar="ID",
+            callback=account_ids,
             help="Only this account; repeat for several. Default: every ACTIVE account, the management "
             "account included.",
             show_default=False,
         ),
+    ] = None,
+    accounts_alias: Annotated[
+        list[str] | None,
+        typer.Option("--accounts", metavar="ID", callback=account_ids, hidden=True, help="--account."),
     ] = None,
     within: Annotated[
         str,
@@ -104,7 +92,21 @@ def scan(  # noqa: PLR0917
     profile: Profile = None,
     region: Region = None,
     endpoint_url: EndpointUrl = None,
-    output: RecordsOutputFormat = RecordsOutput.TABLE,
+    include_compliant: Annotated[
+        bool,
+        typer.Option(
+            "--include-compliant",
+            help="Also list the keys that pass (action none), as evidence; every user is read then.",
+        ),
+    ] = False,
+    fail_on_findings: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-findings",
+            help="Exit with 3 when a key breaks a rule now and is not exempt (a gate for scripts and CI).",
+        ),
+    ] = False,
+    output: ScanOutputFormat = ScanOutput.TABLE,
 ) -> None:
     """Preview enforcement, read-only: which keys would be acted on, when and why, in every account.
 
@@ -131,10 +133,16 @@ def scan(  # noqa: PLR0917
     --concurrency at a time; --max-calls-per-second paces every request of all of them together, and
     botocore's adaptive retries back off when AWS throttles anyway.
 
+    Every row names the controls it answers for (CIS AWS Foundations Benchmark v1.2.0 1.3/1.4, v1.4.0 and
+    v3.0.0 1.12/1.14, v5.0.0 1.11/1.13, AWS Security Hub IAM.3/IAM.8/IAM.22, as far as the policy's limits
+    enforce them). --output ocsf gives OCSF 1.5.0 Detection Findings, --output sarif a SARIF 2.1.0 log.
+
     Exit code: 0 when every account was read; 1 when one could not be, whatever the failure (each listed
-    with its reason, the others complete), and on bad input.
+    with its reason, the others complete), and on bad input; 3 with --fail-on-findings when every account
+    was read and a key breaks a rule now (1 wins over 3: a scan that could not read an account proves
+    nothing).
     """
-    errors_as = Output.JSON if output is RecordsOutput.JSON else Output.TABLE
+    errors_as = Output.JSON if output is ScanOutput.JSON else Output.TABLE
     overrides = Overrides(
         mode=mode, cis=cis, max_key_age_days=max_key_age_days, max_unused_days=max_unused_days
     )
@@ -147,25 +155,35 @@ def scan(  # noqa: PLR0917
             security_role=security_role,
         )
         reading = console.status("Reading the organization and the central stack")
-        with reading if output is RecordsOutput.TABLE else nullcontext():
+        with reading if output is ScanOutput.TABLE else nullcontext():
             plan = prepare_scan(
                 aws,
                 deployment,
                 overrides,
-                accounts=accounts or (),
+                accounts=[*(accounts or ()), *(accounts_alias or ())],
                 account_role=account_role,
                 within=within,
                 limiter=limiter,
             )
         with _quiet(), scan_progress(output, len(plan.accounts)) as done:
-            result = run_scan(aws, deployment, plan, limiter=limiter, concurrency=concurrency, on_done=done)
+            result = run_scan(
+                aws,
+                deployment,
+                plan,
+                limiter=limiter,
+                concurrency=concurrency,
+                on_done=done,
+                include_compliant=include_compliant,
+            )
     except ValidationError as exc:
         raise fail("scan", "; ".join(e["msg"] for e in exc.errors()), errors_as) from exc
     except (CliError, PlanError, QueryError) as exc:
         raise fail("scan", str(exc), errors_as) from exc
-    show_scan(plan, result, output)
+    show_scan(plan, result, output, region=deployment.home_region)
     if result.failed:
         raise typer.Exit(code=1)
+    if fail_on_findings and any(row.breaks_a_rule_now for row in result.rows):
+        raise typer.Exit(code=FINDINGS_EXIT)
 
 
 @contextmanager
@@ -181,9 +199,9 @@ def _quiet() -> Iterator[None]:
 
 
 @contextmanager
-def scan_progress(output: RecordsOutput, total: int) -> Iterator[Callable[[AccountScan], None]]:
+def scan_progress(output: ScanOutput, total: int) -> Iterator[Callable[[AccountScan], None]]:
     """A progress bar over the accounts, on stderr, with the table output only."""
-    if output is not RecordsOutput.TABLE or total == 0:
+    if output is not ScanOutput.TABLE or total == 0:
         yield lambda _scanned: None
         return
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
@@ -198,126 +216,3 @@ def scan_progress(output: RecordsOutput, total: int) -> Iterator[Callable[[Accou
             bar.update(task, advance=1, description=f"scanned {scanned.account_id}{note}")
 
         yield done
-
-
-def when(row: Row) -> str:
-    return "now" if row.at is None else f"{row.at:%Y-%m-%d}"
-
-
-def row_dict(row: Row, now: datetime) -> dict[str, Any]:
-    return {
-        "account_id": row.account_id,
-        "user_name": row.user_name,
-        "access_key_id": row.access_key_id,
-        "status": row.status,
-        "age_days": row.age_days,
-        "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
-        "action": row.action.value,
-        "when": when(row),
-        "at": (row.at or now).isoformat(),
-        "rules": [rule.value for rule in row.rules],
-        "reason": row.reason,
-    }
-
-
-def csv_row(row: Row, now: datetime) -> dict[str, str]:
-    plain = row_dict(row, now)
-    plain["rules"] = ";".join(plain["rules"])
-    return {name: "" if plain[name] is None else str(plain[name]) for name in CSV_COLUMNS}
-
-
-def scan_envelope(plan: ScanPlan, result: ScanResult) -> dict[str, Any]:
-    """{"command": "scan", "status": "ok" | "error", "changed": false, "result": {...}}, plus "error"
-    when an account could not be read completely."""
-    body = {
-        "organization_id": plan.organization_id,
-        "policy": plan.policy.as_dict(),
-        "within": plan.within,
-        "now": plan.now.isoformat(),
-        "until": plan.until.isoformat(),
-        "accounts": [
-            {
-                "account_id": a.account_id,
-                "nominated_by": a.nominated_by,
-                "users_read": a.users_read,
-                "rows": len(a.rows),
-                "failed": a.failed,
-            }
-            for a in result.accounts
-        ],
-        "accounts_failed": [{"account_id": a.account_id, "reasons": list(a.errors)} for a in result.failed],
-        "errors": result.errors,
-        "rows": [row_dict(row, plan.now) for row in result.rows],
-        "totals": result.totals(),
-    }
-    if not result.failed:
-        return envelope("scan", "ok", changed=False, result=body)
-    error = f"{len(result.failed)} of {len(result.accounts)} account(s) could not be read completely"
-    return envelope("scan", "error", changed=False, result=body, error=error)
-
-
-def policy_line(chosen: ScanPolicy) -> str:
-    policy = chosen.policy
-    limits = policy.thresholds
-    line = (
-        f"Policy ({chosen.source}: {chosen.note}): mode {policy.mode.value}, rotation after "
-        f"{limits.max_key_age_days} days, unused after {limits.max_unused_days} days"
-    )
-    if policy.mode is Mode.STAGED:
-        line += f", deletion {policy.grace_days} days after deactivation"
-    if policy.warn_days_before and policy.mode is not Mode.REPORT:  # report mode warns nobody
-        line += f", owners warned {policy.warn_days_before} days before"
-    if chosen.overrides:
-        line += "; previewing " + ", ".join(f"{option} {value}" for option, value in chosen.overrides.items())
-    return line
-
-
-def totals_line(result: ScanResult) -> str:
-    counts = ", ".join(f"{n} {action}" for action, n in result.totals().items())
-    return (
-        f"Totals: {counts}; {len(result.accounts)} account(s) scanned, {len(result.failed)} failed, "
-        f"{result.errors} error(s). Nothing was changed."
-    )
-
-
-def show_scan(plan: ScanPlan, result: ScanResult, output: RecordsOutput) -> None:
-    if output is RecordsOutput.JSON:
-        emit_json(scan_envelope(plan, result))
-        return
-    if output is RecordsOutput.CSV:
-        writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(csv_row(row, plan.now) for row in result.rows)
-        _show_failures(result)
-        return
-    console.print(policy_line(plan.policy), highlight=False, soft_wrap=True)
-    horizon = f"now or by {plan.until:%Y-%m-%d %H:%M} UTC (--within {plan.within})"
-    if result.rows:
-        table = Table(title=f"Keys acted on {horizon}", title_justify="left")
-        for column in ("account", "user", "key", "status", "age", "last used", "action", "when", "rules"):
-            table.add_column(column, no_wrap=True)
-        table.add_column("reason", overflow="fold")
-        for row in result.rows:
-            table.add_row(
-                row.account_id,
-                escape(row.user_name),
-                row.access_key_id,
-                row.status,
-                f"{row.age_days}d",
-                f"{row.last_used_at:%Y-%m-%d}" if row.last_used_at else "never",
-                row.action.value,
-                when(row),
-                ", ".join(rule.value for rule in row.rules) or "-",
-                escape(row.reason),
-            )
-        console.print(table)
-    else:
-        console.print(f"No key would be acted on {horizon}.", highlight=False)
-    _show_failures(result)
-    console.print(totals_line(result), highlight=False, soft_wrap=True)
-
-
-def _show_failures(result: ScanResult) -> None:
-    for scanned in result.failed:
-        for reason in scanned.errors:
-            errors.print(f"[red]{scanned.account_id}[/] could not be read: {escape(reason)}", highlight=False)

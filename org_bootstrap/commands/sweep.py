@@ -26,11 +26,14 @@ from org_bootstrap.commands.options import (
     SecurityAccount,
     SecurityRole,
     Yes,
+    access_key_ids,
+    account_ids,
 )
 from org_bootstrap.commands.render import confirm, console, fail, plan_lines
 from org_bootstrap.commands.sweep_views import show_local, show_reactivated, show_started, sweep_progress
 from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.plan import PlanError
+from org_bootstrap.review.dry_run import KeptRecords
 from org_bootstrap.review.sweep import describe_local, new_run_id, prepare_deployed, prepare_local, run_local
 from org_bootstrap.review.sweep import start_deployed as start
 from org_bootstrap.review.undo import carry_out_undo, prepare_undo
@@ -60,7 +63,10 @@ def sweep(  # noqa: PLR0917
         Mode | None, typer.Option(help="With --local: instead of the deployed mode.", show_default=False)
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option(help="With --local: mode report, no warnings, no notifications.")
+        bool,
+        typer.Option(
+            "--dry-run", help="With --local: mode report, and nothing written: the decisions are only shown."
+        ),
     ] = False,
     concurrency: Annotated[
         int, typer.Option(min=1, max=64, help="With --local: accounts swept at once.")
@@ -158,17 +164,20 @@ def _sweep_here(
         plan_lines(lines)
     if plan.changes_iam:
         confirm("sweep", "Sweep?", yes=yes, output=output)
+    kept = KeptRecords() if plan.dry_run else None
     began = time.monotonic()
     with _errors_only_in_table(), sweep_progress(output, len(plan.accounts)) as done:
-        results = run_local(aws, central, plan, concurrency=concurrency, on_done=done)
-    show_local(plan, results, lines, output, time.monotonic() - began)
+        results = run_local(aws, central, plan, concurrency=concurrency, on_done=done, kept=kept)
+    show_local(plan, results, lines, output, time.monotonic() - began, kept)
     return any(r.failed for r in results)
 
 
 def undo(  # noqa: PLR0917
     security_account: SecurityAccount,
-    account: Annotated[str, typer.Option("--account", help="The account of the key.")],
-    access_key_id: Annotated[str, typer.Option("--access-key-id", help="The key to make active again.")],
+    account: Annotated[str, typer.Option("--account", callback=account_ids, help="The account of the key.")],
+    access_key_id: Annotated[
+        str, typer.Option("--access-key-id", callback=access_key_ids, help="The key to make active again.")
+    ],
     account_role: AccountRole = DEFAULT_ROLE,
     security_role: SecurityRole = DEFAULT_ROLE,
     home_region: HomeRegion = None,

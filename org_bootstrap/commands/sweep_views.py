@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -15,10 +16,12 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
 
 from org_bootstrap.commands.options import Output
 from org_bootstrap.commands.render import console, emit_json, envelope
+from org_bootstrap.commands.tables import Column
+from org_bootstrap.commands.tables import show as show_table
+from org_bootstrap.review.dry_run import KeptRecords
 from org_bootstrap.review.local_sweep import AccountResult, totals
 from org_bootstrap.review.sweep import LocalSweep, Started
 
@@ -32,6 +35,14 @@ COLUMNS = {
     "findings": "findings",
     "failed": "failed",
 }
+
+
+SWEEP_COLUMNS = (
+    Column("account"),
+    *(Column(title, justify="right") for title in COLUMNS),
+    Column("problems", "text", drop=1),
+)
+"""Narrow terminals drop the problems (also in --output json)."""
 
 
 @contextmanager
@@ -98,7 +109,11 @@ def show_started(started: Started, lines: list[str], output: Output) -> None:
 
 
 def local_envelope(
-    plan: LocalSweep, results: Sequence[AccountResult], lines: list[str], seconds: float
+    plan: LocalSweep,
+    results: Sequence[AccountResult],
+    lines: list[str],
+    seconds: float,
+    kept: KeptRecords | None = None,
 ) -> dict[str, Any]:
     counts = totals(results)
     body = {
@@ -116,39 +131,44 @@ def local_envelope(
         "totals": counts,
         "seconds": round(seconds, 3),
     }
+    if kept is not None:  # a dry run: the decisions, stored nowhere
+        body["records"] = [r.model_dump(mode="json", exclude={"day"}) for r in kept.records]
     if counts["accounts_failed"]:
         error = f"{counts['accounts_failed']} of {counts['accounts']} account(s) failed"
         return envelope("sweep", "error", plan=lines, changed=plan.changes_iam, result=body, error=error)
     return envelope("sweep", "ok", plan=lines, changed=plan.changes_iam, result=body)
 
 
-def show_local(
-    plan: LocalSweep, results: Sequence[AccountResult], lines: list[str], output: Output, seconds: float
+def show_local(  # noqa: PLR0917
+    plan: LocalSweep,
+    results: Sequence[AccountResult],
+    lines: list[str],
+    output: Output,
+    seconds: float,
+    kept: KeptRecords | None = None,
 ) -> None:
     if output is Output.JSON:
-        emit_json(local_envelope(plan, results, lines, seconds))
+        emit_json(local_envelope(plan, results, lines, seconds, kept))
         return
-    table = Table(title=f"Sweep {plan.run_id} (mode {plan.settings.mode.value})")
-    table.add_column("account", no_wrap=True)
-    for title in COLUMNS:
-        table.add_column(title, justify="right")
-    table.add_column("problems", overflow="fold")
+    counts = totals(results)
+    rows = []
     for result in results:
         cells = [str(result.summary.get(key, 0)) for key in COLUMNS.values()]
         account = f"[red]{result.account_id}[/]" if result.failed else result.account_id
-        table.add_row(account, *cells, "; ".join(result.errors))
-    counts = totals(results)
-    table.add_section()
-    table.add_row("total", *(str(counts[key]) for key in COLUMNS.values()), "")
-    console.print(table)
+        rows.append((account, *cells, escape("; ".join(result.errors)) or "-"))
+    rows.append(("total", *(str(counts[key]) for key in COLUMNS.values()), ""))
+    show_table(console, SWEEP_COLUMNS, rows, title=f"Sweep {plan.run_id} (mode {plan.settings.mode.value})")
     for account, why in plan.skipped:
         console.print(f"Skipped {account}: {why}.", highlight=False)
     failed = counts["accounts_failed"]
     verdict = f"[red]{failed} failed[/]" if failed else "none failed"
+    where = (
+        "Dry run: nothing was written, in IAM or in the central tables."
+        if plan.dry_run
+        else f"Every decision is in the audit table {plan.settings.audit_table} (event_id {plan.label})."
+    )
     console.print(
-        f"{counts['accounts']} account(s) swept in {seconds:.1f} s, {verdict}. Every decision is in the "
-        f"audit table {plan.settings.audit_table} (event_id {plan.label}).",
-        highlight=False,
+        f"{counts['accounts']} account(s) swept in {seconds:.1f} s, {verdict}. {where}", highlight=False
     )
 
 

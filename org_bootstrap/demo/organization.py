@@ -48,9 +48,10 @@ BREAK_GLASS = "breakglass"
 
 
 @contextmanager
-def moto_server() -> Iterator[str]:
+def moto_server(seed: int | None = None) -> Iterator[str]:
     """Start a server on a free loopback port; yield its URL. Every backend is reset at start and end:
-    servers in one process share moto's state."""
+    servers in one process share moto's state. A `seed` makes moto's random ids (account ids, access key
+    ids) the same from run to run, as long as the calls come in the same order."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -58,6 +59,8 @@ def moto_server() -> Iterator[str]:
     server.start()
     url = f"http://127.0.0.1:{port}"
     _post(f"{url}/moto-api/reset")
+    if seed is not None:
+        _post(f"{url}/moto-api/seed?a={seed}")
     try:
         yield url
     finally:

@@ -7,6 +7,9 @@ NON_COMPLIANT changes onto the member buses, one of them lost on the way on purp
 rules carry the rest to the central bus, whose rule hands them to the remediator, run by the local Lambda
 runtime. Then the sweep's schedule fires: the sweep function queues every account and the worker reconciles
 them, which catches the lost event. What moto lacks is in org_bootstrap.demo.standins.
+
+--seed decides the random keys and the lost event, and seeds moto's own random ids: the same seed gives the
+same account ids and access key ids, run after run.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from org_bootstrap.demo.standins import (
     delegated_list_accounts,
     faithful_delivery,
     local_event_sources,
+    register_member_config,
 )
 from org_bootstrap.deploy.apply import carry_out, prepare
 from org_bootstrap.deploy.deployment import Deployment
@@ -91,8 +95,11 @@ class DemoResult:
     lost_event: tuple[str, str, str]
     """(account, user, rule) of the event that never reached the central bus."""
     invocations: tuple[Invocation, ...]
-    report_path: Path
+    report_path: Path | None
+    """Where the HTML report was written; None: not written (the command writes report_data)."""
     mode: str
+    report_data: ReportData
+    seed: int
 
     def counts(self) -> dict[str, int]:
         return dict(Counter(row.decision for row in self.rows))
@@ -139,18 +146,21 @@ class DemoResult:
             "final_status": dict(Counter(row.status_after for row in self.rows)),
             "audit_records": len(self.records),
             "errors": self.errors,
-            "report": str(self.report_path),
+            "report": str(self.report_path) if self.report_path else None,
             "mode": self.mode,
+            "seed": self.seed,
+            "account_ids": dict(self.organization.account_names),
         }
 
 
 @contextmanager
 def running_demo(
-    *, members: int, seed: int, mode: Mode, report_path: Path, progress: Callable[[str], None]
+    *, members: int, seed: int, mode: Mode, report_path: Path | None, progress: Callable[[str], None]
 ) -> Iterator[DemoResult]:
-    """Build, deploy and run; yield the result while the server is still up (for --keep-running)."""
+    """Build, deploy and run; yield the result while the server is still up (for --keep-running). The
+    HTML report is written to `report_path` unless it is None."""
     now = datetime.now(UTC)
-    with moto_server() as url, offline_credentials(url), delegated_list_accounts():
+    with moto_server(seed=seed) as url, offline_credentials(url), delegated_list_accounts():
         progress("building the organization")
         org = build_organization(url, members=members, now=now)
         populate(org, seed)
@@ -164,12 +174,15 @@ def running_demo(
             warn_days_before=WARN_DAYS_BEFORE,
         )
         _deploy(aws, deployment, progress)
+        parameters = _stackset_parameters(aws, deployment)
+        for account in org.everyone:  # what the member stacks hold that moto's CloudFormation skips
+            register_member_config(org.accounts.session(account), account, parameters)
         progress("exempting the break-glass users")
         _exempt_break_glass(aws, deployment, org, now)
         runtime = LocalRuntime(security=org.accounts.session(org.security), region=REGION)
         with faithful_delivery(runtime), local_event_sources():
             progress("evaluating the Config rules and delivering their events")
-            published, lost = _evaluate(org, aws, deployment, random.Random(seed), now)  # noqa: S311  # not secrets
+            published, lost = _evaluate(org, parameters, random.Random(seed), now)  # noqa: S311  # not secrets
             runtime.drain()
             progress("running the scheduled sweep")
             runtime.fire_schedule(_physical_id(org, deployment, "SweepRule"), now)
@@ -180,17 +193,17 @@ def running_demo(
         exemptions = _exemptions(org, deployment)
         after = _keys(org)
         rows = _rows(org, before, after, records, now)
-        write_report(
-            report_path,
-            ReportData(
-                title="akr demo: the central audit log of a simulated organization",
-                generated_at=datetime.now(UTC),
-                since=now - timedelta(days=1),
-                until=datetime.now(UTC),
-                records=tuple(records),
-                exemptions=tuple(exemptions),
-            ),
+        report = ReportData(
+            title="akr demo: the central audit log of a simulated organization",
+            generated_at=datetime.now(UTC),
+            since=now - timedelta(days=1),
+            until=datetime.now(UTC),
+            records=tuple(records),
+            exemptions=tuple(exemptions),
+            account_names=dict(org.account_names),
         )
+        if report_path is not None:
+            write_report(report_path, report)
         yield DemoResult(
             organization=org,
             rows=rows,
@@ -200,11 +213,13 @@ def running_demo(
             invocations=tuple(runtime.invocations),
             report_path=report_path,
             mode=mode.value,
+            report_data=report,
+            seed=seed,
         )
 
 
 def _deploy(aws: Aws, deployment: Deployment, progress: Callable[[str], None]) -> None:
-    prepared = prepare(aws, deployment, progress)
+    prepared = prepare(aws, deployment, progress, look_elsewhere=False)
     outcome = carry_out(aws, prepared, progress, poll_seconds=0.05)
     failed = failed_instances(outcome.instances)
     if failed:
@@ -227,11 +242,10 @@ def _exempt_break_glass(aws: Aws, deployment: Deployment, org: DemoOrganization,
 
 
 def _evaluate(
-    org: DemoOrganization, aws: Aws, deployment: Deployment, rng: random.Random, now: datetime
+    org: DemoOrganization, parameters: dict[str, str], rng: random.Random, now: datetime
 ) -> tuple[int, tuple[str, str, str]]:
     """Every account's evaluation; every NON_COMPLIANT change published but one, lost on purpose: the
     only failing rule of a user picked by the seed, so that nothing else fixes that user's key."""
-    parameters = _stackset_parameters(aws, deployment)
     pending: list[tuple[str, dict[str, Any]]] = []
     for account in org.everyone:
         evaluator = ConfigEvaluator(
@@ -312,6 +326,12 @@ def _exemptions(org: DemoOrganization, deployment: Deployment) -> list[Exemption
     return [e for account in org.members for e in table.for_account(account)]
 
 
+def _changed(record: AuditRecord) -> bool:
+    """The outcome of a change to the key: what a row shows even when later runs (the sweep, seeing an
+    inactive key in staged mode) decided nothing more about it."""
+    return record.phase is Phase.OUTCOME and record.decision in MUTATING
+
+
 @dataclass(frozen=True)
 class _Key:
     account_id: str
@@ -350,9 +370,11 @@ def _rows(
     now: datetime,
 ) -> tuple[KeyRow, ...]:
     last: dict[str, AuditRecord] = {}
-    for record in records:  # oldest first: the last decision about each key wins
+    for record in records:  # oldest first: the last decision about each key wins, but never over a change
         if record.access_key_id and record.phase is not Phase.INTENT and record.decision not in (ADD, REMOVE):
-            last[record.access_key_id] = record
+            kept = last.get(record.access_key_id)
+            if kept is None or not _changed(kept) or _changed(record):
+                last[record.access_key_id] = record
     rows = []
     for key in before.values():
         decided = last.get(key.access_key_id)

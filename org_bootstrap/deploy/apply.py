@@ -9,6 +9,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from org_bootstrap.aws import Aws, CliError, describe
+from org_bootstrap.deploy.central import regions_with_central
 from org_bootstrap.deploy.deployment import CENTRAL_TEMPLATE, MEMBER_TEMPLATE, Deployment
 from org_bootstrap.deploy.lambda_zip import Artifact, Target, build_lambda_zip
 from org_bootstrap.deploy.observed import InstanceState, Observed
@@ -25,6 +26,9 @@ class Prepared:
     artifact: Artifact
     observed: Observed
     plan: Plan
+    elsewhere: tuple[str, ...] = ()
+    """Other regions where the security account has the central stack: a deployment in another home
+    region (looked for only when the home region has none)."""
 
 
 @dataclass(frozen=True)
@@ -38,8 +42,15 @@ LAMBDA_TARGET = Target()
 
 
 def prepare(
-    aws: Aws, deployment: Deployment, progress: Progress, *, target: Target | None = LAMBDA_TARGET
+    aws: Aws,
+    deployment: Deployment,
+    progress: Progress,
+    *,
+    target: Target | None = LAMBDA_TARGET,
+    look_elsewhere: bool = True,
 ) -> Prepared:
+    """Package, observe, plan. `look_elsewhere`: without a central stack in the home region, look for one
+    in the other regions (one call per region; the demo's brand-new organization has none)."""
     progress("building the remediator package")
     artifact = build_lambda_zip(Path(tempfile.mkdtemp(prefix="akr-build-")), target)
     progress("reading the organization")
@@ -51,7 +62,13 @@ def prepare(
         central_template=CENTRAL_TEMPLATE.read_text(),
         member_template=MEMBER_TEMPLATE.read_text(),
     )
-    return Prepared(deployment=deployment, artifact=artifact, observed=observed, plan=plan)
+    elsewhere: tuple[str, ...] = ()
+    if look_elsewhere and observed.central_stack is None:
+        progress("looking for a deployment in the other regions")
+        elsewhere = regions_with_central(aws, deployment, observed.caller_account)
+    return Prepared(
+        deployment=deployment, artifact=artifact, observed=observed, plan=plan, elsewhere=elsewhere
+    )
 
 
 def carry_out(

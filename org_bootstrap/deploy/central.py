@@ -4,13 +4,15 @@ operator's machine runs what the deployed functions run."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from org_bootstrap.aws import RETRIES, Aws, CliError
+from org_bootstrap.aws import PROBE, RETRIES, Aws, CliError
 from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.observed import StackState
 from org_bootstrap.deploy.organization import read_stack, security_session
@@ -18,6 +20,7 @@ from remediator.policy import Mode
 from remediator.settings import Settings
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sts import STSClient
@@ -53,12 +56,55 @@ class Central:
 
 
 def read_central(aws: Aws, deployment: Deployment, caller: str) -> Central:
-    """The deployed central stack, or a CliError that says to deploy first."""
+    """The deployed central stack, or a CliError that names the region where it is (another home
+    region), or says to deploy first."""
     central = find_central(aws, deployment, caller)
     if central is None:
-        name, where = deployment.central_stack_name, central_location(deployment)
-        raise CliError(f"no stack {name} in {where}: run akr deploy first")
+        raise CliError(no_central(deployment, regions_with_central(aws, deployment, caller)))
     return central
+
+
+def no_central(deployment: Deployment, elsewhere: tuple[str, ...]) -> str:
+    name, where = deployment.central_stack_name, central_location(deployment)
+    if elsewhere:
+        regions = " and ".join(elsewhere)
+        return (
+            f"no stack {name} in {where}, but there is one in {regions}: the deployment's home region; "
+            f"pass --home-region {elsewhere[0]}"
+        )
+    return f"no stack {name} in {where}: run akr deploy first"
+
+
+def _has_stack(cloudformation: CloudFormationClient, name: str) -> bool:
+    """Whether the stack exists (and is not deleted) there. A region that cannot say (not enabled for
+    the account, unreachable) counts as no."""
+    try:
+        stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
+    except (ClientError, BotoCoreError):
+        return False
+    return any(stack["StackStatus"] != "DELETE_COMPLETE" for stack in stacks)
+
+
+def regions_with_central(aws: Aws, deployment: Deployment, caller: str) -> tuple[str, ...]:
+    """The other regions of the partition where the security account has the central stack: a
+    deployment in another home region. One DescribeStacks per region, 8 at a time, with the probe's
+    few retries; asked only when the home region has none. The clients are made here, in the calling
+    thread: a session is not thread-safe, its clients are."""
+    security = security_session(aws, deployment, caller)
+    partition = security.get_partition_for_region(deployment.home_region)
+    regions = [
+        region
+        for region in security.get_available_regions("cloudformation", partition_name=partition)
+        if region != deployment.home_region
+    ]
+    clients = [
+        security.client("cloudformation", region_name=region, endpoint_url=aws.endpoint_url, config=PROBE)
+        for region in regions
+    ]
+    name = deployment.central_stack_name
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="akr-regions") as pool:
+        found = list(pool.map(lambda client: _has_stack(client, name), clients))
+    return tuple(region for region, there in zip(regions, found, strict=True) if there)
 
 
 def central_location(deployment: Deployment) -> str:

@@ -4,7 +4,9 @@ are pure; `run` pages through DynamoDB, newest first by default, and stops at th
 Which key condition serves the filters:
 - `--access-key-id`: the index `by_access_key` (access_key_id, record_id), one partition;
 - `--account`: the table itself (account_id, record_id), one partition;
-- otherwise the index `by_day` (day, record_id), one partition per day of the window, newest day first.
+- otherwise the index `by_day` (day, record_id), one partition per day of the window, newest day first,
+  read CONCURRENCY days at a time, and at most MAX_DAYS days: a longer window is refused, with the
+  filters that read one partition whatever the window.
 The time window is always a range of the sort key, `record_id` ("<ISO time>Z#<random>"); the filters that
 are not in the key condition go into the FilterExpression.
 """
@@ -12,7 +14,8 @@ are not in the key condition go into the FilterExpression.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -31,6 +34,10 @@ if TYPE_CHECKING:
 DEFAULT_SINCE = "7d"
 DEFAULT_LIMIT = 1000
 DEFAULT_PAGE_SIZE = 500
+MAX_DAYS = 366
+"""The longest window read day by day (without --account or --access-key-id): a year of partitions."""
+CONCURRENCY = 8
+"""Day partitions queried at once."""
 MAX_WITHIN = timedelta(days=3650)
 """The longest duration ahead that parse_within takes."""
 BASE_TABLE = "table"
@@ -170,6 +177,13 @@ def parse_query(
         )
     if account_id is not None and _ACCOUNT_ID.fullmatch(account_id) is None:
         raise QueryError(f"--account {account_id!r} is not an account id (12 digits)")
+    spanned = (end.date() - start.date()).days + 1
+    if account_id is None and access_key_id is None and spanned > MAX_DAYS:
+        raise QueryError(
+            f"--since {since or DEFAULT_SINCE} spans {spanned} days: without --account or --access-key-id "
+            f"the audit log is read one day at a time, {MAX_DAYS} days at most; narrow the window, or "
+            "name the account or the key (one query, whatever the window)"
+        )
     if limit < 1:
         raise QueryError(f"--limit {limit} is not a positive number")
     return AuditQuery(
@@ -273,6 +287,10 @@ class AuditReadError(Exception):
     """DynamoDB refused or failed the query: the message names the call."""
 
 
+Progress = Callable[[int, int, int], None]
+"""(partitions read, partitions in all, records so far)."""
+
+
 def _items(client: DynamoDBClient, arguments: dict[str, Any]) -> Iterator[dict[str, Any]]:
     paginator = client.get_paginator("query")
     for page in paginator.paginate(**arguments):
@@ -285,16 +303,35 @@ def run(
     query: AuditQuery,
     *,
     page_size: int = DEFAULT_PAGE_SIZE,
+    concurrency: int = CONCURRENCY,
+    on_progress: Progress | None = None,
 ) -> AuditPage:
-    """Pages through the planned Queries in order and stops one record past the limit."""
+    """The planned Queries, `concurrency` at a time (each reads at most one record past the limit), in
+    order; stops one record past the limit. The client is shared by the threads: clients are
+    thread-safe."""
     key_queries = plan_queries(query)
+    index = key_queries[0].index_label
+
+    def read(key_query: KeyQuery) -> list[AuditRecord]:
+        found: list[AuditRecord] = []
+        for item in _items(client, query_arguments(table_name, key_query, query, page_size=page_size)):
+            found.append(from_item(item))
+            if len(found) > query.limit:
+                break
+        return found
+
     records: list[AuditRecord] = []
     try:
-        for key_query in key_queries:
-            for item in _items(client, query_arguments(table_name, key_query, query, page_size=page_size)):
-                if len(records) == query.limit:
-                    return AuditPage(records, truncated=True, index=key_queries[0].index_label)
-                records.append(from_item(item))
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="akr-audit") as pool:
+            for start in range(0, len(key_queries), concurrency):
+                batch = key_queries[start : start + concurrency]
+                for found in pool.map(read, batch):
+                    for record in found:
+                        if len(records) == query.limit:
+                            return AuditPage(records, truncated=True, index=index)
+                        records.append(record)
+                if on_progress is not None:
+                    on_progress(start + len(batch), len(key_queries), len(records))
     except (ClientError, BotoCoreError) as exc:
         raise AuditReadError(f"dynamodb:Query on {table_name}: {describe(exc)}") from exc
-    return AuditPage(records, truncated=False, index=key_queries[0].index_label)
+    return AuditPage(records, truncated=False, index=index)

@@ -11,10 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from org_bootstrap.aws import Aws, CliError
+from org_bootstrap.aws import describe as describe_error
 from org_bootstrap.deploy.central import central_clients, read_central, settings_from
 from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.organization import OrganizationView, read_organization
@@ -25,6 +28,9 @@ from remediator.audit import AuditRecord, Outcome, Phase, Trigger, new_record_id
 from remediator.errors import RemediatorError
 from remediator.exemptions import ANY_USER, Exemption
 from remediator.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
 
 DEFAULT_MAX_DAYS = 90
 ADD = "exempt-add"
@@ -97,6 +103,57 @@ def check_account(view: OrganizationView, account_id: str) -> None:
     status = known[account_id].status
     if status != "ACTIVE":
         raise CliError(f"account {account_id} is {status}, not ACTIVE: it cannot have exemptions")
+
+
+def member_iam(aws: Aws, caller: str, account_id: str, account_role: str) -> IAMClient:
+    """IAM of the exempt user's account: the caller's own credentials there, else through the role."""
+    if account_id == caller:
+        return aws.iam()
+    return aws.iam(aws.assume(account_id, account_role))
+
+
+def _missing(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "NoSuchEntity"
+
+
+def check_exists(iam: IAMClient, exemption: Exemption) -> None:
+    """The exempt user (and key) exist: an exemption for a misspelt name would exempt nothing, and say
+    nothing. A CliError names what is missing and how to exempt it anyway (--allow-missing)."""
+    where = exemption.account_id
+    anyway = "check the name, or pass --allow-missing to exempt it before it exists"
+    call = "iam:GetUser"
+    try:
+        if exemption.user_name != ANY_USER:
+            iam.get_user(UserName=exemption.user_name)
+        if exemption.access_key_id is None:
+            return
+        if exemption.user_name == ANY_USER:
+            call = "iam:GetAccessKeyLastUsed"
+            iam.get_access_key_last_used(AccessKeyId=exemption.access_key_id)
+            return
+        call = "iam:ListAccessKeys"
+        keys = {
+            key["AccessKeyId"]
+            for page in iam.get_paginator("list_access_keys").paginate(UserName=exemption.user_name)
+            for key in page["AccessKeyMetadata"]
+        }
+    except ClientError as exc:
+        if _missing(exc):
+            what = (
+                f"user {exemption.user_name}" if call == "iam:GetUser" else f"key {exemption.access_key_id}"
+            )
+            raise CliError(f"there is no {what} in {where}: {anyway}") from exc
+        raise CliError(
+            f"cannot check that the user exists ({call} in {where}): {describe_error(exc)}"
+        ) from exc
+    except BotoCoreError as exc:
+        raise CliError(
+            f"cannot check that the user exists ({call} in {where}): {describe_error(exc)}"
+        ) from exc
+    if exemption.access_key_id not in keys:
+        raise CliError(
+            f"user {exemption.user_name} in {where} has no key {exemption.access_key_id}: {anyway}"
+        )
 
 
 def state(exemption: Exemption, now: datetime) -> str:

@@ -23,6 +23,7 @@ security account's credentials do not refresh, and a long scan would outlive the
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -44,7 +45,10 @@ from remediator.ports import ExemptionSource, LifecycleStore, MemberAccount
 AFTER = timedelta(seconds=1)
 """decide() has a key violate strictly after its due time: the future decision is taken this much later."""
 ACTIONS = (Action.DELETE, Action.DEACTIVATE, Action.REPORT, Action.EXEMPT, Action.WARN)
-"""What a row can say, in the order the totals list them."""
+"""What a row can say, in the order the totals list them (and none, with --include-compliant)."""
+
+FINDINGS = uuid.uuid5(uuid.NAMESPACE_URL, "access-key-remediation:scan-finding")
+"""The namespace of the findings' ids (uuid5)."""
 
 OpenMember = Callable[[str], MemberAccount]
 """Account id -> the account's IAM, read through a role (or the caller's own credentials)."""
@@ -75,6 +79,17 @@ class Row:
     run after it acts; or the instant its exemption expires: the first run from then on acts."""
     rules: tuple[Rule, ...]
     reason: str
+
+    @property
+    def finding_id(self) -> str:
+        """Stable across scans, from the account, the user and the key: a re-run updates the same
+        finding in the tools that ingest them."""
+        return str(uuid.uuid5(FINDINGS, f"{self.account_id}/{self.user_name}/{self.access_key_id}"))
+
+    @property
+    def breaks_a_rule_now(self) -> bool:
+        """Over a limit now, and not exempt: a finding (what --fail-on-findings counts)."""
+        return self.at is None and bool(self.rules) and self.action is not Action.EXEMPT
 
     def sort_key(self) -> tuple[bool, datetime | None, str, str, str]:
         return (self.at is not None, self.at, self.account_id, self.user_name, self.access_key_id)
@@ -117,6 +132,8 @@ def plan_user(  # noqa: PLR0917
     now: datetime,
     until: datetime,
     deactivated: Mapping[str, datetime],
+    *,
+    include_compliant: bool = False,
 ) -> list[Row]:
     """One row per key that something happens to, now or before `until`. Pure.
 
@@ -124,7 +141,8 @@ def plan_user(  # noqa: PLR0917
     after that change (a warning is only the notice of it). A key due exactly at `until` is still within
     policy then: no row. A key exempt (now or at its change) by central exemptions that expire by `until`
     is shown with the decision at their expiry; an exemption no longer covers at its expiry instant, so
-    one expiring exactly at `until` counts."""
+    one expiring exactly at `until` counts. With `include_compliant`, the keys nothing happens to are rows
+    too (action none, no rule): the evidence that they pass."""
     rows = []
     for key in user.keys:
         alone = user.model_copy(update={"keys": (key,)})
@@ -142,7 +160,7 @@ def plan_user(  # noqa: PLR0917
                 ends = f"{exempt.expires_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
                 shown, at = expired, exempt.expires_at
                 reason = f"{expired.reason}; exempt until {ends} ({exempt.owner}: {exempt.reason})"
-        if shown.action is Action.NONE:
+        if shown.action is Action.NONE and not include_compliant:
             continue
         rows.append(
             Row(
@@ -162,12 +180,19 @@ def plan_user(  # noqa: PLR0917
 
 
 def nominate(
-    report: CredentialReport, policy: Policy, until: datetime, lifecycles: Mapping[str, KeyLifecycle]
+    report: CredentialReport,
+    policy: Policy,
+    until: datetime,
+    lifecycles: Mapping[str, KeyLifecycle],
+    *,
+    everyone: bool = False,
 ) -> tuple[str, ...]:
     """The users worth a live look: by the report, an active key that breaks a rule before `until`, or is
-        in the warning window by then; the users whose rows do not read; in staged mode also the users of keys
-    this service deactivated. Pure.
-        The report's own age (up to four hours) widens the window: a user too many is read, none is missed."""
+    in the warning window by then; the users whose rows do not read; in staged mode also the users of keys
+    this service deactivated. Pure. The report's own age (up to four hours) widens the window: a user too
+    many is read, none is missed. `everyone`: every user of the report (the compliant keys are listed too)."""
+    if everyone:
+        return tuple(sorted({row.user for row in report.users} | {row.user for row in report.problems}))
     found = set(candidates(report, policy.thresholds, until, warn_days=policy.warn_days_before))
     found |= {problem.user for problem in report.problems}  # rows that do not read: read live instead
     if policy.mode is Mode.STAGED:
@@ -238,6 +263,8 @@ def scan_account(  # noqa: PLR0917
     policy: Policy,
     now: datetime,
     until: datetime,
+    *,
+    include_compliant: bool = False,
 ) -> AccountScan:
     """One account, read only. Any failure is an error of the account, with its reason: of the whole
     account before its users are known, else of the one user, and the others are read. KeyboardInterrupt
@@ -253,7 +280,8 @@ def scan_account(  # noqa: PLR0917
             doing = f"iam:ListUsers in {account_id}"
             nominated_by, users = "user listing", tuple(name for name, _ in member.users())
         else:
-            nominated_by, users = "credential report", nominate(report, policy, until, central.lifecycles)
+            nominated = nominate(report, policy, until, central.lifecycles, everyone=include_compliant)
+            nominated_by, users = "credential report", nominated
     except Exception as exc:  # noqa: BLE001  # listed as this account's reason; the others go on
         return AccountScan(account_id, errors=(failure(exc, doing),))
     deactivated = deactivated_by_us(central.lifecycles)
@@ -265,7 +293,17 @@ def scan_account(  # noqa: PLR0917
             facts = member.read_user(user_name)
             if facts is None:  # deleted since the report or the listing
                 continue
-            rows.extend(plan_user(facts, policy, central.exemptions, now, until, deactivated))
+            rows.extend(
+                plan_user(
+                    facts,
+                    policy,
+                    central.exemptions,
+                    now,
+                    until,
+                    deactivated,
+                    include_compliant=include_compliant,
+                )
+            )
         except Exception as exc:  # noqa: BLE001  # listed; the account's other users are read
             errors.append(failure(exc, f"reading user {user_name} in {account_id}"))
             continue
@@ -292,7 +330,10 @@ class ScanResult:
 
     def totals(self) -> dict[str, int]:
         counted = Counter(row.action for a in self.accounts for row in a.rows)
-        return {action.value: counted[action] for action in ACTIONS}
+        totals = {action.value: counted[action] for action in ACTIONS}
+        if counted[Action.NONE]:
+            totals[Action.NONE.value] = counted[Action.NONE]
+        return totals
 
 
 def scan_accounts(  # noqa: PLR0917
@@ -307,6 +348,7 @@ def scan_accounts(  # noqa: PLR0917
     concurrency: int = 8,
     on_done: Callable[[AccountScan], None] | None = None,
     max_exemption_days: int = DEFAULT_MAX_EXEMPTION_DAYS,
+    include_compliant: bool = False,
 ) -> ScanResult:
     """Every account, `concurrency` at a time; results in the order of `accounts`. First the central state
     of them all, then the accounts: nothing central is read once the first account is opened. `on_done`
@@ -322,7 +364,15 @@ def scan_accounts(  # noqa: PLR0917
         if opener is None:
             opener = local.opener = factory()
         try:
-            return scan_account(account_id, opener.open, central[account_id], policy, now, until)
+            return scan_account(
+                account_id,
+                opener.open,
+                central[account_id],
+                policy,
+                now,
+                until,
+                include_compliant=include_compliant,
+            )
         finally:
             opener.forget(account_id)
 

@@ -15,14 +15,20 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import boto3
 
 from org_bootstrap.aws import RETRIES, Aws, CliError
-from org_bootstrap.deploy.central import central_location, find_central, settings_from
+from org_bootstrap.deploy.central import (
+    central_location,
+    find_central,
+    no_central,
+    regions_with_central,
+    settings_from,
+)
 from org_bootstrap.deploy.deployment import CisVersion, Deployment
 from org_bootstrap.deploy.footprint import require_administrator
 from org_bootstrap.deploy.observed import Account, StackState
@@ -78,31 +84,46 @@ def check_overrides(overrides: Overrides) -> None:
         raise CliError("give either --cis or --max-key-age-days/--max-unused-days, not both")
 
 
+def policy_fields(policy: Policy) -> dict[str, Any]:
+    return {
+        "mode": policy.mode.value,
+        "max_key_age_days": policy.thresholds.max_key_age_days,
+        "max_unused_days": policy.thresholds.max_unused_days,
+        "grace_days": policy.grace_days,
+        "warn_days_before": policy.warn_days_before,
+        "protected_user_path": policy.protected_user_path,
+        "opt_out_tag_key": policy.opt_out_tag_key,
+    }
+
+
 @dataclass(frozen=True)
 class ScanPolicy:
     policy: Policy
+    """The policy the scan decides with: the base, with the overrides."""
     source: str
     """"deployed" (the central stack's parameters) or "defaults" (there is no central stack)."""
     note: str
     overrides: dict[str, str]
     state_table: str | None
     """Where the exemptions and key lifecycles are; None without a central stack."""
+    base: Policy = field(default_factory=Policy)
+    """The deployed policy (or the defaults), before the overrides."""
     max_exemption_days: int = DEFAULT_MAX_EXEMPTION_DAYS
     """The deployed horizon past which the remediator does not honour an exemption."""
 
+    @property
+    def previewed(self) -> bool:
+        """The scan decides with values given on the command line, not the deployed ones."""
+        return bool(self.overrides)
+
     def as_dict(self) -> dict[str, Any]:
-        policy = self.policy
         return {
             "source": self.source,
             "note": self.note,
             "overrides": self.overrides,
-            "mode": policy.mode.value,
-            "max_key_age_days": policy.thresholds.max_key_age_days,
-            "max_unused_days": policy.thresholds.max_unused_days,
-            "grace_days": policy.grace_days,
-            "warn_days_before": policy.warn_days_before,
-            "protected_user_path": policy.protected_user_path,
-            "opt_out_tag_key": policy.opt_out_tag_key,
+            "previewed": self.previewed,
+            **policy_fields(self.policy),
+            "base": policy_fields(self.base),
         }
 
 
@@ -126,7 +147,7 @@ def choose_policy(
         max_unused_days=overrides.max_unused_days or limits.max_unused_days,
     )
     policy = base.model_copy(update={"thresholds": limits, "mode": overrides.mode or base.mode})
-    return ScanPolicy(policy, source, note, overrides.given(), state_table, horizon)
+    return ScanPolicy(policy, source, note, overrides.given(), state_table, base, horizon)
 
 
 def _policy(*statements: tuple[Sequence[str], str]) -> str:
@@ -165,13 +186,13 @@ def security_session_policy(deployment: Deployment) -> str:
 def check_account_ids(wanted: Sequence[str]) -> None:
     malformed = [repr(account) for account in wanted if not _ACCOUNT_ID.fullmatch(account)]
     if malformed:
-        raise CliError(f"--accounts: {', '.join(malformed)} not an account id (12 digits)")
+        raise CliError(f"--account: {', '.join(malformed)} not an account id (12 digits)")
 
 
 def pick_accounts(
     accounts: Sequence[Account], wanted: Sequence[str], organization_id: str
 ) -> tuple[str, ...]:
-    """--accounts, each once, when they are ACTIVE accounts of the organization; by default every ACTIVE
+    """--account, each once, when they are ACTIVE accounts of the organization; by default every ACTIVE
     account, the management account included. Pure."""
     if not wanted:
         return tuple(sorted(a.id for a in accounts if a.status == "ACTIVE"))
@@ -179,10 +200,10 @@ def pick_accounts(
     unique = tuple(dict.fromkeys(wanted))
     missing = [account for account in unique if account not in known]
     if missing:
-        raise CliError(f"--accounts: {', '.join(missing)} not in organization {organization_id}")
+        raise CliError(f"--account: {', '.join(missing)} not in organization {organization_id}")
     inactive = [f"{a} ({known[a].status})" for a in unique if known[a].status != "ACTIVE"]
     if inactive:
-        raise CliError(f"--accounts: {', '.join(inactive)} not ACTIVE")
+        raise CliError(f"--account: {', '.join(inactive)} not ACTIVE")
     return unique
 
 
@@ -198,6 +219,8 @@ class ScanPlan:
     now: datetime
     within: str
     until: datetime
+    account_names: dict[str, str] = field(default_factory=dict)
+    """Account id -> name, as Organizations has it (read once, with the accounts)."""
 
     @property
     def label(self) -> str:
@@ -230,6 +253,10 @@ def prepare_scan(
     chosen = pick_accounts(view.accounts, accounts, view.organization_id)
     limiter.attach(security_session(aws, deployment, view.caller).events)  # cached: find_central reuses it
     central = find_central(aws, deployment, view.caller)
+    if central is None:
+        elsewhere = regions_with_central(aws, deployment, view.caller)
+        if elsewhere:  # the defaults, without the exemptions, would show exempt keys as due
+            raise CliError(no_central(deployment, elsewhere))
     policy = choose_policy(
         central.stack if central else None,
         overrides,
@@ -240,6 +267,7 @@ def prepare_scan(
         caller=view.caller,
         organization_id=view.organization_id,
         accounts=chosen,
+        account_names={account.id: account.name for account in view.accounts},
         policy=policy,
         account_role=account_role,
         now=now,
@@ -256,6 +284,7 @@ def run_scan(
     limiter: RateLimiter,
     concurrency: int,
     on_done: Callable[[AccountScan], None] | None = None,
+    include_compliant: bool = False,
 ) -> ScanResult:
     exemptions: DynamoDBExemptions | None = None
     lifecycle: DynamoDBLifecycle | None = None
@@ -277,6 +306,7 @@ def run_scan(
         concurrency=concurrency,
         on_done=on_done,
         max_exemption_days=plan.policy.max_exemption_days,
+        include_compliant=include_compliant,
     )
 
 

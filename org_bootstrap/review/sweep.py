@@ -27,8 +27,12 @@ from org_bootstrap.deploy.central import settings_from as settings_from_stack
 from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.footprint import require_administrator
 from org_bootstrap.deploy.organization import footprint_of, read_organization
+from org_bootstrap.review.dry_run import KeptRecords, dry_run_remediator
 from org_bootstrap.review.local_sweep import AccountResult, sweep_accounts
-from remediator.composition import build_remediator
+from remediator.adapters.exemption_table import DynamoDBExemptions
+from remediator.adapters.lifecycle_table import DynamoDBLifecycle
+from remediator.adapters.sessions import AssumedRoleAccess
+from remediator.composition import build_remediator, utc_now
 from remediator.policy import Mode
 from remediator.service import Remediator
 from remediator.settings import Settings
@@ -169,12 +173,32 @@ def prepare_local(
     return plan, central
 
 
-def remediator_factory(aws: Aws, central: Central, settings: Settings) -> Callable[[], Remediator]:
+def remediator_factory(
+    aws: Aws, central: Central, settings: Settings, kept: KeptRecords | None = None
+) -> Callable[[], Remediator]:
     """Builds one remediator per call (per worker thread) through the composition root. The central
-    clients are made here, once, in the calling thread, and shared."""
+    clients are made here, once, in the calling thread, and shared. With `kept` (a dry run), the
+    remediator reads the central state and writes nothing: its records go to `kept`
+    (org_bootstrap.review.dry_run)."""
     clients = central_clients(aws, central)
 
     def build() -> Remediator:
+        if kept is not None:
+            access = AssumedRoleAccess(
+                session=aws.base,
+                role_name=settings.member_role_name,
+                clock=utc_now,
+                sts=clients.sts,
+                endpoint_url=aws.endpoint_url,
+            )
+            return dry_run_remediator(
+                settings,
+                access=access,
+                exemptions=DynamoDBExemptions(client=clients.dynamodb, table_name=settings.state_table),
+                lifecycle=DynamoDBLifecycle(client=clients.dynamodb, table_name=settings.state_table),
+                kept=kept,
+                clock=utc_now,
+            )
         return build_remediator(
             settings,
             aws.base,
@@ -194,10 +218,14 @@ def run_local(
     *,
     concurrency: int,
     on_done: Callable[[AccountResult], None] | None = None,
+    kept: KeptRecords | None = None,
 ) -> tuple[AccountResult, ...]:
+    """`kept`: a dry run, whose records go there (and nowhere else); required with plan.dry_run."""
+    if plan.dry_run and kept is None:
+        raise ValueError("a dry run keeps its records in memory: pass kept")
     return sweep_accounts(
         plan.accounts,
-        remediator_factory(aws, central, plan.settings),
+        remediator_factory(aws, central, plan.settings, kept if plan.dry_run else None),
         region=plan.region,
         label=plan.label,
         concurrency=concurrency,
@@ -228,6 +256,9 @@ def describe_local(plan: LocalSweep, *, concurrency: int) -> list[str]:
         f"{settings.audit_table} in the security account {plan.security_account}",
     ]
     if plan.dry_run:
-        lines.append("Dry run: mode report, no warnings and no notifications (the decisions are audited)")
+        lines.append(
+            "Dry run: mode report, and nothing is written: no audit record, no key lifecycle, no claim, no "
+            "notification; the decisions are only shown here"
+        )
     lines.extend(f"Would skip {account}: {why}" for account, why in plan.skipped)
     return lines

@@ -7,11 +7,12 @@ days ahead, break-glass users exempt), independently of the code: what each key 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from org_bootstrap.commands import demo as demo_cli
@@ -50,6 +52,8 @@ class Ran:
     result: DemoResult
     iam: dict[str, dict[tuple[str, int], str]]
     """Account -> (user, key age in days) -> status, listed from IAM by this test after the run."""
+    status: tuple[int, str]
+    """`akr status --output json` against the demo: exit code and stdout."""
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +63,11 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
         members=2, seed=3, mode=Mode.DELETE, report_path=report, progress=lambda _: None
     ) as result:
         # Read here, while the server is up: another demo in this module starts a server of its own.
-        yield Ran(result, _iam(result))
+        org = result.organization
+        status = CliRunner().invoke(
+            app, ["status", "--security-account", org.security, "--endpoint-url", org.url, "--output", "json"]
+        )
+        yield Ran(result, _iam(result), (status.exit_code, status.stdout))
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +180,7 @@ def test_the_exemptions_are_audited_with_the_operator(demo: DemoResult) -> None:
 
 
 def test_the_html_report_is_written(demo: DemoResult) -> None:
+    assert demo.report_path is not None
     html = demo.report_path.read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>") or html.lower().startswith("<!doctype html>")
     for key in (r.access_key_id for r in demo.rows if r.decision == "delete"):
@@ -220,7 +229,8 @@ def test_make_demo_runs_in_a_fresh_process_and_the_seed_decides(
     tmp_path: Path, summary: dict[str, Any]
 ) -> None:
     # What `make demo` runs, outside pytest: nothing set up by the test suite can help it. With the same
-    # seed, the same keys, the same decisions and the same lost event (moto's ids differ from run to run).
+    # seed, the same keys, the same decisions, the same lost event, and the same account ids (moto's random
+    # ids are seeded too).
     completed = subprocess.run(
         [sys.executable, "-m", "org_bootstrap", "demo", "--members", "1", "--seed", "5", "--json"],
         capture_output=True,
@@ -235,7 +245,47 @@ def test_make_demo_runs_in_a_fresh_process_and_the_seed_decides(
     assert (tmp_path / "akr-demo-report.html").is_file()
 
     def same(payload: dict[str, Any]) -> dict[str, Any]:
-        lost = {k: v for k, v in payload["lost_event"].items() if k != "account_id"}
-        return {k: v for k, v in payload.items() if k not in ("report", "lost_event")} | {"lost": lost}
+        return {k: v for k, v in payload.items() if k != "report"}
 
     assert same(fresh) == same(summary)
+    assert len(set(fresh["account_ids"])) == 3  # management, security, one member
+
+
+def test_status_on_the_demo_is_green(ran: Ran) -> None:
+    """The Config stand-in registers what the member stacks hold (their rules, a recorder): `akr status`
+    finds every account covered, and exits 0."""
+    org = ran.result.organization
+    exit_code, stdout = ran.status
+    assert exit_code == 0, stdout
+    body = json.loads(stdout)["result"]
+    assert body["counts"] == {"accounts": len(org.everyone), "covered": len(org.everyone), "with_problems": 0}
+
+
+def test_the_table_fits_80_columns_with_every_key_whole(ran: Ran, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    out = io.StringIO()
+    demo_cli.render(ran.result, Console(file=out, width=80))
+    text = out.getvalue()
+    assert all(len(line) <= 80 for line in text.splitlines() if "│" in line)
+    for row in ran.result.rows:
+        assert row.access_key_id in text
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
+    with running_demo(
+        members=1, seed=3, mode=Mode.STAGED, report_path=None, progress=lambda _: None
+    ) as result:
+        return result
+
+
+def test_staged_counts_match_the_keys_final_states(staged: DemoResult) -> None:
+    """A key deactivated by an event is decided again by the sweep (inactive: nothing more to do); its
+    row still says deactivate, so that the counts add up to the keys' final states."""
+    counts = staged.counts()
+    final = Counter(row.status_after for row in staged.rows)
+    deactivated_here = sum(
+        1 for r in staged.rows if r.status_before == "Active" and r.status_after == "Inactive"
+    )
+    assert counts.get("deactivate", 0) == deactivated_here > 0
+    assert counts.get("delete", 0) == final.get("deleted", 0) == 0

@@ -93,11 +93,14 @@ def test_json_output_without_yes_refuses_with_the_exact_envelope(
     before = footprint(organization, clients)
     result = deploy(organization, "--output", "json")
     assert result.exit_code == 1
-    assert json.loads(result.stdout) == {
+    payload = json.loads(result.stdout)
+    assert {k: v for k, v in payload.items() if k != "plan"} == {
         "command": "deploy",
-        "status": "error",
-        "error": "--output json cannot ask for confirmation: pass --yes",
+        "status": "aborted",
+        "changed": False,
+        "error": "--output json cannot ask for confirmation: pass --yes, or --dry-run for the plan alone",
     }
+    assert any(line.startswith("Would create stack access-key-remediation") for line in payload["plan"])
     assert_untouched(organization, clients, before)
 
 

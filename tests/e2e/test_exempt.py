@@ -60,9 +60,20 @@ class Deployed:
             catch_exceptions=False,
         )
 
-    def add(self, *args: str) -> Result:
+    def add(self, *args: str, allow_missing: bool = True) -> Result:
+        """Most users here do not exist in IAM: the lookup has tests of its own, at the end."""
+        missing = ("--allow-missing",) if allow_missing else ()
         return self.exempt(
-            "add", "--reason", "migration", "--owner", "platform", *args, "--yes", "--output", "json"
+            "add",
+            "--reason",
+            "migration",
+            "--owner",
+            "platform",
+            *args,
+            *missing,
+            "--yes",
+            "--output",
+            "json",
         )
 
     @property
@@ -98,11 +109,12 @@ def deployed(organization: ServerOrganization) -> Deployed:
 
 @pytest.fixture(scope="module")
 def added(deployed: Deployed) -> list[Result]:
-    """Three exemptions in the first member: a user for 30 days, one key of another user until a date,
-    and every user of the account for 10 days."""
+    """Three exemptions in the first member: a user (who exists: looked up) for 30 days, one key of another
+    user until a date, and every user of the account for 10 days."""
     until = f"{datetime.now(UTC) + timedelta(days=60):%Y-%m-%d}"
+    deployed.organization.client("iam", deployed.member).create_user(UserName="ci")
     return [
-        deployed.add("--account", deployed.member, "--user", "ci", "--expires", "30d"),
+        deployed.add("--account", deployed.member, "--user", "ci", "--expires", "30d", allow_missing=False),
         deployed.add(
             "--account", deployed.member, "--user", "app", "--access-key-id", KEY, "--expires", until
         ),
@@ -141,7 +153,7 @@ def test_add_prints_the_plan_and_the_result(deployed: Deployed, added: list[Resu
         "access_key_id": None,
         "owner": "platform",
         "reason": "migration",
-        "expires_at": ci.expires_at.isoformat(),
+        "expires_at": ci.expires_at.isoformat().replace("+00:00", "Z"),
         "state": "active",
     }
     assert as_json(added[1])["plan"][0].startswith(f"Would exempt key {KEY} of user app in {deployed.member}")
@@ -250,7 +262,7 @@ def test_remove_deletes_and_audits(deployed: Deployed) -> None:
 def test_add_asks_first_and_no_writes_nothing(deployed: Deployed, added: list[Result]) -> None:
     result = deployed.exempt(
         "add", "--account", deployed.member, "--user", "asked", "--reason", "r", "--owner", "o", "--expires",
-        "5d", answers="n\n",
+        "5d", "--allow-missing", answers="n\n",
     )  # fmt: skip
     assert result.exit_code == 1
     assert f"Would exempt user asked in {deployed.member} until" in result.stdout
@@ -307,7 +319,7 @@ def test_the_horizon_cannot_be_lifted_beyond_a_year(deployed: Deployed) -> None:
     assert result.exit_code == 2  # refused by the option itself, before any AWS call
     words = " ".join(result.output.replace("│", " ").split())
     assert "Invalid value for '--max-days'" in words
-    assert "less than or equal to 365" in words
+    assert "must be at most 365" in words
     assert [e for e in deployed.stored() if e.expires_at > datetime.now(UTC) + timedelta(days=365)] == []
 
 
@@ -315,3 +327,23 @@ def test_list_of_an_unknown_account_is_refused(deployed: Deployed) -> None:
     result = deployed.exempt("list", "--account", UNKNOWN_ACCOUNT)
     assert result.exit_code == 1
     assert f"account {UNKNOWN_ACCOUNT} is not an account of the organization" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--user", "no-such-user"), "there is no user no-such-user in {member}"),
+        (("--user", "ci", "--access-key-id", GONE), "user ci in {member} has no key " + GONE),
+    ],
+)
+def test_a_user_or_key_that_does_not_exist_is_refused_before_any_write(
+    deployed: Deployed, added: list[Result], args: tuple[str, ...], message: str
+) -> None:
+    before = (deployed.stored(), len(deployed.audit()))
+    result = deployed.add("--account", deployed.member, *args, "--expires", "5d", allow_missing=False)
+    assert result.exit_code == 1
+    assert as_json(result)["error"] == (
+        f"{message.format(member=deployed.member)}: check the name, or pass --allow-missing to exempt it "
+        "before it exists"
+    )
+    assert (deployed.stored(), len(deployed.audit())) == before

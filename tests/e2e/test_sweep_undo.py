@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from freezegun import freeze_time
@@ -269,9 +270,22 @@ def test_undo_twice_is_refused(deployed: Deployed, swept: Swept, undone: Undone)
 # -- dry run, the deployed sweep, refusals ------------------------------------------------------------
 
 
-def test_a_dry_run_changes_nothing_and_reports(deployed: Deployed, undone: Undone) -> None:
+def scanned_items(deployed: Deployed) -> list[dict[str, Any]]:
+    """Every item of the security account's tables: the audit log, and the state table's claims and
+    lifecycles."""
+    dynamodb = deployed.organization.client("dynamodb", deployed.organization.security)
+    return [
+        item
+        for name in dynamodb.list_tables()["TableNames"]
+        for page in dynamodb.get_paginator("scan").paginate(TableName=name)
+        for item in page["Items"]
+    ]
+
+
+def test_a_dry_run_changes_nothing_writes_nothing_and_reports(deployed: Deployed, undone: Undone) -> None:
     second = deployed.organization.members[1]
     (late,) = deployed.add_user(second, "late", 200)
+    before = scanned_items(deployed)
     result = akr(
         deployed.organization, "sweep", *deployed.security_args, "--local", "--dry-run", "--output", "json"
     )
@@ -285,6 +299,14 @@ def test_a_dry_run_changes_nothing_and_reports(deployed: Deployed, undone: Undon
     accounts = {a["account_id"]: a["summary"] for a in payload["result"]["accounts"]}
     assert accounts[second]["reported"] == 1
     assert deployed.keys(second, "late") == {late: "Active"}
+    # Nothing written: not an audit record, not a claim, not a lifecycle. The decisions are in the output.
+    assert scanned_items(deployed) == before
+    (reported,) = [r for r in payload["result"]["records"] if r["access_key_id"] == late]
+    assert (reported["decision"], reported["mode"], reported["rule"]) == (
+        "report",
+        "report",
+        "rotation,unused",
+    )
 
 
 def test_the_local_sweep_asks_first_and_no_changes_nothing(deployed: Deployed, swept: Swept) -> None:

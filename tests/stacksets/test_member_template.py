@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from org_bootstrap.demo.standins.config import member_config_rules, recording_group
 from remediator.permissions import ACTIONS, Permission, Scope, member_role_permissions
 from remediator.settings import Settings
 from tests.stacksets.cfn import ORGANIZATION_ID, PARTITION, SECURITY_ACCOUNT_ID, Stack, load
@@ -224,3 +225,47 @@ def test_outputs_do_not_reference_config_resources() -> None:
     config = {k for k, v in template["Resources"].items() if v["Type"].startswith("AWS::Config::")}
     text = json.dumps(template["Outputs"])
     assert not [name for name in config if f'"{name}"' in text or f"{name}." in text]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"RuleNamePrefix": "org-", "MaxCredentialUsageAge": "45", "ConfigRuleFrequency": "Six_Hours"},
+        {"EnableAccessKeysRotatedRule": "false"},
+        {"EnableUnusedCredentialsRule": "false", "CreateConfigRecorder": "true"},
+    ],
+)
+def test_the_demo_config_standin_registers_exactly_the_templates_rules(overrides: dict[str, str]) -> None:
+    """moto's CloudFormation skips AWS::Config::*: the demo's stand-in puts the rules in itself, from the
+    StackSet parameters. They must be the template's rules, property for property."""
+    stack = Stack("member", overrides)
+    declared = sorted(
+        (
+            resource["Properties"]["ConfigRuleName"],
+            resource["Properties"]["MaximumExecutionFrequency"],
+            resource["Properties"]["Source"],
+            {name: str(value) for name, value in resource["Properties"]["InputParameters"].items()},
+        )
+        for resource in stack.of_type("AWS::Config::ConfigRule").values()
+    )
+    registered = sorted(
+        (
+            rule["ConfigRuleName"],
+            rule["MaximumExecutionFrequency"],
+            rule["Source"],
+            json.loads(rule["InputParameters"]),
+        )
+        for rule in member_config_rules(overrides)
+    )
+    assert registered == declared
+    recorders = stack.of_type("AWS::Config::ConfigurationRecorder")
+    if recorders:
+        (recorder,) = recorders.values()
+        group = recorder["Properties"]["RecordingGroup"]
+        assert recording_group(overrides) == {
+            "allSupported": group["AllSupported"],
+            "includeGlobalResourceTypes": group["IncludeGlobalResourceTypes"],
+            "recordingStrategy": {"useOnly": group["RecordingStrategy"]["UseOnly"]},
+            "resourceTypes": group["ResourceTypes"],
+        }

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from org_bootstrap.review.audit_query import (
+    MAX_DAYS,
     AuditQuery,
     KeyQuery,
     QueryError,
@@ -255,8 +256,53 @@ def test_run_reads_the_days_in_order_and_stops_one_past_the_limit() -> None:
     page = run(client, "audit", query, page_size=2)  # type: ignore[arg-type]
     assert [r.reason for r in page.records] == ["t1", "t2", "t3", "y1"]
     assert (page.truncated, page.index) == (True, "by_day")
-    assert [c["ExpressionAttributeValues"][":h"]["S"] for c in client.calls] == ["2026-11-28", "2026-11-27"]
+    # The window's days are read CONCURRENCY at a time; the ones not started when the limit is reached
+    # are not read at all.
+    queried = {c["ExpressionAttributeValues"][":h"]["S"] for c in client.calls}
+    assert {"2026-11-28", "2026-11-27"} <= queried <= {"2026-11-28", "2026-11-27", "2026-11-26", "2026-11-25"}
     exact = run(client, "audit", parse_query(now=NOW, since="3d", limit=5), page_size=2)  # type: ignore[arg-type]
     assert ([r.reason for r in exact.records], exact.truncated) == (["t1", "t2", "t3", "y1", "y2"], False)
     oldest = run(client, "audit", parse_query(now=NOW, since="3d", oldest_first=True), page_size=1)  # type: ignore[arg-type]
     assert [r.reason for r in oldest.records] == ["y2", "y1", "t3", "t2", "t1"]
+
+
+def test_the_days_are_read_in_parallel_batches_and_progress_is_told() -> None:
+    partitions = {
+        (NOW - timedelta(days=n)).date().isoformat(): [audit_record(NOW - timedelta(days=n), f"d{n}")]
+        for n in range(20)
+    }
+    client = FakeClient(partitions)
+    told: list[tuple[int, int, int]] = []
+    page = run(
+        client,  # type: ignore[arg-type]
+        "audit",
+        parse_query(now=NOW, since="19d"),
+        concurrency=8,
+        on_progress=lambda done, total, records: told.append((done, total, records)),
+    )
+    assert [r.reason for r in page.records] == [f"d{n}" for n in range(20)]  # newest day first
+    assert told == [(8, 20, 8), (16, 20, 16), (20, 20, 20)]
+
+
+@pytest.mark.parametrize(
+    ("options", "refused"),
+    [
+        ({"since": f"{MAX_DAYS - 1}d"}, False),
+        ({"since": f"{MAX_DAYS}d"}, True),
+        ({"since": "100000d"}, True),
+        ({"since": "100000d", "account_id": "111111111111"}, False),
+        ({"since": "100000d", "access_key_id": "AKIAKEY0000000000001"}, False),
+    ],
+)
+def test_a_window_read_day_by_day_is_capped(options: dict[str, Any], refused: bool) -> None:
+    if not refused:
+        parse_query(now=NOW, **options)
+        return
+    with pytest.raises(QueryError) as raised:
+        parse_query(now=NOW, **options)
+    spanned = int(options["since"][:-1]) + 1
+    assert str(raised.value) == (
+        f"--since {options['since']} spans {spanned} days: without --account or --access-key-id the audit "
+        f"log is read one day at a time, {MAX_DAYS} days at most; narrow the window, or name the account "
+        "or the key (one query, whatever the window)"
+    )

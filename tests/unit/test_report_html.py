@@ -15,12 +15,21 @@ from html.parser import HTMLParser
 import pytest
 
 from org_bootstrap.review.report.charts import colour
-from org_bootstrap.review.report.html import ReportData, render_html
-from org_bootstrap.review.report.summary import axis_days, decision_rows, exemption_view, summarize
+from org_bootstrap.review.report.html import ReportData, page_assets, render_html
+from org_bootstrap.review.report.summary import (
+    axis_days,
+    decision_rows,
+    exemption_view,
+    result_of,
+    summarize,
+)
+from remediator.audit import Trigger
+from remediator.policy import Mode, Thresholds
 from tests.report_samples import (
     AXIS,
     BY_DECISION,
     BY_OUTCOME,
+    BY_RESULT,
     IMAGE_USER,
     NOW,
     PER_ACCOUNT,
@@ -164,7 +173,7 @@ def test_the_page_shows_the_totals(page: str) -> None:
     tiles = re.findall(r'<span class="n">(\d+)</span><span class="l">([^<]+)</span>', page)
     assert {label: int(n) for n, label in tiles} == {
         "decisions": ROWS,
-        **BY_OUTCOME,
+        **BY_RESULT,
         "accounts": 3,
         "exemptions in force": 3,
     }
@@ -213,7 +222,9 @@ def test_the_decision_table_has_every_row_with_its_columns(page: str) -> None:
         "user",
         "access key id",
         "decision",
-        "outcome",
+        "result",
+        "started by",
+        "policy",
         "key age",
         "last used",
         "reason",
@@ -363,3 +374,63 @@ def test_thousands_of_records_render(record_property: Callable[[str, object], No
     assert page.count("<tr class=") == 5000
     assert page.count('<g class="bar" data-account=') == 40
     assert "5000 of 5000 rows" in page
+
+
+# -- who, what started it, the policy, the accounts' names, paper ----------------------------------------
+
+
+def test_skipped_is_told_apart_into_no_action_and_already_gone() -> None:
+    nothing = record(timedelta(hours=3), A, "u", "AKIAKEY0000000000001", "none", "decision", "skipped", "r")
+    intent = record(timedelta(hours=2), A, "u", "AKIAKEY0000000000002", "delete", "intent", "pending", "r")
+    gone = record(timedelta(hours=1), A, "u", "AKIAKEY0000000000002", "delete", "outcome", "skipped", "r")
+    assert [result_of(r) for r in (nothing, intent, gone)] == ["no action", "pending", "already gone"]
+    page = render_html(replace(sample_report(), records=[nothing, intent, gone]))
+    tiles = {
+        label: n
+        for n, label in re.findall(r'<span class="n">(\d+)</span><span class="l">([^<]+)</span>', page)
+    }
+    assert (tiles["no action"], tiles["already gone"]) == ("1", "1")
+    assert 'data-outcome="already gone"' in page
+
+
+def test_each_decision_shows_who_what_started_it_and_the_policy_in_force() -> None:
+    by_hand = record(timedelta(hours=1), A, "u", "AKIAKEY0000000000001", "reactivate", "outcome", "done", "r")
+    by_hand = by_hand.model_copy(
+        update={
+            "trigger": Trigger.CLI,
+            "operator": "arn:aws:sts::111111111111:assumed-role/ops/alice",
+            "mode": Mode.STAGED,
+            "thresholds": Thresholds(max_key_age_days=90, max_unused_days=45),
+        }
+    )
+    page = render_html(replace(sample_report(), records=[by_hand]))
+    row = page[page.index('<tr class="o-done" data-decision="reactivate"') :]
+    row = row[: row.index("</tr>")]
+    assert (
+        '<td data-v="done" class="outcome">done</td>'
+        '<td data-v="cli" class="by">cli<br><span class="sub">'
+        "arn:aws:sts::111111111111:assumed-role/ops/alice</span></td>"
+        '<td data-v="staged">staged<br><span class="sub">90/45 days</span></td>'
+    ) in row
+    assert "Policy in force: mode staged, rotation after 90 days, unused after 45 days." in page
+
+
+def test_account_names_stand_beside_their_ids_and_the_exemptions_name_who_added_them() -> None:
+    added = record(timedelta(days=2), B, "carol", None, "exempt-add", "outcome", "done", "exempted")
+    added = added.model_copy(
+        update={"trigger": Trigger.CLI, "operator": "arn:aws:iam::111111111111:user/bob"}
+    )
+    data = replace(sample_report(), records=[*records(), added], account_names={B: "production <eu>"})
+    page = render_html(data)
+    assert f'{B}<br><span class="sub">production &lt;eu&gt;</span>' in page
+    section = page[page.index('<section id="expiring">') :]
+    section = section[: section.index("</section>")]
+    assert "<th>added by</th>" in section
+    assert "arn:aws:iam::111111111111:user/bob" in section  # carol's exemption
+    assert "not in this window" in section  # the others were added before the records read
+
+
+def test_the_page_has_a_print_stylesheet_inside_its_policy() -> None:
+    style, _, policy = page_assets()
+    assert "@media print" in style
+    assert "'sha256-" in policy

@@ -1,16 +1,17 @@
-"""What `akr scan` prints (org_bootstrap.commands.scan), from a plan and a result built here: the JSON rows
-and envelope, the CSV columns, the policy and totals lines."""
+"""What `akr scan` prints (org_bootstrap.commands.scan_views), from a plan and a result built here: the
+JSON rows and envelope, the CSV columns, the policy and totals lines."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from org_bootstrap.commands.options import RecordsOutput
-from org_bootstrap.commands.scan import (
+from org_bootstrap.commands.options import ScanOutput
+from org_bootstrap.commands.scan_views import (
     CSV_COLUMNS,
     csv_row,
     policy_line,
@@ -70,6 +71,7 @@ def plan(overrides: Overrides = Overrides()) -> ScanPlan:  # noqa: B008  # froze
         now=NOW,
         within="30d",
         until=NOW + timedelta(days=30),
+        account_names={ACCOUNT: "production", OTHER: "sandbox"},
     )
 
 
@@ -84,9 +86,11 @@ FAILED = ScanResult(
 )
 
 
-def test_a_json_row() -> None:
-    assert row_dict(NOW_ROW, NOW) == {
+def test_a_json_row_names_the_account_the_controls_and_a_stable_finding_id() -> None:
+    row = row_dict(NOW_ROW, plan())
+    assert row == {
         "account_id": ACCOUNT,
+        "account_name": "production",
         "user_name": "stale",
         "access_key_id": "AKIASTALE00000000001",
         "status": "Active",
@@ -94,21 +98,56 @@ def test_a_json_row() -> None:
         "last_used_at": None,
         "action": "deactivate",
         "when": "now",
-        "at": NOW.isoformat(),
+        "at": "2026-11-28T06:00:00Z",
         "rules": ["rotation", "unused"],
+        # The deployed preset is CIS 1.4 (90/45): every rotation control, and both unused ones.
+        "controls": [
+            "CIS-1.2.0:1.4",
+            "CIS-1.4.0:1.14",
+            "CIS-3.0.0:1.14",
+            "CIS-5.0.0:1.13",
+            "SecurityHub:IAM.3",
+            "CIS-1.2.0:1.3",
+            "SecurityHub:IAM.8",
+            "CIS-1.4.0:1.12",
+            "CIS-3.0.0:1.12",
+            "CIS-5.0.0:1.11",
+            "SecurityHub:IAM.22",
+        ],
+        "finding_id": NOW_ROW.finding_id,
+        "breaks_a_rule_now": True,
         "reason": "created 120 days ago, limit 90; never used, created 120 days ago, limit 45",
     }
-    later = row_dict(LATER_ROW, NOW)
-    assert (later["when"], later["at"], later["last_used_at"]) == (
+    later = row_dict(LATER_ROW, plan())
+    assert (later["when"], later["at"], later["last_used_at"], later["breaks_a_rule_now"]) == (
         "2026-12-08",
-        "2026-12-08T09:00:00+00:00",
-        "2026-11-27T06:00:00+00:00",
+        "2026-12-08T09:00:00Z",
+        "2026-11-27T06:00:00Z",
+        False,
+    )
+    assert later["controls"] == [
+        "CIS-1.2.0:1.4",
+        "CIS-1.4.0:1.14",
+        "CIS-3.0.0:1.14",
+        "CIS-5.0.0:1.13",
+        "SecurityHub:IAM.3",
+    ]
+
+
+def test_the_finding_id_depends_on_account_user_and_key_only() -> None:
+    moved = dataclasses.replace(NOW_ROW, action=Action.DELETE, age_days=121, reason="other")
+    assert moved.finding_id == NOW_ROW.finding_id
+    assert dataclasses.replace(NOW_ROW, user_name="other").finding_id != NOW_ROW.finding_id
+    assert dataclasses.replace(NOW_ROW, account_id=OTHER).finding_id != NOW_ROW.finding_id
+    assert dataclasses.replace(NOW_ROW, access_key_id="AKIAOTHER00000000001").finding_id != (
+        NOW_ROW.finding_id
     )
 
 
 def test_the_csv_columns_and_a_line() -> None:
     assert CSV_COLUMNS == (
         "account_id",
+        "account_name",
         "user_name",
         "access_key_id",
         "status",
@@ -118,25 +157,31 @@ def test_the_csv_columns_and_a_line() -> None:
         "when",
         "at",
         "rules",
+        "controls",
+        "finding_id",
         "reason",
     )
-    assert csv_row(NOW_ROW, NOW) == {
-        "account_id": ACCOUNT,
-        "user_name": "stale",
-        "access_key_id": "AKIASTALE00000000001",
+    line = csv_row(LATER_ROW, plan())
+    assert line == {
+        "account_id": OTHER,
+        "account_name": "sandbox",
+        "user_name": "soon",
+        "access_key_id": "AKIASOON000000000001",
         "status": "Active",
-        "age_days": "120",
-        "last_used_at": "",
+        "age_days": "80",
+        "last_used_at": "2026-11-27T06:00:00Z",
         "action": "deactivate",
-        "when": "now",
-        "at": NOW.isoformat(),
-        "rules": "rotation;unused",
-        "reason": "created 120 days ago, limit 90; never used, created 120 days ago, limit 45",
+        "when": "2026-12-08",
+        "at": "2026-12-08T09:00:00Z",
+        "rules": "rotation",
+        "controls": "CIS-1.2.0:1.4;CIS-1.4.0:1.14;CIS-3.0.0:1.14;CIS-5.0.0:1.13;SecurityHub:IAM.3",
+        "finding_id": LATER_ROW.finding_id,
+        "reason": "created 90 days ago, limit 90",
     }
 
 
 def test_csv_output_is_a_header_and_the_rows_in_order(capsys: pytest.CaptureFixture[str]) -> None:
-    show_scan(plan(), RESULT, RecordsOutput.CSV)
+    show_scan(plan(), RESULT, ScanOutput.CSV, region="eu-west-1")
     out = capsys.readouterr().out
     assert out.splitlines()[0] == ",".join(CSV_COLUMNS)
     assert [r["user_name"] for r in csv.DictReader(io.StringIO(out))] == ["stale", "soon"]
@@ -151,15 +196,17 @@ def test_the_envelope_is_ok_when_every_account_was_read() -> None:
     assert (body["accounts_failed"], body["errors"]) == ([], 0)
     assert body["accounts"][0] == {
         "account_id": ACCOUNT,
+        "account_name": "production",
         "nominated_by": "credential report",
         "users_read": 1,
         "rows": 1,
         "failed": False,
     }
-    assert (body["within"], body["now"], body["until"]) == (
+    assert (body["within"], body["now"], body["until"], body["findings"]) == (
         "30d",
-        NOW.isoformat(),
-        "2026-12-28T06:00:00+00:00",
+        "2026-11-28T06:00:00Z",
+        "2026-12-28T06:00:00Z",
+        1,
     )
     assert [r["user_name"] for r in body["rows"]] == ["stale", "soon"]
 
@@ -174,18 +221,28 @@ def test_the_envelope_is_an_error_when_an_account_failed() -> None:
     assert payload["result"]["errors"] == 1
 
 
-def test_the_policy_line_says_where_the_policy_comes_from_and_what_is_previewed() -> None:
-    assert policy_line(plan().policy) == (
+def test_the_policy_line_says_where_the_policy_comes_from() -> None:
+    chosen = plan().policy
+    assert not chosen.previewed
+    assert policy_line(chosen) == (
         f"Policy (deployed: the parameters of stack access-key-remediation in {WHERE}): mode staged, "
         "rotation after 90 days, unused after 45 days, deletion 14 days after deactivation, owners warned "
         "7 days before"
     )
+
+
+def test_a_previewed_policy_is_never_labelled_deployed() -> None:
     previewed = plan(Overrides(mode=Mode.REPORT, max_unused_days=30)).policy
-    assert policy_line(previewed).endswith(
+    assert previewed.previewed
+    assert policy_line(previewed) == (
         # Report mode warns nobody: the deployed warning days do not apply.
-        "mode report, rotation after 90 days, unused after 30 days; previewing --mode report, "
-        "--max-unused-days 30"
+        "Policy previewed with --mode report, --max-unused-days 30, not deployed: mode report, rotation "
+        "after 90 days, unused after 30 days. Over deployed (the parameters of stack "
+        f"access-key-remediation in {WHERE}): mode staged, rotation after 90 days, unused after 45 days, "
+        "deletion 14 days after deactivation, owners warned 7 days before"
     )
+    fields = previewed.as_dict()
+    assert (fields["previewed"], fields["mode"], fields["base"]["mode"]) == (True, "report", "staged")
 
 
 def test_the_totals_line() -> None:

@@ -95,12 +95,12 @@ def test_the_accounts_asked_for_each_once_in_the_order_given() -> None:
 @pytest.mark.parametrize(
     ("wanted", "message"),
     [
-        (("999999999999",), f"--accounts: 999999999999 not in organization {ORGANIZATION}"),
+        (("999999999999",), f"--account: 999999999999 not in organization {ORGANIZATION}"),
         (
             ("999999999999", "333333333333", "888888888888"),
-            f"--accounts: 999999999999, 888888888888 not in organization {ORGANIZATION}",
+            f"--account: 999999999999, 888888888888 not in organization {ORGANIZATION}",
         ),
-        (("444444444444",), "--accounts: 444444444444 (SUSPENDED) not ACTIVE"),
+        (("444444444444",), "--account: 444444444444 (SUSPENDED) not ACTIVE"),
     ],
 )
 def test_accounts_outside_the_organization_or_not_active_are_refused(
@@ -115,7 +115,7 @@ def test_an_account_id_has_12_digits() -> None:
     check_account_ids(("123456789012",))
     with pytest.raises(CliError) as raised:
         check_account_ids(("123456789012", "12345", "abcdefghijkl"))
-    assert str(raised.value) == "--accounts: '12345', 'abcdefghijkl' not an account id (12 digits)"
+    assert str(raised.value) == "--account: '12345', 'abcdefghijkl' not an account id (12 digits)"
 
 
 # -- the policy ---------------------------------------------------------------------------------------
@@ -123,10 +123,7 @@ def test_an_account_id_has_12_digits() -> None:
 
 def test_without_a_central_stack_the_defaults_and_no_central_state() -> None:
     chosen = choose_policy(None, Overrides(), account_role="OrganizationAccountAccessRole", where=WHERE)
-    assert chosen.as_dict() == {
-        "source": "defaults",
-        "note": f"no central stack in {WHERE}: the defaults, and no central exemptions",
-        "overrides": {},
+    defaults = {
         "mode": "delete",
         "max_key_age_days": 90,
         "max_unused_days": 90,
@@ -134,6 +131,14 @@ def test_without_a_central_stack_the_defaults_and_no_central_state() -> None:
         "warn_days_before": 0,
         "protected_user_path": None,
         "opt_out_tag_key": None,
+    }
+    assert chosen.as_dict() == {
+        "source": "defaults",
+        "note": f"no central stack in {WHERE}: the defaults, and no central exemptions",
+        "overrides": {},
+        "previewed": False,
+        **defaults,
+        "base": defaults,
     }
     assert chosen.state_table is None
 

@@ -154,7 +154,10 @@ def test_a_dry_run_is_report_mode_and_says_so() -> None:
     lines = describe_local(dry, concurrency=4)
     assert "in mode report: violating keys are only recorded" in lines[0]
     assert lines[1] == "Rules: rotation after 90 days, unused after 45 days"
-    assert "Dry run: mode report, no warnings and no notifications (the decisions are audited)" in lines
+    assert (
+        "Dry run: mode report, and nothing is written: no audit record, no key lifecycle, no claim, no "
+        "notification; the decisions are only shown here"
+    ) in lines
     assert not dry.changes_iam
 
 

@@ -1,11 +1,14 @@
 """Stand-ins for what moto lacks, in one place so that they stay visible. Everything else in the demo is
 the real thing: the templates deployed by `akr deploy`, the rules and targets they create, the handlers.
 
-- Config (`config.ConfigEvaluator`): moto stores rules but never evaluates them (and its CloudFormation
-  skips AWS::Config::*). The evaluator applies the managed rules' semantics (ACCESS_KEYS_ROTATED,
-  IAM_USER_UNUSED_CREDENTIALS_CHECK: per user, on active keys) to the IAM state, remembers each user's
-  compliance, and puts a "Config Rules Compliance Change" event onto the member's default bus only when it
-  changes, as Config does. From there the deployed forwarding rule carries it, or not.
+- Config (`config.ConfigEvaluator`, `config.register_member_config`): moto stores rules but never
+  evaluates them, and its CloudFormation skips AWS::Config::*. `register_member_config` puts the member
+  stack's two rules into each account (and a recording recorder: the stack's own, or the one an
+  organization already has), so that `akr status` sees a covered organization. The evaluator applies
+  the managed rules' semantics (ACCESS_KEYS_ROTATED, IAM_USER_UNUSED_CREDENTIALS_CHECK: per user, on
+  active keys) to the IAM state, remembers each user's compliance, and puts a "Config Rules Compliance
+  Change" event onto the member's default bus only when it changes, as Config does. From there the
+  deployed forwarding rule carries it, or not.
 - Lambda (`runtime.LocalRuntime`): moto stores functions but runs no code without Docker. The runtime
   runs a function the way Lambda would: its handler, from this installation; its environment variables,
   as deployed; its role's credentials, assumed through STS; a cold start (a fresh import of the handler
@@ -22,7 +25,7 @@ call is covered by a Stubber test), and its StackSets deploy to the management a
 is targeted (the demo targets every OU instead, as an organization may).
 """
 
-from org_bootstrap.demo.standins.config import ConfigEvaluator
+from org_bootstrap.demo.standins.config import ConfigEvaluator, register_member_config
 from org_bootstrap.demo.standins.moto_patches import (
     delegated_list_accounts,
     faithful_delivery,
@@ -37,4 +40,5 @@ __all__ = [
     "delegated_list_accounts",
     "faithful_delivery",
     "local_event_sources",
+    "register_member_config",
 ]

@@ -1,9 +1,14 @@
-"""The Config stand-in: moto stores Config rules but never evaluates them (org_bootstrap.demo.standins)."""
+"""The Config stand-in: moto stores Config rules but never evaluates them, and its CloudFormation skips
+AWS::Config::* (org_bootstrap.demo.standins). `register_member_config` puts into an account what the
+member stack would have created there (its two rules, and its recorder when CreateConfigRecorder is on)
+and the recorder an organization already has otherwise, so that `akr status` finds what a real
+deployment has; `ConfigEvaluator` evaluates the rules."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -15,6 +20,77 @@ if TYPE_CHECKING:
 
 ROTATED = "access-keys-rotated"
 UNUSED = "iam-user-unused-credentials-check"
+RECORDER = "default"
+# The member template's parameter defaults, for the StackSet parameters that were not passed.
+_DEFAULTS = {
+    "RuleNamePrefix": "akr-",
+    "EnableAccessKeysRotatedRule": "true",
+    "EnableUnusedCredentialsRule": "true",
+    "MaxAccessKeyAge": "90",
+    "MaxCredentialUsageAge": "90",
+    "ConfigRuleFrequency": "TwentyFour_Hours",
+    "CreateConfigRecorder": "false",
+}
+
+
+def member_config_rules(parameters: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The AWS::Config::ConfigRule resources of stacksets/member.yaml for these StackSet parameters, as
+    PutConfigRule takes them. tests/stacksets/test_member_template.py checks them against the template."""
+    values = {**_DEFAULTS, **parameters}
+    prefix, frequency = values["RuleNamePrefix"], values["ConfigRuleFrequency"]
+    rules = []
+    if values["EnableAccessKeysRotatedRule"] == "true":
+        rules.append(
+            {
+                "ConfigRuleName": prefix + ROTATED,
+                "InputParameters": json.dumps({"maxAccessKeyAge": values["MaxAccessKeyAge"]}),
+                "MaximumExecutionFrequency": frequency,
+                "Source": {"Owner": "AWS", "SourceIdentifier": "ACCESS_KEYS_ROTATED"},
+            }
+        )
+    if values["EnableUnusedCredentialsRule"] == "true":
+        rules.append(
+            {
+                "ConfigRuleName": prefix + UNUSED,
+                "InputParameters": json.dumps({"maxCredentialUsageAge": values["MaxCredentialUsageAge"]}),
+                "MaximumExecutionFrequency": frequency,
+                "Source": {"Owner": "AWS", "SourceIdentifier": "IAM_USER_UNUSED_CREDENTIALS_CHECK"},
+            }
+        )
+    return rules
+
+
+def recording_group(parameters: Mapping[str, str]) -> dict[str, Any]:
+    """The member stack's own recorder records IAM users only; without it, the recorder the account
+    already has is the common one of Control Tower and Security Hub setups: everything, IAM included."""
+    if {**_DEFAULTS, **parameters}["CreateConfigRecorder"] == "true":
+        return {
+            "allSupported": False,
+            "includeGlobalResourceTypes": False,
+            "recordingStrategy": {"useOnly": "INCLUSION_BY_RESOURCE_TYPES"},
+            "resourceTypes": ["AWS::IAM::User"],
+        }
+    return {"allSupported": True, "includeGlobalResourceTypes": True}
+
+
+def register_member_config(session: boto3.Session, account_id: str, parameters: Mapping[str, str]) -> None:
+    """A recording recorder (with its delivery channel) and the member stack's rules, in the session's
+    account and region."""
+    config = session.client("config")
+    if not config.describe_configuration_recorders()["ConfigurationRecorders"]:
+        recorder: Any = {
+            "name": RECORDER,
+            "roleARN": f"arn:aws:iam::{account_id}:role/aws-service-role/config.amazonaws.com/"
+            "AWSServiceRoleForConfig",
+            "recordingGroup": recording_group(parameters),
+        }
+        config.put_configuration_recorder(ConfigurationRecorder=recorder)
+        config.put_delivery_channel(
+            DeliveryChannel={"name": RECORDER, "s3BucketName": f"config-bucket-{account_id}"}
+        )
+        config.start_configuration_recorder(ConfigurationRecorderName=RECORDER)
+    for rule in member_config_rules(parameters):
+        config.put_config_rule(ConfigRule=rule)  # type: ignore[arg-type]
 
 
 @dataclass

@@ -7,6 +7,7 @@ import contextlib
 import copy
 import importlib
 import io
+import os
 import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -171,7 +172,10 @@ class LocalRuntime:
             "AWS_DEFAULT_REGION": self.region,
             "AWS_LAMBDA_FUNCTION_NAME": configuration["FunctionName"],
         }
-        with environment(values):
+        # A Lambda function sees only its own variables: the operator's AKR_* (AKR_SECURITY_ACCOUNT for the
+        # command line) would be unknown settings to the function, which refuses those.
+        foreign = tuple(name for name in os.environ if name.startswith("AKR_") and name not in values)
+        with environment(values, drop=foreign):
             yield
 
 

@@ -13,7 +13,7 @@ import base64
 import hashlib
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -21,12 +21,14 @@ from html import escape
 from importlib.resources import files
 from pathlib import Path
 
+from org_bootstrap.review.exemptions import ADD as EXEMPT_ADD
 from org_bootstrap.review.report.charts import legend, per_account_chart, per_day_chart, swatch, swatch_css
 from org_bootstrap.review.report.summary import (
     DEFAULT_EXPIRING_WITHIN,
-    OUTCOMES,
+    RESULTS,
     DecisionRow,
     Summary,
+    result_of,
     summarize,
 )
 from remediator.audit import AuditRecord
@@ -38,13 +40,17 @@ COLUMNS = (
     ("user", "text"),
     ("access key id", "text"),
     ("decision", "text"),
-    ("outcome", "text"),
+    ("result", "text"),
+    ("started by", "text"),
+    ("policy", "text"),
     ("key age", "number"),
     ("last used", "text"),
     ("reason", "text"),
     ("error", "text"),
 )
-"""The decision table's columns and how each sorts."""
+"""The decision table's columns and how each sorts. "result" is the outcome with "skipped" told apart
+(no action, already gone); "started by" the trigger (event, sweep, cli) and, for the command line, the
+operator's ARN; "policy" the mode and the rotation/unused limits in force when the decision was taken."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,8 @@ class ReportData:
     """True when more records matched than were read (a limit): the page says so."""
     notes: Sequence[str] = field(default_factory=tuple)
     """Extra lines for the header, e.g. which filters chose the records."""
+    account_names: Mapping[str, str] = field(default_factory=dict)
+    """Account id -> name, as Organizations has it, shown beside each id."""
 
     def summary(self) -> Summary:
         return summarize(
@@ -123,10 +131,28 @@ def _cell(text: str, sort_value: str | None = None, css: str | None = None) -> s
 
 
 def _outcome(row: DecisionRow) -> str:
-    outcome = escape(row.record.outcome.value)
+    outcome = escape(result_of(row.record))
     if row.unfinished:
         return f'{outcome} <span class="flag">no outcome recorded</span>'
     return outcome
+
+
+def _account(account_id: str, names: Mapping[str, str]) -> str:
+    name = names.get(account_id)
+    label = escape(account_id)
+    return label if not name else f'{label}<br><span class="sub">{escape(name)}</span>'
+
+
+def _policy(record: AuditRecord) -> str:
+    limits = f"{record.thresholds.max_key_age_days}/{record.thresholds.max_unused_days} days"
+    return f'{escape(record.mode.value)}<br><span class="sub">{limits}</span>'
+
+
+def _started_by(record: AuditRecord) -> str:
+    trigger = escape(record.trigger.value)
+    if not record.operator:
+        return trigger
+    return f'{trigger}<br><span class="sub">{escape(record.operator)}</span>'
 
 
 def _last_used(record: AuditRecord) -> str:
@@ -135,17 +161,20 @@ def _last_used(record: AuditRecord) -> str:
     return "never" if record.last_used_at is None else _utc(record.last_used_at, "%Y-%m-%d")
 
 
-def _decision_row(row: DecisionRow) -> str:
+def _decision_row(row: DecisionRow, names: Mapping[str, str]) -> str:
     record = row.record
     age = record.key_age_days
+    result = result_of(record)
     css = f"o-{escape(record.outcome.value)}" + (" unfinished" if row.unfinished else "")
     cells = (
         _cell(_utc(record.recorded_at, "%Y-%m-%d %H:%M:%S"), record.record_id),
-        _cell(escape(record.account_id)),
+        _cell(_account(record.account_id, names), record.account_id),
         _cell(escape(record.user_name or ""), css="name"),
         _cell(escape(record.access_key_id or ""), css="mono"),
         _cell(_swatch(record.decision), record.decision),
-        _cell(_outcome(row), record.outcome.value, css="outcome"),
+        _cell(_outcome(row), result, css="outcome"),
+        _cell(_started_by(record), record.trigger.value, css="by"),
+        _cell(_policy(record), record.mode.value),
         _cell("" if age is None else f"{age}d", "" if age is None else str(age), css="num"),
         _cell(_last_used(record)),
         _cell(escape(record.reason), css="wrap"),
@@ -153,14 +182,14 @@ def _decision_row(row: DecisionRow) -> str:
     )
     return (
         f'<tr class="{css}" data-decision="{escape(record.decision)}" '
-        f'data-account="{escape(record.account_id)}" data-outcome="{escape(record.outcome.value)}">'
+        f'data-account="{escape(record.account_id)}" data-outcome="{escape(result)}">'
         f"{''.join(cells)}</tr>"
     )
 
 
 def _totals(summary: Summary) -> str:
     tiles = [("decisions", sum(summary.decisions.values()), "")]
-    tiles += [(name, summary.outcomes.get(name, 0), f"o-{name}") for name in OUTCOMES]
+    tiles += [(name, summary.results.get(name, 0), f"o-{name.replace(' ', '-')}") for name in RESULTS]
     tiles += [
         ("accounts", len(summary.per_account), ""),
         ("exemptions in force", summary.exemptions.in_force, ""),
@@ -187,13 +216,13 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], table_id: str) ->
     return f'<table id="{table_id}"><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _failures(summary: Summary) -> str:
+def _failures(summary: Summary, names: Mapping[str, str]) -> str:
     if not summary.failures:
         return '<p class="none">No failures.</p>'
     rows = [
         (
             _utc(row.record.recorded_at, "%Y-%m-%d %H:%M:%S"),
-            escape(row.record.account_id),
+            _account(row.record.account_id, names),
             escape(row.record.user_name or ""),
             escape(row.record.access_key_id or ""),
             _swatch(row.record.decision),
@@ -204,14 +233,30 @@ def _failures(summary: Summary) -> str:
     return _table(("time (UTC)", "account", "user", "access key id", "decision", "error"), rows, "failures")
 
 
-def _exemption_row(exemption: Exemption, state: str) -> tuple[str, ...]:
+def added_by(records: Sequence[AuditRecord]) -> dict[tuple[str, str, str | None], str]:
+    """(account, user, key) -> who added the exemption last, from the exempt-add audit records read."""
+    found: dict[tuple[str, str, str | None], tuple[datetime, str]] = {}
+    for record in records:
+        if record.decision != EXEMPT_ADD or not record.operator or record.user_name is None:
+            continue
+        key = (record.account_id, record.user_name, record.access_key_id)
+        if key not in found or found[key][0] < record.recorded_at:
+            found[key] = (record.recorded_at, record.operator)
+    return {key: operator for key, (_, operator) in found.items()}
+
+
+def _exemption_row(
+    exemption: Exemption, state: str, names: Mapping[str, str], who: Mapping[tuple[str, str, str | None], str]
+) -> tuple[str, ...]:
     user = "every user" if exemption.user_name == ANY_USER else exemption.user_name
+    operator = who.get((exemption.account_id, exemption.user_name, exemption.access_key_id))
     return (
-        escape(exemption.account_id),
+        _account(exemption.account_id, names),
         escape(user),
         escape(exemption.access_key_id or "all keys"),
         escape(exemption.owner),
         escape(exemption.reason),
+        escape(operator) if operator else '<span class="none">not in this window</span>',
         _utc(exemption.expires_at),
         state,
     )
@@ -225,14 +270,18 @@ def _exemptions(data: ReportData, summary: Summary) -> str:
     )
     parts = [f'<p id="exemption-counts">{escape(line)}</p>']
     if view.expiring or view.expired:
+        names, who = data.account_names, added_by(data.records)
         rows = [
             _exemption_row(
-                e, f'<span class="soon">expires in {_left(e.expires_at - data.generated_at)}</span>'
+                e,
+                f'<span class="soon">expires in {_left(e.expires_at - data.generated_at)}</span>',
+                names,
+                who,
             )
             for e in view.expiring
         ]
-        rows += [_exemption_row(e, '<span class="flag">expired</span>') for e in view.expired]
-        head = ("account", "user", "access key id", "owner", "reason", "expires (UTC)", "state")
+        rows += [_exemption_row(e, '<span class="flag">expired</span>', names, who) for e in view.expired]
+        head = ("account", "user", "access key id", "owner", "reason", "added by", "expires (UTC)", "state")
         parts.append(_table(head, rows, "exemptions"))
     return "".join(parts)
 
@@ -245,13 +294,13 @@ def _options(name: str, label: str, values: Sequence[str]) -> str:
     )
 
 
-def _decisions(summary: Summary) -> str:
+def _decisions(summary: Summary, names: Mapping[str, str]) -> str:
     controls = (
         '<div class="filters" role="search">'
         '<label>Filter <input id="f-q" type="search" placeholder="any cell" autocomplete="off"></label>'
         + _options("decision", "decision", sorted(summary.decisions))
         + _options("account", "account", list(summary.per_account))
-        + _options("outcome", "outcome", [o for o in OUTCOMES if summary.outcomes.get(o)])
+        + _options("outcome", "result", [o for o in RESULTS if summary.results.get(o)])
         + f'<output id="counter" aria-live="polite">{len(summary.rows)} of {len(summary.rows)} rows'
         "</output></div>"
     )
@@ -259,7 +308,7 @@ def _decisions(summary: Summary) -> str:
         f'<th data-type="{kind}"><button type="button" data-col="{n}">{escape(name)}</button></th>'
         for n, (name, kind) in enumerate(COLUMNS)
     )
-    body = "\n".join(_decision_row(row) for row in summary.rows)
+    body = "\n".join(_decision_row(row, names) for row in summary.rows)
     return (
         f'{controls}<div class="scroll"><table id="decisions"><thead><tr>{head}</tr></thead>'
         f"<tbody>\n{body}\n</tbody></table></div>"
@@ -274,6 +323,21 @@ def _section(section_id: str, heading: str, content: str) -> str:
     return f'<section id="{section_id}"><h2>{escape(heading)}</h2>{content}</section>'
 
 
+def _policies(records: Sequence[AuditRecord]) -> list[str]:  # the header's lines
+    """The modes and limits in force in the records read, newest first: one line when the policy did
+    not change in the window."""
+    seen: dict[tuple[str, int, int], datetime] = {}
+    for record in records:
+        key = (record.mode.value, record.thresholds.max_key_age_days, record.thresholds.max_unused_days)
+        seen[key] = max(seen.get(key, record.recorded_at), record.recorded_at)
+    ordered = sorted(seen.items(), key=lambda item: item[1], reverse=True)
+    return [
+        f"Policy in force{' (latest)' if n == 0 and len(ordered) > 1 else ''}: mode {mode}, rotation "
+        f"after {age} days, unused after {unused} days."
+        for n, ((mode, age, unused), _) in enumerate(ordered)
+    ]
+
+
 def render_html(data: ReportData) -> str:
     """The whole page."""
     summary = data.summary()
@@ -285,6 +349,7 @@ def render_html(data: ReportData) -> str:
         f"{len(data.records)} record(s), {len(summary.rows)} decision(s).</p>",
     ]
     header += [f'<p class="meta">{escape(note)}</p>' for note in data.notes]
+    header += [f'<p class="meta" id="policy">{escape(line)}</p>' for line in _policies(data.records)]
     if data.truncated:
         header.append(
             f'<p class="warn" id="truncated">Only {len(data.records)} records were read and more match: '
@@ -297,12 +362,12 @@ def render_html(data: ReportData) -> str:
         days = _figure("Per day (UTC)", per_day_chart(summary.per_day, summary.days, order))
         charts = f'<div class="charts">{accounts}{days}</div>'
         sections.append(_section("charts", "Decisions per account and per day", charts))
-        sections.append(_section("failed", "Failures", _failures(summary)))
+        sections.append(_section("failed", "Failures", _failures(summary, data.account_names)))
     else:
         sections.insert(0, f'<p class="empty" id="empty">No audit records from {escape(window)}.</p>')
     sections.append(_section("expiring", "Exemptions", _exemptions(data, summary)))
     if summary.rows:
-        sections.append(_section("all", "Every decision", _decisions(summary)))
+        sections.append(_section("all", "Every decision", _decisions(summary, data.account_names)))
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'

@@ -20,7 +20,20 @@ from remediator.exemptions import Exemption
 DEFAULT_EXPIRING_WITHIN = timedelta(days=14)
 LONG_WINDOW = 92
 OUTCOMES = tuple(outcome.value for outcome in Outcome)
-"""pending, done, failed, skipped: the order of the totals."""
+"""pending, done, failed, skipped, abandoned: the order of the totals."""
+NO_ACTION = "no action"
+ALREADY_GONE = "already gone"
+RESULTS = ("pending", "done", "failed", NO_ACTION, ALREADY_GONE, Outcome.ABANDONED.value)
+"""What became of each decision, as the page counts it: "skipped" is two things, a decision that needed
+no change (a record of phase decision) and a change the key was gone for (the outcome of an intent); an
+intent left open and settled later without acting is "abandoned"."""
+
+
+def result_of(record: AuditRecord) -> str:
+    if record.outcome is Outcome.SKIPPED:
+        return ALREADY_GONE if record.phase is Phase.OUTCOME else NO_ACTION
+    return record.outcome.value
+
 
 _Pairing = tuple[str, str | None, str, str, str | None, str | None, str | None]
 
@@ -104,6 +117,8 @@ class Summary:
     """Rows per decision."""
     outcomes: Counter[str]
     """Rows per outcome; `pending` counts the unfinished intents."""
+    results: Counter[str]
+    """Rows per RESULTS label: the outcomes, with "skipped" told apart."""
     per_account: dict[str, Counter[str]]
     """Account id -> rows per decision, accounts in id order."""
     per_day: dict[str, Counter[str]]
@@ -124,6 +139,7 @@ class Summary:
             decisions=len(self.rows),
             by_decision=dict(sorted(self.decisions.items())),
             by_outcome={name: self.outcomes.get(name, 0) for name in OUTCOMES},
+            by_result={name: self.results.get(name, 0) for name in RESULTS},
             accounts=len(self.per_account),
             failures=len(self.failures),
             unfinished=self.unfinished,
@@ -141,6 +157,8 @@ class Totals:
     by_decision: dict[str, int]
     by_outcome: dict[str, int]
     """Every outcome, zeros included, in OUTCOMES order."""
+    by_result: dict[str, int]
+    """Every RESULTS label, zeros included: skipped told apart into no action and already gone."""
     accounts: int
     failures: int
     unfinished: int
@@ -185,6 +203,7 @@ def summarize(
         rows=rows,
         decisions=Counter(row.record.decision for row in rows),
         outcomes=Counter(row.record.outcome.value for row in rows),
+        results=Counter(result_of(row.record) for row in rows),
         per_account=_grouped(rows, "account"),
         per_day=per_day,
         days=axis_days(since, until, per_day),

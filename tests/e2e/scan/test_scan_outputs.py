@@ -1,6 +1,6 @@
 """`akr scan` end to end: the exact rows against an expectation written from the rules, each output format,
-a policy override, a horizon, an exemption that lapses within it, --accounts, and the defaults when no
-central stack is found."""
+a policy override, a horizon, an exemption that lapses within it, --account, and a refusal in a region
+where the deployment is not."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from typer.testing import Result
 
 from tests.e2e.akr import as_json
-from tests.e2e.scan.scene import Calls, Scene, deployed_rows, in_order, rows_of
+from tests.e2e.scan.scene import Calls, Scene, deployed_rows, rows_of
 from tests.moto_server import REGION
 
 pytestmark = pytest.mark.slow
@@ -34,11 +34,7 @@ def test_the_json_envelope_names_the_policy_the_totals_and_each_account(
     payload = as_json(scanned[0])
     assert (payload["command"], payload["status"], payload["changed"]) == ("scan", "ok", False)
     body = payload["result"]
-    assert body["policy"] == {
-        "source": "deployed",
-        "note": f"the parameters of stack access-key-remediation in the security account "
-        f"{organization.security} ({REGION})",
-        "overrides": {},
+    deployed = {
         "mode": "staged",
         "max_key_age_days": 90,
         "max_unused_days": 45,
@@ -46,6 +42,15 @@ def test_the_json_envelope_names_the_policy_the_totals_and_each_account(
         "warn_days_before": 0,
         "protected_user_path": None,
         "opt_out_tag_key": None,
+    }
+    assert body["policy"] == {
+        "source": "deployed",
+        "note": f"the parameters of stack access-key-remediation in the security account "
+        f"{organization.security} ({REGION})",
+        "overrides": {},
+        "previewed": False,
+        **deployed,
+        "base": deployed,
     }
     assert body["totals"] == {"delete": 1, "deactivate": 5, "report": 0, "exempt": 1, "warn": 0}
     assert (body["accounts_failed"], body["errors"], body["within"]) == ([], 0, "30d")
@@ -60,6 +65,7 @@ def test_the_json_envelope_names_the_policy_the_totals_and_each_account(
     stale = next(r for r in body["rows"] if r["user_name"] == "stale")
     assert stale == {
         "account_id": first,
+        "account_name": "member-1",
         "user_name": "stale",
         "access_key_id": scene.keys["stale"].key_id,
         "status": "Active",
@@ -69,12 +75,27 @@ def test_the_json_envelope_names_the_policy_the_totals_and_each_account(
         "when": "now",
         "at": body["now"],
         "rules": ["rotation", "unused"],
+        "controls": [
+            "CIS-1.2.0:1.4",
+            "CIS-1.4.0:1.14",
+            "CIS-3.0.0:1.14",
+            "CIS-5.0.0:1.13",
+            "SecurityHub:IAM.3",
+            "CIS-1.2.0:1.3",
+            "SecurityHub:IAM.8",
+            "CIS-1.4.0:1.12",
+            "CIS-3.0.0:1.12",
+            "CIS-5.0.0:1.11",
+            "SecurityHub:IAM.22",
+        ],
+        "finding_id": stale["finding_id"],
+        "breaks_a_rule_now": True,
         "reason": "created 120 days ago, limit 90; never used, created 120 days ago, limit 45",
     }
     soon = next(r for r in body["rows"] if r["user_name"] == "soon")
     due = scene.keys["soon"].created + timedelta(days=90)
     assert (soon["at"], soon["rules"], soon["reason"], soon["age_days"]) == (
-        due.isoformat(),
+        due.isoformat().replace("+00:00", "Z"),
         ["rotation"],
         "created 90 days ago, limit 90",
         80,
@@ -112,9 +133,9 @@ def test_csv_has_a_header_and_one_line_per_row(scene: Scene) -> None:
     result = scene.scan("--output", "csv")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert (
-        lines[0]
-        == "account_id,user_name,access_key_id,status,age_days,last_used_at,action,when,at,rules,reason"
+    assert lines[0] == (
+        "account_id,account_name,user_name,access_key_id,status,age_days,last_used_at,action,when,at,rules,"
+        "controls,finding_id,reason"
     )
     records = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [
@@ -162,28 +183,20 @@ def test_an_exemption_that_expires_within_the_horizon_shows_what_happens_when_it
 
 def test_only_the_accounts_asked_for(scene: Scene) -> None:
     first = scene.organization.members[0]
-    result = scene.scan("--accounts", first, "--accounts", first, "--output", "json")
+    result = scene.scan("--account", first, "--accounts", first, "--output", "json")  # the old name too
     assert rows_of(result) == [row for row in deployed_rows(scene) if row[0] == first]
     assert [a["account_id"] for a in as_json(result)["result"]["accounts"]] == [first]
 
 
-def test_without_a_central_stack_the_defaults_apply_and_the_output_says_so(scene: Scene) -> None:
-    # Nothing is deployed in us-east-1: delete mode, 90/90 days, no exemptions and no lifecycles.
+def test_in_another_region_than_the_deployment_the_scan_refuses_and_names_the_region(scene: Scene) -> None:
+    # The defaults, without the central exemptions, would show the exempt key as deleted now, exit 0.
     result = scene.scan("--home-region", "us-east-1", "--output", "json")
-    assert result.exit_code == 0, result.output
-    policy = as_json(result)["result"]["policy"]
-    assert (policy["source"], policy["mode"], policy["max_unused_days"]) == ("defaults", "delete", 90)
-    assert policy["note"] == (
-        f"no central stack in the security account {scene.organization.security} (us-east-1): the defaults, "
-        "and no central exemptions"
+    assert result.exit_code == 1
+    assert as_json(result)["error"] == (
+        f"no stack access-key-remediation in the security account {scene.organization.security} "
+        "(us-east-1), but there is one in eu-west-1: the deployment's home region; pass --home-region "
+        "eu-west-1"
     )
-    expected = [
-        scene.row("stale", "delete", "now"),
-        scene.row("exempt", "delete", "now"),
-        scene.row("mgmt-admin", "delete", "now"),
-        scene.row("soon", "delete", (scene.keys["soon"].created + timedelta(days=90)).date()),
-    ]
-    assert rows_of(result) == in_order(expected)
 
 
 # -- failures ------------------------------------------------------------------------------------------
