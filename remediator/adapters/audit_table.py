@@ -59,6 +59,21 @@ def same_record(stored: dict[str, Any] | None, record: AuditRecord) -> bool:
     return plain == mine
 
 
+def stored(client: DynamoDBClient, table: str, record: AuditRecord) -> bool:
+    """Whether `record` itself is in the table, read consistently (a Query on its key: the role may query,
+    not get). For a write whose every attempt went unanswered: it may have been applied all the same."""
+    try:
+        items = client.query(
+            TableName=table,
+            KeyConditionExpression="account_id = :a AND record_id = :r",
+            ExpressionAttributeValues={":a": {"S": record.account_id}, ":r": {"S": record.record_id}},
+            ConsistentRead=True,
+        )["Items"]
+    except (ClientError, BotoCoreError):
+        return False  # cannot tell: the write is taken as failed, and the caller's error goes on
+    return bool(items) and same_record(dict(items[0]), record)
+
+
 class AuditCollisionError(PermanentError):
     """A record id is taken by a different record: never overwritten, never taken as ours."""
 
@@ -74,13 +89,17 @@ class DynamoDBAuditLog:
             self._client.put_item(TableName=self._table, **append_params(record))
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
+                if stored(self._client, self._table, record):
+                    return  # applied, though no reply said so
                 raise translate(exc, doing) from exc
-            stored: Any = exc.response.get("Item")
-            if not same_record(stored, record):
+            found: Any = exc.response.get("Item")
+            if not same_record(found, record):
                 raise AuditCollisionError(
                     f"{doing}: record {record.record_id} of {record.account_id} exists with other content"
                 ) from exc
         except BotoCoreError as exc:
+            if stored(self._client, self._table, record):
+                return
             raise translate(exc, doing) from exc
 
     def for_account(self, account_id: str, *, newest_first: bool = True) -> list[AuditRecord]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from remediator.adapters.audit_table import append_params, same_record
+from remediator.adapters.audit_table import append_params, same_record, stored
 from remediator.adapters.claims import CLAIM_TTL, claim_params, finish_params
 from remediator.adapters.failures import error_code, translate
 from remediator.adapters.lifecycle_table import mark_params, settle_params
@@ -60,7 +60,7 @@ class DynamoDBJournal:
             {"Put": {"TableName": self._audit, **append_params(intent)}},
         ]
         doing = f"dynamodb:TransactWriteItems claim and intent on {key}"
-        reasons = self._transact(items, doing)
+        reasons = self._transact(items, doing, intent)
         if reasons is None:
             return True
         claim_reason, mark_reason, intent_reason = reasons
@@ -85,7 +85,7 @@ class DynamoDBJournal:
             {"Update": {"TableName": self._state, **finish_params(settled.account_id, key, owner)}},
         ]
         doing = f"dynamodb:TransactWriteItems outcome of {key}"
-        reasons = self._transact(items, doing)
+        reasons = self._transact(items, doing, outcome)
         if reasons is None:
             return
         outcome_reason, mark_reason, claim_reason = reasons
@@ -93,7 +93,7 @@ class DynamoDBJournal:
             return  # applied before its reply was lost
         if _failed(claim_reason) and not _failed(outcome_reason) and not _failed(mark_reason):
             # The claim lapsed and another run took it: nothing of ours to mark finished.
-            retried = self._transact(items[:2], doing)
+            retried = self._transact(items[:2], doing, outcome)
             if retried is None:
                 return
             reasons = retried
@@ -104,18 +104,26 @@ class DynamoDBJournal:
             raise TransientError(f"{doing}: the intent {intent_id} was settled by another run meanwhile")
         raise TransientError(f"{doing}: cancelled ({_codes(reasons)})")
 
-    def _transact(self, items: list[dict[str, Any]], doing: str) -> list[dict[str, Any]] | None:
-        """None when the transaction was applied; its cancellation reasons (one per item) when not."""
+    def _transact(
+        self, items: list[dict[str, Any]], doing: str, record: AuditRecord
+    ) -> list[dict[str, Any]] | None:
+        """None when the transaction was applied; its cancellation reasons (one per item) when not. When
+        no attempt was answered (unavailable, retries spent), `record` found in the audit table means the
+        transaction was applied all the same: it is all or nothing."""
         try:
             self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
         except ClientError as exc:
             if error_code(exc) != "TransactionCanceledException":
+                if stored(self._client, self._audit, record):
+                    return None
                 raise translate(exc, doing) from exc
             reasons: list[dict[str, Any]] = [dict(r) for r in exc.response.get("CancellationReasons", [])]
             if len(reasons) != len(items):
                 raise translate(exc, doing) from exc
             return reasons
         except BotoCoreError as exc:
+            if stored(self._client, self._audit, record):
+                return None
             raise translate(exc, doing) from exc
         return None
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from org_bootstrap.demo.simulation import AUDIT_TABLE, MotoOrganization
 from remediator.audit import Outcome, Phase
@@ -86,3 +87,35 @@ def test_a_lost_reply_from_the_audit_log_finds_its_own_record(
     check(built)
     assert [r for r in built.records() if r.outcome is Outcome.FAILED] == []
     assert built.metrics["KeysDeleted"] == len(built.acted_on)
+
+
+def unavailable(operation: str) -> Callable[[], BaseException]:
+    """The error a caller sees when every retry of an applied call went unanswered."""
+    return lambda: ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "Unavailable"}}, operation)
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "match"),
+    [
+        ("dynamodb", "TransactWriteItems", phase_of("intent")),
+        ("dynamodb", "TransactWriteItems", phase_of("outcome")),
+        ("dynamodb", "PutItem", audit_put),
+        ("iam", "DeleteAccessKey", None),
+    ],
+    ids=["intent", "outcome", "decision-record", "iam-delete"],
+)
+def test_an_applied_call_whose_retries_all_went_unanswered_is_found_applied(
+    org: MotoOrganization, service: str, operation: str, match: Callable[[dict[str, Any]], bool] | None
+) -> None:
+    """No reply at all, after botocore's retries: the audit log's own writes are looked up and found; an
+    IAM action is left to the next run on the key, which finds it done."""
+    injector = Injector(seed=15).crash_after(
+        service, operation, unavailable(operation), times=3, **({"match": match} if match else {})
+    )
+    built = scene(org, Mode.DELETE, injector, users=2)
+    built.deliver_all()
+    assert len(injector.log) == 3
+    check(built)
+    assert built.metrics["KeysDeleted"] == len(built.acted_on)
+    if service == "dynamodb":
+        assert not [d for d in built.deliveries if d.attempts > 1], "found applied: the run goes on"
