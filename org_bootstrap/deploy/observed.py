@@ -16,6 +16,8 @@ class Account(_Frozen):
     id: str
     name: str
     status: str
+    """Organizations' State (ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED, ...), its Status where the answer
+    has no State; "" with neither (remediator.adapters.organization.account_state)."""
 
 
 class StackState(_Frozen):

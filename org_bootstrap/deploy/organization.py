@@ -19,6 +19,7 @@ from org_bootstrap.deploy.observed import (
     StackSetState,
     StackState,
 )
+from remediator.adapters.organization import account_state
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -68,7 +69,7 @@ def read_organization(aws: Aws) -> tuple[OrganizationView, OrganizationsClient]:
             return view, organizations
         root_id = organizations.list_roots()["Roots"][0]["Id"]
         accounts = tuple(
-            Account(id=a["Id"], name=a["Name"], status=str(a["Status"]))
+            Account(id=a["Id"], name=a.get("Name", ""), status=account_state(a))
             for page in organizations.get_paginator("list_accounts").paginate()
             for a in page["Accounts"]
         )

@@ -740,10 +740,9 @@ def test_alarms_watch_dead_letters_errors_and_the_failure_metric() -> None:
             ("AWS/Lambda", "Errors", out[function])
             for function in ("RemediatorFunctionName", "SweepFunctionName", "WorkerFunctionName")
         ),
-        (
-            environment["POWERTOOLS_METRICS_NAMESPACE"],
-            "RemediationFailures",
-            environment["POWERTOOLS_SERVICE_NAME"],
+        *(
+            (environment["POWERTOOLS_METRICS_NAMESPACE"], metric, environment["POWERTOOLS_SERVICE_NAME"])
+            for metric in ("RemediationFailures", "SweepFoundNoAccounts")
         ),
     }
     for alarm in alarms.values():

@@ -1,0 +1,87 @@
+"""What the command line reads from Organizations, checked by botocore's Stubber against the real service
+model where moto answers otherwise than AWS: accounts that carry State without Status (Organizations
+retires Status on 9 September 2026; moto still sends both)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from org_bootstrap.aws import Aws
+from org_bootstrap.deploy.observed import Account
+from org_bootstrap.deploy.organization import read_organization
+
+if TYPE_CHECKING:
+    from mypy_boto3_organizations import OrganizationsClient
+
+REGION = "eu-west-1"
+MANAGEMENT = "111111111111"
+ORGANIZATION = "o-abcdefghij"
+
+
+@dataclass
+class StubbedAws(Aws):
+    """The management account, with an Organizations client answered by a Stubber."""
+
+    stubbed: OrganizationsClient = field(
+        default_factory=lambda: boto3.Session(region_name=REGION).client("organizations")
+    )
+
+    def caller_account(self) -> str:
+        return MANAGEMENT
+
+    def organizations(self, session: boto3.Session | None = None) -> OrganizationsClient:
+        return self.stubbed
+
+
+@pytest.fixture
+def aws() -> Iterator[tuple[StubbedAws, Stubber]]:
+    aws = StubbedAws(region=REGION)
+    with Stubber(aws.stubbed) as stub:
+        stub.add_response(
+            "describe_organization",
+            {"Organization": {"Id": ORGANIZATION, "MasterAccountId": MANAGEMENT, "FeatureSet": "ALL"}},
+        )
+        yield aws, stub
+        stub.assert_no_pending_responses()
+
+
+def account(account_id: str, name: str, **states: str) -> dict[str, Any]:
+    return {
+        "Id": account_id,
+        "Arn": f"arn:aws:organizations::{MANAGEMENT}:account/{ORGANIZATION}/{account_id}",
+        "Email": f"{name}@example.com",
+        "Name": name,
+        **states,
+        "JoinedMethod": "CREATED",
+        "JoinedTimestamp": datetime(2025, 1, 1, tzinfo=UTC),
+    }
+
+
+def test_accounts_are_read_by_state_with_status_as_the_fallback(aws: tuple[StubbedAws, Stubber]) -> None:
+    client, stub = aws
+    stub.add_response("list_roots", {"Roots": [{"Id": "r-ab12", "Name": "Root"}]})
+    stub.add_response(
+        "list_accounts",
+        {
+            "Accounts": [
+                account(MANAGEMENT, "management", State="ACTIVE"),
+                account("222222222222", "security", State="ACTIVE", Status="ACTIVE"),
+                account("333333333333", "old-sdk", Status="SUSPENDED"),
+                account("444444444444", "closing", State="PENDING_CLOSURE", Status="ACTIVE"),
+            ]
+        },
+    )
+    view, _ = read_organization(client)
+    assert view.accounts == (
+        Account(id=MANAGEMENT, name="management", status="ACTIVE"),
+        Account(id="222222222222", name="security", status="ACTIVE"),
+        Account(id="333333333333", name="old-sdk", status="SUSPENDED"),
+        Account(id="444444444444", name="closing", status="PENDING_CLOSURE"),
+    )
