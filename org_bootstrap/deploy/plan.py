@@ -283,10 +283,28 @@ def describe(plan: Plan, deployment: Deployment, observed: Observed) -> list[str
             f"the management account {observed.management_account}",
             plan.management_diff,
         )
+    lines += upgrade_notes(plan, deployment, observed)
     lines += warnings(plan)
     if plan.changes_nothing:
         lines.append("Nothing to change: the organization is up to date")
     return lines
+
+
+def upgrade_notes(plan: Plan, deployment: Deployment, observed: Observed) -> list[str]:
+    """What an update changes for a deployment made by an earlier akr, in words."""
+    central = observed.central_stack
+    if plan.central is not Change.UPDATE or central is None:
+        return []
+    notes = []
+    if "RemediatorLogGroupName" not in central.outputs:
+        # The groups were named after the stack alone; a retained one then blocked any later create.
+        stack = deployment.central_stack_name
+        notes.append(
+            "The remediator's and the worker's logs move to new log groups, "
+            f"/aws/lambda/{stack}-remediator-<id> and -worker-<id> (<id>: the stack id's first part); "
+            f"/aws/lambda/{stack}-remediator and -worker are kept, with the logs they hold"
+        )
+    return notes
 
 
 def warnings(plan: Plan) -> list[str]:

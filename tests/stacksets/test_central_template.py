@@ -661,7 +661,12 @@ def test_every_function_logs_to_its_own_encrypted_group_the_key_admits() -> None
         g["Properties"]["LogGroupName"]: g["Properties"]
         for g in stack.of_type("AWS::Logs::LogGroup").values()
     }
-    assert set(groups) == {f"/aws/lambda/akr-{name}" for name in ("remediator", "sweep", "worker")}
+    # The retained groups end with the first part of the stack id (tests/stacksets/cfn.py STACK_UUID).
+    assert set(groups) == {
+        "/aws/lambda/akr-remediator-51af3dc0",
+        "/aws/lambda/akr-sweep",
+        "/aws/lambda/akr-worker-51af3dc0",
+    }
     assert {stack.resources[f]["Properties"]["LoggingConfig"]["LogGroup"] for f in FUNCTIONS} == set(groups)
     for properties in groups.values():
         assert (properties["KmsKeyId"], properties["RetentionInDays"]) == (stack.outputs["KeyArn"], "365")
@@ -674,6 +679,37 @@ def test_every_function_logs_to_its_own_encrypted_group_the_key_admits() -> None
     assert sorted(admitted) == sorted(
         f"arn:aws:logs:eu-west-1:{SECURITY_ACCOUNT_ID}:log-group:{g}" for g in groups
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "values"),
+    [("central", {}), ("member", {"CreateConfigRecorder": "true"})],
+    ids=["central", "member"],
+)
+def test_no_retained_resource_keeps_a_name_that_a_later_stack_would_reuse(
+    name: str, values: dict[str, str]
+) -> None:
+    # A retained resource with a fixed name makes every later create of the stack fail ("already
+    # exists"): after akr destroy, and, under DeletionPolicy Retain, after a failed first create too.
+    # moto deletes RetainExceptOnCreate resources with their stack, so only the template can show this.
+    first = Stack(name, values)
+    again = Stack(name, values, stack_uuid="9e2c4b1a-0f3d-4c5e-8a7b-6d5e4f3a2b1c")
+    clashes = []
+    for logical_id, resource in first.template["Resources"].items():
+        if resource.get("DeletionPolicy") not in ("Retain", "RetainExceptOnCreate"):
+            continue
+        named = {k: v for k, v in first.resources[logical_id]["Properties"].items() if k.endswith("Name")}
+        clashes += [
+            f"{logical_id}.{k}" for k, v in named.items() if again.resources[logical_id]["Properties"][k] == v
+        ]
+    assert clashes == []
+
+
+def test_logs_and_their_key_are_kept_except_when_their_first_create_rolls_back() -> None:
+    resources = load("central")["Resources"]
+    for logical_id in ("RemediatorLogGroup", "WorkerLogGroup", "Key"):
+        policies = (resources[logical_id]["DeletionPolicy"], resources[logical_id]["UpdateReplacePolicy"])
+        assert policies == ("RetainExceptOnCreate", "Retain"), logical_id
 
 
 def test_audit_table_has_the_keys_and_indexes_the_remediator_queries() -> None:

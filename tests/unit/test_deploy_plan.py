@@ -94,7 +94,13 @@ def up_to_date(desired: Deployment | None = None, **changes: Any) -> Observed:
         bucket_exists=True,
         code_uploaded=True,
         central_stack=StackState(
-            name=desired.central_stack_name, status="CREATE_COMPLETE", parameters=central, template=CENTRAL
+            name=desired.central_stack_name,
+            status="CREATE_COMPLETE",
+            parameters=central,
+            template=CENTRAL,
+            outputs={
+                "RemediatorLogGroupName": f"/aws/lambda/{desired.central_stack_name}-remediator-51af3dc0"
+            },
         ),
         stackset=StackSetState(
             name=desired.stackset_name,
@@ -270,6 +276,23 @@ def test_new_code_is_uploaded_and_rolls_the_central_stack() -> None:
     assert lines(deployment(), observed) == [
         f"Would upload the remediator code to s3://{BUCKET}/{CODE_KEY}",
         f"Would update stack access-key-remediation in the security account {SECURITY}: new code",
+    ]
+
+
+def test_an_update_of_a_stack_with_the_older_log_groups_says_they_move() -> None:
+    central = up_to_date().central_stack
+    assert central is not None
+    older = central.model_copy(
+        update={
+            "parameters": {**central.parameters, "CodeKey": OLD_CODE_KEY},
+            "outputs": {"AuditTableName": "t"},
+        }
+    )
+    assert lines(deployment(), up_to_date(central_stack=older)) == [
+        f"Would update stack access-key-remediation in the security account {SECURITY}: new code",
+        "The remediator's and the worker's logs move to new log groups, "
+        "/aws/lambda/access-key-remediation-remediator-<id> and -worker-<id> (<id>: the stack id's first "
+        "part); /aws/lambda/access-key-remediation-remediator and -worker are kept, with the logs they hold",
     ]
 
 
