@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_iam import IAMClient
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_organizations import OrganizationsClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sts import STSClient
@@ -92,6 +93,10 @@ class Aws:
 
     def events(self, session: boto3.Session | None = None, region: str | None = None) -> EventBridgeClient:
         client: EventBridgeClient = self._client("events", session, region)
+        return client
+
+    def lambda_(self, session: boto3.Session | None = None, region: str | None = None) -> LambdaClient:
+        client: LambdaClient = self._client("lambda", session, region)
         return client
 
     def iam(self, session: boto3.Session | None = None) -> IAMClient:

@@ -22,12 +22,13 @@ from org_bootstrap.commands.options import (
     Yes,
 )
 from org_bootstrap.commands.render import confirm, console, emit_json, envelope, fail, plan_lines, progress
-from org_bootstrap.deploy.apply import Outcome, Prepared, carry_out, prepare
+from org_bootstrap.deploy.apply import Outcome, Prepared, carry_out, prepare, refusal
 from org_bootstrap.deploy.deployment import CisVersion, Deployment
 from org_bootstrap.deploy.destroy import carry_out as carry_out_destroy
 from org_bootstrap.deploy.destroy import prepare as prepare_destroy
 from org_bootstrap.deploy.lambda_zip import PackagingError
 from org_bootstrap.deploy.plan import PlanError, describe, warnings
+from org_bootstrap.deploy.preflight import describe_preflight
 from org_bootstrap.deploy.stacks import failed_instances
 from org_bootstrap.deploy.status import check
 from org_bootstrap.deploy.status import prepare as prepare_status
@@ -88,6 +89,15 @@ def deploy(  # noqa: PLR0917
             "Default: deployed, else none."
         ),
     ] = None,
+    reserved_concurrency: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=1000,
+            help="Reserved concurrency of the remediator (the worker's and the sweep's come with it); "
+            "0: none. Checked against the security account's Lambda quota. Default: deployed, else none.",
+        ),
+    ] = None,
     security_role: Annotated[
         str, typer.Option(help="Role assumed in the security account.")
     ] = "OrganizationAccountAccessRole",
@@ -120,16 +130,19 @@ def deploy(  # noqa: PLR0917
             grace_days=grace_days,
             warn_days_before=warn_days_before,
             protected_user_path=protected_user_path,
+            reserved_concurrency=reserved_concurrency,
             security_role=security_role,
         )
         with progress(output) as report:
             prepared = prepare(aws, deployment, report)
-        lines = describe(prepared.plan, deployment, prepared.observed)
+        problems = describe_preflight(prepared.preflight)
+        lines = describe(prepared.plan, deployment, prepared.observed) + problems
         if output is Output.TABLE:
-            alarming = set(warnings(prepared.plan))
+            alarming = set(warnings(prepared.plan)) | set(problems[: len(prepared.preflight.problems)])
             plan_lines(
                 [f"[bold red]{escape(line)}[/]" if line in alarming else escape(line) for line in lines]
             )
+        refuse_on_problems(prepared, lines, output)
         if prepared.plan.changes_nothing:
             if output is Output.JSON:
                 emit_json(envelope("deploy", "ok", plan=lines, changed=False))
@@ -142,6 +155,17 @@ def deploy(  # noqa: PLR0917
     except (CliError, PlanError, PackagingError) as exc:
         raise fail("deploy", str(exc), output) from exc
     show_deployed(prepared, outcome, lines, output)
+
+
+def refuse_on_problems(prepared: Prepared, lines: list[str], output: Output) -> None:
+    """The pre-flight's problems stop the deploy before anything changes; --yes does not skip them."""
+    if not prepared.preflight.problems:
+        return
+    error = refusal(prepared.preflight)
+    if output is Output.JSON:
+        emit_json(envelope("deploy", "error", plan=lines, changed=False, error=error))
+        raise typer.Exit(code=1)
+    raise fail("deploy", error, output)
 
 
 def show_deployed(prepared: Prepared, outcome: Outcome, lines: list[str], output: Output) -> None:

@@ -14,17 +14,21 @@ from org_bootstrap.deploy.lambda_zip import Artifact, Target, build_lambda_zip
 from org_bootstrap.deploy.observed import InstanceState, Observed
 from org_bootstrap.deploy.organization import observe, read_stackset, security_session
 from org_bootstrap.deploy.plan import Plan, plan_deploy
+from org_bootstrap.deploy.preflight import Preflight
+from org_bootstrap.deploy.readiness import check_readiness
 from org_bootstrap.deploy.stacks import POLL_SECONDS, Progress, apply_stack, apply_stackset
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """Everything known before the first change: the package, the organization and the plan."""
+    """Everything known before the first change: the package, the organization, the plan and what would
+    fail if it were carried out now."""
 
     deployment: Deployment
     artifact: Artifact
     observed: Observed
     plan: Plan
+    preflight: Preflight
 
 
 @dataclass(frozen=True)
@@ -51,13 +55,19 @@ def prepare(
         central_template=CENTRAL_TEMPLATE.read_text(),
         member_template=MEMBER_TEMPLATE.read_text(),
     )
-    return Prepared(deployment=deployment, artifact=artifact, observed=observed, plan=plan)
+    progress("checking what the plan needs")
+    preflight = check_readiness(aws, deployment, observed, plan)
+    return Prepared(
+        deployment=deployment, artifact=artifact, observed=observed, plan=plan, preflight=preflight
+    )
 
 
 def carry_out(
     aws: Aws, prepared: Prepared, progress: Progress, *, poll_seconds: float = POLL_SECONDS
 ) -> Outcome:
     deployment, observed, plan = prepared.deployment, prepared.observed, prepared.plan
+    if prepared.preflight.problems:
+        raise CliError(refusal(prepared.preflight))
     region = deployment.home_region
     if plan.enable_trusted_access:
         progress("enabling trusted access for CloudFormation StackSets")
@@ -111,6 +121,14 @@ def carry_out(
         outputs=outputs,
         instances=stackset.instances if stackset else (),
         management_covered=plan.management is not None,
+    )
+
+
+def refusal(preflight: Preflight) -> str:
+    count = len(preflight.problems)
+    return (
+        f"the pre-flight found {count} problem(s) (listed in the plan): nothing was changed; "
+        "fix them and run akr deploy again"
     )
 
 

@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from org_bootstrap.deploy.concurrency import reserved_by
 from org_bootstrap.deploy.deployment import (
     Deployment,
     DeploymentPolicy,
@@ -25,6 +26,8 @@ from remediator.policy import Mode
 EVENT_BUS_NAME = "access-key-remediation"
 # Stack instances that an update of the StackSet deploys again (DetailedStatus, or Status OUTDATED).
 RETRIED_INSTANCE_STATES = frozenset({"FAILED", "CANCELLED", "OUTDATED"})
+# How the central template named the remediator's log group before the name carried the stack id.
+OLD_LOG_GROUP_NAME = "LogGroupName: !Sub /aws/lambda/${AWS::StackName}-remediator\n"
 # How much a mode does to a violating key, least first: a change up this list gets a warning in the plan.
 MODE_SEVERITY = {Mode.REPORT: 0, Mode.DEACTIVATE: 1, Mode.STAGED: 2, Mode.DELETE: 3}
 
@@ -94,6 +97,9 @@ class Plan(BaseModel):
     central_diff: StackDiff = StackDiff()
     stackset_diff: StackDiff = StackDiff()
     management_diff: StackDiff = StackDiff()
+    reserving: int = 0
+    """Reserved concurrent executions the central stack takes from the security account's unreserved
+    pool on top of what it holds now (negative: gives back)."""
 
     @property
     def changes_nothing(self) -> bool:
@@ -152,6 +158,9 @@ def plan_deploy(
     management_change = (
         _stack_change(observed.management_stack, member_template, member) if observed.is_management else None
     )
+    deployed = observed.central_stack
+    holds = 0 if deployed is None or deployed.failed_terminally else reserved_by(deployed.parameters)
+    kept = deployed.parameters if deployed else {}
     return Plan(
         call_as=call_as,
         organization_id=observed.organization_id,
@@ -172,6 +181,7 @@ def plan_deploy(
         central_diff=_diff(central_change, observed.central_stack, central_template, central),
         stackset_diff=_diff(stackset_change, observed.stackset, member_template, member),
         management_diff=_diff(management_change, observed.management_stack, member_template, member),
+        reserving=reserved_by({**kept, **central}) - holds,
     )
 
 
@@ -296,7 +306,7 @@ def upgrade_notes(plan: Plan, deployment: Deployment, observed: Observed) -> lis
     if plan.central is not Change.UPDATE or central is None:
         return []
     notes = []
-    if "RemediatorLogGroupName" not in central.outputs:
+    if OLD_LOG_GROUP_NAME in central.template:
         # The groups were named after the stack alone; a retained one then blocked any later create.
         stack = deployment.central_stack_name
         notes.append(

@@ -24,6 +24,7 @@ from tests.e2e.akr import deploy
 from tests.moto_server import REGION, ServerOrganization, build_organization, moto_server
 
 if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_organizations import OrganizationsClient
 
 pytestmark = pytest.mark.slow
@@ -109,6 +110,43 @@ def test_declining_the_confirmation_changes_nothing(
     assert result.exit_code == 1
     assert "Would create stack access-key-remediation in the security account" in result.stdout
     assert result.stdout.rstrip().endswith("Aborted: nothing was changed.")
+    assert_untouched(organization, clients, before)
+
+
+def test_a_reservation_the_lambda_quota_cannot_hold_stops_the_deploy_before_any_change(
+    organization: ServerOrganization, clients: dict[str, tuple[Any, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # moto has no GetAccountSettings and no concurrency quota: the security account's quota (50, as new
+    # accounts often have) comes from a Stubber, checked against the Lambda service model.
+    def quota(aws: Aws, session: boto3.Session | None = None, region: str | None = None) -> LambdaClient:
+        client: LambdaClient = boto3.Session(region_name=REGION).client("lambda")
+        stub = Stubber(client)
+        stub.add_response(
+            "get_account_settings",
+            {"AccountLimit": {"ConcurrentExecutions": 50, "UnreservedConcurrentExecutions": 50}},
+            {},
+        )
+        stub.activate()
+        return client
+
+    monkeypatch.setattr(Aws, "lambda_", quota)
+    before = footprint(organization, clients)
+    problem = (
+        f"Problem: the security account {organization.security} has a Lambda concurrency quota of 50 (50 "
+        "unreserved): reserving 31 more would leave 19 unreserved, below the 50 Lambda keeps; ask for a "
+        "higher quota (Service Quotas, Lambda concurrent executions) or deploy with --reserved-concurrency 0"
+    )
+    result = deploy(organization, "--reserved-concurrency", "10", "--yes", "--output", "json")
+    assert result.exit_code == 1
+    payload = json.loads(result.stdout)
+    assert (payload["status"], payload["changed"], payload["plan"][-1]) == ("error", False, problem)
+    assert payload["error"] == (
+        "the pre-flight found 1 problem(s) (listed in the plan): nothing was changed; fix them and run "
+        "akr deploy again"
+    )
+    result = deploy(organization, "--reserved-concurrency", "10", "--yes")
+    assert result.exit_code == 1
+    assert " ".join(problem.split()) in " ".join(result.stdout.split())
     assert_untouched(organization, clients, before)
 
 

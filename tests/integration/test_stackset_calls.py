@@ -20,6 +20,7 @@ from org_bootstrap.deploy.deployment import CENTRAL_TEMPLATE, MEMBER_TEMPLATE, D
 from org_bootstrap.deploy.lambda_zip import Artifact
 from org_bootstrap.deploy.observed import Account, InstanceState, Observed, StackSetState, StackState
 from org_bootstrap.deploy.plan import Change, Plan, plan_deploy
+from org_bootstrap.deploy.preflight import Preflight
 from org_bootstrap.deploy.stacks import apply_stack, apply_stackset
 from remediator.policy import Mode
 
@@ -611,7 +612,9 @@ def prepared(tmp_path: Path, observed: Observed) -> Prepared:
         central_template=CENTRAL_BODY,
         member_template=MEMBER_BODY,
     )
-    return Prepared(deployment=deployment, artifact=artifact, observed=observed, plan=plan)
+    return Prepared(
+        deployment=deployment, artifact=artifact, observed=observed, plan=plan, preflight=Preflight()
+    )
 
 
 def up_to_date(prepared_plan: Plan, **changes: Any) -> Observed:

@@ -94,13 +94,7 @@ def up_to_date(desired: Deployment | None = None, **changes: Any) -> Observed:
         bucket_exists=True,
         code_uploaded=True,
         central_stack=StackState(
-            name=desired.central_stack_name,
-            status="CREATE_COMPLETE",
-            parameters=central,
-            template=CENTRAL,
-            outputs={
-                "RemediatorLogGroupName": f"/aws/lambda/{desired.central_stack_name}-remediator-51af3dc0"
-            },
+            name=desired.central_stack_name, status="CREATE_COMPLETE", parameters=central, template=CENTRAL
         ),
         stackset=StackSetState(
             name=desired.stackset_name,
@@ -282,14 +276,15 @@ def test_new_code_is_uploaded_and_rolls_the_central_stack() -> None:
 def test_an_update_of_a_stack_with_the_older_log_groups_says_they_move() -> None:
     central = up_to_date().central_stack
     assert central is not None
+    # The remediator's log group as the central template named it before.
+    template = CENTRAL + "Resources:\n  RemediatorLogGroup:\n    Type: AWS::Logs::LogGroup\n    Properties:\n"
+    template += "      LogGroupName: !Sub /aws/lambda/${AWS::StackName}-remediator\n"
     older = central.model_copy(
-        update={
-            "parameters": {**central.parameters, "CodeKey": OLD_CODE_KEY},
-            "outputs": {"AuditTableName": "t"},
-        }
+        update={"parameters": {**central.parameters, "CodeKey": OLD_CODE_KEY}, "template": template}
     )
     assert lines(deployment(), up_to_date(central_stack=older)) == [
-        f"Would update stack access-key-remediation in the security account {SECURITY}: new code",
+        f"Would update stack access-key-remediation in the security account {SECURITY}: new code, "
+        "new template",
         "The remediator's and the worker's logs move to new log groups, "
         "/aws/lambda/access-key-remediation-remediator-<id> and -worker-<id> (<id>: the stack id's first "
         "part); /aws/lambda/access-key-remediation-remediator and -worker are kept, with the logs they hold",
@@ -590,6 +585,7 @@ def test_default_parameters_in_full() -> None:
         "ProtectedUserPath": "",
         "GraceDays": "14",
         "WarnDaysBefore": "0",
+        "ReservedConcurrency": "",
     }
     assert result.member_parameters == {
         "SecurityAccountId": SECURITY,
@@ -667,6 +663,45 @@ def test_deploy_without_options_keeps_the_deployed_policy_and_changes_nothing() 
         create_config_recorder=True,
     )
     assert describe(result, deployment(), observed) == [NOTHING_TO_CHANGE]
+
+
+# -- reserved concurrency: none unless asked; what the security account gives up is counted ---------
+
+
+def test_a_first_deploy_reserves_nothing() -> None:
+    result = plan(deployment(), fresh())
+    assert (result.central_parameters["ReservedConcurrency"], result.reserving) == ("", 0)
+
+
+def test_a_first_deploy_with_a_reservation_counts_all_three_functions() -> None:
+    result = plan(deployment(reserved_concurrency=10), fresh())
+    # The remediator's 10, the worker's WorkerConcurrency (20 by default) and the sweep's 1.
+    assert (result.central_parameters["ReservedConcurrency"], result.reserving) == ("10", 31)
+
+
+def test_a_deployed_reservation_is_kept_and_takes_nothing_more() -> None:
+    # Stacks deployed before the parameter could be empty hold "10" (its old default): kept as it is.
+    observed = _parameters(up_to_date(), "central_stack", ReservedConcurrency="10", WorkerConcurrency="50")
+    result = plan(deployment(), observed)
+    assert (result.central_parameters["ReservedConcurrency"], result.reserving) == ("10", 0)
+    assert describe(result, deployment(), observed) == [NOTHING_TO_CHANGE]
+
+
+@pytest.mark.parametrize(
+    ("asked", "reserving"),
+    [(9, -1), (10, 0), (11, 1), (0, -61)],
+    ids=["one less", "the same", "one more", "none"],
+)
+def test_changing_a_reservation_counts_the_difference(asked: int, reserving: int) -> None:
+    observed = _parameters(up_to_date(), "central_stack", ReservedConcurrency="10", WorkerConcurrency="50")
+    assert plan(deployment(reserved_concurrency=asked), observed).reserving == reserving
+
+
+def test_a_failed_first_create_holds_no_reservation() -> None:
+    failed = _parameters(up_to_date(), "central_stack", ReservedConcurrency="10")
+    failed = _central(failed, status="ROLLBACK_COMPLETE")
+    result = plan(deployment(), failed)
+    assert (result.central, result.reserving) == (Change.RECREATE, 31)
 
 
 def test_new_code_keeps_the_deployed_policy_and_says_nothing_about_it() -> None:
