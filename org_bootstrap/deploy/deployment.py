@@ -51,7 +51,11 @@ class Deployment(BaseModel):
     rule_name_prefix: str = "akr-"
     member_role_name: str = "AccessKeyRemediationRole"
     remediator_role_name: str = "access-key-remediator"
-    failure_tolerance_percentage: int = Field(default=10, ge=0, le=100)
+    failure_tolerance_percentage: int = Field(default=100, ge=0, le=100)
+    """Every account is tried and each failure is reported with its reason (the pre-flight has caught the
+    foreseeable ones): one account's failure says nothing about the others', and a lower percentage rounds
+    down to 0 in an organization of fewer accounts than it divides (10% of 9), so that the first failure
+    would stop the operation in every account after it (stacks.operation_preferences)."""
     max_concurrent_percentage: int = Field(default=25, ge=1, le=100)
 
     @field_validator("targets")

@@ -133,8 +133,14 @@ def failure_reasons(cloudformation: CloudFormationClient, name: str) -> list[str
 # -- StackSet ---------------------------------------------------------------------------------------
 
 
-def _preferences(failure_tolerance: int, max_concurrent: int) -> Any:
+def operation_preferences(failure_tolerance: int, max_concurrent: int) -> Any:
+    """For every StackSet operation, create, update and delete alike. SOFT_FAILURE_TOLERANCE runs at
+    MaxConcurrentPercentage whatever the failures; under the default, STRICT_FAILURE_TOLERANCE, the
+    concurrency falls to the failure tolerance + 1, a single account when the tolerance rounds to 0.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackSetOperationPreferences.html
+    stacksets/organization.yaml sets the same mode."""
     return {
+        "ConcurrencyMode": "SOFT_FAILURE_TOLERANCE",
         "FailureTolerancePercentage": failure_tolerance,
         "MaxConcurrentPercentage": max_concurrent,
         "RegionConcurrencyType": "PARALLEL",
@@ -165,7 +171,7 @@ def apply_stackset(
     `kept` parameters' values (the StackSet's parameters that akr does not set).
     """
     deployment_targets: Any = {"OrganizationalUnitIds": list(targets)}
-    preferences = _preferences(failure_tolerance, max_concurrent)
+    preferences = operation_preferences(failure_tolerance, max_concurrent)
     try:
         if change is Change.CREATE:
             progress(f"creating StackSet {name}")

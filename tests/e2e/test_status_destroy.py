@@ -536,8 +536,10 @@ def stub_delete(stubber: Stubber, remaining: list[dict[str, Any]]) -> None:
             "StackSetName": STACKSET,
             "DeploymentTargets": {"OrganizationalUnitIds": [OU]},
             "Regions": [REGION],
+            # As deploy's: every account tried, at the full concurrency (moto ignores the preferences).
             "OperationPreferences": {
-                "FailureTolerancePercentage": 10,
+                "ConcurrencyMode": "SOFT_FAILURE_TOLERANCE",
+                "FailureTolerancePercentage": 100,
                 "MaxConcurrentPercentage": 25,
                 "RegionConcurrencyType": "PARALLEL",
             },

@@ -43,8 +43,11 @@ BUCKET = f"akr-code-{SECURITY}-{REGION}"
 BUS_ARN = f"arn:aws:events:{REGION}:{SECURITY}:event-bus/access-key-remediation"
 CREATED = datetime(2025, 6, 1, tzinfo=UTC)
 AUTO_DEPLOYMENT = {"Enabled": True, "RetainStacksOnAccountRemoval": False}
+# SOFT_FAILURE_TOLERANCE: under STRICT (the API's default) a tolerance that rounds down to 0 runs one
+# account at a time and the first failure stops the rest (moto ignores OperationPreferences).
 PREFERENCES = {
-    "FailureTolerancePercentage": 10,
+    "ConcurrencyMode": "SOFT_FAILURE_TOLERANCE",
+    "FailureTolerancePercentage": 100,
     "MaxConcurrentPercentage": 25,
     "RegionConcurrencyType": "PARALLEL",
 }
@@ -111,7 +114,7 @@ def stackset_kwargs(change: Change, **overrides: Any) -> dict[str, Any]:
         "region": REGION,
         "call_as": "SELF",
         "missing_accounts": (),
-        "failure_tolerance": 10,
+        "failure_tolerance": 100,
         "max_concurrent": 25,
         "progress": lambda _message: None,
         "poll_seconds": 0,
