@@ -67,7 +67,9 @@ def read_organization(aws: Aws) -> tuple[OrganizationView, OrganizationsClient]:
         )
         if not view.administers:
             return view, organizations
-        root_id = organizations.list_roots()["Roots"][0]["Id"]
+        root_id = next(
+            r["Id"] for page in organizations.get_paginator("list_roots").paginate() for r in page["Roots"]
+        )
         accounts = tuple(
             Account(id=a["Id"], name=a.get("Name", ""), status=account_state(a))
             for page in organizations.get_paginator("list_accounts").paginate()
@@ -113,7 +115,7 @@ def observe(aws: Aws, deployment: Deployment, *, code_key: str) -> Observed:
     if not view.administers:
         return observed  # the planner turns this into the refusal
     try:
-        trusted = _trusted_access(organizations)
+        trusted = trusted_access(organizations)
         targets = deployment.targets or (view.root_id,)
         under = {a for t in targets for a in _accounts_under(organizations, t)}
     except (ClientError, BotoCoreError) as exc:
@@ -144,19 +146,27 @@ def observe(aws: Aws, deployment: Deployment, *, code_key: str) -> Observed:
 
 
 def _is_delegated_admin(organizations: OrganizationsClient, caller: str) -> bool:
+    pages = organizations.get_paginator("list_delegated_administrators").paginate(
+        ServicePrincipal=STACKSETS_PRINCIPAL
+    )
     try:
-        admins = organizations.list_delegated_administrators(ServicePrincipal=STACKSETS_PRINCIPAL)
+        return any(admin["Id"] == caller for page in pages for admin in page["DelegatedAdministrators"])
     except ClientError:
         return False  # a member account may not even list them: it is not one
-    return any(admin["Id"] == caller for admin in admins["DelegatedAdministrators"])
 
 
-def _trusted_access(organizations: OrganizationsClient) -> bool:
+def trusted_access(organizations: OrganizationsClient) -> bool:
+    """Whether the StackSets principal is among the trusted services. The list pages: with many trusted
+    services it can be on page two or later (NextToken in the Organizations service model)."""
+    pages = organizations.get_paginator("list_aws_service_access_for_organization").paginate()
     try:
-        enabled = organizations.list_aws_service_access_for_organization()["EnabledServicePrincipals"]
+        return any(
+            p["ServicePrincipal"] == STACKSETS_PRINCIPAL
+            for page in pages
+            for p in page["EnabledServicePrincipals"]
+        )
     except ClientError:
         return False
-    return any(p["ServicePrincipal"] == STACKSETS_PRINCIPAL for p in enabled)
 
 
 def _accounts_under(organizations: OrganizationsClient, parent: str) -> set[str]:

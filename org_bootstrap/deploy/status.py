@@ -184,8 +184,9 @@ def _forwarding_rule(aws: Aws, session: boto3.Session, region: str, name: str) -
         rule = events.describe_rule(Name=name)  # the default bus
     except events.exceptions.ResourceNotFoundException:
         return None
-    targets = events.list_targets_by_rule(Rule=name)["Targets"]
-    return ForwardingRule(state=str(rule.get("State", "")), target_arns=tuple(t["Arn"] for t in targets))
+    pages = events.get_paginator("list_targets_by_rule").paginate(Rule=name)
+    targets = tuple(t["Arn"] for page in pages for t in page["Targets"])
+    return ForwardingRule(state=str(rule.get("State", "")), target_arns=targets)
 
 
 def _trust(iam: IAMClient, role_name: str, where: str) -> dict[str, Any] | None:

@@ -1,6 +1,7 @@
 """What the command line reads from Organizations, checked by botocore's Stubber against the real service
 model where moto answers otherwise than AWS: accounts that carry State without Status (Organizations
-retires Status on 9 September 2026; moto still sends both)."""
+retires Status on 9 September 2026; moto still sends both), and lists that come in more than one page
+(moto answers them in one)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,15 @@ import pytest
 from botocore.stub import Stubber
 
 from org_bootstrap.aws import Aws
-from org_bootstrap.deploy.observed import Account
-from org_bootstrap.deploy.organization import read_organization
+from org_bootstrap.deploy.observed import STACKSETS_PRINCIPAL, Account
+from org_bootstrap.deploy.organization import read_organization, trusted_access
 
 if TYPE_CHECKING:
     from mypy_boto3_organizations import OrganizationsClient
 
 REGION = "eu-west-1"
 MANAGEMENT = "111111111111"
+DELEGATED = "999999999999"
 ORGANIZATION = "o-abcdefghij"
 
 
@@ -33,8 +35,10 @@ class StubbedAws(Aws):
         default_factory=lambda: boto3.Session(region_name=REGION).client("organizations")
     )
 
+    caller: str = MANAGEMENT
+
     def caller_account(self) -> str:
-        return MANAGEMENT
+        return self.caller
 
     def organizations(self, session: boto3.Session | None = None) -> OrganizationsClient:
         return self.stubbed
@@ -44,12 +48,15 @@ class StubbedAws(Aws):
 def aws() -> Iterator[tuple[StubbedAws, Stubber]]:
     aws = StubbedAws(region=REGION)
     with Stubber(aws.stubbed) as stub:
-        stub.add_response(
-            "describe_organization",
-            {"Organization": {"Id": ORGANIZATION, "MasterAccountId": MANAGEMENT, "FeatureSet": "ALL"}},
-        )
         yield aws, stub
         stub.assert_no_pending_responses()
+
+
+def organization_described(stub: Stubber) -> None:
+    stub.add_response(
+        "describe_organization",
+        {"Organization": {"Id": ORGANIZATION, "MasterAccountId": MANAGEMENT, "FeatureSet": "ALL"}},
+    )
 
 
 def account(account_id: str, name: str, **states: str) -> dict[str, Any]:
@@ -66,6 +73,7 @@ def account(account_id: str, name: str, **states: str) -> dict[str, Any]:
 
 def test_accounts_are_read_by_state_with_status_as_the_fallback(aws: tuple[StubbedAws, Stubber]) -> None:
     client, stub = aws
+    organization_described(stub)
     stub.add_response("list_roots", {"Roots": [{"Id": "r-ab12", "Name": "Root"}]})
     stub.add_response(
         "list_accounts",
@@ -85,3 +93,46 @@ def test_accounts_are_read_by_state_with_status_as_the_fallback(aws: tuple[Stubb
         Account(id="333333333333", name="old-sdk", status="SUSPENDED"),
         Account(id="444444444444", name="closing", status="PENDING_CLOSURE"),
     )
+
+
+def test_trusted_access_is_found_on_a_later_page(aws: tuple[StubbedAws, Stubber]) -> None:
+    client, stub = aws
+
+    def enabled(principal: str) -> dict[str, Any]:
+        return {"ServicePrincipal": principal, "DateEnabled": datetime(2025, 1, 1, tzinfo=UTC)}
+
+    stub.add_response(
+        "list_aws_service_access_for_organization",
+        {"EnabledServicePrincipals": [enabled("config.amazonaws.com")], "NextToken": "page-2"},
+        {},
+    )
+    stub.add_response(
+        "list_aws_service_access_for_organization",
+        {"EnabledServicePrincipals": [enabled(STACKSETS_PRINCIPAL)]},
+        {"NextToken": "page-2"},
+    )
+    assert trusted_access(client.organizations()) is True
+
+
+def test_a_delegated_administrator_is_found_on_a_later_page(aws: tuple[StubbedAws, Stubber]) -> None:
+    client, stub = aws
+    client.caller = DELEGATED
+    organization_described(stub)
+
+    def admin(account_id: str) -> dict[str, Any]:
+        return {"Id": account_id, "Name": account_id, "Email": f"{account_id}@example.com"}
+
+    stub.add_response(
+        "list_delegated_administrators",
+        {"DelegatedAdministrators": [admin("555555555555")], "NextToken": "page-2"},
+        {"ServicePrincipal": STACKSETS_PRINCIPAL},
+    )
+    stub.add_response(
+        "list_delegated_administrators",
+        {"DelegatedAdministrators": [admin(DELEGATED)]},
+        {"ServicePrincipal": STACKSETS_PRINCIPAL, "NextToken": "page-2"},
+    )
+    stub.add_response("list_roots", {"Roots": [{"Id": "r-ab12", "Name": "Root"}]})
+    stub.add_response("list_accounts", {"Accounts": [account(DELEGATED, "delegated", State="ACTIVE")]})
+    view, _ = read_organization(client)
+    assert (view.delegated_admin, view.administers, view.root_id) == (True, True, "r-ab12")

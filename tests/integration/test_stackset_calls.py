@@ -21,7 +21,7 @@ from org_bootstrap.deploy.lambda_zip import Artifact
 from org_bootstrap.deploy.observed import Account, InstanceState, Observed, StackSetState, StackState
 from org_bootstrap.deploy.plan import Change, Plan, plan_deploy
 from org_bootstrap.deploy.preflight import Preflight
-from org_bootstrap.deploy.stacks import apply_stack, apply_stackset
+from org_bootstrap.deploy.stacks import apply_stack, apply_stackset, failure_reasons
 from remediator.policy import Mode
 
 if TYPE_CHECKING:
@@ -440,6 +440,51 @@ def test_stack_that_rolls_back_raises_with_the_reasons_from_its_events(
         "RemediatorFunction: Error occurred while GetObject. S3 Error Code: NoSuchKey; "
         "Key: Resource creation cancelled"
     )
+
+
+def stack_event(logical: str, status: str, reason: str = "") -> dict[str, Any]:
+    """One describe_stack_events entry; the stack's own events carry the stack's resource type."""
+    event: dict[str, Any]
+    (event,) = events((logical, status, reason))["StackEvents"]
+    event["EventId"] = f"{logical}-{status}"
+    if logical == CENTRAL_STACK:
+        event["ResourceType"] = "AWS::CloudFormation::Stack"
+    return event
+
+
+def test_failure_reasons_page_back_to_the_start_of_the_latest_operation_only(
+    cfn: tuple[CloudFormationClient, Stubber],
+) -> None:
+    # The events page (100 at a time): the failure can be on page two, and what failed in an earlier
+    # update is not this one's reason. moto answers in one page.
+    client, stub = cfn
+    stub.add_response(
+        "describe_stack_events",
+        {
+            "StackEvents": [
+                stack_event(CENTRAL_STACK, "UPDATE_ROLLBACK_COMPLETE"),
+                stack_event("RemediatorFunction", "UPDATE_COMPLETE"),
+                stack_event(CENTRAL_STACK, "UPDATE_ROLLBACK_IN_PROGRESS", "The following resource(s) failed"),
+            ],
+            "NextToken": "page-2",
+        },
+        {"StackName": CENTRAL_STACK},
+    )
+    stub.add_response(
+        "describe_stack_events",
+        {
+            "StackEvents": [
+                stack_event("WorkerFunction", "UPDATE_FAILED", "Specified ReservedConcurrentExecutions ..."),
+                stack_event(CENTRAL_STACK, "UPDATE_IN_PROGRESS", "User Initiated"),
+                stack_event("SweepQueue", "UPDATE_FAILED", "an earlier update's failure"),
+            ],
+            "NextToken": "page-3",  # never read: the operation started on page two
+        },
+        {"StackName": CENTRAL_STACK, "NextToken": "page-2"},
+    )
+    assert failure_reasons(client, CENTRAL_STACK) == [
+        "WorkerFunction: Specified ReservedConcurrentExecutions ..."
+    ]
 
 
 def test_failed_stack_is_deleted_then_created_again(cfn: tuple[CloudFormationClient, Stubber]) -> None:
