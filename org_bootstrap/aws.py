@@ -45,6 +45,8 @@ class Aws:
     what both the role and this policy allow. Set before the first `assume` (the sessions are cached)."""
     _base: boto3.Session | None = None
     _assumed: dict[tuple[str, str], boto3.Session] = field(default_factory=dict)
+    _identity: tuple[str, str] | None = None
+    """The caller's account and ARN, read once (sts:GetCallerIdentity)."""
 
     @property
     def base(self) -> boto3.Session:
@@ -108,12 +110,23 @@ class Aws:
         return client
 
     def caller_account(self) -> str:
-        try:
-            return self.sts().get_caller_identity()["Account"]
-        except NoCredentialsError as exc:
-            raise CliError("no AWS credentials: pass --profile or configure the environment") from exc
-        except (ClientError, BotoCoreError) as exc:
-            raise CliError(f"cannot identify the caller: {describe(exc)}") from exc
+        return self._caller()[0]
+
+    def partition(self) -> str:
+        """The caller's partition (aws, aws-cn, aws-us-gov), from its ARN: the one every ARN akr builds
+        is in."""
+        return self._caller()[1].split(":")[1]
+
+    def _caller(self) -> tuple[str, str]:
+        if self._identity is None:
+            try:
+                identity = self.sts().get_caller_identity()
+            except NoCredentialsError as exc:
+                raise CliError("no AWS credentials: pass --profile or configure the environment") from exc
+            except (ClientError, BotoCoreError) as exc:
+                raise CliError(f"cannot identify the caller: {describe(exc)}") from exc
+            self._identity = (identity["Account"], identity["Arn"])
+        return self._identity
 
     def assume(
         self, account_id: str, role_name: str, *, from_session: boto3.Session | None = None
@@ -121,7 +134,7 @@ class Aws:
         """A session in `account_id` through `role_name`, cached for the life of the command."""
         key = (account_id, role_name)
         if key not in self._assumed:
-            arn = f"arn:aws:iam::{account_id}:role/{role_name}"
+            arn = f"arn:{self.partition()}:iam::{account_id}:role/{role_name}"
             try:
                 sts = self.sts(from_session)
                 if self.session_policy is None:

@@ -29,7 +29,7 @@ from org_bootstrap.deploy.destroy import prepare as prepare_destroy
 from org_bootstrap.deploy.lambda_zip import PackagingError
 from org_bootstrap.deploy.plan import PlanError, describe, warnings
 from org_bootstrap.deploy.preflight import describe_preflight
-from org_bootstrap.deploy.stacks import failed_instances
+from org_bootstrap.deploy.stacks import failed_instances, skipped_instances
 from org_bootstrap.deploy.status import check
 from org_bootstrap.deploy.status import prepare as prepare_status
 from org_bootstrap.deploy.teardown import DestroyPlan, describe_destroy
@@ -170,13 +170,19 @@ def refuse_on_problems(prepared: Prepared, lines: list[str], output: Output) -> 
 
 def show_deployed(prepared: Prepared, outcome: Outcome, lines: list[str], output: Output) -> None:
     failed = failed_instances(outcome.instances)
-    covered = sorted({i.account_id for i in outcome.instances} - {i.account_id for i in failed})
+    skipped = skipped_instances(outcome.instances)
+    left_out = {i.account_id for i in failed} | {i.account_id for i in skipped}
+    covered = sorted({i.account_id for i in outcome.instances} - left_out)
     if outcome.management_covered:
         covered.append(prepared.observed.management_account)
     result = {
         "accounts_covered": covered,
         "accounts_failed": [
             {"account_id": i.account_id, "status": i.status, "reason": i.reason} for i in failed
+        ],
+        # Suspended accounts: StackSets skip them; not a failure.
+        "accounts_skipped": [
+            {"account_id": i.account_id, "status": i.status, "reason": i.reason} for i in skipped
         ],
         "event_bus_arn": outcome.outputs.get("EventBusArn", prepared.plan.bus_arn),
         "audit_table": outcome.outputs.get("AuditTableName", ""),
@@ -191,6 +197,8 @@ def show_deployed(prepared: Prepared, outcome: Outcome, lines: list[str], output
             console.print(
                 f"[red]{instance.account_id}[/] {instance.status}: {instance.reason}", highlight=False
             )
+        for instance in skipped:
+            console.print(f"{instance.account_id} skipped (suspended account)", highlight=False)
         console.print(f"Central bus: {result['event_bus_arn']}")
         console.print(f"Audit table: {result['audit_table']}")
     if failed:

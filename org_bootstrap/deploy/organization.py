@@ -44,6 +44,8 @@ class OrganizationView:
     delegated_admin: bool
     root_id: str = ""
     accounts: tuple[Account, ...] = ()
+    partition: str = "aws"
+    """The caller's (aws, aws-cn, aws-us-gov): the organization's accounts are all in it."""
 
     @property
     def administers(self) -> bool:
@@ -54,7 +56,7 @@ class OrganizationView:
 def read_organization(aws: Aws) -> tuple[OrganizationView, OrganizationsClient]:
     """The organization, read from the caller's account. A member account gets only the first facts
     (it may not read the rest); the commands' planners turn that into their refusal."""
-    caller = aws.caller_account()
+    caller, partition = aws.caller_account(), aws.partition()
     organizations = aws.organizations()
     try:
         organization = organizations.describe_organization()["Organization"]
@@ -64,6 +66,7 @@ def read_organization(aws: Aws) -> tuple[OrganizationView, OrganizationsClient]:
             management=management,
             organization_id=organization["Id"],
             delegated_admin=caller != management and _is_delegated_admin(organizations, caller),
+            partition=partition,
         )
         if not view.administers:
             return view, organizations
@@ -91,6 +94,7 @@ def footprint_of(view: OrganizationView) -> Footprint:
         delegated_admin=view.delegated_admin,
         root_id=view.root_id,
         accounts=view.accounts,
+        partition=view.partition,
     )
 
 
@@ -111,6 +115,7 @@ def observe(aws: Aws, deployment: Deployment, *, code_key: str) -> Observed:
         trusted_access=False,
         accounts=view.accounts,
         target_accounts=(),
+        partition=view.partition,
     )
     if not view.administers:
         return observed  # the planner turns this into the refusal

@@ -20,7 +20,8 @@ from org_bootstrap.deploy.deployment import (
     resolve_policy,
     template_parameters,
 )
-from org_bootstrap.deploy.observed import Observed, StackSetState, StackState
+from org_bootstrap.deploy.observed import ACTIVE, Observed, StackSetState, StackState
+from org_bootstrap.deploy.regions import home_region_problem
 from remediator.policy import Mode
 
 EVENT_BUS_NAME = "access-key-remediation"
@@ -89,7 +90,9 @@ class Plan(BaseModel):
     central: Change
     stackset: Change
     missing_instances: tuple[str, ...]
-    """Target accounts without a stack instance yet."""
+    """ACTIVE target accounts without a stack instance yet."""
+    skipped_accounts: tuple[str, ...] = ()
+    """Target accounts that are not ACTIVE (suspended, closing): StackSets skip them, and so does the plan."""
     retried_instances: tuple[str, ...] = ()
     """Accounts whose stack instance failed or is outdated: the StackSet update deploys them again."""
     management: Change | None
@@ -120,6 +123,9 @@ def plan_deploy(
     central_template: str,
     member_template: str,
 ) -> Plan:
+    region_problem = home_region_problem(deployment.home_region)
+    if region_problem:
+        raise PlanError(region_problem)
     if observed.is_management:
         call_as = "SELF"
     elif observed.delegated_admin:
@@ -143,9 +149,7 @@ def plan_deploy(
             "only the management account can turn it on"
         )
     targets = deployment.targets or (observed.root_id,)
-    bus_arn = (
-        f"arn:aws:events:{deployment.home_region}:{deployment.security_account_id}:event-bus/{EVENT_BUS_NAME}"
-    )
+    bus_arn = bus_arn_of(deployment, observed.partition)
     policy = _policy(deployment, observed)
     organization_id = observed.organization_id
     central = central_parameters(deployment, policy, organization_id=organization_id, code_key=code_key)
@@ -175,7 +179,10 @@ def plan_deploy(
         upload_code=not observed.code_uploaded,
         central=central_change,
         stackset=stackset_change,
-        missing_instances=tuple(a for a in observed.target_accounts if a not in covered),
+        missing_instances=tuple(
+            a for a in observed.target_accounts if a not in covered and _active(observed, a)
+        ),
+        skipped_accounts=tuple(a for a in observed.target_accounts if not _active(observed, a)),
         retried_instances=retried,
         management=management_change,
         central_diff=_diff(central_change, observed.central_stack, central_template, central),
@@ -183,6 +190,21 @@ def plan_deploy(
         management_diff=_diff(management_change, observed.management_stack, member_template, member),
         reserving=reserved_by({**kept, **central}) - holds,
     )
+
+
+def _active(observed: Observed, account_id: str) -> bool:
+    account = observed.account(account_id)
+    return account is None or account.status == ACTIVE
+
+
+def bus_arn_of(deployment: Deployment, partition: str) -> str:
+    region, security = deployment.home_region, deployment.security_account_id
+    return f"arn:{partition}:events:{region}:{security}:event-bus/{EVENT_BUS_NAME}"
+
+
+def _state(observed: Observed, account_id: str) -> str:
+    account = observed.account(account_id)
+    return account.status if account and account.status else "state unknown"
 
 
 def _policy(deployment: Deployment, observed: Observed) -> DeploymentPolicy:
@@ -281,6 +303,9 @@ def describe(plan: Plan, deployment: Deployment, observed: Observed) -> list[str
             f"Would deploy the member stack to {len(plan.missing_instances)} account(s): "
             f"{', '.join(plan.missing_instances)}"
         )
+    if plan.skipped_accounts:
+        states = ", ".join(f"{a} ({_state(observed, a)})" for a in plan.skipped_accounts)
+        lines.append(f"Would skip {len(plan.skipped_accounts)} account(s) that are not ACTIVE: {states}")
     if plan.management is None:
         lines.append(
             f"Cannot reach the management account {observed.management_account} from here: deploy "

@@ -294,5 +294,14 @@ def _succeeded(
     )
 
 
+# A suspended account's instance: StackSets skip the account, nothing failed.
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackInstanceComprehensiveStatus.html
+SKIPPED = "SKIPPED_SUSPENDED_ACCOUNT"
+
+
 def failed_instances(instances: Sequence[InstanceState]) -> list[InstanceState]:
-    return [i for i in instances if i.status not in ("SUCCEEDED", "CURRENT")]
+    return [i for i in instances if i.status not in ("SUCCEEDED", "CURRENT", SKIPPED)]
+
+
+def skipped_instances(instances: Sequence[InstanceState]) -> list[InstanceState]:
+    return [i for i in instances if i.status == SKIPPED]

@@ -37,7 +37,7 @@ from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.footprint import Footprint, require_administrator
 from org_bootstrap.deploy.observed import Account
 from org_bootstrap.deploy.organization import security_session
-from org_bootstrap.deploy.plan import EVENT_BUS_NAME
+from org_bootstrap.deploy.plan import bus_arn_of
 from org_bootstrap.deploy.survey import survey
 
 if TYPE_CHECKING:
@@ -63,19 +63,15 @@ class Status:
         return bool(self.central.ok) and all(r.covered for r in self.accounts)
 
 
-def expected_for(deployment: Deployment, organization_id: str) -> Expected:
-    security, region, prefix = (
-        deployment.security_account_id,
-        deployment.home_region,
-        deployment.rule_name_prefix,
-    )
+def expected_for(deployment: Deployment, organization_id: str, partition: str = "aws") -> Expected:
+    security, prefix = deployment.security_account_id, deployment.rule_name_prefix
     return Expected(
         organization_id=organization_id,
-        home_region=region,
+        home_region=deployment.home_region,
         rule_names=(f"{prefix}{ROTATION_RULE}", f"{prefix}{UNUSED_RULE}"),
         forwarding_rule=f"{prefix}{FORWARDING_RULE}",
-        bus_arn=f"arn:aws:events:{region}:{security}:event-bus/{EVENT_BUS_NAME}",
-        remediator_role_arn=f"arn:aws:iam::{security}:role/{deployment.remediator_role_name}",
+        bus_arn=bus_arn_of(deployment, partition),
+        remediator_role_arn=f"arn:{partition}:iam::{security}:role/{deployment.remediator_role_name}",
     )
 
 
@@ -87,7 +83,7 @@ def prepare(aws: Aws, deployment: Deployment) -> Footprint:
 
 def check(aws: Aws, deployment: Deployment, footprint: Footprint, *, account_role: str, tick: Tick) -> Status:
     """Every ACTIVE account, one after the other; `tick` is called once per account, after it."""
-    expected = expected_for(deployment, footprint.organization_id)
+    expected = expected_for(deployment, footprint.organization_id, footprint.partition)
     security = security_session(aws, deployment, footprint.caller_account)
     remediator = _trust(aws.iam(security), deployment.remediator_role_name, "the security account")
     central_status = footprint.central_stack.status if footprint.central_stack else None

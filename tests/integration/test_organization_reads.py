@@ -20,6 +20,7 @@ from org_bootstrap.deploy.organization import read_organization, trusted_access
 
 if TYPE_CHECKING:
     from mypy_boto3_organizations import OrganizationsClient
+    from mypy_boto3_sts import STSClient
 
 REGION = "eu-west-1"
 MANAGEMENT = "111111111111"
@@ -39,6 +40,9 @@ class StubbedAws(Aws):
 
     def caller_account(self) -> str:
         return self.caller
+
+    def partition(self) -> str:
+        return "aws"
 
     def organizations(self, session: boto3.Session | None = None) -> OrganizationsClient:
         return self.stubbed
@@ -136,3 +140,43 @@ def test_a_delegated_administrator_is_found_on_a_later_page(aws: tuple[StubbedAw
     stub.add_response("list_accounts", {"Accounts": [account(DELEGATED, "delegated", State="ACTIVE")]})
     view, _ = read_organization(client)
     assert (view.delegated_admin, view.administers, view.root_id) == (True, True, "r-ab12")
+
+
+@dataclass
+class ChinaAws(Aws):
+    """A caller in the aws-cn partition, its STS answered by a Stubber."""
+
+    stubbed_sts: STSClient = field(
+        default_factory=lambda: boto3.Session(region_name="cn-north-1").client("sts")
+    )
+
+    def sts(self, session: boto3.Session | None = None) -> STSClient:
+        return self.stubbed_sts
+
+
+def test_the_partition_comes_from_the_callers_arn_and_names_the_roles_akr_assumes() -> None:
+    aws = ChinaAws(region="cn-north-1")
+    with Stubber(aws.stubbed_sts) as stub:
+        stub.add_response(
+            "get_caller_identity",
+            {"UserId": "AIDAEXAMPLE", "Account": MANAGEMENT, "Arn": f"arn:aws-cn:iam::{MANAGEMENT}:user/ops"},
+        )
+        stub.add_response(
+            "assume_role",
+            {
+                "Credentials": {
+                    "AccessKeyId": "ASIAIOSFODNN7EXAMPLE",
+                    "SecretAccessKey": "secret",
+                    "SessionToken": "token",
+                    "Expiration": datetime(2030, 1, 1, tzinfo=UTC),
+                }
+            },
+            {
+                "RoleArn": "arn:aws-cn:iam::222222222222:role/OrganizationAccountAccessRole",
+                "RoleSessionName": "akr-cli",
+            },
+        )
+        # Asked once: the identity is read once per command.
+        assert (aws.partition(), aws.caller_account(), aws.partition()) == ("aws-cn", MANAGEMENT, "aws-cn")
+        aws.assume("222222222222", "OrganizationAccountAccessRole")
+        stub.assert_no_pending_responses()

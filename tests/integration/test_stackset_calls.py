@@ -4,6 +4,7 @@ differs from AWS"): each test names the gap it stands in for."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +16,8 @@ import pytest
 from botocore.stub import Stubber
 
 from org_bootstrap.aws import Aws, CliError
+from org_bootstrap.commands.deploy import show_deployed
+from org_bootstrap.commands.options import Output
 from org_bootstrap.deploy.apply import Outcome, Prepared, carry_out
 from org_bootstrap.deploy.deployment import CENTRAL_TEMPLATE, MEMBER_TEMPLATE, Deployment
 from org_bootstrap.deploy.lambda_zip import Artifact
@@ -951,3 +954,28 @@ def test_new_code_updates_keep_the_deployed_policy_and_every_parameter_akr_does_
     carry_out(StubbedAws(clients), ready, lambda _message: None, poll_seconds=0)
     sent = dict(clients.management_calls)["UpdateStackSet"]["Parameters"]
     assert {"ParameterKey": "MaxAccessKeyAge", "ParameterValue": "90"} in sent
+
+
+# -- the summary: a suspended account is skipped, not failed ------------------------------------------
+
+
+def test_a_suspended_account_is_shown_as_skipped_and_the_deploy_succeeds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    done = prepared(tmp_path, observed())
+    outcome = Outcome(
+        outputs={"EventBusArn": BUS_ARN, "AuditTableName": "audit"},
+        instances=(
+            InstanceState(account_id=SECURITY, region=REGION, status="SUCCEEDED"),
+            InstanceState(account_id=MEMBERS[0], region=REGION, status="SKIPPED_SUSPENDED_ACCOUNT"),
+            InstanceState(account_id=MEMBERS[1], region=REGION, status="SUCCEEDED"),
+        ),
+        management_covered=True,
+    )
+    show_deployed(done, outcome, ["Would ..."], Output.JSON)  # no typer.Exit: nothing failed
+    result = json.loads(capsys.readouterr().out)["result"]
+    assert result["accounts_covered"] == [SECURITY, MEMBERS[1], MANAGEMENT]
+    assert result["accounts_failed"] == []
+    assert result["accounts_skipped"] == [
+        {"account_id": MEMBERS[0], "status": "SKIPPED_SUSPENDED_ACCOUNT", "reason": ""}
+    ]
