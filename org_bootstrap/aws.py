@@ -109,6 +109,17 @@ class Aws:
         client: DynamoDBClient = self._client("dynamodb", session, region)
         return client
 
+    def reader(self, session_policy: str) -> Aws:
+        """Another Aws for the same caller, whose assumed sessions get `session_policy`: AWS grants them
+        what both the role and the policy allow. Its sessions are its own (one per thread)."""
+        return Aws(
+            profile=self.profile,
+            region=self.region,
+            endpoint_url=self.endpoint_url,
+            session_policy=session_policy,
+            _identity=self._caller(),
+        )
+
     def caller_account(self) -> str:
         return self._caller()[0]
 

@@ -101,6 +101,12 @@ def deploy(  # noqa: PLR0917
     security_role: Annotated[
         str, typer.Option(help="Role assumed in the security account.")
     ] = "OrganizationAccountAccessRole",
+    account_role: Annotated[
+        str,
+        typer.Option(
+            help="Role the pre-flight looks into the target accounts through, read-only (a session policy)."
+        ),
+    ] = "OrganizationAccountAccessRole",
     yes: Yes = False,
     profile: Profile = None,
     region: Region = None,
@@ -113,6 +119,12 @@ def deploy(  # noqa: PLR0917
     --protected-user-path, --create-config-recorder) change only what they name: an option left out keeps
     the deployed value, and only a first deploy gets the defaults. The plan lists every parameter an update
     changes, and warns when keys will be treated harder than now.
+
+    Before anything changes, a read-only pre-flight looks for what would fail: in each account about to get
+    the member stack (through --account-role) a Config recorder that records AWS::IAM::User in the home
+    region and resources that already have the stack's names; in the security account the same names, the
+    Lambda quota for --reserved-concurrency, and whether the sweep may list the accounts. Its problems are
+    listed in the plan and the deploy does not start; --yes does not skip them.
     """
     if cis and (max_key_age_days or max_unused_days):
         raise fail("deploy", "give either --cis or --max-key-age-days/--max-unused-days, not both", output)
@@ -132,6 +144,7 @@ def deploy(  # noqa: PLR0917
             protected_user_path=protected_user_path,
             reserved_concurrency=reserved_concurrency,
             security_role=security_role,
+            account_role=account_role,
         )
         with progress(output) as report:
             prepared = prepare(aws, deployment, report)

@@ -55,8 +55,8 @@ def prepare(
         central_template=CENTRAL_TEMPLATE.read_text(),
         member_template=MEMBER_TEMPLATE.read_text(),
     )
-    progress("checking what the plan needs")
-    preflight = check_readiness(aws, deployment, observed, plan)
+    progress("checking what the plan needs (the pre-flight)")
+    preflight = check_readiness(aws, deployment, observed, plan, progress)
     return Prepared(
         deployment=deployment, artifact=artifact, observed=observed, plan=plan, preflight=preflight
     )

@@ -45,6 +45,8 @@ class Deployment(BaseModel):
     reserved_concurrency: int | None = Field(default=None, ge=0, le=1000)
     """The remediator's reserved concurrency (the worker's and the sweep's come with it); 0: none."""
     security_role: str = "OrganizationAccountAccessRole"
+    account_role: str = "OrganizationAccountAccessRole"
+    """The role the pre-flight looks into the target accounts through (read-only: a session policy)."""
     central_stack_name: str = "access-key-remediation"
     stackset_name: str = "access-key-remediation-member"
     management_stack_name: str = "access-key-remediation-member"

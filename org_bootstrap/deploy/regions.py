@@ -61,3 +61,12 @@ def home_region_problem(region: str) -> str | None:
         "Config was available before February 2022) or lacks the access-key rules, so no user would ever "
         f"be evaluated; choose one of {', '.join(sorted(HOME_REGIONS))}"
     )
+
+
+def partition_of(region: str) -> str:
+    """The partition of one of HOME_REGIONS."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"

@@ -41,6 +41,7 @@ from org_bootstrap.deploy.plan import bus_arn_of
 from org_bootstrap.deploy.survey import survey
 
 if TYPE_CHECKING:
+    from mypy_boto3_config import ConfigServiceClient
     from mypy_boto3_iam import IAMClient
 
 Tick = Callable[[str], None]
@@ -144,19 +145,7 @@ def _look_into(aws: Aws, session: boto3.Session, deployment: Deployment, account
     expected = expected_for(deployment, "")
     try:
         config = aws.config(session, region)
-        statuses = {
-            s["name"]: s.get("recording")
-            for s in config.describe_configuration_recorder_status()["ConfigurationRecordersStatus"]
-        }
-        recorders = tuple(
-            Recorder(
-                name=r.get("name", ""),
-                recording_group=dict(r.get("recordingGroup", {})),
-                recording=statuses.get(r.get("name", "")),
-                service_linked=bool(r.get("servicePrincipal")) or r.get("recordingScope") == "INTERNAL",
-            )
-            for r in config.describe_configuration_recorders()["ConfigurationRecorders"]
-        )
+        recorders = read_recorders(config)
         rules = {
             rule["ConfigRuleName"]: str(rule.get("ConfigRuleState", "ACTIVE"))
             for page in config.get_paginator("describe_config_rules").paginate()
@@ -172,6 +161,23 @@ def _look_into(aws: Aws, session: boto3.Session, deployment: Deployment, account
         "forwarding_rule": forwarding,
         "member_role_trust": _trust(aws.iam(session), deployment.member_role_name, f"account {account_id}"),
     }
+
+
+def read_recorders(config: ConfigServiceClient) -> tuple[Recorder, ...]:
+    """The configuration recorders of the client's region, with whether each is recording."""
+    statuses = {
+        s["name"]: s.get("recording")
+        for s in config.describe_configuration_recorder_status()["ConfigurationRecordersStatus"]
+    }
+    return tuple(
+        Recorder(
+            name=r.get("name", ""),
+            recording_group=dict(r.get("recordingGroup", {})),
+            recording=statuses.get(r.get("name", "")),
+            service_linked=bool(r.get("servicePrincipal")) or r.get("recordingScope") == "INTERNAL",
+        )
+        for r in config.describe_configuration_recorders()["ConfigurationRecorders"]
+    )
 
 
 def _forwarding_rule(aws: Aws, session: boto3.Session, region: str, name: str) -> ForwardingRule | None:
