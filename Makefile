@@ -89,5 +89,10 @@ sdk-compat: $(SDK_VENV)/.installed
 
 test: lint typecheck cfn-lint checkov unit sdk-compat
 
+# Against a real sandbox organization, opt-in: deploys, forces a Config evaluation, reads the audit log,
+# scans, checks status, destroys. Needs AKR_LIVE_* and credentials (docs/live-testing.md); skips without.
+live-test: install
+	$(BIN)/pytest -m live -v -rs tests/live
+
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) $(SDK_VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -144,7 +144,7 @@ def test_the_pre_flight_lists_what_would_fail_and_the_deploy_does_not_start(
     organization: ServerOrganization, clients: dict[str, tuple[Any, Any]], obstacles: None
 ) -> None:
     # The pre-flight reads each target account through OrganizationAccountAccessRole with a read-only
-    # session policy (moto does not enforce session policies: test_preflight.py checks the policy).
+    # session policy (moto does not enforce session policies: test_preflight_reads.py checks the policy).
     first, second = organization.members
     before = footprint(organization, clients)
     by_account = {
