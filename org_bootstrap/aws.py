@@ -123,6 +123,9 @@ class Aws:
     def caller_account(self) -> str:
         return self._caller()[0]
 
+    def caller_arn(self) -> str:
+        return self._caller()[1]
+
     def partition(self) -> str:
         """The caller's partition (aws, aws-cn, aws-us-gov), from its ARN: the one every ARN akr builds
         is in."""

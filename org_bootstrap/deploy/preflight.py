@@ -107,7 +107,7 @@ def central_problems(facts: CentralFacts, *, security_account: str) -> list[str]
 def grants_list_accounts(policy: str | None, account_id: str) -> bool:
     """Whether an Organizations resource-based delegation policy allows `account_id` ListAccounts: an Allow
     statement whose principal names the account (id, root ARN, or a role in it) and whose actions cover
-    organizations:ListAccounts. A Deny is not weighed: such a policy is then read as not granting."""
+    organizations:ListAccounts, and no Deny statement that covers the same. Conditions are not weighed."""
     if not policy:
         return False
     try:

@@ -11,9 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
-from org_bootstrap.aws import Aws, CliError, describe
+from org_bootstrap.aws import Aws, CliError
 from org_bootstrap.deploy.central import Central, central_clients, read_central
 from org_bootstrap.deploy.central import settings_from as settings_from_stack
 from org_bootstrap.deploy.deployment import Deployment
@@ -32,13 +30,7 @@ class Caller:
 
 
 def caller_identity(aws: Aws) -> Caller:
-    try:
-        identity = aws.sts().get_caller_identity()
-    except NoCredentialsError as exc:
-        raise CliError("no AWS credentials: pass --profile or configure the environment") from exc
-    except (ClientError, BotoCoreError) as exc:
-        raise CliError(f"cannot identify the caller: {describe(exc)}") from exc
-    return Caller(account_id=identity["Account"], arn=identity["Arn"])
+    return Caller(account_id=aws.caller_account(), arn=aws.caller_arn())
 
 
 @dataclass(frozen=True)

@@ -119,20 +119,16 @@ def models_without(tmp_path: Path, *fields: str) -> Path:
     return tmp_path
 
 
-def test_state_is_read_where_status_is_gone(
-    org: MotoOrganization, queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "gone",
+    ["Status", "State"],
+    ids=["State alone, as after 9 September 2026", "Status alone, as an SDK that does not model State"],
+)
+def test_every_active_account_is_queued_from_either_field(
+    org: MotoOrganization, queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gone: str
 ) -> None:
-    # After 9 September 2026 Organizations answers with State only.
-    monkeypatch.setenv("AWS_DATA_PATH", str(models_without(tmp_path, "Status")))
+    monkeypatch.setenv("AWS_DATA_PATH", str(models_without(tmp_path, gone)))
     result = sweep_handler.lambda_handler({"id": "schedule-2"}, cast(LambdaContext, FakeLambdaContext()))
-    assert result["accounts"] == len({org.management, org.security, *org.members})
-
-
-def test_status_stands_in_where_the_sdk_does_not_model_state(
-    org: MotoOrganization, queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("AWS_DATA_PATH", str(models_without(tmp_path, "State")))
-    result = sweep_handler.lambda_handler({"id": "schedule-3"}, cast(LambdaContext, FakeLambdaContext()))
     assert result["accounts"] == len({org.management, org.security, *org.members})
 
 
