@@ -56,9 +56,11 @@ class CentralFacts(_Frozen):
 
     existing: tuple[str, ...] = ()
     """The central stack's named resources that already exist."""
-    sweep_can_list: bool = True
+    sweep_can_list: bool | None = True
     """Whether Organizations lets the security account list the accounts (a delegated administrator, or
-    the organization's resource policy grants it)."""
+    the organization's resource policy grants it); None when the caller may not read that."""
+    unchecked: tuple[str, ...] = ()
+    """What could not be read, and why."""
 
 
 def member_problems(facts: MemberFacts, *, home_region: str, create_recorder: bool) -> list[str]:
@@ -93,7 +95,7 @@ def central_problems(facts: CentralFacts, *, security_account: str) -> list[str]
     problems = [
         f"{where}: {name} exists already; the central stack cannot create it" for name in facts.existing
     ]
-    if not facts.sweep_can_list:
+    if facts.sweep_can_list is False:
         problems.append(
             f"{where} may not list the organization's accounts, so the sweep would fail every day: make it a "
             "delegated administrator (aws organizations register-delegated-administrator --account-id "

@@ -69,13 +69,14 @@ def check_readiness(
         quota = read_lambda_quota(aws.lambda_(security, deployment.home_region))
         problem = quota_problem(quota, adding=plan.reserving, security_account=deployment.security_account_id)
         problems += [problem] if problem else []
+    unchecked: list[str] = []
     if plan.central in NEW:
         central = read_central_facts(aws, deployment, observed, security)
         problems += central_problems(central, security_account=deployment.security_account_id)
+        unchecked += central.unchecked
     accounts = list(plan.missing_instances)
     if plan.management in NEW:
         accounts.append(observed.management_account)
-    unchecked = []
     for facts in read_members(aws, deployment, observed, accounts, progress):
         if facts.unreachable:
             unchecked.append(f"account {facts.account_id}: {facts.unreachable}")
@@ -129,9 +130,13 @@ def read_central_facts(
         raise CliError(
             f"cannot read the security account {deployment.security_account_id}: {describe(exc)}"
         ) from exc
-    can_list = deployment.security_account_id == observed.management_account or sweep_can_list(
-        aws.organizations(), deployment.security_account_id
-    )
+    if deployment.security_account_id == observed.management_account:
+        return CentralFacts(existing=existing)
+    try:
+        can_list = sweep_can_list(aws.organizations(), deployment.security_account_id)
+    except CliError as exc:
+        unchecked = (f"whether the security account may list the accounts for the sweep: {exc}",)
+        return CentralFacts(existing=existing, sweep_can_list=None, unchecked=unchecked)
     return CentralFacts(existing=existing, sweep_can_list=can_list)
 
 

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from org_bootstrap.aws import Aws
+from org_bootstrap.aws import Aws, CliError
 from org_bootstrap.demo.organization import record_iam_users
 from org_bootstrap.demo.simulation import REGION, MotoOrganization
 from org_bootstrap.deploy.deployment import Deployment
@@ -153,3 +153,21 @@ def test_otherwise_the_resource_policy_decides(
             },
         )
     assert sweep_can_list(client, SECURITY) is allowed
+
+
+def test_a_caller_that_may_not_read_the_delegations_gets_a_clear_error(
+    organizations: tuple[OrganizationsClient, Stubber],
+) -> None:
+    # read_central_facts turns it into a "Not checked" line: the deploy is not refused for it.
+    client, stub = organizations
+    stub.add_client_error(
+        "list_delegated_services_for_account",
+        "AccessDeniedException",
+        "not allowed",
+        expected_params={"AccountId": SECURITY},
+    )
+    with pytest.raises(CliError) as raised:
+        sweep_can_list(client, SECURITY)
+    assert str(raised.value) == (
+        f"cannot read the delegated services of account {SECURITY}: AccessDeniedException: not allowed"
+    )
