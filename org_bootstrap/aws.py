@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_iam import IAMClient
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_organizations import OrganizationsClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sts import STSClient
@@ -77,6 +78,8 @@ class Aws:
     what both the role and this policy allow. Set before the first `assume` (the sessions are cached)."""
     _base: boto3.Session | None = None
     _assumed: dict[tuple[str, str], boto3.Session] = field(default_factory=dict)
+    _identity: tuple[str, str] | None = None
+    """The caller's account and ARN, read once (sts:GetCallerIdentity)."""
 
     def __post_init__(self) -> None:
         if self.endpoint_url is not None:
@@ -131,6 +134,10 @@ class Aws:
         client: EventBridgeClient = self._client("events", session, region)
         return client
 
+    def lambda_(self, session: boto3.Session | None = None, region: str | None = None) -> LambdaClient:
+        client: LambdaClient = self._client("lambda", session, region)
+        return client
+
     def iam(self, session: boto3.Session | None = None) -> IAMClient:
         client: IAMClient = self._client("iam", session)
         return client
@@ -146,23 +153,46 @@ class Aws:
         )
         return client
 
+    def reader(self, session_policy: str) -> Aws:
+        """Another Aws for the same caller, whose assumed sessions get `session_policy`: AWS grants them
+        what both the role and the policy allow. Its sessions are its own (one per thread)."""
+        return Aws(
+            profile=self.profile,
+            region=self.region,
+            endpoint_url=self.endpoint_url,
+            session_policy=session_policy,
+            _identity=self.identify(),
+        )
+
     def identify(self) -> tuple[str, str]:
-        """(account id, ARN) of the caller: the first call of most commands, made with PROBE."""
-        try:
-            identity = self.probe_sts().get_caller_identity()
-        except NoCredentialsError as exc:
-            raise CliError("no AWS credentials: pass --profile or configure the environment") from exc
-        except (EndpointConnectionError, ConnectTimeoutError) as exc:
-            url = exc.kwargs.get("endpoint_url", "the STS endpoint")
-            raise CliError(
-                f"cannot reach {url} (sts:GetCallerIdentity): check --endpoint-url, --region and the network"
-            ) from exc
-        except (ClientError, BotoCoreError) as exc:
-            raise CliError(f"cannot identify the caller: {describe(exc)}") from exc
-        return identity["Account"], identity["Arn"]
+        """(account id, ARN) of the caller, read once: the first call of most commands, made with PROBE so
+        that an endpoint that cannot be reached fails in seconds."""
+        if self._identity is None:
+            try:
+                identity = self.probe_sts().get_caller_identity()
+            except NoCredentialsError as exc:
+                raise CliError("no AWS credentials: pass --profile or configure the environment") from exc
+            except (EndpointConnectionError, ConnectTimeoutError) as exc:
+                url = exc.kwargs.get("endpoint_url", "the STS endpoint")
+                raise CliError(
+                    f"cannot reach {url} (sts:GetCallerIdentity): check --endpoint-url, --region and the "
+                    "network"
+                ) from exc
+            except (ClientError, BotoCoreError) as exc:
+                raise CliError(f"cannot identify the caller: {describe(exc)}") from exc
+            self._identity = (identity["Account"], identity["Arn"])
+        return self._identity
 
     def caller_account(self) -> str:
         return self.identify()[0]
+
+    def caller_arn(self) -> str:
+        return self.identify()[1]
+
+    def partition(self) -> str:
+        """The caller's partition (aws, aws-cn, aws-us-gov), from its ARN: the one every ARN akr builds
+        is in."""
+        return self.identify()[1].split(":")[1]
 
     def assume(
         self, account_id: str, role_name: str, *, from_session: boto3.Session | None = None
@@ -170,7 +200,7 @@ class Aws:
         """A session in `account_id` through `role_name`, cached for the life of the command."""
         key = (account_id, role_name)
         if key not in self._assumed:
-            arn = f"arn:aws:iam::{account_id}:role/{role_name}"
+            arn = f"arn:{self.partition()}:iam::{account_id}:role/{role_name}"
             try:
                 sts = self.sts(from_session)
                 if self.session_policy is None:

@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from remediator.adapters.organization import active_accounts, enqueue
+from remediator.adapters.organization import NoActiveAccountsError, active_accounts, enqueue
 from remediator.adapters.sessions import RETRIES
 from remediator.errors import ConfigurationError
 from remediator.settings import Settings, load_settings
@@ -37,7 +37,13 @@ def settings() -> Settings:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     current = settings()
     session = boto3.Session()
-    accounts = active_accounts(session.client("organizations", config=RETRIES))
+    try:
+        accounts = active_accounts(session.client("organizations", config=RETRIES))
+    except NoActiveAccountsError:
+        # Its own metric and alarm (SweepFoundNoAccountsAlarm): the function's error alone does not say
+        # that every account went unswept.
+        metrics.add_metric("SweepFoundNoAccounts", MetricUnit.Count, 1)
+        raise
     # The scheduled event's id names the run; a hand-started sweep (akr sweep) passes its own.
     run_id = str(event.get("run_id") or event.get("id") or context.aws_request_id)
     messages = sweep_messages(accounts, run_id)

@@ -6,6 +6,10 @@ from collections.abc import Iterator
 import freezegun
 import pytest
 
+# The environment as the test run found it, before the line below replaces it: only the opt-in live suite
+# (tests/live, pytest -m live) hands it on, to the processes it runs against a real organization.
+ORIGINAL_ENVIRONMENT = dict(os.environ)
+
 # Never reach a real endpoint from a test: fake credentials everywhere, and no profile lookups.
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",

@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 
-from org_bootstrap.demo.organization import STACKSETS_PRINCIPAL, moto_server
+from org_bootstrap.demo.organization import STACKSETS_PRINCIPAL, moto_server, record_iam_users
 from org_bootstrap.demo.simulation import session_in
 
 __all__ = ["REGION", "ServerOrganization", "build_organization", "moto_server"]
@@ -42,6 +42,7 @@ def build_organization(url: str, members: int = 2, trusted_access: bool = True) 
     """Accounts land in an OU called Workloads (targeting the root would make moto deploy the StackSet
     into the management account too, which AWS never does; the Stubber tests cover root targets)."""
     organizations = boto3.client("organizations", region_name=REGION, endpoint_url=url)
+    sts = boto3.client("sts", region_name=REGION, endpoint_url=url)
     organization = organizations.create_organization(FeatureSet="ALL")["Organization"]
     root = organizations.list_roots()["Roots"][0]["Id"]
     ou = organizations.create_organizational_unit(ParentId=root, Name="Workloads")["OrganizationalUnit"]["Id"]
@@ -55,6 +56,17 @@ def build_organization(url: str, members: int = 2, trusted_access: bool = True) 
         # moto has no cloudformation:ActivateOrganizationsAccess; the Organizations API stands in here,
         # and a Stubber test covers the call deploy makes.
         organizations.enable_aws_service_access(ServicePrincipal=STACKSETS_PRINCIPAL)
+    # What akr deploy's pre-flight asks of a real organization: the security account may list the accounts
+    # (a delegated administrator, here for GuardDuty), and every account records IAM users in Config.
+    organizations.register_delegated_administrator(
+        AccountId=ids[0], ServicePrincipal="guardduty.amazonaws.com"
+    )
+    management = organization["MasterAccountId"]
+    for account_id in (management, *ids):
+        session = (
+            boto3.Session(region_name=REGION) if account_id == management else session_in(account_id, sts)
+        )
+        record_iam_users(session.client("config", endpoint_url=url))
     return ServerOrganization(
         url=url,
         management=organization["MasterAccountId"],

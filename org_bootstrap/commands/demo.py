@@ -73,11 +73,13 @@ def demo(  # noqa: PLR0917
     machine = output is not RecordsOutput.TABLE
     target = check_target(html, stdout_for=f"--output {output.value}" if machine else None)
     # The functions' JSON logs and moto's complaints about what it does not model would drown the table.
+    previous = logging.root.manager.disable
     logging.disable(logging.CRITICAL)
     warnings.filterwarnings("ignore", module="moto")
     quiet = output is not RecordsOutput.TABLE or not errors.is_terminal
     try:
         with ExitStack() as running:
+            running.callback(logging.disable, previous)  # in-process callers (tests) keep their logging
             with errors.status("Starting...") as status:
 
                 def progress(step: str) -> None:

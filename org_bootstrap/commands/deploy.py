@@ -26,13 +26,14 @@ from org_bootstrap.commands.options import (
     Yes,
 )
 from org_bootstrap.commands.render import confirm, console, emit_json, envelope, fail, plan_lines, progress
-from org_bootstrap.deploy.apply import Outcome, Prepared, carry_out, prepare
+from org_bootstrap.deploy.apply import Outcome, Prepared, carry_out, prepare, refusal
 from org_bootstrap.deploy.deployment import CisVersion, Deployment
 from org_bootstrap.deploy.destroy import carry_out as carry_out_destroy
 from org_bootstrap.deploy.destroy import prepare as prepare_destroy
 from org_bootstrap.deploy.lambda_zip import PackagingError
 from org_bootstrap.deploy.plan import PlanError, describe, warnings
-from org_bootstrap.deploy.stacks import failed_instances
+from org_bootstrap.deploy.preflight import describe_preflight
+from org_bootstrap.deploy.stacks import failed_instances, skipped_instances
 from org_bootstrap.deploy.status import check
 from org_bootstrap.deploy.status import prepare as prepare_status
 from org_bootstrap.deploy.teardown import DestroyPlan, describe_destroy
@@ -90,7 +91,23 @@ def deploy(  # noqa: PLR0917
             "Default: deployed, else none."
         ),
     ] = None,
+    reserved_concurrency: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=1000,
+            help="Reserved concurrency of the remediator (the worker's and the sweep's come with it); "
+            "0: none. Checked against the security account's Lambda quota. Default: deployed, else none.",
+        ),
+    ] = None,
     security_role: SecurityRole = DEFAULT_ROLE,
+    account_role: Annotated[
+        str,
+        typer.Option(
+            envvar="AKR_ACCOUNT_ROLE",
+            help="Role the pre-flight looks into the target accounts through, read-only (a session policy).",
+        ),
+    ] = DEFAULT_ROLE,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan and stop: read-only, exit code 0.")
     ] = False,
@@ -108,11 +125,17 @@ def deploy(  # noqa: PLR0917
     changes, and warns when keys will be treated harder than now. A deployment found in another region
     (another home region) is named in the plan, and deploy refuses to make a second one.
 
+    Before anything changes, a read-only pre-flight looks for what would fail: in each account about to get
+    the member stack (through --account-role) a Config recorder that records AWS::IAM::User in the home
+    region and resources that already have the stack's names; in the security account the same names, the
+    Lambda quota for --reserved-concurrency, and whether the sweep may list the accounts. Its problems are
+    listed in the plan and the deploy does not start; --yes does not skip them (--dry-run shows them).
+
     --dry-run prints the plan and changes nothing (JSON status "planned", or "ok" when there is nothing to
     change). With --output json and without --yes, the plan comes back in the envelope, status "aborted".
 
-    Exit code: 0 when deployed, with --dry-run, and when there is nothing to change; 1 when aborted, on
-    bad input and on errors.
+    Exit code: 0 when deployed, with --dry-run (whatever the plan says), and when there is nothing to change;
+    1 when the pre-flight finds problems, when aborted, on bad input and on errors.
     """
     if cis and (max_key_age_days or max_unused_days):
         raise fail("deploy", "give either --cis or --max-key-age-days/--max-unused-days, not both", output)
@@ -130,12 +153,15 @@ def deploy(  # noqa: PLR0917
             grace_days=grace_days,
             warn_days_before=warn_days_before,
             protected_user_path=protected_user_path,
+            reserved_concurrency=reserved_concurrency,
             security_role=security_role,
+            account_role=account_role,
         )
         with progress(output) as report:
             prepared = prepare(aws, deployment, report)
-        lines = describe(prepared.plan, deployment, prepared.observed)
-        alarming = set(warnings(prepared.plan))
+        problems = describe_preflight(prepared.preflight)
+        lines = describe(prepared.plan, deployment, prepared.observed) + problems
+        alarming = set(warnings(prepared.plan)) | set(problems[: len(prepared.preflight.problems)])
         if prepared.elsewhere:
             lines.insert(0, elsewhere_line(deployment, prepared.elsewhere))
             alarming.add(lines[0])
@@ -159,13 +185,14 @@ def deploy(  # noqa: PLR0917
 
 
 def go_ahead(prepared: Prepared, lines: list[str], *, yes: bool, output: Output) -> None:
-    """Refuse a second deployment; then ask, unless --yes (with --output json the plan comes back in an
-    "aborted" envelope: JSON output never prompts)."""
+    """Refuse a second deployment, and a plan the pre-flight found problems in; then ask, unless --yes (with
+    --output json the plan comes back in an "aborted" envelope: JSON output never prompts)."""
     if prepared.elsewhere:
         raise CliError(
             f"not deployed: there is a deployment in {' and '.join(prepared.elsewhere)}; pass "
             f"--home-region {prepared.elsewhere[0]} to update it, or destroy it there first"
         )
+    refuse_on_problems(prepared, lines, output)
     if output is Output.JSON and not yes:
         error = "--output json cannot ask for confirmation: pass --yes, or --dry-run for the plan alone"
         emit_json(envelope("deploy", "aborted", plan=lines, changed=False, error=error))
@@ -181,15 +208,32 @@ def elsewhere_line(deployment: Deployment, regions: tuple[str, ...]) -> str:
     )
 
 
+def refuse_on_problems(prepared: Prepared, lines: list[str], output: Output) -> None:
+    """The pre-flight's problems stop the deploy before anything changes; --yes does not skip them."""
+    if not prepared.preflight.problems:
+        return
+    error = refusal(prepared.preflight)
+    if output is Output.JSON:
+        emit_json(envelope("deploy", "error", plan=lines, changed=False, error=error))
+        raise typer.Exit(code=1)
+    raise fail("deploy", error, output)
+
+
 def show_deployed(prepared: Prepared, outcome: Outcome, lines: list[str], output: Output) -> None:
     failed = failed_instances(outcome.instances)
-    covered = sorted({i.account_id for i in outcome.instances} - {i.account_id for i in failed})
+    skipped = skipped_instances(outcome.instances)
+    left_out = {i.account_id for i in failed} | {i.account_id for i in skipped}
+    covered = sorted({i.account_id for i in outcome.instances} - left_out)
     if outcome.management_covered:
         covered.append(prepared.observed.management_account)
     result = {
         "accounts_covered": covered,
         "accounts_failed": [
             {"account_id": i.account_id, "status": i.status, "reason": i.reason} for i in failed
+        ],
+        # Suspended accounts: StackSets skip them; not a failure.
+        "accounts_skipped": [
+            {"account_id": i.account_id, "status": i.status, "reason": i.reason} for i in skipped
         ],
         "event_bus_arn": outcome.outputs.get("EventBusArn", prepared.plan.bus_arn),
         "audit_table": outcome.outputs.get("AuditTableName", ""),
@@ -204,6 +248,8 @@ def show_deployed(prepared: Prepared, outcome: Outcome, lines: list[str], output
             console.print(
                 f"[red]{instance.account_id}[/] {instance.status}: {instance.reason}", highlight=False
             )
+        for instance in skipped:
+            console.print(f"{instance.account_id} skipped (suspended account)", highlight=False)
         console.print(f"Central bus: {result['event_bus_arn']}")
         console.print(f"Audit table: {result['audit_table']}")
     if failed:

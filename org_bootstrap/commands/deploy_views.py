@@ -87,6 +87,10 @@ def show_status(result: Status, output: Output | RecordsOutput) -> None:
     console.print(
         f"{counts.accounts} account(s): {counts.covered} fully covered, {counts.with_problems} with problems."
     )
+    inactive = result.footprint.inactive_accounts
+    if inactive:
+        states = ", ".join(f"{a.id} ({a.status or 'state unknown'})" for a in inactive)
+        console.print(f"Not checked, not ACTIVE: {states}.", highlight=False)
     console.print(f"Member role: {MEMBER_ROLE_NOTE}.", highlight=False)
 
 
@@ -111,6 +115,10 @@ def status_envelope(result: Status) -> dict[str, Any]:
             for r in result.accounts
         ],
         "member_role_check": MEMBER_ROLE_NOTE,
+        "not_active": [
+            {"account_id": a.id, "name": a.name, "state": a.status}
+            for a in result.footprint.inactive_accounts
+        ],
     }
     if result.healthy:
         return envelope("status", "ok", result=body)

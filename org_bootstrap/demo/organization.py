@@ -17,11 +17,15 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import boto3
 from moto.server import ThreadedMotoServer
 
 from org_bootstrap.demo.simulation import KeySpec, MotoOrganization
+
+if TYPE_CHECKING:
+    from mypy_boto3_config import ConfigServiceClient
 
 REGION = "eu-west-1"
 STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
@@ -188,6 +192,27 @@ def populate(org: DemoOrganization, seed: int) -> None:
     name, key = MANAGEMENT_USER
     org.accounts.add_user(org.management, name, key, tags={"owner": "cloud-admins@example.com"})
     for account in org.everyone:
+        session = org.accounts.session(account)
         # A running organization has recent credential reports (IAM keeps one for four hours): the sweep
         # then reads it at once instead of waiting for IAM to generate one.
-        org.accounts.session(account).client("iam").generate_credential_report()
+        session.client("iam").generate_credential_report()
+        # And a Config recorder that records IAM users, as akr deploy's pre-flight asks.
+        record_iam_users(session.client("config"))
+
+
+def record_iam_users(config: ConfigServiceClient) -> None:
+    """A configuration recorder named "default" that records AWS::IAM::User, started, as an account that
+    meets docs/deploying.md's prerequisites has (moto's CloudFormation makes no Config resources)."""
+    config.put_configuration_recorder(
+        ConfigurationRecorder={
+            "name": "default",
+            "roleARN": "arn:aws:iam::123456789012:role/config-recorder",
+            "recordingGroup": {
+                "allSupported": False,
+                "includeGlobalResourceTypes": False,
+                "resourceTypes": ["AWS::IAM::User"],
+            },
+        }
+    )
+    config.put_delivery_channel(DeliveryChannel={"name": "default", "s3BucketName": "config-bucket"})
+    config.start_configuration_recorder(ConfigurationRecorderName="default")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -15,12 +15,15 @@ from org_bootstrap.deploy.lambda_zip import Artifact, Target, build_lambda_zip
 from org_bootstrap.deploy.observed import InstanceState, Observed
 from org_bootstrap.deploy.organization import observe, read_stackset, security_session
 from org_bootstrap.deploy.plan import Plan, plan_deploy
+from org_bootstrap.deploy.preflight import Preflight
+from org_bootstrap.deploy.readiness import check_readiness
 from org_bootstrap.deploy.stacks import POLL_SECONDS, Progress, apply_stack, apply_stackset
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """Everything known before the first change: the package, the organization and the plan."""
+    """Everything known before the first change: the package, the organization, the plan and what would
+    fail if it were carried out now."""
 
     deployment: Deployment
     artifact: Artifact
@@ -29,6 +32,7 @@ class Prepared:
     elsewhere: tuple[str, ...] = ()
     """Other regions where the security account has the central stack: a deployment in another home
     region (looked for only when the home region has none)."""
+    preflight: Preflight = field(default_factory=Preflight)
 
 
 @dataclass(frozen=True)
@@ -66,8 +70,15 @@ def prepare(
     if look_elsewhere and observed.central_stack is None:
         progress("looking for a deployment in the other regions")
         elsewhere = regions_with_central(aws, deployment, observed.caller_account)
+    progress("checking what the plan needs (the pre-flight)")
+    preflight = check_readiness(aws, deployment, observed, plan, progress)
     return Prepared(
-        deployment=deployment, artifact=artifact, observed=observed, plan=plan, elsewhere=elsewhere
+        deployment=deployment,
+        artifact=artifact,
+        observed=observed,
+        plan=plan,
+        elsewhere=elsewhere,
+        preflight=preflight,
     )
 
 
@@ -75,6 +86,8 @@ def carry_out(
     aws: Aws, prepared: Prepared, progress: Progress, *, poll_seconds: float = POLL_SECONDS
 ) -> Outcome:
     deployment, observed, plan = prepared.deployment, prepared.observed, prepared.plan
+    if prepared.preflight.problems:
+        raise CliError(refusal(prepared.preflight))
     region = deployment.home_region
     if plan.enable_trusted_access:
         progress("enabling trusted access for CloudFormation StackSets")
@@ -128,6 +141,14 @@ def carry_out(
         outputs=outputs,
         instances=stackset.instances if stackset else (),
         management_covered=plan.management is not None,
+    )
+
+
+def refusal(preflight: Preflight) -> str:
+    count = len(preflight.problems)
+    return (
+        f"the pre-flight found {count} problem(s) (listed in the plan): nothing was changed; "
+        "fix them and run akr deploy again"
     )
 
 

@@ -42,14 +42,22 @@ class Deployment(BaseModel):
     warn_days_before: int | None = Field(default=None, ge=0, le=90)
     protected_user_path: str | None = Field(default=None, pattern=PROTECTED_PATH_PATTERN)
     """Break-glass users: exempt centrally, and denied to the member role in every account."""
+    reserved_concurrency: int | None = Field(default=None, ge=0, le=1000)
+    """The remediator's reserved concurrency (the worker's and the sweep's come with it); 0: none."""
     security_role: str = "OrganizationAccountAccessRole"
+    account_role: str = "OrganizationAccountAccessRole"
+    """The role the pre-flight looks into the target accounts through (read-only: a session policy)."""
     central_stack_name: str = "access-key-remediation"
     stackset_name: str = "access-key-remediation-member"
     management_stack_name: str = "access-key-remediation-member"
     rule_name_prefix: str = "akr-"
     member_role_name: str = "AccessKeyRemediationRole"
     remediator_role_name: str = "access-key-remediator"
-    failure_tolerance_percentage: int = Field(default=10, ge=0, le=100)
+    failure_tolerance_percentage: int = Field(default=100, ge=0, le=100)
+    """Every account is tried and each failure is reported with its reason (the pre-flight has caught the
+    foreseeable ones): one account's failure says nothing about the others', and a lower percentage rounds
+    down to 0 in an organization of fewer accounts than it divides (10% of 9), so that the first failure
+    would stop the operation in every account after it (stacks.operation_preferences)."""
     max_concurrent_percentage: int = Field(default=25, ge=1, le=100)
 
     @field_validator("targets")
@@ -77,6 +85,8 @@ class DeploymentPolicy(BaseModel):
     warn_days_before: int = Field(default=0, ge=0, le=90)
     protected_user_path: str = Field(default="", pattern=PROTECTED_PATH_PATTERN)
     create_config_recorder: bool = False
+    reserved_concurrency: int = Field(default=0, ge=0, le=1000)
+    """0: nothing reserved (the template's empty ReservedConcurrency)."""
 
 
 class PolicyError(ValueError):
@@ -118,6 +128,11 @@ def resolve_policy(
             # The central stack's value, even when empty: both stacks must have the same.
             lambda: central.get("ProtectedUserPath", member.get("ProtectedUserPath")),
             defaults.protected_user_path,
+        ),
+        "reserved_concurrency": _given(
+            deployment.reserved_concurrency,
+            lambda: _number(central, "ReservedConcurrency"),
+            defaults.reserved_concurrency,
         ),
         "create_config_recorder": _given(
             deployment.create_config_recorder,
@@ -200,6 +215,7 @@ def central_parameters(
         "ProtectedUserPath": policy.protected_user_path,
         "GraceDays": str(policy.grace_days),
         "WarnDaysBefore": str(policy.warn_days_before),
+        "ReservedConcurrency": str(policy.reserved_concurrency or ""),
     }
 
 

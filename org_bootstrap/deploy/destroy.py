@@ -16,7 +16,13 @@ from org_bootstrap.aws import Aws, CliError, describe
 from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.footprint import Footprint
 from org_bootstrap.deploy.organization import read_stackset, security_session
-from org_bootstrap.deploy.stacks import POLL_SECONDS, Progress, delete_stack, wait_operation
+from org_bootstrap.deploy.stacks import (
+    POLL_SECONDS,
+    Progress,
+    delete_stack,
+    operation_preferences,
+    wait_operation,
+)
 from org_bootstrap.deploy.survey import survey
 from org_bootstrap.deploy.teardown import DestroyPlan, plan_destroy
 
@@ -89,11 +95,9 @@ def delete_instances(
     """Delete the stack instances by root/OU (a service-managed StackSet takes no account list), wait, and
     refuse to go on while any instance is left: the StackSet cannot be deleted with instances."""
     name = deployment.stackset_name
-    preferences: Any = {
-        "FailureTolerancePercentage": deployment.failure_tolerance_percentage,
-        "MaxConcurrentPercentage": deployment.max_concurrent_percentage,
-        "RegionConcurrencyType": "PARALLEL",
-    }
+    preferences = operation_preferences(
+        deployment.failure_tolerance_percentage, deployment.max_concurrent_percentage
+    )
     try:
         progress(f"deleting the stack instances of StackSet {name}")
         operation = cloudformation.delete_stack_instances(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from org_bootstrap.deploy.observed import Account, StackSetState, StackState
+from org_bootstrap.deploy.observed import ACTIVE, Account, StackSetState, StackState
 from org_bootstrap.deploy.plan import PlanError
 
 
@@ -25,6 +25,8 @@ class Footprint(_Frozen):
     delegated_admin: bool
     root_id: str = ""
     accounts: tuple[Account, ...] = ()
+    partition: str = "aws"
+    """The caller's partition, from its ARN."""
     stackset: StackSetState | None = None
     management_stack: StackState | None = None
     """Read only from the management account itself: None elsewhere, and when there is none."""
@@ -47,7 +49,12 @@ class Footprint(_Frozen):
 
     @property
     def active_accounts(self) -> tuple[Account, ...]:
-        return tuple(a for a in self.accounts if a.status == "ACTIVE")
+        return tuple(a for a in self.accounts if a.status == ACTIVE)
+
+    @property
+    def inactive_accounts(self) -> tuple[Account, ...]:
+        """Suspended or closing accounts: nothing is deployed to them, nothing in them is checked."""
+        return tuple(a for a in self.accounts if a.status != ACTIVE)
 
 
 def require_administrator(footprint: Footprint, command: str, security_account: str) -> None:

@@ -1,9 +1,12 @@
-"""The remediator's Lambda deployment package: our code plus every dependency the runtime lacks.
+"""The remediator's Lambda deployment package: our code and everything it imports, the AWS SDK included.
 
-The Lambda Python runtime ships boto3 and its dependencies; everything else the remediator needs (pydantic,
-pydantic-core, Powertools, ...) is installed for the Lambda's platform with pip, at the versions installed
-here, so that what is deployed is what was tested. The zip is reproducible (sorted entries, fixed times and
-modes), and its S3 key carries its content hash.
+The AWS SDK (boto3, botocore and their dependencies) is the one pinned in lambda-sdk.txt, next to this
+module: the runtime's own varies by Region and over time, and an SDK whose model lacks a field drops it
+(that file says why, with AWS's advice). Everything else the remediator needs (pydantic, pydantic-core,
+Powertools, and aws-xray-sdk for `Tracing=true`) is installed at the versions installed here, so that what
+is deployed is what was tested; `make sdk-compat` tests the remediator with the pinned SDK. pip installs
+it all for the Lambda's platform. The zip is reproducible (sorted entries, fixed times and modes), and its
+S3 key carries its content hash.
 """
 
 from __future__ import annotations
@@ -23,11 +26,10 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 PROJECT = "access-key-remediation"
-# In every Lambda Python runtime: boto3 and what it depends on.
-RUNTIME_PROVIDED = frozenset(
-    canonicalize_name(name)
-    for name in ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
-)
+SDK_PINS = Path(__file__).with_name("lambda-sdk.txt")
+EXTRAS = ("tracing",)
+"""Packaged whatever the stack's Tracing parameter says: it can be switched on without akr (a plain stack
+update), and the remediator imports aws-xray-sdk only when tracing is on, so that it costs only bytes."""
 PACKAGES = ("remediator",)
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -59,25 +61,63 @@ class Artifact:
         return f"remediator/{self.sha256[:20]}.zip"
 
 
-def runtime_requirements() -> list[str]:
-    """The closure of the remediator's runtime dependencies, minus what Lambda provides, pinned to the
-    versions installed here."""
-    pinned: dict[str, str] = {}
-    pending = [Requirement(text) for text in requires(PROJECT) or []]
-    while pending:
-        requirement = pending.pop()
-        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+def sdk_pins() -> dict[str, str]:
+    """Distribution name -> version, from lambda-sdk.txt (`name==version` lines; # starts a comment)."""
+    pins: dict[str, str] = {}
+    for line in SDK_PINS.read_text().splitlines():
+        text = line.split("#", 1)[0].strip()
+        if not text:
             continue
+        requirement = Requirement(text)
+        specifiers = list(requirement.specifier)
+        if len(specifiers) != 1 or specifiers[0].operator != "==":
+            raise PackagingError(f"{SDK_PINS.name}: {text!r} is not pinned with ==")
+        pins[canonicalize_name(requirement.name)] = specifiers[0].version
+    return pins
+
+
+def runtime_requirements() -> list[str]:
+    """The closure of the remediator's runtime dependencies (with EXTRAS), pinned: the AWS SDK to
+    lambda-sdk.txt, which is its whole closure (pip resolved it; `make sdk-compat` installs it the same
+    way), the rest to the versions installed here. What the rest requires of the SDK (Powertools of
+    jmespath, aws-xray-sdk of botocore) must hold for the pinned versions, or the package is refused."""
+    sdk = sdk_pins()
+    pinned: dict[str, str] = {}
+    wanted: list[tuple[str, Requirement]] = []
+    pending = [(PROJECT, Requirement(text)) for text in requires(PROJECT) or []]
+    while pending:
+        wanted_by, requirement = pending.pop()
+        if not _applies(requirement, wanted_by):
+            continue
+        wanted.append((wanted_by, requirement))
         name = canonicalize_name(requirement.name)
-        if name in pinned or name in RUNTIME_PROVIDED:
+        if name in pinned:
+            continue
+        if name in sdk:
+            pinned.update(sdk)  # the installed metadata is another version's: the pins are the closure
             continue
         try:
-            version = distribution(name).version
+            pinned[name] = distribution(name).version
         except PackageNotFoundError as exc:
             raise PackagingError(f"{name} is required by the remediator but not installed") from exc
-        pinned[name] = version
-        pending.extend(Requirement(text) for text in requires(name) or [])
+        pending.extend((name, Requirement(text)) for text in requires(name) or [])
+    for wanted_by, requirement in wanted:
+        version = pinned[canonicalize_name(requirement.name)]
+        if not requirement.specifier.contains(version, prereleases=True):
+            raise PackagingError(
+                f"{wanted_by} requires {requirement}, but the package would carry "
+                f"{requirement.name} {version} ({SDK_PINS.name} or this environment)"
+            )
     return sorted(f"{name}=={version}" for name, version in pinned.items())
+
+
+def _applies(requirement: Requirement, wanted_by: str) -> bool:
+    """A requirement without a marker, or whose marker holds for the Lambda: no extra, except the
+    project's own EXTRAS."""
+    if requirement.marker is None:
+        return True
+    extras = EXTRAS if wanted_by == PROJECT else ()
+    return any(requirement.marker.evaluate({"extra": extra}) for extra in ("", *extras))
 
 
 def build_lambda_zip(destination: Path, target: Target | None = Target()) -> Artifact:

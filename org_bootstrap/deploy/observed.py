@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
+ACTIVE = "ACTIVE"
 
 
 class _Frozen(BaseModel):
@@ -16,6 +17,8 @@ class Account(_Frozen):
     id: str
     name: str
     status: str
+    """Organizations' State (ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED, ...), its Status where the answer
+    has no State; "" with neither (remediator.adapters.organization.account_state)."""
 
 
 class StackState(_Frozen):
@@ -57,6 +60,8 @@ class Observed(_Frozen):
     accounts: tuple[Account, ...]
     target_accounts: tuple[str, ...]
     """Accounts under the deployment's targets, the management account excluded (StackSets skip it)."""
+    partition: str = "aws"
+    """The caller's partition, from its ARN: every ARN the plan builds is in it."""
     bucket_exists: bool = False
     code_uploaded: bool = False
     central_stack: StackState | None = None

@@ -19,6 +19,7 @@ from org_bootstrap.deploy.observed import (
     StackSetState,
     StackState,
 )
+from remediator.adapters.organization import account_state
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -43,6 +44,8 @@ class OrganizationView:
     delegated_admin: bool
     root_id: str = ""
     accounts: tuple[Account, ...] = ()
+    partition: str = "aws"
+    """The caller's (aws, aws-cn, aws-us-gov): the organization's accounts are all in it."""
 
     @property
     def administers(self) -> bool:
@@ -53,7 +56,7 @@ class OrganizationView:
 def read_organization(aws: Aws) -> tuple[OrganizationView, OrganizationsClient]:
     """The organization, read from the caller's account. A member account gets only the first facts
     (it may not read the rest); the commands' planners turn that into their refusal."""
-    caller = aws.caller_account()
+    caller, partition = aws.caller_account(), aws.partition()
     organizations = aws.organizations()
     try:
         organization = organizations.describe_organization()["Organization"]
@@ -63,12 +66,15 @@ def read_organization(aws: Aws) -> tuple[OrganizationView, OrganizationsClient]:
             management=management,
             organization_id=organization["Id"],
             delegated_admin=caller != management and _is_delegated_admin(organizations, caller),
+            partition=partition,
         )
         if not view.administers:
             return view, organizations
-        root_id = organizations.list_roots()["Roots"][0]["Id"]
+        root_id = next(
+            r["Id"] for page in organizations.get_paginator("list_roots").paginate() for r in page["Roots"]
+        )
         accounts = tuple(
-            Account(id=a["Id"], name=a["Name"], status=str(a["Status"]))
+            Account(id=a["Id"], name=a.get("Name", ""), status=account_state(a))
             for page in organizations.get_paginator("list_accounts").paginate()
             for a in page["Accounts"]
         )
@@ -88,6 +94,7 @@ def footprint_of(view: OrganizationView) -> Footprint:
         delegated_admin=view.delegated_admin,
         root_id=view.root_id,
         accounts=view.accounts,
+        partition=view.partition,
     )
 
 
@@ -108,11 +115,12 @@ def observe(aws: Aws, deployment: Deployment, *, code_key: str) -> Observed:
         trusted_access=False,
         accounts=view.accounts,
         target_accounts=(),
+        partition=view.partition,
     )
     if not view.administers:
         return observed  # the planner turns this into the refusal
     try:
-        trusted = _trusted_access(organizations)
+        trusted = trusted_access(organizations)
         targets = deployment.targets or (view.root_id,)
         under = {a for t in targets for a in _accounts_under(organizations, t)}
     except (ClientError, BotoCoreError) as exc:
@@ -143,19 +151,27 @@ def observe(aws: Aws, deployment: Deployment, *, code_key: str) -> Observed:
 
 
 def _is_delegated_admin(organizations: OrganizationsClient, caller: str) -> bool:
+    pages = organizations.get_paginator("list_delegated_administrators").paginate(
+        ServicePrincipal=STACKSETS_PRINCIPAL
+    )
     try:
-        admins = organizations.list_delegated_administrators(ServicePrincipal=STACKSETS_PRINCIPAL)
+        return any(admin["Id"] == caller for page in pages for admin in page["DelegatedAdministrators"])
     except ClientError:
         return False  # a member account may not even list them: it is not one
-    return any(admin["Id"] == caller for admin in admins["DelegatedAdministrators"])
 
 
-def _trusted_access(organizations: OrganizationsClient) -> bool:
+def trusted_access(organizations: OrganizationsClient) -> bool:
+    """Whether the StackSets principal is among the trusted services. The list pages: with many trusted
+    services it can be on page two or later (NextToken in the Organizations service model)."""
+    pages = organizations.get_paginator("list_aws_service_access_for_organization").paginate()
     try:
-        enabled = organizations.list_aws_service_access_for_organization()["EnabledServicePrincipals"]
+        return any(
+            p["ServicePrincipal"] == STACKSETS_PRINCIPAL
+            for page in pages
+            for p in page["EnabledServicePrincipals"]
+        )
     except ClientError:
         return False
-    return any(p["ServicePrincipal"] == STACKSETS_PRINCIPAL for p in enabled)
 
 
 def _accounts_under(organizations: OrganizationsClient, parent: str) -> set[str]:

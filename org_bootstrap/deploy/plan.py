@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from org_bootstrap.deploy.concurrency import reserved_by
 from org_bootstrap.deploy.deployment import (
     Deployment,
     DeploymentPolicy,
@@ -19,12 +20,15 @@ from org_bootstrap.deploy.deployment import (
     resolve_policy,
     template_parameters,
 )
-from org_bootstrap.deploy.observed import Observed, StackSetState, StackState
+from org_bootstrap.deploy.observed import ACTIVE, Observed, StackSetState, StackState
+from org_bootstrap.deploy.regions import home_region_problem
 from remediator.policy import Mode
 
 EVENT_BUS_NAME = "access-key-remediation"
 # Stack instances that an update of the StackSet deploys again (DetailedStatus, or Status OUTDATED).
 RETRIED_INSTANCE_STATES = frozenset({"FAILED", "CANCELLED", "OUTDATED"})
+# How the central template named the remediator's log group before the name carried the stack id.
+OLD_LOG_GROUP_NAME = "LogGroupName: !Sub /aws/lambda/${AWS::StackName}-remediator\n"
 # How much a mode does to a violating key, least first: a change up this list gets a warning in the plan.
 MODE_SEVERITY = {Mode.REPORT: 0, Mode.DEACTIVATE: 1, Mode.STAGED: 2, Mode.DELETE: 3}
 
@@ -86,7 +90,9 @@ class Plan(BaseModel):
     central: Change
     stackset: Change
     missing_instances: tuple[str, ...]
-    """Target accounts without a stack instance yet."""
+    """ACTIVE target accounts without a stack instance yet."""
+    skipped_accounts: tuple[str, ...] = ()
+    """Target accounts that are not ACTIVE (suspended, closing): StackSets skip them, and so does the plan."""
     retried_instances: tuple[str, ...] = ()
     """Accounts whose stack instance failed or is outdated: the StackSet update deploys them again."""
     management: Change | None
@@ -94,6 +100,9 @@ class Plan(BaseModel):
     central_diff: StackDiff = StackDiff()
     stackset_diff: StackDiff = StackDiff()
     management_diff: StackDiff = StackDiff()
+    reserving: int = 0
+    """Reserved concurrent executions the central stack takes from the security account's unreserved
+    pool on top of what it holds now (negative: gives back)."""
 
     @property
     def changes_nothing(self) -> bool:
@@ -114,6 +123,9 @@ def plan_deploy(
     central_template: str,
     member_template: str,
 ) -> Plan:
+    region_problem = home_region_problem(deployment.home_region)
+    if region_problem:
+        raise PlanError(region_problem)
     if observed.is_management:
         call_as = "SELF"
     elif observed.delegated_admin:
@@ -137,9 +149,7 @@ def plan_deploy(
             "only the management account can turn it on"
         )
     targets = deployment.targets or (observed.root_id,)
-    bus_arn = (
-        f"arn:aws:events:{deployment.home_region}:{deployment.security_account_id}:event-bus/{EVENT_BUS_NAME}"
-    )
+    bus_arn = bus_arn_of(deployment, observed.partition)
     policy = _policy(deployment, observed)
     organization_id = observed.organization_id
     central = central_parameters(deployment, policy, organization_id=organization_id, code_key=code_key)
@@ -152,6 +162,9 @@ def plan_deploy(
     management_change = (
         _stack_change(observed.management_stack, member_template, member) if observed.is_management else None
     )
+    deployed = observed.central_stack
+    holds = 0 if deployed is None or deployed.failed_terminally else reserved_by(deployed.parameters)
+    kept = deployed.parameters if deployed else {}
     return Plan(
         call_as=call_as,
         organization_id=observed.organization_id,
@@ -166,13 +179,32 @@ def plan_deploy(
         upload_code=not observed.code_uploaded,
         central=central_change,
         stackset=stackset_change,
-        missing_instances=tuple(a for a in observed.target_accounts if a not in covered),
+        missing_instances=tuple(
+            a for a in observed.target_accounts if a not in covered and _active(observed, a)
+        ),
+        skipped_accounts=tuple(a for a in observed.target_accounts if not _active(observed, a)),
         retried_instances=retried,
         management=management_change,
         central_diff=_diff(central_change, observed.central_stack, central_template, central),
         stackset_diff=_diff(stackset_change, observed.stackset, member_template, member),
         management_diff=_diff(management_change, observed.management_stack, member_template, member),
+        reserving=reserved_by({**kept, **central}) - holds,
     )
+
+
+def _active(observed: Observed, account_id: str) -> bool:
+    account = observed.account(account_id)
+    return account is None or account.status == ACTIVE
+
+
+def bus_arn_of(deployment: Deployment, partition: str) -> str:
+    region, security = deployment.home_region, deployment.security_account_id
+    return f"arn:{partition}:events:{region}:{security}:event-bus/{EVENT_BUS_NAME}"
+
+
+def _state(observed: Observed, account_id: str) -> str:
+    account = observed.account(account_id)
+    return account.status if account and account.status else "state unknown"
 
 
 def _policy(deployment: Deployment, observed: Observed) -> DeploymentPolicy:
@@ -271,6 +303,9 @@ def describe(plan: Plan, deployment: Deployment, observed: Observed) -> list[str
             f"Would deploy the member stack to {len(plan.missing_instances)} account(s): "
             f"{', '.join(plan.missing_instances)}"
         )
+    if plan.skipped_accounts:
+        states = ", ".join(f"{a} ({_state(observed, a)})" for a in plan.skipped_accounts)
+        lines.append(f"Would skip {len(plan.skipped_accounts)} account(s) that are not ACTIVE: {states}")
     if plan.management is None:
         lines.append(
             f"Cannot reach the management account {observed.management_account} from here: deploy "
@@ -283,10 +318,28 @@ def describe(plan: Plan, deployment: Deployment, observed: Observed) -> list[str
             f"the management account {observed.management_account}",
             plan.management_diff,
         )
+    lines += upgrade_notes(plan, deployment, observed)
     lines += warnings(plan)
     if plan.changes_nothing:
         lines.append("Nothing to change: the organization is up to date")
     return lines
+
+
+def upgrade_notes(plan: Plan, deployment: Deployment, observed: Observed) -> list[str]:
+    """What an update changes for a deployment made by an earlier akr, in words."""
+    central = observed.central_stack
+    if plan.central is not Change.UPDATE or central is None:
+        return []
+    notes = []
+    if OLD_LOG_GROUP_NAME in central.template:
+        # The groups were named after the stack alone; a retained one then blocked any later create.
+        stack = deployment.central_stack_name
+        notes.append(
+            "The remediator's and the worker's logs move to new log groups, "
+            f"/aws/lambda/{stack}-remediator-<id> and -worker-<id> (<id>: the stack id's first part); "
+            f"/aws/lambda/{stack}-remediator and -worker are kept, with the logs they hold"
+        )
+    return notes
 
 
 def warnings(plan: Plan) -> list[str]:

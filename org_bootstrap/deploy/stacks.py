@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -14,6 +14,7 @@ from org_bootstrap.deploy.plan import Change
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudformation.type_defs import StackEventTypeDef
 
 Progress = Callable[[str], None]
 CAPABILITIES: list[Any] = ["CAPABILITY_NAMED_IAM"]
@@ -120,21 +121,48 @@ def _wait(
 
 
 def failure_reasons(cloudformation: CloudFormationClient, name: str) -> list[str]:
-    """The reasons CloudFormation gives for the resources that failed, oldest first."""
-    events = cloudformation.describe_stack_events(StackName=name)["StackEvents"]
-    reasons = [
-        f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', e['ResourceStatus'])}"
-        for e in reversed(events)
-        if str(e.get("ResourceStatus", "")).endswith("FAILED")
-    ]
-    return reasons or ["no resource reported a failure (see the stack events)"]
+    """The reasons CloudFormation gives for the resources that failed in the stack's latest operation,
+    oldest first."""
+    failed = []
+    for event in _latest_operation(cloudformation, name):
+        if str(event.get("ResourceStatus", "")).endswith("FAILED"):
+            reason = event.get("ResourceStatusReason", event["ResourceStatus"])
+            failed.append(f"{event['LogicalResourceId']}: {reason}")
+    return failed[::-1] or ["no resource reported a failure (see the stack events)"]
+
+
+def _latest_operation(cloudformation: CloudFormationClient, name: str) -> Iterator[StackEventTypeDef]:
+    """The stack's events, newest first, a page at a time, back to the one that started its latest
+    operation: not through the stack's whole history."""
+    for page in cloudformation.get_paginator("describe_stack_events").paginate(StackName=name):
+        for event in page["StackEvents"]:
+            yield event
+            if _starts_operation(event, name):
+                return
+
+
+def _starts_operation(event: StackEventTypeDef, name: str) -> bool:
+    """The stack's own event that begins an operation someone asked for (a rollback is not one)."""
+    return (
+        event.get("ResourceType") == "AWS::CloudFormation::Stack"
+        and event.get("LogicalResourceId") == name
+        and str(event.get("ResourceStatus", ""))
+        in ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS")
+        and event.get("ResourceStatusReason") == "User Initiated"
+    )
 
 
 # -- StackSet ---------------------------------------------------------------------------------------
 
 
-def _preferences(failure_tolerance: int, max_concurrent: int) -> Any:
+def operation_preferences(failure_tolerance: int, max_concurrent: int) -> Any:
+    """For every StackSet operation, create, update and delete alike. SOFT_FAILURE_TOLERANCE runs at
+    MaxConcurrentPercentage whatever the failures; under the default, STRICT_FAILURE_TOLERANCE, the
+    concurrency falls to the failure tolerance + 1, a single account when the tolerance rounds to 0.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackSetOperationPreferences.html
+    stacksets/organization.yaml sets the same mode."""
     return {
+        "ConcurrencyMode": "SOFT_FAILURE_TOLERANCE",
         "FailureTolerancePercentage": failure_tolerance,
         "MaxConcurrentPercentage": max_concurrent,
         "RegionConcurrencyType": "PARALLEL",
@@ -165,7 +193,7 @@ def apply_stackset(
     `kept` parameters' values (the StackSet's parameters that akr does not set).
     """
     deployment_targets: Any = {"OrganizationalUnitIds": list(targets)}
-    preferences = _preferences(failure_tolerance, max_concurrent)
+    preferences = operation_preferences(failure_tolerance, max_concurrent)
     try:
         if change is Change.CREATE:
             progress(f"creating StackSet {name}")
@@ -266,5 +294,14 @@ def _succeeded(
     )
 
 
+# A suspended account's instance: StackSets skip the account, nothing failed.
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackInstanceComprehensiveStatus.html
+SKIPPED = "SKIPPED_SUSPENDED_ACCOUNT"
+
+
 def failed_instances(instances: Sequence[InstanceState]) -> list[InstanceState]:
-    return [i for i in instances if i.status not in ("SUCCEEDED", "CURRENT")]
+    return [i for i in instances if i.status not in ("SUCCEEDED", "CURRENT", SKIPPED)]
+
+
+def skipped_instances(instances: Sequence[InstanceState]) -> list[InstanceState]:
+    return [i for i in instances if i.status == SKIPPED]

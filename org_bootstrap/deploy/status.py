@@ -37,10 +37,11 @@ from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.footprint import Footprint, require_administrator
 from org_bootstrap.deploy.observed import Account
 from org_bootstrap.deploy.organization import security_session
-from org_bootstrap.deploy.plan import EVENT_BUS_NAME
+from org_bootstrap.deploy.plan import bus_arn_of
 from org_bootstrap.deploy.survey import survey
 
 if TYPE_CHECKING:
+    from mypy_boto3_config import ConfigServiceClient
     from mypy_boto3_iam import IAMClient
 
 Tick = Callable[[str], None]
@@ -63,19 +64,15 @@ class Status:
         return bool(self.central.ok) and all(r.covered for r in self.accounts)
 
 
-def expected_for(deployment: Deployment, organization_id: str) -> Expected:
-    security, region, prefix = (
-        deployment.security_account_id,
-        deployment.home_region,
-        deployment.rule_name_prefix,
-    )
+def expected_for(deployment: Deployment, organization_id: str, partition: str = "aws") -> Expected:
+    security, prefix = deployment.security_account_id, deployment.rule_name_prefix
     return Expected(
         organization_id=organization_id,
-        home_region=region,
+        home_region=deployment.home_region,
         rule_names=(f"{prefix}{ROTATION_RULE}", f"{prefix}{UNUSED_RULE}"),
         forwarding_rule=f"{prefix}{FORWARDING_RULE}",
-        bus_arn=f"arn:aws:events:{region}:{security}:event-bus/{EVENT_BUS_NAME}",
-        remediator_role_arn=f"arn:aws:iam::{security}:role/{deployment.remediator_role_name}",
+        bus_arn=bus_arn_of(deployment, partition),
+        remediator_role_arn=f"arn:{partition}:iam::{security}:role/{deployment.remediator_role_name}",
     )
 
 
@@ -87,7 +84,7 @@ def prepare(aws: Aws, deployment: Deployment) -> Footprint:
 
 def check(aws: Aws, deployment: Deployment, footprint: Footprint, *, account_role: str, tick: Tick) -> Status:
     """Every ACTIVE account, one after the other; `tick` is called once per account, after it."""
-    expected = expected_for(deployment, footprint.organization_id)
+    expected = expected_for(deployment, footprint.organization_id, footprint.partition)
     security = security_session(aws, deployment, footprint.caller_account)
     remediator = _trust(aws.iam(security), deployment.remediator_role_name, "the security account")
     central_status = footprint.central_stack.status if footprint.central_stack else None
@@ -148,19 +145,7 @@ def _look_into(aws: Aws, session: boto3.Session, deployment: Deployment, account
     expected = expected_for(deployment, "")
     try:
         config = aws.config(session, region)
-        statuses = {
-            s["name"]: s.get("recording")
-            for s in config.describe_configuration_recorder_status()["ConfigurationRecordersStatus"]
-        }
-        recorders = tuple(
-            Recorder(
-                name=r.get("name", ""),
-                recording_group=dict(r.get("recordingGroup", {})),
-                recording=statuses.get(r.get("name", "")),
-                service_linked=bool(r.get("servicePrincipal")) or r.get("recordingScope") == "INTERNAL",
-            )
-            for r in config.describe_configuration_recorders()["ConfigurationRecorders"]
-        )
+        recorders = read_recorders(config)
         rules = {
             rule["ConfigRuleName"]: str(rule.get("ConfigRuleState", "ACTIVE"))
             for page in config.get_paginator("describe_config_rules").paginate()
@@ -178,14 +163,32 @@ def _look_into(aws: Aws, session: boto3.Session, deployment: Deployment, account
     }
 
 
+def read_recorders(config: ConfigServiceClient) -> tuple[Recorder, ...]:
+    """The configuration recorders of the client's region, with whether each is recording."""
+    statuses = {
+        s["name"]: s.get("recording")
+        for s in config.describe_configuration_recorder_status()["ConfigurationRecordersStatus"]
+    }
+    return tuple(
+        Recorder(
+            name=r.get("name", ""),
+            recording_group=dict(r.get("recordingGroup", {})),
+            recording=statuses.get(r.get("name", "")),
+            service_linked=bool(r.get("servicePrincipal")) or r.get("recordingScope") == "INTERNAL",
+        )
+        for r in config.describe_configuration_recorders()["ConfigurationRecorders"]
+    )
+
+
 def _forwarding_rule(aws: Aws, session: boto3.Session, region: str, name: str) -> ForwardingRule | None:
     events = aws.events(session, region)
     try:
         rule = events.describe_rule(Name=name)  # the default bus
     except events.exceptions.ResourceNotFoundException:
         return None
-    targets = events.list_targets_by_rule(Rule=name)["Targets"]
-    return ForwardingRule(state=str(rule.get("State", "")), target_arns=tuple(t["Arn"] for t in targets))
+    pages = events.get_paginator("list_targets_by_rule").paginate(Rule=name)
+    targets = tuple(t["Arn"] for page in pages for t in page["Targets"])
+    return ForwardingRule(state=str(rule.get("State", "")), target_arns=targets)
 
 
 def _trust(iam: IAMClient, role_name: str, where: str) -> dict[str, Any] | None:

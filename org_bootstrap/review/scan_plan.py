@@ -169,7 +169,7 @@ def member_session_policy() -> str:
     return _policy((MEMBER_READS, "*"))
 
 
-def security_session_policy(deployment: Deployment) -> str:
+def security_session_policy(deployment: Deployment, partition: str = "aws") -> str:
     """The session policy of --security-role: the central stack's description and template, and Query on
     the tables of the security account's home region. The state table's name is CloudFormation's, known
     only once the stack is read; Query is what keeps the session read-only."""
@@ -177,9 +177,9 @@ def security_session_policy(deployment: Deployment) -> str:
     return _policy(
         (
             CENTRAL_STACK_READS,
-            f"arn:aws:cloudformation:{region}:{account}:stack/{deployment.central_stack_name}/*",
+            f"arn:{partition}:cloudformation:{region}:{account}:stack/{deployment.central_stack_name}/*",
         ),
-        (STATE_TABLE_READS, f"arn:aws:dynamodb:{region}:{account}:table/*"),
+        (STATE_TABLE_READS, f"arn:{partition}:dynamodb:{region}:{account}:table/*"),
     )
 
 
@@ -245,7 +245,7 @@ def prepare_scan(
     check_overrides(overrides)
     check_account_ids(accounts)
     now = now or utc_now()
-    aws.session_policy = security_session_policy(deployment)
+    aws.session_policy = security_session_policy(deployment, aws.partition())
     limiter.attach(aws.base.events)  # every client the base session makes from now on
     view, _ = read_organization(aws)
     footprint = footprint_of(view)

@@ -26,6 +26,7 @@ from org_bootstrap.deploy.central import Central, central_clients, read_central
 from org_bootstrap.deploy.central import settings_from as settings_from_stack
 from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.footprint import require_administrator
+from org_bootstrap.deploy.observed import StackState
 from org_bootstrap.deploy.organization import footprint_of, read_organization
 from org_bootstrap.review.dry_run import KeptRecords, dry_run_remediator
 from org_bootstrap.review.local_sweep import AccountResult, sweep_accounts
@@ -86,6 +87,15 @@ def invoke_sweep(lambda_client: LambdaClient, function_name: str, run_id: str) -
         )
 
 
+def sweep_log_groups(stack: StackState) -> tuple[str, str]:
+    """The sweep function's and the worker's log groups, from the stack's outputs; a stack deployed before
+    it had those outputs has the groups its template named after the stack."""
+    return (
+        stack.outputs.get("SweepLogGroupName", f"/aws/lambda/{stack.name}-sweep"),
+        stack.outputs.get("WorkerLogGroupName", f"/aws/lambda/{stack.name}-worker"),
+    )
+
+
 def prepare_deployed(aws: Aws, deployment: Deployment) -> tuple[Central, str]:
     """The central stack and its sweep function's name."""
     central = read_central(aws, deployment, aws.caller_account())
@@ -103,7 +113,6 @@ def start_deployed(aws: Aws, deployment: Deployment, central: Central, function:
         "lambda", region_name=central.region, endpoint_url=aws.endpoint_url, config=RETRIES
     )
     invoke_sweep(client, function, run_id)
-    stack = central.stack.name
     return Started(
         run_id=run_id,
         function_name=function,
@@ -111,8 +120,7 @@ def start_deployed(aws: Aws, deployment: Deployment, central: Central, function:
         region=central.region,
         mode=central.mode,
         audit_table=central.stack.outputs["AuditTableName"],
-        # As stacksets/central.yaml names them (SweepLogGroup, WorkerLogGroup).
-        log_groups=(f"/aws/lambda/{stack}-sweep", f"/aws/lambda/{stack}-worker"),
+        log_groups=sweep_log_groups(central.stack),
     )
 
 

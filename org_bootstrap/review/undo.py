@@ -30,8 +30,7 @@ class Caller:
 
 
 def caller_identity(aws: Aws) -> Caller:
-    account_id, arn = aws.identify()
-    return Caller(account_id=account_id, arn=arn)
+    return Caller(account_id=aws.caller_account(), arn=aws.caller_arn())
 
 
 @dataclass(frozen=True)

@@ -172,7 +172,8 @@ class Boto3MemberAccount:
                     extra={"account_id": self._account_id, "user_name": user_name, "user_id": user_id},
                 )
                 return None
-            listed = self._iam.list_access_keys(UserName=user_name)["AccessKeyMetadata"]
+            pages = self._iam.get_paginator("list_access_keys").paginate(UserName=user_name)
+            listed = [key for page in pages for key in page["AccessKeyMetadata"]]
             keys = []
             for key in listed:
                 used = self._iam.get_access_key_last_used(AccessKeyId=key["AccessKeyId"])

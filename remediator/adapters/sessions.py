@@ -83,7 +83,7 @@ class AssumedRoleAccess:
         session: boto3.Session,
         role_name: str,
         clock: Callable[[], datetime],
-        partition: str = "aws",
+        partition: str | None = None,
         config: Config = RETRIES,
         sts: STSClient | None = None,
         session_factory: Callable[..., boto3.Session] = member_session,
@@ -92,7 +92,10 @@ class AssumedRoleAccess:
         session_policy: str | None = None,
         deadline: Deadline | None = None,
     ) -> None:
-        """`endpoint_url`: where the member accounts' clients send their calls (the command line's
+        """`partition`: of the member roles' ARNs; None is the partition of the session's region (aws-cn in
+        a China region, aws-us-gov in GovCloud), as the security account and its members share one.
+
+        `endpoint_url`: where the member accounts' clients send their calls (the command line's
         --endpoint-url); None is AWS, or AWS_ENDPOINT_URL.
 
         `session_policy`: an inline session policy (JSON) sent with every AssumeRole. AWS grants the
@@ -149,7 +152,10 @@ class AssumedRoleAccess:
             self._sts = self._deadline.bound(
                 self._session.client("sts", config=self._config, endpoint_url=self._endpoint_url)
             )
-        role_arn = f"arn:{self._partition}:iam::{account_id}:role/{self._role_name}"
+        partition = self._partition or self._session.get_partition_for_region(
+            self._session.region_name or "us-east-1"
+        )
+        role_arn = f"arn:{partition}:iam::{account_id}:role/{self._role_name}"
         name = role_session_name(label)
         try:
             if self._session_policy is None:

@@ -18,12 +18,14 @@ from botocore.stub import Stubber
 
 import org_bootstrap.deploy.apply
 from org_bootstrap.aws import Aws
+from org_bootstrap.demo.organization import record_iam_users
 from org_bootstrap.deploy.deployment import CENTRAL_TEMPLATE
 from org_bootstrap.deploy.lambda_zip import Artifact, Target, build_lambda_zip
 from tests.e2e.akr import deploy
 from tests.moto_server import REGION, ServerOrganization, build_organization, moto_server
 
 if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_organizations import OrganizationsClient
 
 pytestmark = pytest.mark.slow
@@ -112,6 +114,102 @@ def test_declining_the_confirmation_changes_nothing(
     assert result.exit_code == 1
     assert "Would create stack access-key-remediation in the security account" in result.stdout
     assert result.stdout.rstrip().endswith("Aborted: nothing was changed.")
+    assert_untouched(organization, clients, before)
+
+
+@pytest.fixture
+def obstacles(organization: ServerOrganization) -> Iterator[None]:
+    """What a real organization can hold before a first deploy, made and then taken away again: in the
+    first member a role that already has the member role's name; in the second no recorder in the home
+    region, but one that records IAM users in us-east-1; in the security account a role with the
+    remediator role's name."""
+    first, second = organization.members
+    trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+    organization.client("iam", first).create_role(
+        RoleName="AccessKeyRemediationRole", AssumeRolePolicyDocument=trust
+    )
+    organization.client("iam", organization.security).create_role(
+        RoleName="access-key-remediator", AssumeRolePolicyDocument=trust
+    )
+    organization.client("config", second).delete_configuration_recorder(ConfigurationRecorderName="default")
+    elsewhere = organization.session(second).client(
+        "config", region_name="us-east-1", endpoint_url=organization.url
+    )
+    record_iam_users(elsewhere)
+    yield
+    record_iam_users(organization.client("config", second))
+    elsewhere.delete_configuration_recorder(ConfigurationRecorderName="default")
+    organization.client("iam", organization.security).delete_role(RoleName="access-key-remediator")
+    organization.client("iam", first).delete_role(RoleName="AccessKeyRemediationRole")
+
+
+def test_the_pre_flight_lists_what_would_fail_and_the_deploy_does_not_start(
+    organization: ServerOrganization, clients: dict[str, tuple[Any, Any]], obstacles: None
+) -> None:
+    # The pre-flight reads each target account through OrganizationAccountAccessRole with a read-only
+    # session policy (moto does not enforce session policies: test_preflight_reads.py checks the policy).
+    first, second = organization.members
+    before = footprint(organization, clients)
+    by_account = {
+        first: f"Problem: account {first}: IAM role AccessKeyRemediationRole exists already; the member "
+        "stack cannot create it",
+        second: f"Problem: account {second}: no Config recorder in {REGION}; it records AWS::IAM::User in "
+        "us-east-1: deploy with that --home-region",
+    }
+    problems = [
+        f"Problem: the security account {organization.security}: IAM role access-key-remediator exists "
+        "already; the central stack cannot create it",
+        *(by_account[account] for account in sorted(by_account)),  # the accounts in the plan's order
+    ]
+    result = deploy(organization, "--yes", "--output", "json")
+    assert result.exit_code == 1
+    payload = json.loads(result.stdout)
+    assert (payload["status"], payload["changed"]) == ("error", False)
+    assert [line for line in payload["plan"] if line.startswith("Problem: ")] == problems
+    assert payload["error"] == (
+        "the pre-flight found 3 problem(s) (listed in the plan): nothing was changed; fix them and run akr "
+        "deploy again"
+    )
+    result = deploy(organization, "--yes")  # a terminal: the same plan, the same refusal
+    assert result.exit_code == 1
+    assert all(" ".join(p.split()) in " ".join(result.stdout.split()) for p in problems)
+    assert_untouched(organization, clients, before)
+
+
+def test_a_reservation_the_lambda_quota_cannot_hold_stops_the_deploy_before_any_change(
+    organization: ServerOrganization, clients: dict[str, tuple[Any, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # moto has no GetAccountSettings and no concurrency quota: the security account's quota (50, as new
+    # accounts often have) comes from a Stubber, checked against the Lambda service model.
+    def quota(aws: Aws, session: boto3.Session | None = None, region: str | None = None) -> LambdaClient:
+        client: LambdaClient = boto3.Session(region_name=REGION).client("lambda")
+        stub = Stubber(client)
+        stub.add_response(
+            "get_account_settings",
+            {"AccountLimit": {"ConcurrentExecutions": 50, "UnreservedConcurrentExecutions": 50}},
+            {},
+        )
+        stub.activate()
+        return client
+
+    monkeypatch.setattr(Aws, "lambda_", quota)
+    before = footprint(organization, clients)
+    problem = (
+        f"Problem: the security account {organization.security} has a Lambda concurrency quota of 50 (50 "
+        "unreserved): reserving 31 more would leave 19 unreserved, below the 50 Lambda keeps; ask for a "
+        "higher quota (Service Quotas, Lambda concurrent executions) or deploy with --reserved-concurrency 0"
+    )
+    result = deploy(organization, "--reserved-concurrency", "10", "--yes", "--output", "json")
+    assert result.exit_code == 1
+    payload = json.loads(result.stdout)
+    assert (payload["status"], payload["changed"], payload["plan"][-1]) == ("error", False, problem)
+    assert payload["error"] == (
+        "the pre-flight found 1 problem(s) (listed in the plan): nothing was changed; fix them and run "
+        "akr deploy again"
+    )
+    result = deploy(organization, "--reserved-concurrency", "10", "--yes")
+    assert result.exit_code == 1
+    assert " ".join(problem.split()) in " ".join(result.stdout.split())
     assert_untouched(organization, clients, before)
 
 

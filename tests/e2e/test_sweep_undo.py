@@ -19,7 +19,7 @@ from typer.testing import Result
 
 from org_bootstrap.aws import Aws
 from org_bootstrap.deploy.deployment import Deployment
-from org_bootstrap.review.sweep import prepare_deployed
+from org_bootstrap.review.sweep import prepare_deployed, sweep_log_groups
 from remediator.adapters.audit_table import DynamoDBAuditLog
 from remediator.audit import AuditRecord
 from tests.e2e.akr import akr, as_json
@@ -329,6 +329,17 @@ def test_the_deployed_sweep_function_is_the_stacks_output(deployed: Deployed) ->
     configuration = organization.client("lambda", organization.security).get_function(FunctionName=function)
     assert configuration["Configuration"]["Handler"] == "remediator.sweep_handler.lambda_handler"
     assert central.mode == "staged"
+    # The log groups akr sweep points to are the ones the stack made, names ending with its id's first part.
+    groups = organization.client("logs", organization.security).describe_log_groups()["logGroups"]
+    stack = organization.client("cloudformation", organization.security).describe_stacks(
+        StackName="access-key-remediation"
+    )["Stacks"][0]
+    suffix = stack["StackId"].split("/")[2].split("-")[0]
+    assert sweep_log_groups(central.stack) == (
+        "/aws/lambda/access-key-remediation-sweep",
+        f"/aws/lambda/access-key-remediation-worker-{suffix}",
+    )
+    assert set(sweep_log_groups(central.stack)) <= {g["logGroupName"] for g in groups}
 
 
 def test_the_local_sweep_from_a_member_account_is_refused(

@@ -171,8 +171,13 @@ class Scene:
             if n.split(".")[0] in ("remediator", "access-key-remediation")
         ]
         loggers = [logging.getLogger(name) for name in names]
+        # Whatever ran before in this process may have disabled logging (a command's quiet mode).
+        disabled = [logger.disabled for logger in loggers]
+        silenced = logging.root.manager.disable
+        logging.disable(logging.NOTSET)
         for logger in loggers:
             logger.addHandler(logged)
+            logger.disabled = False
         try:
             with redirect_stdout(out):
                 call()
@@ -180,8 +185,10 @@ class Scene:
             logged.messages.append(f"invocation failed: {type(exc).__name__}: {exc}")
             return False
         finally:
-            for logger in loggers:
+            for logger, was in zip(loggers, disabled, strict=True):
                 logger.removeHandler(logged)
+                logger.disabled = was
+            logging.disable(silenced)
             delivery.output.append("\n".join([out.getvalue(), *logged.messages]))
             self.metrics.update(_metrics(out.getvalue()))
         return True

@@ -1,5 +1,5 @@
-"""The Lambda zip holds everything the handler needs besides what the Lambda runtime provides (boto3 and
-its dependencies): extracted alone next to boto3, the handler imports and builds its runtime."""
+"""The Lambda zip holds everything the handler imports, the AWS SDK of lambda-sdk.txt included: extracted
+alone, with nothing else on the path, the handler imports and builds its runtime, with tracing too."""
 
 from __future__ import annotations
 
@@ -8,51 +8,61 @@ import sys
 import zipfile
 from pathlib import Path
 
-import boto3
 import pytest
 
-from org_bootstrap.deploy.lambda_zip import RUNTIME_PROVIDED, Target, build_lambda_zip, runtime_requirements
+from org_bootstrap.deploy import lambda_zip
+from org_bootstrap.deploy.lambda_zip import (
+    PackagingError,
+    Target,
+    build_lambda_zip,
+    runtime_requirements,
+    sdk_pins,
+)
 
 pytestmark = pytest.mark.slow
 
-# What the Lambda Python runtime puts on the path, besides the function's own code.
-RUNTIME_MODULES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
+PROBE = (
+    "import sys; "
+    "sys.path[:0] = [{task!r}]; "
+    "import remediator.handler as h; h.runtime(); "
+    "import boto3, botocore; "
+    "print(boto3.__version__, botocore.__version__, botocore.__file__.startswith({task!r}), "
+    "sorted({{m.split('.')[0] for m in sys.modules}} & {{'moto', 'typer', 'aws_xray_sdk'}}))"
+)
 
 
-def lambda_runtime(tmp_path: Path) -> Path:
-    site = Path(boto3.__file__).parent.parent
-    runtime = tmp_path / "runtime"
-    runtime.mkdir()
-    for name in RUNTIME_MODULES:
-        (runtime / name).symlink_to(site / name)
-    return runtime
-
-
-def test_handler_imports_from_the_zip_with_only_boto3_beside_it(tmp_path: Path) -> None:
-    artifact = build_lambda_zip(tmp_path / "out", Target.local())
-    task = tmp_path / "task"
+@pytest.fixture(scope="module")
+def task(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    artifact = build_lambda_zip(tmp_path_factory.mktemp("out"), Target.local())
+    task = tmp_path_factory.mktemp("task")
     with zipfile.ZipFile(artifact.path) as archive:
         archive.extractall(task)
-    code = (
-        "import sys; "
-        f"sys.path[:0] = [{str(task)!r}, {str(lambda_runtime(tmp_path))!r}]; "
-        "import remediator.handler as h; h.runtime(); "
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'moto', 'typer', 'aws_xray_sdk'}))"
-    )
+    return task
+
+
+@pytest.mark.parametrize(("tracing", "imported"), [("false", "[]"), ("true", "['aws_xray_sdk']")])
+def test_handler_runs_from_the_zip_alone_with_the_pinned_sdk(task: Path, tracing: str, imported: str) -> None:
     environment = {
         "AKR_AUDIT_TABLE": "akr-audit",
         "AKR_STATE_TABLE": "akr-state",
+        "AKR_TRACING": tracing,
         "AWS_DEFAULT_REGION": "eu-west-1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
     }
-    # -S: no site-packages, so nothing from this venv can stand in for a missing dependency.
+    # -S: no site-packages, so nothing from this venv (nor a runtime's boto3) can stand in for what the zip
+    # lacks. aws-xray-sdk is imported only when tracing is on.
     result = subprocess.run(
-        [sys.executable, "-S", "-c", code], env=environment, capture_output=True, text=True, check=False
+        [sys.executable, "-S", "-c", PROBE.format(task=str(task))],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    pins = sdk_pins()
+    assert result.stdout.split(" ", 3) == [pins["boto3"], pins["botocore"], "True", f"{imported}\n"]
 
 
 def test_zip_is_reproducible_and_named_by_its_hash(tmp_path: Path) -> None:
@@ -66,10 +76,35 @@ def test_zip_is_reproducible_and_named_by_its_hash(tmp_path: Path) -> None:
         assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
     assert "remediator/handler.py" in names
     assert not any("__pycache__" in name for name in names)
-    assert not any(name.split("/")[0] in ("boto3", "botocore") for name in names)
+    pins = sdk_pins()
+    shipped = {name.split("/")[0] for name in names if name.split("/")[0].endswith(".dist-info")}
+    assert {f"boto3-{pins['boto3']}.dist-info", f"botocore-{pins['botocore']}.dist-info"} <= shipped
 
 
-def test_requirements_leave_out_what_the_runtime_provides() -> None:
-    names = {requirement.split("==")[0] for requirement in runtime_requirements()}
-    assert {"pydantic", "pydantic-core", "aws-lambda-powertools"} <= names
-    assert not names & RUNTIME_PROVIDED
+def test_requirements_carry_the_pinned_sdk_and_the_tracing_extra() -> None:
+    requirements = dict(requirement.split("==") for requirement in runtime_requirements())
+    assert {"pydantic", "pydantic-core", "aws-lambda-powertools", "aws-xray-sdk"} <= set(requirements)
+    assert {name: requirements[name] for name in sdk_pins()} == sdk_pins()
+
+
+def test_an_sdk_pin_that_breaks_a_requirement_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pins = tmp_path / "lambda-sdk.txt"
+    pins.write_text(lambda_zip.SDK_PINS.read_text().replace("jmespath==1.1.0", "jmespath==0.10.0"))
+    monkeypatch.setattr(lambda_zip, "SDK_PINS", pins)
+    with pytest.raises(PackagingError) as raised:
+        runtime_requirements()
+    assert str(raised.value) == (
+        "aws-lambda-powertools requires jmespath<2.0.0,>=1.0.1, but the package would carry jmespath 0.10.0 "
+        "(lambda-sdk.txt or this environment)"
+    )
+
+
+def test_an_sdk_pin_must_be_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pins = tmp_path / "lambda-sdk.txt"
+    pins.write_text("boto3>=1.41  # a floor is not a pin\n")
+    monkeypatch.setattr(lambda_zip, "SDK_PINS", pins)
+    with pytest.raises(PackagingError) as raised:
+        sdk_pins()
+    assert str(raised.value) == "lambda-sdk.txt: 'boto3>=1.41' is not pinned with =="

@@ -259,6 +259,28 @@ def test_credentials_are_cached_until_shortly_before_expiry() -> None:
         stub.assert_no_pending_responses()
 
 
+@pytest.mark.parametrize(
+    ("region", "partition"), [("eu-west-1", "aws"), ("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")]
+)
+def test_the_member_role_is_in_the_partition_of_the_functions_region(region: str, partition: str) -> None:
+    sts = boto3.Session(region_name=region).client("sts")
+    access = AssumedRoleAccess(
+        session=boto3.Session(region_name=region), role_name="R", clock=lambda: NOW, sts=sts
+    )
+    with Stubber(sts) as stub:
+        stub.add_response(
+            "assume_role",
+            credentials(NOW + timedelta(hours=1)),
+            {
+                "RoleArn": f"arn:{partition}:iam::{ACCOUNT}:role/R",
+                "RoleSessionName": "akr-evt-1",
+                "DurationSeconds": 3600,
+            },
+        )
+        access.open(ACCOUNT, region=region, label="evt-1")
+        stub.assert_no_pending_responses()
+
+
 def test_role_session_name_is_valid_for_sts() -> None:
     assert (
         role_session_name("5c1d7e9a-3b2f-4c8e-9a41-2f6d0b7e8c13")

@@ -4,6 +4,7 @@ differs from AWS"): each test names the gap it stands in for."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,12 +16,15 @@ import pytest
 from botocore.stub import Stubber
 
 from org_bootstrap.aws import Aws, CliError
+from org_bootstrap.commands.deploy import show_deployed
+from org_bootstrap.commands.options import Output
 from org_bootstrap.deploy.apply import Outcome, Prepared, carry_out
 from org_bootstrap.deploy.deployment import CENTRAL_TEMPLATE, MEMBER_TEMPLATE, Deployment
 from org_bootstrap.deploy.lambda_zip import Artifact
 from org_bootstrap.deploy.observed import Account, InstanceState, Observed, StackSetState, StackState
 from org_bootstrap.deploy.plan import Change, Plan, plan_deploy
-from org_bootstrap.deploy.stacks import apply_stack, apply_stackset
+from org_bootstrap.deploy.preflight import Preflight
+from org_bootstrap.deploy.stacks import apply_stack, apply_stackset, failure_reasons
 from remediator.policy import Mode
 
 if TYPE_CHECKING:
@@ -42,8 +46,11 @@ BUCKET = f"akr-code-{SECURITY}-{REGION}"
 BUS_ARN = f"arn:aws:events:{REGION}:{SECURITY}:event-bus/access-key-remediation"
 CREATED = datetime(2025, 6, 1, tzinfo=UTC)
 AUTO_DEPLOYMENT = {"Enabled": True, "RetainStacksOnAccountRemoval": False}
+# SOFT_FAILURE_TOLERANCE: under STRICT (the API's default) a tolerance that rounds down to 0 runs one
+# account at a time and the first failure stops the rest (moto ignores OperationPreferences).
 PREFERENCES = {
-    "FailureTolerancePercentage": 10,
+    "ConcurrencyMode": "SOFT_FAILURE_TOLERANCE",
+    "FailureTolerancePercentage": 100,
     "MaxConcurrentPercentage": 25,
     "RegionConcurrencyType": "PARALLEL",
 }
@@ -110,7 +117,7 @@ def stackset_kwargs(change: Change, **overrides: Any) -> dict[str, Any]:
         "region": REGION,
         "call_as": "SELF",
         "missing_accounts": (),
-        "failure_tolerance": 10,
+        "failure_tolerance": 100,
         "max_concurrent": 25,
         "progress": lambda _message: None,
         "poll_seconds": 0,
@@ -438,6 +445,51 @@ def test_stack_that_rolls_back_raises_with_the_reasons_from_its_events(
     )
 
 
+def stack_event(logical: str, status: str, reason: str = "") -> dict[str, Any]:
+    """One describe_stack_events entry; the stack's own events carry the stack's resource type."""
+    event: dict[str, Any]
+    (event,) = events((logical, status, reason))["StackEvents"]
+    event["EventId"] = f"{logical}-{status}"
+    if logical == CENTRAL_STACK:
+        event["ResourceType"] = "AWS::CloudFormation::Stack"
+    return event
+
+
+def test_failure_reasons_page_back_to_the_start_of_the_latest_operation_only(
+    cfn: tuple[CloudFormationClient, Stubber],
+) -> None:
+    # The events page (100 at a time): the failure can be on page two, and what failed in an earlier
+    # update is not this one's reason. moto answers in one page.
+    client, stub = cfn
+    stub.add_response(
+        "describe_stack_events",
+        {
+            "StackEvents": [
+                stack_event(CENTRAL_STACK, "UPDATE_ROLLBACK_COMPLETE"),
+                stack_event("RemediatorFunction", "UPDATE_COMPLETE"),
+                stack_event(CENTRAL_STACK, "UPDATE_ROLLBACK_IN_PROGRESS", "The following resource(s) failed"),
+            ],
+            "NextToken": "page-2",
+        },
+        {"StackName": CENTRAL_STACK},
+    )
+    stub.add_response(
+        "describe_stack_events",
+        {
+            "StackEvents": [
+                stack_event("WorkerFunction", "UPDATE_FAILED", "Specified ReservedConcurrentExecutions ..."),
+                stack_event(CENTRAL_STACK, "UPDATE_IN_PROGRESS", "User Initiated"),
+                stack_event("SweepQueue", "UPDATE_FAILED", "an earlier update's failure"),
+            ],
+            "NextToken": "page-3",  # never read: the operation started on page two
+        },
+        {"StackName": CENTRAL_STACK, "NextToken": "page-2"},
+    )
+    assert failure_reasons(client, CENTRAL_STACK) == [
+        "WorkerFunction: Specified ReservedConcurrentExecutions ..."
+    ]
+
+
 def test_failed_stack_is_deleted_then_created_again(cfn: tuple[CloudFormationClient, Stubber]) -> None:
     client, stub = cfn
     name = {"StackName": CENTRAL_STACK}
@@ -611,7 +663,9 @@ def prepared(tmp_path: Path, observed: Observed) -> Prepared:
         central_template=CENTRAL_BODY,
         member_template=MEMBER_BODY,
     )
-    return Prepared(deployment=deployment, artifact=artifact, observed=observed, plan=plan)
+    return Prepared(
+        deployment=deployment, artifact=artifact, observed=observed, plan=plan, preflight=Preflight()
+    )
 
 
 def up_to_date(prepared_plan: Plan, **changes: Any) -> Observed:
@@ -900,3 +954,28 @@ def test_new_code_updates_keep_the_deployed_policy_and_every_parameter_akr_does_
     carry_out(StubbedAws(clients), ready, lambda _message: None, poll_seconds=0)
     sent = dict(clients.management_calls)["UpdateStackSet"]["Parameters"]
     assert {"ParameterKey": "MaxAccessKeyAge", "ParameterValue": "90"} in sent
+
+
+# -- the summary: a suspended account is skipped, not failed ------------------------------------------
+
+
+def test_a_suspended_account_is_shown_as_skipped_and_the_deploy_succeeds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    done = prepared(tmp_path, observed())
+    outcome = Outcome(
+        outputs={"EventBusArn": BUS_ARN, "AuditTableName": "audit"},
+        instances=(
+            InstanceState(account_id=SECURITY, region=REGION, status="SUCCEEDED"),
+            InstanceState(account_id=MEMBERS[0], region=REGION, status="SKIPPED_SUSPENDED_ACCOUNT"),
+            InstanceState(account_id=MEMBERS[1], region=REGION, status="SUCCEEDED"),
+        ),
+        management_covered=True,
+    )
+    show_deployed(done, outcome, ["Would ..."], Output.JSON)  # no typer.Exit: nothing failed
+    result = json.loads(capsys.readouterr().out)["result"]
+    assert result["accounts_covered"] == [SECURITY, MEMBERS[1], MANAGEMENT]
+    assert result["accounts_failed"] == []
+    assert result["accounts_skipped"] == [
+        {"account_id": MEMBERS[0], "status": "SKIPPED_SUSPENDED_ACCOUNT", "reason": ""}
+    ]

@@ -28,6 +28,7 @@ ORGANIZATION_ID = "o-a1b2c3d4e5"
 REGION: Final = "eu-west-1"
 PARTITION = "aws"
 STACK_NAME = "akr"
+STACK_UUID = "51af3dc0-da77-11e4-872e-1234567db123"
 
 # Values for the parameters that have no default, valid against their AllowedPattern.
 REQUIRED_PARAMETERS: dict[str, str] = {
@@ -72,6 +73,8 @@ class Stack:
     name: str
     overrides: Mapping[str, str] = field(default_factory=dict)
     account_id: str = ACCOUNT_ID
+    stack_uuid: str = STACK_UUID
+    """The last part of AWS::StackId: another value is another stack of the same name."""
 
     @cached_property
     def template(self) -> dict[str, Any]:
@@ -167,6 +170,8 @@ class Stack:
             "AWS::Region": REGION,
             "AWS::Partition": PARTITION,
             "AWS::StackName": STACK_NAME,
+            "AWS::StackId": f"arn:{PARTITION}:cloudformation:{REGION}:{self.account_id}:stack/{STACK_NAME}/"
+            + self.stack_uuid,
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::NoValue": NO_VALUE,
         }

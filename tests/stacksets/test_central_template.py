@@ -216,7 +216,6 @@ def test_remediator_function_matches_the_code_contract() -> None:
     assert function["Runtime"] in {"python3.12", "python3.13"}
     assert function["Architectures"] == ["arm64"]
     assert (function["MemorySize"], function["Timeout"]) == (256, 120)
-    assert function["ReservedConcurrentExecutions"] == "10"
     assert function["Code"] == {
         "S3Bucket": stack.parameters["CodeBucket"],
         "S3Key": stack.parameters["CodeKey"],
@@ -266,12 +265,45 @@ def test_sweep_functions_match_the_code_contract(
     assert function["Handler"] == handler
     assert handler_exists(handler), f"{handler} is not a function of the package"
     assert function["Timeout"] == timeout
-    assert str(function["ReservedConcurrentExecutions"]) == concurrency
+    assert "ReservedConcurrentExecutions" not in function
+    reserving = central({"ReservedConcurrency": "10"}).resources[logical_id]["Properties"]
+    assert str(reserving["ReservedConcurrentExecutions"]) == concurrency
     assert function["Role"] == stack.resolve({"Fn::GetAtt": [role, "Arn"]})
     assert function["LoggingConfig"] == {"LogGroup": stack.resources[log_group]["Properties"]["LogGroupName"]}
     # Neither keeps failed asynchronous invocations: the sweep is repeated by the next schedule, the
     # worker is invoked synchronously by its queue (test_sweep_queue_...).
     assert "DeadLetterConfig" not in function
+
+
+@pytest.mark.parametrize(
+    ("reserved", "expected"),
+    [("", {}), ("10", {"RemediatorFunction": "10", "SweepFunction": 1, "WorkerFunction": "20"})],
+    ids=["by default nothing", "with ReservedConcurrency all three"],
+)
+def test_concurrency_is_reserved_only_when_asked(reserved: str, expected: dict[str, Any]) -> None:
+    # Every reservation comes out of the unreserved pool Lambda keeps at 100 or more: a default that
+    # reserves would fail in accounts whose quota is 100 or less (moto has no such quota).
+    stack = central({"ReservedConcurrency": reserved})
+    reservations = {
+        logical_id: function["Properties"]["ReservedConcurrentExecutions"]
+        for logical_id, function in stack.of_type("AWS::Lambda::Function").items()
+        if "ReservedConcurrentExecutions" in function["Properties"]
+    }
+    assert reservations == expected
+    # Reserved or not, the mapping paces the sweep against IAM.
+    (mapping,) = stack.of_type("AWS::Lambda::EventSourceMapping").values()
+    assert mapping["Properties"]["ScalingConfig"] == {"MaximumConcurrency": "20"}
+
+
+@pytest.mark.parametrize("value", ["1", "10", "999", "1000"])
+def test_reserved_concurrency_accepts_whole_numbers_up_to_1000(value: str) -> None:
+    check_parameter("ReservedConcurrency", load("central")["Parameters"]["ReservedConcurrency"], value)
+
+
+@pytest.mark.parametrize("value", ["0", "1001", "10.5", "-1", " 10", "010"])
+def test_reserved_concurrency_refuses_what_lambda_would(value: str) -> None:
+    with pytest.raises(ValueError, match="does not match"):
+        check_parameter("ReservedConcurrency", load("central")["Parameters"]["ReservedConcurrency"], value)
 
 
 def environments(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -623,8 +655,11 @@ def test_sweep_schedule_rejects_what_eventbridge_would(expression: str) -> None:
         _ = central({"SweepSchedule": expression}).parameters
 
 
-def test_sweep_queue_outlasts_the_worker_and_redrives_to_its_dead_letter_queue() -> None:
-    stack = central()
+@pytest.mark.parametrize(("reserved", "receives"), [("", 5), ("10", 3)])
+def test_sweep_queue_outlasts_the_worker_and_redrives_to_its_dead_letter_queue(
+    reserved: str, receives: int
+) -> None:
+    stack = central({"ReservedConcurrency": reserved})
     queue = stack.resources["SweepQueue"]["Properties"]
     dead_letters = stack.resources["SweepDeadLetterQueue"]["Properties"]
     # At least six times the function timeout, as AWS advises for an SQS event source
@@ -633,7 +668,8 @@ def test_sweep_queue_outlasts_the_worker_and_redrives_to_its_dead_letter_queue()
     assert queue["MessageRetentionPeriod"] == 4 * 86400
     assert queue["RedrivePolicy"] == {
         "deadLetterTargetArn": stack.resolve({"Fn::GetAtt": ["SweepDeadLetterQueue", "Arn"]}),
-        "maxReceiveCount": 3,
+        # AWS advises 5 or more against throttled receives; reserved, the worker cannot be throttled.
+        "maxReceiveCount": receives,
     }
     # A standard queue's messages keep their first enqueue time in the DLQ: it must keep them longer.
     assert dead_letters["MessageRetentionPeriod"] == 14 * 86400 > queue["MessageRetentionPeriod"]
@@ -643,7 +679,7 @@ def test_sweep_queue_outlasts_the_worker_and_redrives_to_its_dead_letter_queue()
 
 
 def test_worker_reads_the_sweep_queue_with_partial_batch_failures() -> None:
-    stack = central({"WorkerConcurrency": "50"})
+    stack = central({"WorkerConcurrency": "50", "ReservedConcurrency": "10"})
     (mapping,) = stack.of_type("AWS::Lambda::EventSourceMapping").values()
     assert mapping["Properties"] == {
         "EventSourceArn": stack.resolve({"Fn::GetAtt": ["SweepQueue", "Arn"]}),
@@ -665,7 +701,12 @@ def test_every_function_logs_to_its_own_encrypted_group_the_key_admits() -> None
         g["Properties"]["LogGroupName"]: g["Properties"]
         for g in stack.of_type("AWS::Logs::LogGroup").values()
     }
-    assert set(groups) == {f"/aws/lambda/akr-{name}" for name in ("remediator", "sweep", "worker")}
+    # The retained groups end with the first part of the stack id (tests/stacksets/cfn.py STACK_UUID).
+    assert set(groups) == {
+        "/aws/lambda/akr-remediator-51af3dc0",
+        "/aws/lambda/akr-sweep",
+        "/aws/lambda/akr-worker-51af3dc0",
+    }
     assert {stack.resources[f]["Properties"]["LoggingConfig"]["LogGroup"] for f in FUNCTIONS} == set(groups)
     for properties in groups.values():
         assert (properties["KmsKeyId"], properties["RetentionInDays"]) == (stack.outputs["KeyArn"], "365")
@@ -678,6 +719,37 @@ def test_every_function_logs_to_its_own_encrypted_group_the_key_admits() -> None
     assert sorted(admitted) == sorted(
         f"arn:aws:logs:eu-west-1:{SECURITY_ACCOUNT_ID}:log-group:{g}" for g in groups
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "values"),
+    [("central", {}), ("member", {"CreateConfigRecorder": "true"})],
+    ids=["central", "member"],
+)
+def test_no_retained_resource_keeps_a_name_that_a_later_stack_would_reuse(
+    name: str, values: dict[str, str]
+) -> None:
+    # A retained resource with a fixed name makes every later create of the stack fail ("already
+    # exists"): after akr destroy, and, under DeletionPolicy Retain, after a failed first create too.
+    # moto deletes RetainExceptOnCreate resources with their stack, so only the template can show this.
+    first = Stack(name, values)
+    again = Stack(name, values, stack_uuid="9e2c4b1a-0f3d-4c5e-8a7b-6d5e4f3a2b1c")
+    clashes = []
+    for logical_id, resource in first.template["Resources"].items():
+        if resource.get("DeletionPolicy") not in ("Retain", "RetainExceptOnCreate"):
+            continue
+        named = {k: v for k, v in first.resources[logical_id]["Properties"].items() if k.endswith("Name")}
+        clashes += [
+            f"{logical_id}.{k}" for k, v in named.items() if again.resources[logical_id]["Properties"][k] == v
+        ]
+    assert clashes == []
+
+
+def test_logs_and_their_key_are_kept_except_when_their_first_create_rolls_back() -> None:
+    resources = load("central")["Resources"]
+    for logical_id in ("RemediatorLogGroup", "WorkerLogGroup", "Key"):
+        policies = (resources[logical_id]["DeletionPolicy"], resources[logical_id]["UpdateReplacePolicy"])
+        assert policies == ("RetainExceptOnCreate", "Retain"), logical_id
 
 
 def test_audit_table_has_the_keys_and_indexes_the_remediator_queries() -> None:
@@ -746,7 +818,7 @@ def test_alarms_watch_dead_letters_errors_and_the_failure_metric() -> None:
         ),
         *(
             (environment["POWERTOOLS_METRICS_NAMESPACE"], metric, environment["POWERTOOLS_SERVICE_NAME"])
-            for metric in ("RemediationFailures", "ExemptionsRejected")
+            for metric in ("RemediationFailures", "ExemptionsRejected", "SweepFoundNoAccounts")
         ),
     }
     for alarm in alarms.values():

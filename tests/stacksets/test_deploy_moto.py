@@ -221,14 +221,14 @@ def test_sweep_is_deployed_as_the_template_says(deployment: Deployment) -> None:
 
     sweep = aws_lambda.get_function(FunctionName=outputs["SweepFunctionName"])
     worker = aws_lambda.get_function(FunctionName=outputs["WorkerFunctionName"])
-    for function, handler, timeout, concurrency in (
-        (sweep, "remediator.sweep_handler.lambda_handler", 300, 1),
-        (worker, "remediator.worker_handler.lambda_handler", 600, 20),
+    for function, handler, timeout in (
+        (sweep, "remediator.sweep_handler.lambda_handler", 300),
+        (worker, "remediator.worker_handler.lambda_handler", 600),
     ):
         configuration = function["Configuration"]
         assert (configuration["Handler"], configuration["Runtime"]) == (handler, remediator["Runtime"])
         assert (configuration["Timeout"], configuration["MemorySize"]) == (timeout, 256)
-        assert function.get("Concurrency") == {"ReservedConcurrentExecutions": concurrency}
+        assert "Concurrency" not in function  # nothing reserved unless ReservedConcurrency is set
     assert worker["Configuration"]["Role"] == outputs["RemediatorRoleArn"]
     assert sweep["Configuration"]["Role"] not in {outputs["RemediatorRoleArn"], remediator["Role"]}
     assert worker["Configuration"]["Environment"]["Variables"] == shared
@@ -244,7 +244,7 @@ def test_sweep_is_deployed_as_the_template_says(deployment: Deployment) -> None:
     assert (queue["VisibilityTimeout"], queue["MessageRetentionPeriod"]) == ("3600", "345600")
     assert json.loads(queue["RedrivePolicy"]) == {
         "deadLetterTargetArn": dead_letters["QueueArn"],
-        "maxReceiveCount": 3,
+        "maxReceiveCount": 5,
     }
     assert dead_letters["MessageRetentionPeriod"] == "1209600"
     assert queue["SqsManagedSseEnabled"] == dead_letters["SqsManagedSseEnabled"] == "true"

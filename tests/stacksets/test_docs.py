@@ -107,3 +107,17 @@ def test_central_page_says_how_the_sweep_may_list_the_accounts() -> None:
     assert "delegated administrator" in section
     assert "register-delegated-administrator" in section
     assert "list_accounts.html" in section  # the AWS statement that delegated administrators may call it
+
+
+def test_every_test_the_compatibility_table_names_exists() -> None:
+    # docs/aws-compatibility.md says which test covers each moto gap: a renamed or removed test must not
+    # leave a gap that looks covered. `path::name` and `::name` (the previous path's) both count.
+    text = (REPO / "docs" / "aws-compatibility.md").read_text()
+    missing, path = [], ""
+    for found_path, name in re.findall(r"`((?:tests|org_bootstrap)/[\w/]+\.py)?::(\w+)`", text):
+        path = found_path or path
+        if not re.search(rf"^def {name}\(|^{name} = ", (REPO / path).read_text(), re.MULTILINE):
+            missing.append(f"{path}::{name}")
+    named = set(re.findall(r"`(tests/[\w/]+\.py|org_bootstrap/[\w/]+\.py)", text))
+    missing += sorted(p for p in named if not (REPO / p).is_file())
+    assert missing == []

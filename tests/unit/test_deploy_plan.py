@@ -21,6 +21,8 @@ from org_bootstrap.deploy.deployment import (
 )
 from org_bootstrap.deploy.observed import Account, InstanceState, Observed, StackSetState, StackState
 from org_bootstrap.deploy.plan import Change, Plan, PlanError, describe, plan_deploy, warnings
+from org_bootstrap.deploy.regions import HOME_REGIONS, home_region_problem
+from org_bootstrap.deploy.status import expected_for
 from remediator.policy import Mode, Thresholds
 from tests.stacksets.cfn import load
 
@@ -273,6 +275,24 @@ def test_new_code_is_uploaded_and_rolls_the_central_stack() -> None:
     ]
 
 
+def test_an_update_of_a_stack_with_the_older_log_groups_says_they_move() -> None:
+    central = up_to_date().central_stack
+    assert central is not None
+    # The remediator's log group as the central template named it before.
+    template = CENTRAL + "Resources:\n  RemediatorLogGroup:\n    Type: AWS::Logs::LogGroup\n    Properties:\n"
+    template += "      LogGroupName: !Sub /aws/lambda/${AWS::StackName}-remediator\n"
+    older = central.model_copy(
+        update={"parameters": {**central.parameters, "CodeKey": OLD_CODE_KEY}, "template": template}
+    )
+    assert lines(deployment(), up_to_date(central_stack=older)) == [
+        f"Would update stack access-key-remediation in the security account {SECURITY}: new code, "
+        "new template",
+        "The remediator's and the worker's logs move to new log groups, "
+        "/aws/lambda/access-key-remediation-remediator-<id> and -worker-<id> (<id>: the stack id's first "
+        "part); /aws/lambda/access-key-remediation-remediator and -worker are kept, with the logs they hold",
+    ]
+
+
 # -- drift: what the organization has against what is asked ----------------------------------------
 
 
@@ -503,6 +523,55 @@ def test_missing_instances_line_counts_the_accounts() -> None:
 # -- targets and parameters ------------------------------------------------------------------------
 
 
+def test_arns_are_in_the_callers_partition() -> None:
+    result = plan(deployment(home_region="us-gov-west-1"), fresh(partition="aws-us-gov"))
+    bus = f"arn:aws-us-gov:events:us-gov-west-1:{SECURITY}:event-bus/access-key-remediation"
+    assert (result.bus_arn, result.member_parameters["CentralEventBusArn"]) == (bus, bus)
+    expected = expected_for(deployment(home_region="us-gov-west-1"), ORGANIZATION, "aws-us-gov")
+    assert (expected.bus_arn, expected.remediator_role_arn) == (
+        bus,
+        f"arn:aws-us-gov:iam::{SECURITY}:role/access-key-remediator",
+    )
+
+
+# -- the home region: where Config records IAM users and offers both rules (regions.py cites the pages) --
+
+# Launched for Config after February 2022: no global IAM recording, no IAM_USER_UNUSED_CREDENTIALS_CHECK.
+LATER = (
+    "ap-south-2",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ap-east-2",
+    "ca-west-1",
+    "eu-central-2",
+    "eu-south-2",
+    "il-central-1",
+    "me-central-1",
+    "mx-central-1",
+)
+
+
+@pytest.mark.parametrize(
+    "region", ["us-east-1", "eu-west-1", "ap-southeast-3", "us-gov-west-1", "cn-north-1"]
+)
+def test_regions_config_served_before_february_2022_can_be_home(region: str) -> None:
+    assert home_region_problem(region) is None
+
+
+@pytest.mark.parametrize("region", [*LATER, "xx-nowhere-1"])
+def test_later_and_unknown_regions_are_refused_by_the_plan(region: str) -> None:
+    assert region not in HOME_REGIONS
+    with pytest.raises(PlanError) as raised:
+        plan(deployment(home_region=region), fresh())
+    assert str(raised.value).startswith(
+        f"--home-region {region}: AWS Config cannot record AWS::IAM::User there (only in regions where "
+        "Config was available before February 2022) or lacks the access-key rules, so no user would ever "
+        "be evaluated; choose one of af-south-1, ap-east-1, "
+    )
+
+
 def test_targets_default_to_the_root() -> None:
     assert plan(deployment(), fresh()).targets == (ROOT,)
 
@@ -567,6 +636,7 @@ def test_default_parameters_in_full() -> None:
         "ProtectedUserPath": "",
         "GraceDays": "14",
         "WarnDaysBefore": "0",
+        "ReservedConcurrency": "",
     }
     assert result.member_parameters == {
         "SecurityAccountId": SECURITY,
@@ -587,6 +657,20 @@ def test_planning_is_pure() -> None:
     before = observed.model_dump()
     assert plan(deployment(), observed) == plan(deployment(), observed)
     assert observed.model_dump() == before
+
+
+def test_a_suspended_target_is_skipped_and_said_so_not_deployed_to_again_and_again() -> None:
+    # StackSets skip a suspended account (its instance, if any, ends SKIPPED_SUSPENDED_ACCOUNT): planning
+    # a deploy to it would repeat on every run, and the organization would never be up to date.
+    accounts = (*fresh().accounts, Account(id=NEWCOMER, name="closed", status="SUSPENDED"))
+    observed = up_to_date(target_accounts=(SECURITY, *MEMBERS, NEWCOMER), accounts=accounts)
+    result = plan(deployment(), observed)
+    assert (result.missing_instances, result.skipped_accounts) == ((), (NEWCOMER,))
+    assert result.changes_nothing
+    assert describe(result, deployment(), observed) == [
+        f"Would skip 1 account(s) that are not ACTIVE: {NEWCOMER} (SUSPENDED)",
+        NOTHING_TO_CHANGE,
+    ]
 
 
 @pytest.mark.parametrize("status", ["FAILED", "CANCELLED", "OUTDATED"])
@@ -644,6 +728,45 @@ def test_deploy_without_options_keeps_the_deployed_policy_and_changes_nothing() 
         create_config_recorder=True,
     )
     assert describe(result, deployment(), observed) == [NOTHING_TO_CHANGE]
+
+
+# -- reserved concurrency: none unless asked; what the security account gives up is counted ---------
+
+
+def test_a_first_deploy_reserves_nothing() -> None:
+    result = plan(deployment(), fresh())
+    assert (result.central_parameters["ReservedConcurrency"], result.reserving) == ("", 0)
+
+
+def test_a_first_deploy_with_a_reservation_counts_all_three_functions() -> None:
+    result = plan(deployment(reserved_concurrency=10), fresh())
+    # The remediator's 10, the worker's WorkerConcurrency (20 by default) and the sweep's 1.
+    assert (result.central_parameters["ReservedConcurrency"], result.reserving) == ("10", 31)
+
+
+def test_a_deployed_reservation_is_kept_and_takes_nothing_more() -> None:
+    # Stacks deployed before the parameter could be empty hold "10" (its old default): kept as it is.
+    observed = _parameters(up_to_date(), "central_stack", ReservedConcurrency="10", WorkerConcurrency="50")
+    result = plan(deployment(), observed)
+    assert (result.central_parameters["ReservedConcurrency"], result.reserving) == ("10", 0)
+    assert describe(result, deployment(), observed) == [NOTHING_TO_CHANGE]
+
+
+@pytest.mark.parametrize(
+    ("asked", "reserving"),
+    [(9, -1), (10, 0), (11, 1), (0, -61)],
+    ids=["one less", "the same", "one more", "none"],
+)
+def test_changing_a_reservation_counts_the_difference(asked: int, reserving: int) -> None:
+    observed = _parameters(up_to_date(), "central_stack", ReservedConcurrency="10", WorkerConcurrency="50")
+    assert plan(deployment(reserved_concurrency=asked), observed).reserving == reserving
+
+
+def test_a_failed_first_create_holds_no_reservation() -> None:
+    failed = _parameters(up_to_date(), "central_stack", ReservedConcurrency="10")
+    failed = _central(failed, status="ROLLBACK_COMPLETE")
+    result = plan(deployment(), failed)
+    assert (result.central, result.reserving) == (Change.RECREATE, 31)
 
 
 def test_new_code_keeps_the_deployed_policy_and_says_nothing_about_it() -> None:

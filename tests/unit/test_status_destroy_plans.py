@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
+from org_bootstrap.commands.deploy_views import status_envelope
 from org_bootstrap.deploy.coverage import (
     AccountFacts,
     Expected,
@@ -31,6 +32,7 @@ from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.footprint import AuditTable, Footprint
 from org_bootstrap.deploy.observed import Account, InstanceState, StackSetState, StackState
 from org_bootstrap.deploy.plan import PlanError
+from org_bootstrap.deploy.status import Status
 from org_bootstrap.deploy.teardown import describe_destroy, plan_destroy
 
 MANAGEMENT = "111111111111"
@@ -320,6 +322,33 @@ def test_counts() -> None:
         remediator_role_exists=True,
     )
     assert count([covered, bare]).model_dump() == {"accounts": 2, "covered": 1, "with_problems": 1}
+
+
+def test_status_names_the_accounts_it_does_not_check_because_they_are_not_active() -> None:
+    suspended = Account(id=MEMBERS[1], name="closed", status="SUSPENDED")
+    footprint = Footprint(
+        caller_account=MANAGEMENT,
+        management_account=MANAGEMENT,
+        organization_id=ORGANIZATION,
+        delegated_admin=False,
+        accounts=(Account(id=MEMBERS[0], name="open", status="ACTIVE"), suspended),
+    )
+    assert footprint.active_accounts == (footprint.accounts[0],)
+    report = assess(
+        covered_facts(), EXPECTED, member_role="AccessKeyRemediationRole", remediator_role_exists=True
+    )
+    result = Status(
+        footprint=footprint,
+        security_account=SECURITY,
+        expected=EXPECTED,
+        central=Finding(ok=True, detail="central stack access-key-remediation CREATE_COMPLETE"),
+        accounts=(report,),
+    )
+    payload = status_envelope(result)
+    assert payload["status"] == "ok"
+    assert payload["result"]["not_active"] == [
+        {"account_id": MEMBERS[1], "name": "closed", "state": "SUSPENDED"}
+    ]
 
 
 # -- destroy plan --------------------------------------------------------------------------------------

@@ -15,7 +15,14 @@ from org_bootstrap.commands.sweep_views import local_envelope
 from org_bootstrap.deploy.central import settings_from
 from org_bootstrap.deploy.observed import StackState
 from org_bootstrap.review.local_sweep import COUNTS, AccountResult
-from org_bootstrap.review.sweep import SELF_SKIPPED, LocalSweep, describe_local, label_of, new_run_id
+from org_bootstrap.review.sweep import (
+    SELF_SKIPPED,
+    LocalSweep,
+    describe_local,
+    label_of,
+    new_run_id,
+    sweep_log_groups,
+)
 from org_bootstrap.review.undo import UndoPlan, refusal
 from remediator.lifecycle import KeyLifecycle, Stage
 from remediator.policy import Mode, Thresholds
@@ -261,3 +268,14 @@ def test_mode_and_dry_run_need_local(option: list[str]) -> None:
         "status": "error",
         "error": "--mode and --dry-run go with --local: the deployed sweep has its mode",
     }
+
+
+def test_the_log_groups_come_from_the_stack_and_from_its_name_before_it_had_them() -> None:
+    outputs = {
+        "SweepLogGroupName": "/aws/lambda/akr-sweep",
+        "WorkerLogGroupName": "/aws/lambda/akr-worker-51af3dc0",
+    }
+    current = StackState(name="akr", status="UPDATE_COMPLETE", outputs=outputs)
+    assert sweep_log_groups(current) == ("/aws/lambda/akr-sweep", "/aws/lambda/akr-worker-51af3dc0")
+    older = StackState(name="akr", status="UPDATE_COMPLETE", outputs={"AuditTableName": "t"})
+    assert sweep_log_groups(older) == ("/aws/lambda/akr-sweep", "/aws/lambda/akr-worker")
