@@ -73,7 +73,8 @@ unit: install browser
 # The remediator's tests with the AWS SDK the Lambda package carries (org_bootstrap/deploy/lambda-sdk.txt,
 # the one place it is pinned), in a venv of its own, on the runtime's Python 3.12 when this machine has
 # it: a call or a field that SDK lacks fails here, not in an organization. Left out: the command line's
-# own tests (it runs with the operator's SDK), the package build, and the pure property tests.
+# own tests (it runs with the operator's SDK), the package build, and the pure property tests. cfn-lint
+# is there for the tests that read the templates through its YAML loader.
 SDK_VENV := .venv-sdk
 SDK_PINS := org_bootstrap/deploy/lambda-sdk.txt
 LAMBDA_PYTHON ?= $(shell python3.12 -c '' >/dev/null 2>&1 && echo python3.12 || echo $(PYTHON))
@@ -86,7 +87,7 @@ $(SDK_VENV)/.installed: pyproject.toml $(SDK_PINS)
 	rm -rf $(SDK_VENV)
 	$(LAMBDA_PYTHON) -m venv $(SDK_VENV)
 	$(SDK_VENV)/bin/pip install --quiet --upgrade pip
-	$(SDK_VENV)/bin/pip install --quiet -c $(SDK_PINS) -e '.[demo]' pytest pytest-xdist hypothesis
+	$(SDK_VENV)/bin/pip install --quiet -c $(SDK_PINS) -e '.[demo]' pytest pytest-xdist hypothesis 'cfn-lint>=1.20'
 	touch $@
 
 sdk-compat: $(SDK_VENV)/.installed

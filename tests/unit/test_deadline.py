@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import boto3
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
+from remediator.adapters.sessions import RETRIES
 from remediator.deadline import (
     CALL_SECONDS,
     FINAL_RESERVE_SECONDS,
@@ -68,8 +70,10 @@ def test_a_retry_is_refused_once_its_longest_back_off_would_eat_into_the_reserve
 
 
 def test_the_handler_goes_before_botocores_own_for_the_service() -> None:
+    # The clients' own configuration (standard mode): SDKs before 1.42 default to legacy mode, whose
+    # handler is registered on the same event name.
     deadline = Deadline(Clock())
-    client = deadline.bound(boto3.Session(region_name="eu-west-1").client("dynamodb"))
+    client = deadline.bound(boto3.Session(region_name="eu-west-1").client("dynamodb", config=RETRIES))
     deadline.start(0)  # no time at all
     responses = client.meta.events.emit(
         "needs-retry.dynamodb.PutItem",
@@ -77,7 +81,7 @@ def test_the_handler_goes_before_botocores_own_for_the_service() -> None:
         endpoint=None,
         operation=client.meta.service_model.operation_model("PutItem"),
         attempts=1,
-        caught_exception=ConnectionError(),
+        caught_exception=EndpointConnectionError(endpoint_url="https://dynamodb.eu-west-1.amazonaws.com"),
         request_dict={"context": {}},
     )
     first = next(answer for _, answer in responses if answer is not None)
