@@ -5,8 +5,11 @@ BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
 # checkov pins an old boto3, so it lives in a venv of its own.
 CHECKOV_VERSION := 3.3.30
+# mutmut 2 mutates class bodies too (the policy's pydantic bounds); 3.x mutates function bodies only.
+MUTATION_VENV := .venv-mutation
+MUTMUT_VERSION := 2.5.1
 
-.PHONY: install demo test lint typecheck unit cfn-lint checkov docs browser sdk-compat live-test clean
+.PHONY: install demo test lint typecheck unit cfn-lint checkov docs browser sdk-compat live-test mutation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -101,5 +104,17 @@ test: lint typecheck cfn-lint checkov unit sdk-compat
 live-test: install
 	$(BIN)/pytest -m live -v -rs tests/live
 
+$(MUTATION_VENV)/.installed:
+	$(PYTHON) -m venv $(MUTATION_VENV)
+	$(MUTATION_VENV)/bin/pip install --quiet --upgrade pip
+	$(MUTATION_VENV)/bin/pip install --quiet 'mutmut==$(MUTMUT_VERSION)'
+	touch $@
+
+# Mutation testing of the six pure modules (tests/mutation.py, docs/reliability.md); not part of `make test`.
+# MUTATION_JOBS modules run side by side; name some with MUTATION_MODULES=remediator/policy.py.
+MUTATION_JOBS ?= 2
+mutation: install $(MUTATION_VENV)/.installed
+	$(BIN)/python tests/mutation.py --mutmut $(MUTATION_VENV)/bin/mutmut --jobs $(MUTATION_JOBS) $(MUTATION_MODULES)
+
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) $(SDK_VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(SDK_VENV) $(MUTATION_VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from remediator.credential_report import (
     MAX_REPORT_AGE,
     ROOT_ROW,
     CredentialReport,
     ReportKey,
+    ReportRow,
     RowProblem,
     candidates,
     parse_report,
@@ -526,3 +528,64 @@ def test_a_row_that_does_not_read_is_a_problem_and_the_others_are_read(transform
 def test_a_row_without_a_user_is_named_by_its_line() -> None:
     report = parse_report(f"{HEADER}\n,arn,x\n", NOW)
     assert report.problems == (RowProblem(user="line 2", why="no access_key_1_active"),)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "why"),
+    [
+        ("eu-west-1,s3", "eu-west-1,s3,x,y", "2 more field(s) than the header"),
+        (",false,N/A,N/A,N/A,N/A,", ",TRUE,N/A,N/A,N/A,N/A,", "access_key_2_active 'TRUE'"),
+        (
+            "2025-05-31T22:10:00+00:00",
+            "2025-05-31T22:10:00",
+            "access_key_1_last_used_date '2025-05-31T22:10:00' has no time zone",
+        ),
+    ],
+    ids=["two-fields-too-many", "second-slot-active", "naive-last-used"],
+)
+def test_the_problem_names_the_field_as_it_reads(old: str, new: str, why: str) -> None:
+    alice = REPORT.splitlines()[2]
+    report = parse_report(REPORT.replace(alice, alice.replace(old, new)), NOW)
+    assert report.problems == (RowProblem(user="alice", why=why),)
+
+
+def test_a_report_that_reads_has_no_problems() -> None:
+    assert parse_report(REPORT, NOW).problems == ()
+
+
+@pytest.mark.parametrize("value", ["N/A", "not_supported", "no_information", ""])
+def test_a_time_the_report_does_not_know_is_none(value: str) -> None:
+    alice = REPORT.splitlines()[2]
+    report = parse_report(REPORT.replace(alice, alice.replace("2025-05-31T22:10:00+00:00", value)), NOW)
+
+    assert report.rows[1].keys[0] == ReportKey(
+        active=True, last_rotated=at("2025-04-01T09:30:00+00:00"), last_used=None
+    )
+
+
+def test_no_warning_window_unless_asked() -> None:
+    # 89 days 12 h old: due in 12 h, so inside a one-day window and outside none.
+    report = parse_report(report_csv(user_row("alice", active(days(89.5), days(1)))), NOW)
+
+    assert candidates(report, DEFAULT, NOW) == ()
+    assert candidates(report, DEFAULT, NOW, warn_days=1) == ("alice",)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        NO_KEY,
+        parse_report(REPORT, NOW).rows[1],
+        RowProblem(user="alice", why="access_key_1_active 'yes'"),
+        parse_report(REPORT, NOW),
+    ],
+    ids=["key", "row", "problem", "report"],
+)
+def test_the_records_are_frozen_and_closed(
+    record: ReportKey | ReportRow | RowProblem | CredentialReport,
+) -> None:
+    field = next(iter(type(record).model_fields))
+    with pytest.raises(ValidationError):
+        setattr(record, field, getattr(record, field))
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        type(record).model_validate({**record.model_dump(), "unknown": 1})

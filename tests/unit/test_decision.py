@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from remediator.decision import Action, Decision, Rule, decide
 from remediator.exemptions import Exemption
@@ -286,6 +287,17 @@ def test_decision_copies_the_key_facts() -> None:
     assert decision.last_used_at == NOW - days(3)
 
 
+def test_a_decision_is_frozen_closed_and_plans_nothing_unless_told() -> None:
+    decision = decide_one(key(age=days(91), idle=days(3)))
+    fields = decision.model_dump(exclude={"planned_action"})
+
+    assert Decision.model_validate(fields).planned_action is None
+    with pytest.raises(ValidationError):
+        decision.action = Action.NONE  # type: ignore[misc]
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        Decision.model_validate({**fields, "approved_by": "someone"})
+
+
 # --- users with two keys ---------------------------------------------------------------------------
 
 
@@ -545,6 +557,20 @@ def test_report_mode_reason() -> None:
 )
 def test_only_changes_to_keys_mutate(action: Action, mutates: bool) -> None:
     assert action.mutates is mutates
+
+
+def test_rules_and_actions_keep_their_names() -> None:
+    # The audit records and the lifecycle items store these; `akr audit --action` filters on them.
+    assert [rule.value for rule in Rule] == ["rotation", "unused"]
+    assert [action.value for action in Action] == [
+        "none",
+        "report",
+        "warn",
+        "exempt",
+        "deactivate",
+        "delete",
+        "reactivate",
+    ]
 
 
 # --- purity ----------------------------------------------------------------------------------------

@@ -473,7 +473,10 @@ def test_an_exempt_key_is_not_warned() -> None:
     decision = decide(user(facts), WARN_14, [exemption()], NOW)[0]
     assert decision.action is Action.NONE
     assert decision.planned_action is None
-    assert "exempt until" in decision.reason
+    assert decision.reason == (
+        "within policy until 2025-06-06; "
+        "exempt until 2025-07-01 12:00 UTC (platform-team: migration to IAM Identity Center)"
+    )
 
 
 def test_a_key_used_after_its_deactivation_is_not_deleted() -> None:
@@ -485,3 +488,19 @@ def test_a_key_used_after_its_deactivation_is_not_deleted() -> None:
     decision = decide_one(used_again, policy(Mode.STAGED), deactivated={KEY_A: since})
     assert decision.action is Action.NONE
     assert decision.reason.endswith("used since, on 2025-05-04: not deleted")
+
+
+@pytest.mark.parametrize(
+    ("used", "action"),
+    [(-SECOND, Action.DELETE), (timedelta(0), Action.DELETE), (SECOND, Action.NONE)],
+    ids=["used-1s-before", "used-at-the-deactivation", "used-1s-after"],
+)
+def test_a_use_counts_only_after_the_deactivation(used: timedelta, action: Action) -> None:
+    # The last use recorded at the very instant of the deactivation is the use before it: no sign that
+    # someone made the key active again.
+    since = NOW - days(30)
+    facts = KeyFacts(
+        access_key_id=KEY_A, status="Inactive", created_at=NOW - days(200), last_used_at=since + used
+    )
+
+    assert decide_one(facts, policy(Mode.STAGED), deactivated={KEY_A: since}).action is action

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from remediator.exemptions import ANY_USER, Exemption, RejectedExemption, screen
+from remediator.exemptions import ANY_USER, DEFAULT_MAX_EXEMPTION_DAYS, Exemption, RejectedExemption, screen
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -269,6 +269,8 @@ def test_an_exemption_made_in_the_future_is_rejected_beyond_the_clock_skew() -> 
         ("*#*", "anyone", "AKIA9", True),
         ("other#*", "ci", "AKIA1", False),
         ("ci#", "ci", "AKIA1", True),
+        ("ci", "ci", "AKIA1", True),
+        ("cix#*", "ci", "AKIA1", False),
     ],
 )
 def test_a_rejected_item_names_the_keys_its_sort_key_names(
@@ -277,3 +279,60 @@ def test_a_rejected_item_names_the_keys_its_sort_key_names(
     rejected = RejectedExemption(account_id="111122223333", item=item, owner="o", why="w")
     assert rejected.names(user_name=user, access_key_id=key) is named
     assert rejected.note() == f"exemption {item} by o ignored: w"
+
+
+def test_no_exemption_outlives_a_yearly_review_by_default() -> None:
+    # AKR_MAX_EXEMPTION_DAYS and the template's MaxExemptionDays default to this.
+    assert DEFAULT_MAX_EXEMPTION_DAYS == 365
+
+
+def test_an_exemption_without_its_making_time_has_none() -> None:
+    # Items written before the making time was recorded: screen() measures them from now.
+    assert exemption().created_at is None
+
+
+@pytest.mark.parametrize(
+    ("user_name", "access_key_id", "item"),
+    [(USER, None, "alice#*"), (USER, KEY_A, f"alice#{KEY_A}"), (ANY_USER, None, "*#*")],
+)
+def test_item_names_the_user_and_the_key(user_name: str, access_key_id: str | None, item: str) -> None:
+    assert exemption(user_name=user_name, access_key_id=access_key_id).item == item
+
+
+def test_screen_keeps_the_order_and_says_what_it_rejects() -> None:
+    first = exemption(user_name="alice")
+    beyond = exemption(
+        user_name="bob", access_key_id=KEY_B, owner="team-b", expires_at=NOW + timedelta(days=400)
+    )
+    last = exemption(user_name="carol")
+
+    kept, rejected = screen([first, beyond, last], now=NOW, max_days=365)
+
+    assert kept == (first, last)
+    assert rejected == (
+        RejectedExemption(
+            account_id=ACCOUNT,
+            item=f"bob#{KEY_B}",
+            owner="team-b",
+            why="expires 2026-07-06, more than 365 days after it was made (2025-06-01)",
+        ),
+    )
+
+
+@pytest.mark.parametrize("owner", [None, ""], ids=["no-owner", "empty-owner"])
+def test_a_rejected_item_without_an_owner_says_so_without_one(owner: str | None) -> None:
+    rejected = RejectedExemption(
+        account_id=ACCOUNT, item="alice#*", owner=owner, why="expiry has no time zone"
+    )
+
+    assert rejected.note() == "exemption alice#* ignored: expiry has no time zone"
+
+
+def test_a_rejected_exemption_has_no_owner_unless_given_and_is_frozen_and_closed() -> None:
+    rejected = RejectedExemption(account_id=ACCOUNT, item="alice#*", why="malformed")
+
+    assert rejected.owner is None
+    with pytest.raises(ValidationError):
+        rejected.why = "changed"  # type: ignore[misc]
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        RejectedExemption.model_validate({**rejected.model_dump(), "approved_by": "someone"})
