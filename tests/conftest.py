@@ -35,3 +35,22 @@ def _no_akr_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if name.startswith("AKR_"):
             monkeypatch.delenv(name)
     yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_package_per_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every deploy of the run packages the same code with the same pins: pip runs once, and the other
+    deploys copy that zip from a cache shared by the xdist workers (keyed by the package's inputs).
+    tests/integration/test_lambda_zip.py builds without it."""
+    import functools  # noqa: PLC0415
+
+    import org_bootstrap.deploy.apply  # noqa: PLC0415
+    from org_bootstrap.deploy.lambda_zip import build_lambda_zip  # noqa: PLC0415
+
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "lambda-packages"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            org_bootstrap.deploy.apply, "build_lambda_zip", functools.partial(build_lambda_zip, cache=shared)
+        )
+        yield
