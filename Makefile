@@ -71,7 +71,7 @@ browser:
 	fi
 
 unit: install browser
-	$(BIN)/pytest -n 2 tests
+	$(BIN)/pytest -n auto tests
 
 # The remediator's tests with the AWS SDK the Lambda package carries (org_bootstrap/deploy/lambda-sdk.txt,
 # the one place it is pinned), in a venv of its own, on the runtime's Python 3.12 when this machine has
@@ -95,7 +95,7 @@ $(SDK_VENV)/.installed: pyproject.toml $(SDK_PINS)
 
 sdk-compat: $(SDK_VENV)/.installed
 	$(SDK_VENV)/bin/python -c 'import boto3, botocore, sys; print("sdk-compat: Python", sys.version.split()[0], "boto3", boto3.__version__, "botocore", botocore.__version__)'
-	$(SDK_VENV)/bin/pytest -n 2 -q -p no:cacheprovider $(SDK_TESTS)
+	$(SDK_VENV)/bin/pytest -n auto -q -p no:cacheprovider $(SDK_TESTS)
 
 test: lint typecheck cfn-lint checkov unit sdk-compat
 

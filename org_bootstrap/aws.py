@@ -18,6 +18,8 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
+from remediator.adapters.sessions import member_session
+
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_config import ConfigServiceClient
@@ -78,6 +80,10 @@ class Aws:
     what both the role and this policy allow. Set before the first `assume` (the sessions are cached)."""
     _base: boto3.Session | None = None
     _assumed: dict[tuple[str, str], boto3.Session] = field(default_factory=dict)
+    _clients: dict[tuple[boto3.Session, str, str], Any] = field(default_factory=dict)
+    """One client per session, service and region for the life of the command: making one parses its
+    models and endpoint rules again (the demo made 430). Keyed by the session itself, which the key keeps
+    alive, so that a client is never handed to another session's caller."""
     _identity: tuple[str, str] | None = None
     """The caller's account and ARN, read once (sts:GetCallerIdentity)."""
 
@@ -101,12 +107,20 @@ class Aws:
         return str(self.base.region_name)
 
     def _client(self, service: str, session: boto3.Session | None, region: str | None = None) -> Any:
-        return (session or self.base).client(
-            service,  # type: ignore[call-overload]
-            region_name=region or self.region_name,
-            endpoint_url=self.endpoint_url,
-            config=RETRIES,
-        )
+        session = session or self.base
+        key = (session, service, region or self.region_name)
+        client = self._clients.get(key)
+        if client is None:
+            # boto3 clients are safe to share between threads; two threads making the same one at once
+            # only make one too many.
+            client = session.client(
+                service,  # type: ignore[call-overload]
+                region_name=key[2],
+                endpoint_url=self.endpoint_url,
+                config=RETRIES,
+            )
+            self._clients[key] = client
+        return client
 
     def sts(self, session: boto3.Session | None = None) -> STSClient:
         client: STSClient = self._client("sts", session)
@@ -212,7 +226,8 @@ class Aws:
                 credentials = response["Credentials"]
             except (ClientError, BotoCoreError) as exc:
                 raise CliError(f"cannot assume {arn}: {describe(exc)}") from exc
-            self._assumed[key] = boto3.Session(
+            # The models come from the loader every assumed session shares: parsed once, not per account.
+            self._assumed[key] = member_session(
                 aws_access_key_id=credentials["AccessKeyId"],
                 aws_secret_access_key=credentials["SecretAccessKey"],
                 aws_session_token=credentials["SessionToken"],

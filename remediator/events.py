@@ -59,7 +59,7 @@ class EvaluationResult(_Model):
 
 class ComplianceChangeDetail(_Model):
     resource_id: str = Field(min_length=1, max_length=128)
-    aws_region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    aws_region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
     aws_account_id: AccountId
     config_rule_name: str = Field(min_length=1, max_length=128)
     record_version: str | None = None

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from remediator.composition import Runtime, build_runtime
+from remediator.composition import Runtime, build_runtime, in_lambda
 from remediator.errors import EventRejectedError
 from remediator.events import ComplianceType, parse_compliance_change
 from remediator.run import RunResult
@@ -41,8 +41,13 @@ def count(result: RunResult) -> None:
 
 @functools.cache
 def runtime() -> Runtime:
-    """Built on the first invocation and kept while the Lambda is warm. Bad settings fail here."""
+    """Built once per execution environment: in Lambda's init phase (below), elsewhere on first use.
+    Bad settings fail here, so a misconfigured function fails its init, before it takes an event."""
     return build_runtime(load_settings(), on_result=count)
+
+
+if in_lambda():
+    runtime()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediator.adapters.organization import NoActiveAccountsError, active_accounts, enqueue
 from remediator.adapters.sessions import RETRIES
+from remediator.composition import in_lambda
 from remediator.errors import ConfigurationError
 from remediator.settings import Settings, load_settings
 from remediator.sweep import sweep_messages
@@ -26,10 +27,15 @@ metrics = Metrics(namespace="AccessKeyRemediation", service="access-key-remediat
 
 @functools.cache
 def settings() -> Settings:
+    """Read once per execution environment: in Lambda's init phase (below), elsewhere on first use."""
     loaded = load_settings()
     if not loaded.sweep_queue_url:
         raise ConfigurationError("invalid configuration: AKR_SWEEP_QUEUE_URL is required by the sweep")
     return loaded
+
+
+if in_lambda():
+    settings()
 
 
 @logger.inject_lambda_context

@@ -19,7 +19,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from remediator.composition import build_remediator
+from remediator.adapters.sessions import load_member_models
+from remediator.composition import build_remediator, in_lambda
 from remediator.deadline import Deadline
 from remediator.errors import RemediatorError
 from remediator.run import RunResult
@@ -47,9 +48,16 @@ def count(result: RunResult) -> None:
 
 @functools.cache
 def runtime() -> tuple[Settings, Remediator, Deadline]:
+    """Built once per execution environment: in Lambda's init phase (below), elsewhere on first use."""
     settings = load_settings()
     deadline = Deadline()
-    return settings, build_remediator(settings, boto3.Session(), on_result=count, deadline=deadline), deadline
+    session = boto3.Session()
+    load_member_models(session.region_name)
+    return settings, build_remediator(settings, session, on_result=count, deadline=deadline), deadline
+
+
+if in_lambda():
+    runtime()
 
 
 def sweep_one(record: SQSRecord, remediator: Remediator, region: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import freezegun
 import pytest
@@ -35,3 +36,26 @@ def _no_akr_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if name.startswith("AKR_"):
             monkeypatch.delenv(name)
     yield
+
+
+@pytest.fixture(scope="session")
+def package_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run's cache of Lambda packages, shared by the xdist workers (keyed by the package's inputs)."""
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "lambda-packages"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_package_per_run(package_cache: Path) -> Iterator[None]:
+    """Every deploy of the run packages the same code with the same pins: pip runs once, and the other
+    deploys copy that zip from the run's cache, in place of the demo's own (never the user's cache
+    directory). tests/integration/test_lambda_zip.py builds without it."""
+    import org_bootstrap.deploy.apply  # noqa: PLC0415
+    from org_bootstrap.deploy.lambda_zip import Artifact, Target, build_lambda_zip  # noqa: PLC0415
+
+    def cached(destination: Path, target: Target | None, *, cache: Path | None = None) -> Artifact:
+        return build_lambda_zip(destination, target, cache=package_cache)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(org_bootstrap.deploy.apply, "build_lambda_zip", cached)
+        yield

@@ -14,6 +14,7 @@ same account ids and access key ids, run after run.
 
 from __future__ import annotations
 
+import os
 import random
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -218,8 +219,14 @@ def running_demo(
         )
 
 
+def package_cache() -> Path:
+    """Where the demo keeps the packages it built, by their inputs: a second demo skips pip. Only the demo:
+    a real deploy packages afresh. XDG's cache directory, as most command-line tools use."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "akr" / "packages"
+
+
 def _deploy(aws: Aws, deployment: Deployment, progress: Callable[[str], None]) -> None:
-    prepared = prepare(aws, deployment, progress, look_elsewhere=False)
+    prepared = prepare(aws, deployment, progress, look_elsewhere=False, package_cache=package_cache())
     outcome = carry_out(aws, prepared, progress, poll_seconds=0.05)
     failed = failed_instances(outcome.instances)
     if failed:

@@ -13,6 +13,8 @@ import boto3
 import freezegun
 from freezegun import freeze_time
 
+from remediator.adapters.sessions import member_session
+
 if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
 
@@ -44,11 +46,12 @@ class UserHandle:
 
 
 def session_in(account_id: str, sts: STSClient, *, region: str = REGION) -> boto3.Session:
-    """A session in `account_id` through OrganizationAccountAccessRole, as an operator would have one."""
+    """A session in `account_id` through OrganizationAccountAccessRole, as an operator would have one. Its
+    clients share the loaded service models with every other assumed session (member_session)."""
     credentials = sts.assume_role(
         RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole", RoleSessionName="setup"
     )["Credentials"]
-    return boto3.Session(
+    return member_session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],

@@ -52,11 +52,13 @@ def prepare(
     *,
     target: Target | None = LAMBDA_TARGET,
     look_elsewhere: bool = True,
+    package_cache: Path | None = None,
 ) -> Prepared:
     """Package, observe, plan. `look_elsewhere`: without a central stack in the home region, look for one
-    in the other regions (one call per region; the demo's brand-new organization has none)."""
+    in the other regions (one call per region; the demo's brand-new organization has none).
+    `package_cache`: where packages built before are kept by their inputs (build_lambda_zip)."""
     progress("building the remediator package")
-    artifact = build_lambda_zip(Path(tempfile.mkdtemp(prefix="akr-build-")), target)
+    artifact = build_lambda_zip(Path(tempfile.mkdtemp(prefix="akr-build-")), target, cache=package_cache)
     progress("reading the organization")
     observed = observe(aws, deployment, code_key=artifact.key)
     plan = plan_deploy(

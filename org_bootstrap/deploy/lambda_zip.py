@@ -12,6 +12,7 @@ S3 key carries its content hash.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -120,23 +121,61 @@ def _applies(requirement: Requirement, wanted_by: str) -> bool:
     return any(requirement.marker.evaluate({"extra": extra}) for extra in ("", *extras))
 
 
-def build_lambda_zip(destination: Path, target: Target | None = Target()) -> Artifact:
-    """Build the zip in `destination` (a directory) and return it with its hash."""
+def build_lambda_zip(
+    destination: Path, target: Target | None = Target(), *, cache: Path | None = None
+) -> Artifact:
+    """Build the zip in `destination` (a directory) and return it with its hash. With a `cache` directory,
+    a package built before from the same inputs (requirements, platform, our code, this builder) is copied
+    from there instead of running pip again: the build is reproducible, so it is the same zip."""
     source = Path(__file__).resolve().parents[2]
+    requirements = runtime_requirements()
+    cached = cache / f"{_inputs_digest(source, requirements, target)}.zip" if cache else None
+    destination.mkdir(parents=True, exist_ok=True)
+    if cached is not None and cached.is_file():
+        return _placed(cached, destination)
     with tempfile.TemporaryDirectory(prefix="akr-lambda-") as work:
         root = Path(work) / "package"
-        _pip_install(root, runtime_requirements(), target)
+        _pip_install(root, requirements, target)
         for package in PACKAGES:
             shutil.copytree(
                 source / package, root / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
             )
-        destination.mkdir(parents=True, exist_ok=True)
         staged = Path(work) / "remediator.zip"
         _write_zip(staged, root)
-        digest = hashlib.sha256(staged.read_bytes()).hexdigest()
-        final = destination / f"remediator-{digest[:20]}.zip"
-        shutil.move(staged, final)
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            # Written aside and renamed: builds running side by side never see half a file.
+            partial = cached.with_name(f"{cached.stem}.{os.getpid()}.partial")
+            shutil.copyfile(staged, partial)
+            partial.replace(cached)
+        return _placed(staged, destination)
+
+
+def _placed(built: Path, destination: Path) -> Artifact:
+    digest = hashlib.sha256(built.read_bytes()).hexdigest()
+    final = destination / f"remediator-{digest[:20]}.zip"
+    shutil.copyfile(built, final)
     return Artifact(path=final, sha256=digest)
+
+
+def _inputs_digest(
+    source: Path, requirements: Iterable[str], target: Target | None, builder: Path = Path(__file__)
+) -> str:
+    """What the package is made of: the pinned requirements, the platform, the packaged code, and this
+    module (how it is made)."""
+    digest = hashlib.sha256()
+    digest.update("\n".join(requirements).encode())
+    digest.update(repr(target).encode())
+    files = sorted(
+        path
+        for package in PACKAGES
+        for path in (source / package).rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    )
+    for path in [*files, builder.resolve()]:
+        digest.update(path.relative_to(source).as_posix().encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 def _pip_install(root: Path, requirements: Iterable[str], target: Target | None) -> None:

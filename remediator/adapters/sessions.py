@@ -46,6 +46,23 @@ def role_session_name(label: str) -> str:
 _LOADER = botocore.loaders.create_loader()
 
 
+def load_member_models(region_name: str | None) -> None:
+    """Parse into the shared loader what the member accounts' clients need (the IAM and Config models,
+    their endpoint rules, the paginators Boto3MemberAccount uses), by making those clients once without
+    using them: the first account's clients then find everything parsed. Makes no call."""
+    never_sent = "unused"
+    session = member_session(
+        aws_access_key_id=never_sent,
+        aws_secret_access_key=never_sent,
+        aws_session_token=never_sent,
+        region_name=region_name,
+    )
+    iam = session.client("iam", config=RETRIES)
+    iam.get_paginator("list_users")
+    iam.get_paginator("list_access_keys")
+    session.client("config", config=RETRIES)
+
+
 def member_session(
     *,
     aws_access_key_id: str,

@@ -7,7 +7,6 @@ template error (which leaves a code bucket and a failed central stack, as in AWS
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,6 @@ import org_bootstrap.deploy.apply
 from org_bootstrap.aws import Aws
 from org_bootstrap.demo.organization import record_iam_users
 from org_bootstrap.deploy.deployment import CENTRAL_TEMPLATE
-from org_bootstrap.deploy.lambda_zip import Artifact, Target, build_lambda_zip
 from tests.e2e.akr import deploy
 from tests.moto_server import REGION, ServerOrganization, build_organization, moto_server
 
@@ -35,18 +33,10 @@ BROKEN_QUEUE_NAME = "not a valid queue name!"
 
 
 @pytest.fixture(scope="module")
-def organization(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerOrganization]:
-    # The package is built once, for the Lambda's platform, and reused by every deploy of this module.
-    artifact = build_lambda_zip(tmp_path_factory.mktemp("package"), Target())
-
-    def packaged(destination: Path, target: Target | None = None) -> Artifact:
-        copy = destination / artifact.path.name
-        shutil.copyfile(artifact.path, copy)
-        return Artifact(path=copy, sha256=artifact.sha256)
-
+def organization() -> Iterator[ServerOrganization]:
+    # The package comes from the run's cache (tests/conftest.py): built once for every deploy.
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("AWS_SESSION_TOKEN", raising=False)  # moto's server reads the account from the key
-        patch.setattr(org_bootstrap.deploy.apply, "build_lambda_zip", packaged)
         with moto_server() as url:
             yield build_organization(url)
 

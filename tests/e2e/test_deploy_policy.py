@@ -37,15 +37,17 @@ class Package:
     artifact: Artifact
     sha256: str
 
-    def build(self, destination: Path, target: Target | None = None) -> Artifact:
+    def build(
+        self, destination: Path, target: Target | None = None, *, cache: Path | None = None
+    ) -> Artifact:
         copy = destination / self.artifact.path.name
         shutil.copyfile(self.artifact.path, copy)
         return Artifact(path=copy, sha256=self.sha256)
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory: pytest.TempPathFactory) -> Package:
-    artifact = build_lambda_zip(tmp_path_factory.mktemp("package"), Target())
+def package(tmp_path_factory: pytest.TempPathFactory, package_cache: Path) -> Package:
+    artifact = build_lambda_zip(tmp_path_factory.mktemp("package"), Target(), cache=package_cache)
     return Package(artifact=artifact, sha256=artifact.sha256)
 
 

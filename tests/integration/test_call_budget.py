@@ -6,17 +6,19 @@ hook (tests/call_counter.py); the fallback through ListUsers paging is covered b
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from org_bootstrap.demo.simulation import AUDIT_TABLE, STATE_TABLE, KeySpec, MotoOrganization
-from remediator.composition import build_remediator
+from remediator.composition import build_remediator, build_runtime
 from remediator.events import parse_compliance_change
 from remediator.settings import Settings
 from tests.call_counter import CallCounter, answer_config_from_iam
 from tests.fixtures import load_event, retarget
+from tests.integration.lambda_context import FakeLambdaContext
 
 pytestmark = pytest.mark.slow
 
@@ -62,3 +64,43 @@ def test_calls_per_event_are_independent_of_account_size(
         "sts:AssumeRole": 1,
     }
     assert sum(calls.values()) <= 7
+
+
+@pytest.mark.usefixtures("org")
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        # Idempotency (in progress, completed), the account's exemptions and key lifecycles, the
+        # journal's intent and outcome (each one transaction with the key's lifecycle).
+        (1, {"PutItem": 1, "Query": 2, "TransactWriteItems": 2, "UpdateItem": 1}),
+        # Each further key of the user adds its decision record.
+        (2, {"PutItem": 2, "Query": 2, "TransactWriteItems": 2, "UpdateItem": 1}),
+    ],
+)
+def test_dynamodb_calls_per_event_with_idempotency(
+    org: MotoOrganization, keys: int, expected: dict[str, int]
+) -> None:
+    member = org.members[0]
+    specs = (KeySpec(age_days=120, used_days_ago=1), KeySpec(age_days=5))[:keys]
+    alice = org.add_user(member, "alice", *specs)
+
+    def member_session(**kwargs: Any) -> boto3.Session:
+        session = boto3.Session(**kwargs)
+        answer_config_from_iam(session, lookup=org.session(member))
+        return session
+
+    counter = CallCounter()
+    security = counter.attach(org.session(org.security))
+    runtime = build_runtime(
+        Settings(audit_table=AUDIT_TABLE, state_table=STATE_TABLE), security, session_factory=member_session
+    )
+    raw = load_event("config_noncompliant_rotated")
+    retarget(raw, account_id=member, user_id=alice.user_id)
+    change = parse_compliance_change(raw, ["akr-"])
+    runtime.idempotency.register_lambda_context(cast(LambdaContext, FakeLambdaContext()))
+    answer = runtime.remediate_event(key=change.dedupe_key, event=change)
+    assert answer["summary"]["deleted"] == 1
+    assert org.keys(member, "alice") == dict.fromkeys(alice.key_ids[1:], "Active")
+    calls = {name.split(":")[1]: n for name, n in counter.of("dynamodb").items()}
+    assert calls == expected
+    assert sum(calls.values()) == 5 + keys

@@ -3,6 +3,7 @@ alone, with nothing else on the path, the handler imports and builds its runtime
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -108,3 +109,47 @@ def test_an_sdk_pin_must_be_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     with pytest.raises(PackagingError) as raised:
         sdk_pins()
     assert str(raised.value) == "lambda-sdk.txt: 'boto3>=1.41' is not pinned with =="
+
+
+def test_a_cached_package_is_the_same_zip_and_changed_inputs_build_anew(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    built = build_lambda_zip(tmp_path / "a", Target.local(), cache=cache)
+
+    def no_pip(*_: object) -> None:
+        raise AssertionError("pip ran")
+
+    monkeypatch.setattr(lambda_zip, "_pip_install", no_pip)
+    copied = build_lambda_zip(tmp_path / "b", Target.local(), cache=cache)
+    assert (copied.sha256, copied.path.read_bytes()) == (built.sha256, built.path.read_bytes())
+    assert copied.path.parent == tmp_path / "b"
+    # Another platform, or other pins, are other inputs: built, not taken from the cache.
+    with pytest.raises(AssertionError, match="pip ran"):
+        build_lambda_zip(tmp_path / "c", Target(), cache=cache)
+    monkeypatch.setattr(lambda_zip, "runtime_requirements", lambda: ["boto3==1.0.0"])
+    with pytest.raises(AssertionError, match="pip ran"):
+        build_lambda_zip(tmp_path / "d", Target.local(), cache=cache)
+    assert [p.suffix for p in cache.iterdir()] == [".zip"]
+
+
+def test_the_cache_key_follows_the_packaged_code(tmp_path: Path) -> None:
+    # A deploy after an edit must never ship the zip of the code before it.
+    source = tmp_path / "src"
+    shutil.copytree(Path(lambda_zip.__file__).resolve().parents[2] / "remediator", source / "remediator")
+    builder = source / "org_bootstrap" / "deploy" / "lambda_zip.py"
+    builder.parent.mkdir(parents=True)
+    builder.write_text("builder")
+    requirements = ["boto3==1.0.0"]
+
+    def key() -> str:
+        return lambda_zip._inputs_digest(source, requirements, Target(), builder)
+
+    before = key()
+    assert key() == before
+    handler = source / "remediator" / "handler.py"
+    handler.write_text(handler.read_text() + "\n# edited\n")
+    assert key() != before
+    edited = key()
+    builder.write_text("another builder")
+    assert key() != edited

@@ -302,6 +302,7 @@ def test_names_are_bounded(field: str, length: int, accepted: bool) -> None:
         ("EU-WEST-1", False),
         ("eu-west-1x", False),
         ("xeu-west-1", False),
+        ("eu-west-\u0661", False),  # an Arabic-Indic digit, which a Unicode \d takes
     ],
 )
 def test_region_must_look_like_one(region: str, accepted: bool) -> None:

@@ -127,14 +127,16 @@ class LocalRuntime:
         module_name, _, attribute = configuration["Handler"].rpartition(".")
         output = io.StringIO()
         with self._environment(configuration), contextlib.redirect_stdout(output):
-            module = self._load(module_name)
-            handler: Callable[[dict[str, Any], _Context], Any] = getattr(module, attribute)
             context = _Context(
                 function_name=name,
                 invoked_function_arn=configuration["FunctionArn"],
                 aws_request_id=str(uuid.uuid4()),
             )
             try:
+                # The import is the init phase (the handlers build their runtime there in Lambda): an init
+                # error is the invocation's error, as in Lambda, and the next invocation imports again.
+                module = self._load(module_name)
+                handler: Callable[[dict[str, Any], _Context], Any] = getattr(module, attribute)
                 result, error = handler(copy.deepcopy(event), context), None
             except Exception as exc:  # noqa: BLE001  # a function error is reported, as Lambda does; not retried here
                 result, error = None, f"{type(exc).__name__}: {exc}"
@@ -147,10 +149,12 @@ class LocalRuntime:
         of another server, other settings) is reused; warm afterwards."""
         if module_name in self._warm:
             return sys.modules[module_name]
-        self._warm.add(module_name)
         if module_name in sys.modules:
-            return importlib.reload(sys.modules[module_name])
-        return importlib.import_module(module_name)
+            module = importlib.reload(sys.modules[module_name])
+        else:
+            module = importlib.import_module(module_name)
+        self._warm.add(module_name)  # only once the init has succeeded
+        return module
 
     @contextlib.contextmanager
     def _environment(self, configuration: Mapping[str, Any]) -> Iterator[None]:
