@@ -24,7 +24,8 @@ from org_bootstrap.commands.report import check_target
 from org_bootstrap.commands.tables import Column
 from org_bootstrap.commands.tables import show as show_table
 from org_bootstrap.demo.organization import REGION
-from org_bootstrap.demo.run import DemoError, DemoResult, running_demo
+from org_bootstrap.demo.readback import DemoError
+from org_bootstrap.demo.run import DemoResult, running_demo
 from org_bootstrap.review.report.html import render_html
 from remediator.policy import Mode
 

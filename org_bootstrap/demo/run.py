@@ -34,6 +34,7 @@ from org_bootstrap.demo.organization import (
     offline_credentials,
     populate,
 )
+from org_bootstrap.demo.readback import DemoError, IamKey, audit_log, exemptions_of, keys_now, physical_id
 from org_bootstrap.demo.standins import (
     ConfigEvaluator,
     Invocation,
@@ -48,11 +49,8 @@ from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.stacks import failed_instances
 from org_bootstrap.review.exemptions import ADD, REMOVE, add, new_exemption, open_store
 from org_bootstrap.review.report.html import ReportData, write_report
-from remediator.adapters.audit_table import DynamoDBAuditLog
-from remediator.adapters.exemption_table import DynamoDBExemptions
 from remediator.audit import AuditRecord, Phase
 from remediator.decision import Action
-from remediator.exemptions import Exemption
 from remediator.policy import Mode
 
 WARN_DAYS_BEFORE = 7
@@ -61,10 +59,6 @@ EXEMPTION_DAYS = 10
 GONE = "deleted"
 REMEDIATOR_HANDLER = "remediator.handler.lambda_handler"
 MUTATING = frozenset(action.value for action in Action if action.mutates)
-
-
-class DemoError(RuntimeError):
-    """The simulated organization could not be set up (a deploy that failed, say)."""
 
 
 @dataclass(frozen=True)
@@ -165,7 +159,7 @@ def running_demo(
         progress("building the organization")
         org = build_organization(url, members=members, now=now)
         populate(org, seed)
-        before = _keys(org)
+        before = keys_now(org)
         aws = Aws(region=REGION, endpoint_url=url)
         deployment = Deployment(
             security_account_id=org.security,
@@ -186,13 +180,13 @@ def running_demo(
             published, lost = _evaluate(org, parameters, random.Random(seed), now)  # noqa: S311  # not secrets
             runtime.drain()
             progress("running the scheduled sweep")
-            runtime.fire_schedule(_physical_id(org, deployment, "SweepRule"), now)
+            runtime.fire_schedule(physical_id(org, deployment, "SweepRule"), now)
             runtime.poll_queues()
             runtime.drain()
         progress("reading the audit log")
-        records = _audit_log(org, deployment)
-        exemptions = _exemptions(org, deployment)
-        after = _keys(org)
+        records = audit_log(org, deployment)
+        exemptions = exemptions_of(org, deployment)
+        after = keys_now(org)
         rows = _rows(org, before, after, records, now)
         report = ReportData(
             title="akr demo: the central audit log of a simulated organization",
@@ -306,73 +300,16 @@ def _stackset_parameters(aws: Aws, deployment: Deployment) -> dict[str, str]:
     return {p["ParameterKey"]: p["ParameterValue"] for p in stackset["StackSet"]["Parameters"]}
 
 
-def _physical_id(org: DemoOrganization, deployment: Deployment, logical_id: str) -> str:
-    cloudformation = org.accounts.session(org.security).client("cloudformation")
-    for page in cloudformation.get_paginator("list_stack_resources").paginate(
-        StackName=deployment.central_stack_name
-    ):
-        for resource in page["StackResourceSummaries"]:
-            if resource["LogicalResourceId"] == logical_id:
-                return str(resource["PhysicalResourceId"])
-    raise DemoError(f"the central stack has no {logical_id}")
-
-
-def _audit_log(org: DemoOrganization, deployment: Deployment) -> list[AuditRecord]:
-    log = DynamoDBAuditLog(
-        client=org.accounts.session(org.security).client("dynamodb"),
-        table_name=_physical_id(org, deployment, "AuditTable"),
-    )
-    return [r for account in org.everyone for r in log.for_account(account, newest_first=False)]
-
-
-def _exemptions(org: DemoOrganization, deployment: Deployment) -> list[Exemption]:
-    table = DynamoDBExemptions(
-        client=org.accounts.session(org.security).client("dynamodb"),
-        table_name=_physical_id(org, deployment, "StateTable"),
-    )
-    return [e for account in org.members for e in table.for_account(account)]
-
-
 def _changed(record: AuditRecord) -> bool:
     """The outcome of a change to the key: what a row shows even when later runs (the sweep, seeing an
     inactive key in staged mode) decided nothing more about it."""
     return record.phase is Phase.OUTCOME and record.decision in MUTATING
 
 
-@dataclass(frozen=True)
-class _Key:
-    account_id: str
-    user_name: str
-    access_key_id: str
-    created_at: datetime
-    last_used_at: datetime | None
-    status: str
-
-
-def _keys(org: DemoOrganization) -> dict[str, _Key]:
-    """Every access key of every account, as IAM has it now."""
-    keys = {}
-    for account in org.everyone:
-        iam = org.accounts.session(account).client("iam")
-        for page in iam.get_paginator("list_users").paginate():
-            for user in page["Users"]:
-                for key in iam.list_access_keys(UserName=user["UserName"])["AccessKeyMetadata"]:
-                    used = iam.get_access_key_last_used(AccessKeyId=key["AccessKeyId"])["AccessKeyLastUsed"]
-                    keys[key["AccessKeyId"]] = _Key(
-                        account,
-                        user["UserName"],
-                        key["AccessKeyId"],
-                        key["CreateDate"],
-                        used.get("LastUsedDate"),
-                        key["Status"],
-                    )
-    return keys
-
-
 def _rows(
     org: DemoOrganization,
-    before: dict[str, _Key],
-    after: dict[str, _Key],
+    before: dict[str, IamKey],
+    after: dict[str, IamKey],
     records: list[AuditRecord],
     now: datetime,
 ) -> tuple[KeyRow, ...]:

@@ -1,0 +1,75 @@
+"""What the demo reads back from its organization: the keys as IAM has them, the audit log, the
+exemptions, and the central stack's resources."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from org_bootstrap.demo.organization import DemoOrganization
+from org_bootstrap.deploy.deployment import Deployment
+from remediator.adapters.audit_table import DynamoDBAuditLog
+from remediator.adapters.exemption_table import DynamoDBExemptions
+from remediator.audit import AuditRecord
+from remediator.exemptions import Exemption
+
+
+class DemoError(RuntimeError):
+    """The simulated organization could not be set up or read back (a deploy that failed, say)."""
+
+
+def physical_id(org: DemoOrganization, deployment: Deployment, logical_id: str) -> str:
+    cloudformation = org.accounts.session(org.security).client("cloudformation")
+    for page in cloudformation.get_paginator("list_stack_resources").paginate(
+        StackName=deployment.central_stack_name
+    ):
+        for resource in page["StackResourceSummaries"]:
+            if resource["LogicalResourceId"] == logical_id:
+                return str(resource["PhysicalResourceId"])
+    raise DemoError(f"the central stack has no {logical_id}")
+
+
+def audit_log(org: DemoOrganization, deployment: Deployment) -> list[AuditRecord]:
+    log = DynamoDBAuditLog(
+        client=org.accounts.session(org.security).client("dynamodb"),
+        table_name=physical_id(org, deployment, "AuditTable"),
+    )
+    return [r for account in org.everyone for r in log.for_account(account, newest_first=False)]
+
+
+def exemptions_of(org: DemoOrganization, deployment: Deployment) -> list[Exemption]:
+    table = DynamoDBExemptions(
+        client=org.accounts.session(org.security).client("dynamodb"),
+        table_name=physical_id(org, deployment, "StateTable"),
+    )
+    return [e for account in org.members for e in table.for_account(account)]
+
+
+@dataclass(frozen=True)
+class IamKey:
+    account_id: str
+    user_name: str
+    access_key_id: str
+    created_at: datetime
+    last_used_at: datetime | None
+    status: str
+
+
+def keys_now(org: DemoOrganization) -> dict[str, IamKey]:
+    """Every access key of every account, as IAM has it now."""
+    keys = {}
+    for account in org.everyone:
+        iam = org.accounts.session(account).client("iam")
+        for page in iam.get_paginator("list_users").paginate():
+            for user in page["Users"]:
+                for key in iam.list_access_keys(UserName=user["UserName"])["AccessKeyMetadata"]:
+                    used = iam.get_access_key_last_used(AccessKeyId=key["AccessKeyId"])["AccessKeyLastUsed"]
+                    keys[key["AccessKeyId"]] = IamKey(
+                        account,
+                        user["UserName"],
+                        key["AccessKeyId"],
+                        key["CreateDate"],
+                        used.get("LastUsedDate"),
+                        key["Status"],
+                    )
+    return keys
