@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -14,9 +15,10 @@ from org_bootstrap.deploy.deployment import CENTRAL_TEMPLATE, MEMBER_TEMPLATE, D
 from org_bootstrap.deploy.lambda_zip import Artifact, Target, build_lambda_zip
 from org_bootstrap.deploy.observed import InstanceState, Observed
 from org_bootstrap.deploy.organization import observe, read_stackset, security_session
-from org_bootstrap.deploy.plan import Plan, plan_deploy
+from org_bootstrap.deploy.plan import Change, Plan, plan_deploy
 from org_bootstrap.deploy.preflight import Preflight
 from org_bootstrap.deploy.readiness import check_readiness
+from org_bootstrap.deploy.rights import BOTH_RIGHTS_MODE, Order
 from org_bootstrap.deploy.stacks import POLL_SECONDS, Progress, apply_stack, apply_stackset
 
 
@@ -97,7 +99,8 @@ def carry_out(
             raise CliError(f"cannot enable trusted access: {describe(exc)}") from exc
     security = security_session(aws, deployment, observed.caller_account)
     _upload(aws, prepared, security, progress)
-    outputs = apply_stack(
+    central = partial(
+        apply_stack,
         aws.cloudformation(security, region),
         deployment.central_stack_name,
         change=plan.central,
@@ -107,41 +110,71 @@ def carry_out(
         kept=plan.central_diff.kept,
         poll_seconds=poll_seconds,
     )
-    member_template = MEMBER_TEMPLATE.read_text()
+    members = partial(_apply_members, aws, prepared, progress, poll_seconds=poll_seconds)
+    # The order that keeps the member role's rights safe while the mode changes (deploy/rights.py).
+    if plan.order is Order.CENTRAL_FIRST:
+        outputs = central()
+        members(plan.member_parameters)
+    elif plan.order is Order.MEMBERS_FIRST:
+        members(plan.member_parameters)
+        outputs = central()
+    else:
+        progress(f"giving the member role both key actions (Mode {BOTH_RIGHTS_MODE.value}) first")
+        members({**plan.member_parameters, "Mode": BOTH_RIGHTS_MODE.value}, interim=True)
+        outputs = central()
+        members(plan.member_parameters)
     cloudformation = aws.cloudformation(region=region)
-    apply_stackset(
-        cloudformation,
-        deployment.stackset_name,
-        change=plan.stackset,
-        template=member_template,
-        parameters=plan.member_parameters,
-        targets=plan.targets,
-        region=region,
-        call_as=plan.call_as,
-        missing_accounts=plan.missing_instances,
-        failure_tolerance=deployment.failure_tolerance_percentage,
-        max_concurrent=deployment.max_concurrent_percentage,
-        progress=progress,
-        kept=plan.stackset_diff.kept,
-        poll_seconds=poll_seconds,
-    )
-    if plan.management is not None:
-        apply_stack(
-            cloudformation,
-            deployment.management_stack_name,
-            change=plan.management,
-            template=member_template,
-            parameters=plan.member_parameters,
-            progress=progress,
-            kept=plan.management_diff.kept,
-            poll_seconds=poll_seconds,
-        )
     stackset = read_stackset(cloudformation, deployment.stackset_name, plan.call_as)
     return Outcome(
         outputs=outputs,
         instances=stackset.instances if stackset else (),
         management_covered=plan.management is not None,
     )
+
+
+def _apply_members(
+    aws: Aws,
+    prepared: Prepared,
+    progress: Progress,
+    parameters: dict[str, str],
+    *,
+    interim: bool = False,
+    poll_seconds: float,
+) -> None:
+    """The StackSet, then the management account's stack. `interim`: a step before the central stack's
+    update, on the stacks being updated only (what is created comes with the final step)."""
+    deployment, plan = prepared.deployment, prepared.plan
+    region = deployment.home_region
+    member_template = MEMBER_TEMPLATE.read_text()
+    cloudformation = aws.cloudformation(region=region)
+    if not interim or plan.stackset is Change.UPDATE:
+        apply_stackset(
+            cloudformation,
+            deployment.stackset_name,
+            change=plan.stackset,
+            template=member_template,
+            parameters=parameters,
+            targets=plan.targets,
+            region=region,
+            call_as=plan.call_as,
+            missing_accounts=() if interim else plan.missing_instances,
+            failure_tolerance=deployment.failure_tolerance_percentage,
+            max_concurrent=deployment.max_concurrent_percentage,
+            progress=progress,
+            kept=plan.stackset_diff.kept,
+            poll_seconds=poll_seconds,
+        )
+    if plan.management is not None and (not interim or plan.management is Change.UPDATE):
+        apply_stack(
+            cloudformation,
+            deployment.management_stack_name,
+            change=plan.management,
+            template=member_template,
+            parameters=parameters,
+            progress=progress,
+            kept=plan.management_diff.kept,
+            poll_seconds=poll_seconds,
+        )
 
 
 def refusal(preflight: Preflight) -> str:

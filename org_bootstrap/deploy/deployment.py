@@ -115,7 +115,11 @@ def resolve_policy(
         max_key_age_days = max_key_age_days or deployed.max_key_age_days
         max_unused_days = max_unused_days or deployed.max_unused_days
     values = {
-        "mode": _given(deployment.mode, lambda: _text(central, "Mode"), defaults.mode),
+        # The central stack's mode decides what the remediator does; the member stacks' (their role's
+        # rights) stands in only where no central stack is deployed.
+        "mode": _given(
+            deployment.mode, lambda: _text(central, "Mode") or _text(member, "Mode"), defaults.mode
+        ),
         "thresholds": Thresholds(max_key_age_days=max_key_age_days, max_unused_days=max_unused_days),
         "grace_days": _given(
             deployment.grace_days, lambda: _number(central, "GraceDays"), defaults.grace_days
@@ -229,6 +233,8 @@ def member_parameters(
         "CentralEventBusArn": bus_arn,
         "RemediatorRoleName": deployment.remediator_role_name,
         "MemberRoleName": deployment.member_role_name,
+        # The member role holds the key actions of this mode only (remediator/permissions.py).
+        "Mode": policy.mode.value,
         "RuleNamePrefix": deployment.rule_name_prefix,
         "MaxAccessKeyAge": str(thresholds.max_key_age_days),
         "MaxCredentialUsageAge": str(thresholds.max_unused_days),

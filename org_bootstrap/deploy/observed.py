@@ -38,7 +38,10 @@ class InstanceState(_Frozen):
     account_id: str
     region: str
     status: str
+    """DetailedStatus (SUCCEEDED, FAILED, ...), or Status where the answer has none."""
     reason: str = ""
+    sync: str = ""
+    """Status: CURRENT, or OUTDATED / INOPERABLE for an instance the StackSet's last update did not reach."""
 
 
 class StackSetState(_Frozen):

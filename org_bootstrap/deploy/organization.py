@@ -245,6 +245,7 @@ def read_stackset(cloudformation: CloudFormationClient, name: str, call_as: str)
             region=i["Region"],
             status=str(i.get("StackInstanceStatus", {}).get("DetailedStatus", i.get("Status", ""))),
             reason=i.get("StatusReason", ""),
+            sync=str(i.get("Status", "")),
         )
         for page in cloudformation.get_paginator("list_stack_instances").paginate(
             StackSetName=name,

@@ -22,6 +22,7 @@ from org_bootstrap.deploy.deployment import (
 )
 from org_bootstrap.deploy.observed import ACTIVE, Observed, StackSetState, StackState
 from org_bootstrap.deploy.regions import home_region_problem
+from org_bootstrap.deploy.rights import BOTH_RIGHTS_MODE, Order, RightsChange, describe_rights, rights_change
 from remediator.policy import Mode
 
 EVENT_BUS_NAME = "access-key-remediation"
@@ -100,9 +101,16 @@ class Plan(BaseModel):
     central_diff: StackDiff = StackDiff()
     stackset_diff: StackDiff = StackDiff()
     management_diff: StackDiff = StackDiff()
+    rights: RightsChange | None = None
+    """How the member role's key actions change with the mode (None: they do not), which sets the order of
+    the central and the member updates."""
     reserving: int = 0
     """Reserved concurrent executions the central stack takes from the security account's unreserved
     pool on top of what it holds now (negative: gives back)."""
+
+    @property
+    def order(self) -> Order:
+        return self.rights.order if self.rights else Order.CENTRAL_FIRST
 
     @property
     def changes_nothing(self) -> bool:
@@ -165,6 +173,7 @@ def plan_deploy(
     deployed = observed.central_stack
     holds = 0 if deployed is None or deployed.failed_terminally else reserved_by(deployed.parameters)
     kept = deployed.parameters if deployed else {}
+    members = observed.stackset or observed.management_stack
     return Plan(
         call_as=call_as,
         organization_id=observed.organization_id,
@@ -188,6 +197,7 @@ def plan_deploy(
         central_diff=_diff(central_change, observed.central_stack, central_template, central),
         stackset_diff=_diff(stackset_change, observed.stackset, member_template, member),
         management_diff=_diff(management_change, observed.management_stack, member_template, member),
+        rights=rights_change(members.parameters if members else None, policy.mode),
         reserving=reserved_by({**kept, **central}) - holds,
     )
 
@@ -281,12 +291,36 @@ def describe(plan: Plan, deployment: Deployment, observed: Observed) -> list[str
         lines.append(f"Would create bucket s3://{deployment.code_bucket} in the security account {security}")
     if plan.upload_code:
         lines.append(f"Would upload the remediator code to s3://{deployment.code_bucket}/{plan.code_key}")
-    lines += _stack_lines(
+    central = _stack_lines(
         plan.central,
         f"stack {deployment.central_stack_name}",
         f"the security account {security}",
         plan.central_diff,
     )
+    members = _member_lines(plan, deployment, observed)
+    if plan.order is Order.CENTRAL_FIRST:
+        lines += central + members
+    elif plan.order is Order.MEMBERS_FIRST:
+        lines += members + central
+    else:
+        lines.append(
+            f"Would first update StackSet {deployment.stackset_name}"
+            + ("" if plan.management is None else f" and stack {deployment.management_stack_name}")
+            + f" with Mode {BOTH_RIGHTS_MODE.value}, for the member role to hold both key actions meanwhile"
+        )
+        lines += central + members
+    if plan.rights:
+        lines.append(describe_rights(plan.rights))
+    lines += upgrade_notes(plan, deployment, observed)
+    lines += warnings(plan)
+    if plan.changes_nothing:
+        lines.append("Nothing to change: the organization is up to date")
+    return lines
+
+
+def _member_lines(plan: Plan, deployment: Deployment, observed: Observed) -> list[str]:
+    """The StackSet's lines and the management account's stack: the member stacks."""
+    lines = []
     region = deployment.home_region
     if plan.stackset is not Change.NONE:
         lines.append(
@@ -318,10 +352,6 @@ def describe(plan: Plan, deployment: Deployment, observed: Observed) -> list[str
             f"the management account {observed.management_account}",
             plan.management_diff,
         )
-    lines += upgrade_notes(plan, deployment, observed)
-    lines += warnings(plan)
-    if plan.changes_nothing:
-        lines.append("Nothing to change: the organization is up to date")
     return lines
 
 

@@ -836,7 +836,8 @@ def test_fresh_deploy_from_the_management_account(tmp_path: Path, clients: Clien
     assert outcome == Outcome(
         outputs={"EventBusArn": BUS_ARN, "AuditTableName": "audit"},
         instances=tuple(
-            InstanceState(account_id=a, region=REGION, status="SUCCEEDED") for a in (SECURITY, *MEMBERS)
+            InstanceState(account_id=a, region=REGION, status="SUCCEEDED", sync="CURRENT")
+            for a in (SECURITY, *MEMBERS)
         ),
         management_covered=True,
     )
