@@ -20,6 +20,8 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "stacksets"
 CENTRAL_TEMPLATE = TEMPLATES / "central.yaml"
 MEMBER_TEMPLATE = TEMPLATES / "member.yaml"
 
+FORWARDER_ROLE_NAME = "AccessKeyRemediationForwarder"
+"""The member stacks' forwarder role (the templates' ForwarderRoleName default): the bus admits only it."""
 CisVersion = Literal["1.2", "1.4", "3.0", "5.0"]
 PROTECTED_PATH_PATTERN = r"^$|^/([A-Za-z0-9_+=,.@-]+/)+$"
 T = TypeVar("T")

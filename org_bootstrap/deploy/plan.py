@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from org_bootstrap.deploy.concurrency import reserved_by
 from org_bootstrap.deploy.deployment import (
+    FORWARDER_ROLE_NAME,
     Deployment,
     DeploymentPolicy,
     PolicyError,
@@ -30,6 +31,8 @@ EVENT_BUS_NAME = "access-key-remediation"
 RETRIED_INSTANCE_STATES = frozenset({"FAILED", "CANCELLED", "OUTDATED"})
 # How the central template named the remediator's log group before the name carried the stack id.
 OLD_LOG_GROUP_NAME = "LogGroupName: !Sub /aws/lambda/${AWS::StackName}-remediator\n"
+# The central template since its bus admits only the forwarder roles, by name.
+FORWARDER_ROLE_PARAMETER = "ForwarderRoleName:"
 # How much a mode does to a violating key, least first: a change up this list gets a warning in the plan.
 MODE_SEVERITY = {Mode.REPORT: 0, Mode.DEACTIVATE: 1, Mode.STAGED: 2, Mode.DELETE: 3}
 
@@ -368,6 +371,13 @@ def upgrade_notes(plan: Plan, deployment: Deployment, observed: Observed) -> lis
             "The remediator's and the worker's logs move to new log groups, "
             f"/aws/lambda/{stack}-remediator-<id> and -worker-<id> (<id>: the stack id's first part); "
             f"/aws/lambda/{stack}-remediator and -worker are kept, with the logs they hold"
+        )
+    if FORWARDER_ROLE_PARAMETER not in central.template:
+        notes.append(
+            "The central bus will admit events only from the member stacks' forwarder roles, which get a "
+            f"fixed name ({FORWARDER_ROLE_NAME}): until the StackSet update has replaced an "
+            "account's forwarder role, that account's compliance changes are refused at the bus, and the "
+            "next sweep covers them"
         )
     return notes
 

@@ -30,7 +30,7 @@ MANAGEMENT, SECURITY, MEMBER = "111111111111", "222222222222", "333333333333"
 REGION = "eu-west-1"
 BUS_ARN = f"arn:aws:events:{REGION}:{SECURITY}:event-bus/access-key-remediation"
 CODE_KEY = "remediator/0123456789abcdef0123.zip"
-CENTRAL = "Parameters:\n  Mode:\n    Type: String\n"
+CENTRAL = "Parameters:\n  Mode:\n    Type: String\n  ForwarderRoleName:\n    Type: String\n"
 MEMBER_TEMPLATE = "Parameters:\n  Mode:\n    Type: String\n"
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from org_bootstrap.demo.standins.config import member_config_rules, recording_group
+from org_bootstrap.deploy.deployment import FORWARDER_ROLE_NAME
 from remediator.permissions import ACTIONS, READS, Permission, Scope, member_rights, member_role_permissions
 from remediator.policy import Mode
 from remediator.settings import Settings
@@ -110,8 +111,10 @@ def test_role_names_agree_between_the_templates() -> None:
     member, central, organization = (
         load(name)["Parameters"] for name in ("member", "central", "organization")
     )
-    for name in ("MemberRoleName", "RemediatorRoleName"):
+    for name in ("MemberRoleName", "RemediatorRoleName", "ForwarderRoleName"):
         assert member[name]["Default"] == central[name]["Default"] == organization[name]["Default"]
+    # What akr's pre-flight and plan call the forwarder role.
+    assert member["ForwarderRoleName"]["Default"] == FORWARDER_ROLE_NAME
 
 
 def test_protected_user_path_denies_every_mutating_action_under_that_path() -> None:

@@ -40,7 +40,8 @@ OLD_CODE_KEY = "remediator/fedcba9876543210fedc.zip"
 # Stand-ins for the templates: what the planner reads of them is their text and their parameters' names.
 CENTRAL = (
     "AWSTemplateFormatVersion: '2010-09-09'\nDescription: central\nParameters:\n"
-    "  Mode:\n    Type: String\n  LogLevel:\n    Type: String\n    Default: INFO\n"
+    "  Mode:\n    Type: String\n  ForwarderRoleName:\n    Type: String\n"
+    "  LogLevel:\n    Type: String\n    Default: INFO\n"
     "  NotificationEmail:  # the operator's\n    Type: String\n    Default: ''\n"
 )
 MEMBER = (
@@ -272,6 +273,20 @@ def test_new_code_is_uploaded_and_rolls_the_central_stack() -> None:
     assert lines(deployment(), observed) == [
         f"Would upload the remediator code to s3://{BUCKET}/{CODE_KEY}",
         f"Would update stack access-key-remediation in the security account {SECURITY}: new code",
+    ]
+
+
+def test_an_update_of_a_central_stack_whose_bus_admitted_any_principal_says_what_changes() -> None:
+    central = up_to_date().central_stack
+    assert central is not None
+    older = central.model_copy(
+        update={"template": CENTRAL.replace("  ForwarderRoleName:\n    Type: String\n", "")}
+    )
+    assert lines(deployment(), up_to_date(central_stack=older)) == [
+        f"Would update stack access-key-remediation in the security account {SECURITY}: new template",
+        "The central bus will admit events only from the member stacks' forwarder roles, which get a fixed "
+        "name (AccessKeyRemediationForwarder): until the StackSet update has replaced an account's forwarder "
+        "role, that account's compliance changes are refused at the bus, and the next sweep covers them",
     ]
 
 
