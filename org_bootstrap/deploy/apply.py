@@ -186,9 +186,12 @@ def refusal(preflight: Preflight) -> str:
 
 
 def _upload(aws: Aws, prepared: Prepared, security: object, progress: Progress) -> None:
+    """Create the bucket in the security account (CreateBucket fails when the name is taken), then name the
+    security account as the expected owner on every call after it, so that no call reaches a bucket someone
+    else owns. https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html"""
     deployment, plan = prepared.deployment, prepared.plan
     s3 = aws.s3(security, deployment.home_region)  # type: ignore[arg-type]
-    bucket = deployment.code_bucket
+    bucket, owner = deployment.code_bucket, deployment.security_account_id
     try:
         if plan.create_bucket:
             progress(f"creating bucket {bucket}")
@@ -207,14 +210,18 @@ def _upload(aws: Aws, prepared: Prepared, security: object, progress: Progress) 
                     "BlockPublicPolicy": True,
                     "RestrictPublicBuckets": True,
                 },
+                ExpectedBucketOwner=owner,
             )
             s3.put_bucket_encryption(
                 Bucket=bucket,
                 ServerSideEncryptionConfiguration={
                     "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
                 },
+                ExpectedBucketOwner=owner,
             )
-            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+            s3.put_bucket_versioning(
+                Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}, ExpectedBucketOwner=owner
+            )
         if plan.upload_code:
             progress(f"uploading {plan.code_key}")
             s3.put_object(
@@ -222,6 +229,7 @@ def _upload(aws: Aws, prepared: Prepared, security: object, progress: Progress) 
                 Key=plan.code_key,
                 Body=prepared.artifact.path.read_bytes(),
                 ChecksumAlgorithm="SHA256",
+                ExpectedBucketOwner=owner,
             )
     except (ClientError, BotoCoreError) as exc:
         raise CliError(f"cannot store the code in s3://{bucket}: {describe(exc)}") from exc

@@ -133,12 +133,13 @@ def observe(aws: Aws, deployment: Deployment, *, code_key: str) -> Observed:
     security = security_session(aws, deployment, view.caller)
     region = deployment.home_region
     s3 = aws.s3(security, region)
-    bucket = bucket_exists(s3, deployment.code_bucket)
+    owner = deployment.security_account_id
+    bucket = bucket_exists(s3, deployment.code_bucket, owner)
     call_as = "SELF" if observed.is_management else "DELEGATED_ADMIN"
     return observed.model_copy(
         update={
             "bucket_exists": bucket,
-            "code_uploaded": bucket and _object_exists(s3, deployment.code_bucket, code_key),
+            "code_uploaded": bucket and _object_exists(s3, deployment.code_bucket, code_key, owner),
             "central_stack": read_stack(aws.cloudformation(security, region), deployment.central_stack_name),
             "stackset": read_stackset(aws.cloudformation(region=region), deployment.stackset_name, call_as),
             "management_stack": (
@@ -189,21 +190,37 @@ def _accounts_under(organizations: OrganizationsClient, parent: str) -> set[str]
 
 
 _MISSING = ("404", "NoSuchKey", "NoSuchBucket", "NotFound")
+_NOT_OWNER = ("403", "AccessDenied", "Forbidden")
 
 
-def bucket_exists(s3: S3Client, bucket: str) -> bool:
+class ForeignBucketError(CliError):
+    """The code bucket's name is taken by a bucket the security account does not own."""
+
+
+def bucket_exists(s3: S3Client, bucket: str, owner: str) -> bool:
+    """Whether the security account `owner` has the bucket. The name is predictable, so a bucket of that
+    name may be someone else's: S3 answers 403 when ExpectedBucketOwner is not the owner, and that bucket
+    is never used (whoever owns it could swap the remediator's code before CloudFormation reads it).
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html"""
     try:
-        s3.head_bucket(Bucket=bucket)
+        s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=owner)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in _MISSING:
+        code = exc.response.get("Error", {}).get("Code")
+        if code in _MISSING:
             return False
+        if code in _NOT_OWNER:
+            raise ForeignBucketError(
+                f"bucket {bucket} exists but the security account {owner} does not own it (or may not "
+                "read it): akr stores the remediator's code only in a bucket of the security account, "
+                "since the bucket's owner could replace the code; nothing was uploaded"
+            ) from exc
         raise CliError(f"cannot read bucket {bucket}: {describe(exc)}") from exc
     return True
 
 
-def _object_exists(s3: S3Client, bucket: str, key: str) -> bool:
+def _object_exists(s3: S3Client, bucket: str, key: str, owner: str) -> bool:
     try:
-        s3.head_object(Bucket=bucket, Key=key)
+        s3.head_object(Bucket=bucket, Key=key, ExpectedBucketOwner=owner)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in _MISSING:
             return False

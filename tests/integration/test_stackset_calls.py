@@ -770,14 +770,37 @@ def expect_fresh_deploy(clients: Clients, ready: Prepared, call_as: str) -> None
     s3.add_response(
         "create_bucket", {}, {**bucket, "CreateBucketConfiguration": {"LocationConstraint": REGION}}
     )
-    s3.add_response("put_public_access_block", {})
-    s3.add_response("put_bucket_encryption", {})
-    s3.add_response("put_bucket_versioning", {}, {**bucket, "VersioningConfiguration": {"Status": "Enabled"}})
+    # Every call after CreateBucket names the security account as the bucket's owner.
+    owned = {**bucket, "ExpectedBucketOwner": SECURITY}
+    s3.add_response(
+        "put_public_access_block",
+        {},
+        {
+            **owned,
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        },
+    )
+    s3.add_response(
+        "put_bucket_encryption",
+        {},
+        {
+            **owned,
+            "ServerSideEncryptionConfiguration": {
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
+        },
+    )
+    s3.add_response("put_bucket_versioning", {}, {**owned, "VersioningConfiguration": {"Status": "Enabled"}})
     s3.add_response(
         "put_object",
         {},
         {
-            **bucket,
+            **owned,
             "Key": plan.code_key,
             "Body": ready.artifact.path.read_bytes(),
             "ChecksumAlgorithm": "SHA256",
