@@ -98,14 +98,18 @@ def carry_out(
         except (ClientError, BotoCoreError) as exc:
             raise CliError(f"cannot enable trusted access: {describe(exc)}") from exc
     security = security_session(aws, deployment, observed.caller_account)
-    _upload(aws, prepared, security, progress)
+    version = _upload(aws, prepared, security, progress)
+    central_parameters = plan.central_parameters
+    if version is not None:
+        # The version id of exactly the bytes just uploaded: what the functions get.
+        central_parameters = {**central_parameters, "CodeObjectVersion": version}
     central = partial(
         apply_stack,
         aws.cloudformation(security, region),
         deployment.central_stack_name,
         change=plan.central,
         template=CENTRAL_TEMPLATE.read_text(),
-        parameters=plan.central_parameters,
+        parameters=central_parameters,
         progress=progress,
         kept=plan.central_diff.kept,
         poll_seconds=poll_seconds,
@@ -185,10 +189,12 @@ def refusal(preflight: Preflight) -> str:
     )
 
 
-def _upload(aws: Aws, prepared: Prepared, security: object, progress: Progress) -> None:
+def _upload(aws: Aws, prepared: Prepared, security: object, progress: Progress) -> str | None:
     """Create the bucket in the security account (CreateBucket fails when the name is taken), then name the
     security account as the expected owner on every call after it, so that no call reaches a bucket someone
-    else owns. https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html"""
+    else owns. https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html
+
+    Returns the upload's S3 version id ("" in a bucket without versioning), None when nothing was uploaded."""
     deployment, plan = prepared.deployment, prepared.plan
     s3 = aws.s3(security, deployment.home_region)  # type: ignore[arg-type]
     bucket, owner = deployment.code_bucket, deployment.security_account_id
@@ -224,12 +230,15 @@ def _upload(aws: Aws, prepared: Prepared, security: object, progress: Progress) 
             )
         if plan.upload_code:
             progress(f"uploading {plan.code_key}")
-            s3.put_object(
+            uploaded = s3.put_object(
                 Bucket=bucket,
                 Key=plan.code_key,
                 Body=prepared.artifact.path.read_bytes(),
                 ChecksumAlgorithm="SHA256",
                 ExpectedBucketOwner=owner,
             )
+            version = uploaded.get("VersionId", "")
+            return "" if version == "null" else version
     except (ClientError, BotoCoreError) as exc:
         raise CliError(f"cannot store the code in s3://{bucket}: {describe(exc)}") from exc
+    return None

@@ -204,8 +204,15 @@ def _flag(parameters: Parameters, name: str) -> bool | None:
 
 
 def central_parameters(
-    deployment: Deployment, policy: DeploymentPolicy, *, organization_id: str, code_key: str
+    deployment: Deployment,
+    policy: DeploymentPolicy,
+    *,
+    organization_id: str,
+    code_key: str,
+    code_version: str = "",
 ) -> dict[str, str]:
+    """`code_version`: the S3 version id of the package (its upload's, or the object's when uploaded
+    before), so that the functions get exactly those bytes even if the key is written again."""
     thresholds = policy.thresholds
     return {
         "OrganizationId": organization_id,
@@ -218,6 +225,7 @@ def central_parameters(
         "MaxUnusedDays": str(thresholds.max_unused_days),
         "CodeBucket": deployment.code_bucket,
         "CodeKey": code_key,
+        "CodeObjectVersion": code_version,
         "ProtectedUserPath": policy.protected_user_path,
         "GraceDays": str(policy.grace_days),
         "WarnDaysBefore": str(policy.warn_days_before),

@@ -67,6 +67,8 @@ class Observed(_Frozen):
     """The caller's partition, from its ARN: every ARN the plan builds is in it."""
     bucket_exists: bool = False
     code_uploaded: bool = False
+    code_version: str = ""
+    """The uploaded package's S3 version id ("" when not uploaded, or the bucket is not versioned)."""
     central_stack: StackState | None = None
     stackset: StackSetState | None = None
     management_stack: StackState | None = None

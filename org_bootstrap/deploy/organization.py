@@ -135,11 +135,13 @@ def observe(aws: Aws, deployment: Deployment, *, code_key: str) -> Observed:
     s3 = aws.s3(security, region)
     owner = deployment.security_account_id
     bucket = bucket_exists(s3, deployment.code_bucket, owner)
+    version = _object_version(s3, deployment.code_bucket, code_key, owner) if bucket else None
     call_as = "SELF" if observed.is_management else "DELEGATED_ADMIN"
     return observed.model_copy(
         update={
             "bucket_exists": bucket,
-            "code_uploaded": bucket and _object_exists(s3, deployment.code_bucket, code_key, owner),
+            "code_uploaded": version is not None,
+            "code_version": version or "",
             "central_stack": read_stack(aws.cloudformation(security, region), deployment.central_stack_name),
             "stackset": read_stackset(aws.cloudformation(region=region), deployment.stackset_name, call_as),
             "management_stack": (
@@ -218,14 +220,16 @@ def bucket_exists(s3: S3Client, bucket: str, owner: str) -> bool:
     return True
 
 
-def _object_exists(s3: S3Client, bucket: str, key: str, owner: str) -> bool:
+def _object_version(s3: S3Client, bucket: str, key: str, owner: str) -> str | None:
+    """The object's current version id; "" in a bucket without versioning; None when there is no object."""
     try:
-        s3.head_object(Bucket=bucket, Key=key, ExpectedBucketOwner=owner)
+        head = s3.head_object(Bucket=bucket, Key=key, ExpectedBucketOwner=owner)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in _MISSING:
-            return False
+            return None
         raise CliError(f"cannot read s3://{bucket}/{key}: {describe(exc)}") from exc
-    return True
+    version = head.get("VersionId", "")
+    return "" if version == "null" else version
 
 
 def read_stack(cloudformation: CloudFormationClient, name: str) -> StackState | None:

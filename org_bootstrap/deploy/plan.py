@@ -163,7 +163,13 @@ def plan_deploy(
     bus_arn = bus_arn_of(deployment, observed.partition)
     policy = _policy(deployment, observed)
     organization_id = observed.organization_id
-    central = central_parameters(deployment, policy, organization_id=organization_id, code_key=code_key)
+    central = central_parameters(
+        deployment,
+        policy,
+        organization_id=organization_id,
+        code_key=code_key,
+        code_version=observed.code_version if observed.code_uploaded else "",
+    )
     member = member_parameters(deployment, policy, organization_id=organization_id, bus_arn=bus_arn)
     instances = observed.stackset.instances if observed.stackset else ()
     covered = {i.account_id for i in instances}
@@ -414,9 +420,11 @@ def _stack_lines(change: Change, what: str, where: str, diff: StackDiff) -> list
 
 def _details(diff: StackDiff) -> str:
     """The suffix ": Mode report -> delete, GraceDays 14 -> 7, new code, new template"; "" when empty."""
-    parts = [_change(c) for c in diff.parameters if c.name != "CodeKey"]
+    parts = [_change(c) for c in diff.parameters if c.name not in ("CodeKey", "CodeObjectVersion")]
     if diff.change("CodeKey"):
         parts.append("new code")
+    elif diff.change("CodeObjectVersion"):
+        parts.append("the code's S3 version pinned")
     if diff.new_template:
         parts.append("new template")
     return f": {', '.join(parts)}" if parts else ""

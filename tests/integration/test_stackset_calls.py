@@ -55,6 +55,7 @@ PREFERENCES = {
     "RegionConcurrencyType": "PARALLEL",
 }
 CENTRAL_BODY = CENTRAL_TEMPLATE.read_text()
+UPLOADED_VERSION = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
 MEMBER_BODY = MEMBER_TEMPLATE.read_text()
 MEMBER_PARAMETERS = {"SecurityAccountId": SECURITY, "MaxAccessKeyAge": "90"}
 SORTED_MEMBER_PARAMETERS = [
@@ -798,7 +799,7 @@ def expect_fresh_deploy(clients: Clients, ready: Prepared, call_as: str) -> None
     s3.add_response("put_bucket_versioning", {}, {**owned, "VersioningConfiguration": {"Status": "Enabled"}})
     s3.add_response(
         "put_object",
-        {},
+        {"VersionId": UPLOADED_VERSION},
         {
             **owned,
             "Key": plan.code_key,
@@ -812,8 +813,10 @@ def expect_fresh_deploy(clients: Clients, ready: Prepared, call_as: str) -> None
         {
             "StackName": CENTRAL_STACK,
             "TemplateBody": CENTRAL_BODY,
+            # The stack gets the version id of exactly the upload (in the plan before it: "").
             "Parameters": [
-                {"ParameterKey": k, "ParameterValue": v} for k, v in sorted(plan.central_parameters.items())
+                {"ParameterKey": k, "ParameterValue": v}
+                for k, v in sorted({**plan.central_parameters, "CodeObjectVersion": UPLOADED_VERSION}.items())
             ],
             "Capabilities": ["CAPABILITY_NAMED_IAM"],
             "Tags": [{"Key": "akr:managed-by", "Value": "akr"}],

@@ -649,6 +649,7 @@ def test_default_parameters_in_full() -> None:
         "MaxUnusedDays": "90",
         "CodeBucket": BUCKET,
         "CodeKey": CODE_KEY,
+        "CodeObjectVersion": "",
         "ProtectedUserPath": "",
         "GraceDays": "14",
         "WarnDaysBefore": "0",
@@ -1053,3 +1054,18 @@ def test_template_parameters_reads_only_the_top_level_parameters_section() -> No
     )
     assert template_parameters(text) == {"First", "Second"}
     assert template_parameters("Resources: {}\n") == frozenset()
+
+
+def test_the_central_stack_gets_the_version_id_of_the_package_already_uploaded() -> None:
+    observed = up_to_date(code_version="v-2")
+    result = plan(deployment(), observed)
+    assert result.central_parameters["CodeObjectVersion"] == "v-2"
+    # A deployment whose stack named no version: the same code, now pinned to its version.
+    assert lines(deployment(), observed) == [
+        f"Would update stack access-key-remediation in the security account {SECURITY}: "
+        "the code's S3 version pinned"
+    ]
+
+
+def test_code_not_uploaded_yet_has_its_version_set_by_the_upload() -> None:
+    assert plan(deployment(), fresh()).central_parameters["CodeObjectVersion"] == ""
