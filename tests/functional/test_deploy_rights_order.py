@@ -21,7 +21,8 @@ from org_bootstrap.deploy.deployment import (
 )
 from org_bootstrap.deploy.lambda_zip import Artifact
 from org_bootstrap.deploy.observed import Account, InstanceState, Observed, StackSetState, StackState
-from org_bootstrap.deploy.plan import Change, describe, plan_deploy
+from org_bootstrap.deploy.plan import Change, plan_deploy
+from org_bootstrap.deploy.plan_lines import describe
 from org_bootstrap.deploy.preflight import Preflight
 from org_bootstrap.deploy.rights import Order, rights_change
 from remediator.policy import Mode

@@ -20,7 +20,8 @@ from org_bootstrap.deploy.deployment import (
     template_parameters,
 )
 from org_bootstrap.deploy.observed import Account, InstanceState, Observed, StackSetState, StackState
-from org_bootstrap.deploy.plan import Change, Plan, PlanError, describe, plan_deploy, warnings
+from org_bootstrap.deploy.plan import Change, Plan, PlanError, plan_deploy
+from org_bootstrap.deploy.plan_lines import describe, warnings
 from org_bootstrap.deploy.regions import HOME_REGIONS, home_region_problem
 from org_bootstrap.deploy.status import expected_for
 from remediator.policy import Mode, Thresholds
