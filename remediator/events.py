@@ -1,9 +1,10 @@
 """The EventBridge "Config Rules Compliance Change" event, and the checks that make it ours.
 
 Shapes follow real events (see the fixtures in tests/events/): `oldEvaluationResult` is absent on a first
-evaluation, `annotation` and `resultToken` may be absent or null, and moto delivers events without the
-envelope `account`. Unknown fields are ignored; anything that would make us act on the wrong thing is an
-error.
+evaluation, `annotation` and `resultToken` may be absent or null. The envelope `account` is set by
+EventBridge and always required: whoever can invoke the function directly could otherwise name any account
+in the detail (moto drops it on delivery; the demo's stand-ins and the test fixtures keep it). Unknown
+fields are ignored; anything that would make us act on the wrong thing is an error.
 """
 
 from __future__ import annotations
@@ -94,14 +95,20 @@ class ComplianceChangeEvent(EventBridgeModel):
 
     source: Literal["aws.config"]
     detail_type: Literal["Config Rules Compliance Change"] = Field(alias="detail-type")
-    account: str | None = None  # type: ignore[assignment]  # absent in events delivered by moto
+    account: AccountId | None = None  # type: ignore[assignment]  # checked below, with the other fields
     resources: list[str] = Field(default_factory=list)
     detail: ComplianceChangeDetail
 
     @model_validator(mode="after")
     def _not_forged(self) -> ComplianceChangeEvent:
+        # No setting turns this off: an event without the envelope account did not come through the bus.
+        if not self.account:
+            raise ValueError(
+                "the envelope account is missing: EventBridge always sets it, so this event did not come "
+                "through the bus"
+            )
         # AWS sets the envelope account; a detail that names another account is forged or misrouted.
-        if self.account is not None and self.account != self.detail.aws_account_id:
+        if self.account != self.detail.aws_account_id:
             raise ValueError(
                 f"envelope account {self.account} differs from detail.awsAccountId "
                 f"{self.detail.aws_account_id}"

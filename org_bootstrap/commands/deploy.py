@@ -31,7 +31,8 @@ from org_bootstrap.deploy.deployment import CisVersion, Deployment
 from org_bootstrap.deploy.destroy import carry_out as carry_out_destroy
 from org_bootstrap.deploy.destroy import prepare as prepare_destroy
 from org_bootstrap.deploy.lambda_zip import PackagingError
-from org_bootstrap.deploy.plan import PlanError, describe, warnings
+from org_bootstrap.deploy.plan import PlanError
+from org_bootstrap.deploy.plan_lines import describe, warnings
 from org_bootstrap.deploy.preflight import describe_preflight
 from org_bootstrap.deploy.stacks import failed_instances, skipped_instances
 from org_bootstrap.deploy.status import check

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -14,9 +15,10 @@ from org_bootstrap.deploy.deployment import CENTRAL_TEMPLATE, MEMBER_TEMPLATE, D
 from org_bootstrap.deploy.lambda_zip import Artifact, Target, build_lambda_zip
 from org_bootstrap.deploy.observed import InstanceState, Observed
 from org_bootstrap.deploy.organization import observe, read_stackset, security_session
-from org_bootstrap.deploy.plan import Plan, plan_deploy
+from org_bootstrap.deploy.plan import Change, Plan, plan_deploy
 from org_bootstrap.deploy.preflight import Preflight
 from org_bootstrap.deploy.readiness import check_readiness
+from org_bootstrap.deploy.rights import BOTH_RIGHTS_MODE, Order
 from org_bootstrap.deploy.stacks import POLL_SECONDS, Progress, apply_stack, apply_stackset
 
 
@@ -98,52 +100,87 @@ def carry_out(
         except (ClientError, BotoCoreError) as exc:
             raise CliError(f"cannot enable trusted access: {describe(exc)}") from exc
     security = security_session(aws, deployment, observed.caller_account)
-    _upload(aws, prepared, security, progress)
-    outputs = apply_stack(
+    version = _upload(aws, prepared, security, progress)
+    central_parameters = plan.central_parameters
+    if version is not None:
+        # The version id of exactly the bytes just uploaded: what the functions get.
+        central_parameters = {**central_parameters, "CodeObjectVersion": version}
+    central = partial(
+        apply_stack,
         aws.cloudformation(security, region),
         deployment.central_stack_name,
         change=plan.central,
         template=CENTRAL_TEMPLATE.read_text(),
-        parameters=plan.central_parameters,
+        parameters=central_parameters,
         progress=progress,
         kept=plan.central_diff.kept,
         poll_seconds=poll_seconds,
     )
-    member_template = MEMBER_TEMPLATE.read_text()
+    members = partial(_apply_members, aws, prepared, progress, poll_seconds=poll_seconds)
+    # The order that keeps the member role's rights safe while the mode changes (deploy/rights.py).
+    if plan.order is Order.CENTRAL_FIRST:
+        outputs = central()
+        members(plan.member_parameters)
+    elif plan.order is Order.MEMBERS_FIRST:
+        members(plan.member_parameters)
+        outputs = central()
+    else:
+        progress(f"giving the member role both key actions (Mode {BOTH_RIGHTS_MODE.value}) first")
+        members({**plan.member_parameters, "Mode": BOTH_RIGHTS_MODE.value}, interim=True)
+        outputs = central()
+        members(plan.member_parameters)
     cloudformation = aws.cloudformation(region=region)
-    apply_stackset(
-        cloudformation,
-        deployment.stackset_name,
-        change=plan.stackset,
-        template=member_template,
-        parameters=plan.member_parameters,
-        targets=plan.targets,
-        region=region,
-        call_as=plan.call_as,
-        missing_accounts=plan.missing_instances,
-        failure_tolerance=deployment.failure_tolerance_percentage,
-        max_concurrent=deployment.max_concurrent_percentage,
-        progress=progress,
-        kept=plan.stackset_diff.kept,
-        poll_seconds=poll_seconds,
-    )
-    if plan.management is not None:
-        apply_stack(
-            cloudformation,
-            deployment.management_stack_name,
-            change=plan.management,
-            template=member_template,
-            parameters=plan.member_parameters,
-            progress=progress,
-            kept=plan.management_diff.kept,
-            poll_seconds=poll_seconds,
-        )
     stackset = read_stackset(cloudformation, deployment.stackset_name, plan.call_as)
     return Outcome(
         outputs=outputs,
         instances=stackset.instances if stackset else (),
         management_covered=plan.management is not None,
     )
+
+
+def _apply_members(
+    aws: Aws,
+    prepared: Prepared,
+    progress: Progress,
+    parameters: dict[str, str],
+    *,
+    interim: bool = False,
+    poll_seconds: float,
+) -> None:
+    """The StackSet, then the management account's stack. `interim`: a step before the central stack's
+    update, on the stacks being updated only (what is created comes with the final step)."""
+    deployment, plan = prepared.deployment, prepared.plan
+    region = deployment.home_region
+    member_template = MEMBER_TEMPLATE.read_text()
+    cloudformation = aws.cloudformation(region=region)
+    if not interim or plan.stackset is Change.UPDATE:
+        apply_stackset(
+            cloudformation,
+            deployment.stackset_name,
+            change=plan.stackset,
+            template=member_template,
+            parameters=parameters,
+            targets=plan.targets,
+            region=region,
+            call_as=plan.call_as,
+            missing_accounts=() if interim else plan.missing_instances,
+            failure_tolerance=deployment.failure_tolerance_percentage,
+            max_concurrent=deployment.max_concurrent_percentage,
+            progress=progress,
+            kept=plan.stackset_diff.kept,
+            poll_seconds=poll_seconds,
+        )
+    if plan.management is not None and (not interim or plan.management is Change.UPDATE):
+        apply_stack(
+            cloudformation,
+            deployment.management_stack_name,
+            change=plan.management,
+            template=member_template,
+            parameters=parameters,
+            progress=progress,
+            kept=plan.management_diff.kept,
+            poll_seconds=poll_seconds,
+        )
 
 
 def refusal(preflight: Preflight) -> str:
@@ -154,10 +191,15 @@ def refusal(preflight: Preflight) -> str:
     )
 
 
-def _upload(aws: Aws, prepared: Prepared, security: object, progress: Progress) -> None:
+def _upload(aws: Aws, prepared: Prepared, security: object, progress: Progress) -> str | None:
+    """Create the bucket in the security account (CreateBucket fails when the name is taken), then name the
+    security account as the expected owner on every call after it, so that no call reaches a bucket someone
+    else owns. https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html
+
+    Returns the upload's S3 version id ("" in a bucket without versioning), None when nothing was uploaded."""
     deployment, plan = prepared.deployment, prepared.plan
     s3 = aws.s3(security, deployment.home_region)  # type: ignore[arg-type]
-    bucket = deployment.code_bucket
+    bucket, owner = deployment.code_bucket, deployment.security_account_id
     try:
         if plan.create_bucket:
             progress(f"creating bucket {bucket}")
@@ -176,21 +218,29 @@ def _upload(aws: Aws, prepared: Prepared, security: object, progress: Progress) 
                     "BlockPublicPolicy": True,
                     "RestrictPublicBuckets": True,
                 },
+                ExpectedBucketOwner=owner,
             )
             s3.put_bucket_encryption(
                 Bucket=bucket,
                 ServerSideEncryptionConfiguration={
                     "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
                 },
+                ExpectedBucketOwner=owner,
             )
-            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+            s3.put_bucket_versioning(
+                Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}, ExpectedBucketOwner=owner
+            )
         if plan.upload_code:
             progress(f"uploading {plan.code_key}")
-            s3.put_object(
+            uploaded = s3.put_object(
                 Bucket=bucket,
                 Key=plan.code_key,
                 Body=prepared.artifact.path.read_bytes(),
                 ChecksumAlgorithm="SHA256",
+                ExpectedBucketOwner=owner,
             )
+            version = uploaded.get("VersionId", "")
+            return "" if version == "null" else version
     except (ClientError, BotoCoreError) as exc:
         raise CliError(f"cannot store the code in s3://{bucket}: {describe(exc)}") from exc
+    return None

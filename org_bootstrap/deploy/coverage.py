@@ -17,6 +17,7 @@ IAM_USER = "AWS::IAM::User"
 ROTATION_RULE = "access-keys-rotated"
 UNUSED_RULE = "iam-user-unused-credentials-check"
 FORWARDING_RULE = "forward-noncompliant-keys"
+CURRENT = "CURRENT"
 STACK_HEALTHY = ("SUCCEEDED", "CURRENT", "CREATE_COMPLETE", "UPDATE_COMPLETE")
 CHECKS = ("stack", "recorder", "rules", "forwarding", "member_role")
 
@@ -57,6 +58,8 @@ class AccountFacts(_Frozen):
     """The stack instance's detailed status, or the plain stack's status in the management account;
     None when there is no stack."""
     stack_reason: str = ""
+    stack_sync: str = ""
+    """The stack instance's Status: CURRENT, OUTDATED or INOPERABLE ("" for a plain stack)."""
     unreachable: str = ""
     """Why the account could not be looked into; the Config, rule and role checks are then unknown."""
     recorders: tuple[Recorder, ...] = ()
@@ -231,11 +234,21 @@ def member_role_finding(trust: Mapping[str, Any] | None, member_role: str, expec
 # -- the account and the organization ------------------------------------------------------------------
 
 
-def stack_finding(status: str | None, reason: str) -> Finding:
+def stack_finding(status: str | None, reason: str, sync: str = "") -> Finding:
     """No status and a reason: the stack could not be read (the management account's, from a delegated
-    administrator)."""
+    administrator). A stack instance that is not CURRENT did not get the StackSet's last update: its member
+    role may still hold the rights of the mode before, more than the remediator's mode needs."""
     if status is None:
         return Finding(ok=None, detail=reason) if reason else Finding(ok=False, detail="no member stack")
+    if sync and sync != CURRENT:
+        return Finding(
+            ok=False,
+            detail=(
+                f"member stack {sync} ({status}): not at the StackSet's last update, so its member role may "
+                "still hold an earlier mode's rights; akr deploy deploys it again"
+                + (f": {reason}" if reason else "")
+            ),
+        )
     if status not in STACK_HEALTHY:
         return Finding(ok=False, detail=f"member stack {status}" + (f": {reason}" if reason else ""))
     return Finding(ok=True, detail=status)
@@ -255,7 +268,7 @@ def central_finding(stack_name: str, status: str | None, remediator_role_exists:
 def assess(
     facts: AccountFacts, expected: Expected, *, member_role: str, remediator_role_exists: bool
 ) -> AccountReport:
-    findings = {"stack": stack_finding(facts.stack_status, facts.stack_reason)}
+    findings = {"stack": stack_finding(facts.stack_status, facts.stack_reason, facts.stack_sync)}
     if facts.unreachable:
         unknown = Finding(ok=None, detail=f"cannot look into the account: {facts.unreachable}")
         return AccountReport(

@@ -20,6 +20,8 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "stacksets"
 CENTRAL_TEMPLATE = TEMPLATES / "central.yaml"
 MEMBER_TEMPLATE = TEMPLATES / "member.yaml"
 
+FORWARDER_ROLE_NAME = "AccessKeyRemediationForwarder"
+"""The member stacks' forwarder role (the templates' ForwarderRoleName default): the bus admits only it."""
 CisVersion = Literal["1.2", "1.4", "3.0", "5.0"]
 PROTECTED_PATH_PATTERN = r"^$|^/([A-Za-z0-9_+=,.@-]+/)+$"
 T = TypeVar("T")
@@ -115,7 +117,11 @@ def resolve_policy(
         max_key_age_days = max_key_age_days or deployed.max_key_age_days
         max_unused_days = max_unused_days or deployed.max_unused_days
     values = {
-        "mode": _given(deployment.mode, lambda: _text(central, "Mode"), defaults.mode),
+        # The central stack's mode decides what the remediator does; the member stacks' (their role's
+        # rights) stands in only where no central stack is deployed.
+        "mode": _given(
+            deployment.mode, lambda: _text(central, "Mode") or _text(member, "Mode"), defaults.mode
+        ),
         "thresholds": Thresholds(max_key_age_days=max_key_age_days, max_unused_days=max_unused_days),
         "grace_days": _given(
             deployment.grace_days, lambda: _number(central, "GraceDays"), defaults.grace_days
@@ -198,8 +204,15 @@ def _flag(parameters: Parameters, name: str) -> bool | None:
 
 
 def central_parameters(
-    deployment: Deployment, policy: DeploymentPolicy, *, organization_id: str, code_key: str
+    deployment: Deployment,
+    policy: DeploymentPolicy,
+    *,
+    organization_id: str,
+    code_key: str,
+    code_version: str = "",
 ) -> dict[str, str]:
+    """`code_version`: the S3 version id of the package (its upload's, or the object's when uploaded
+    before), so that the functions get exactly those bytes even if the key is written again."""
     thresholds = policy.thresholds
     return {
         "OrganizationId": organization_id,
@@ -212,6 +225,7 @@ def central_parameters(
         "MaxUnusedDays": str(thresholds.max_unused_days),
         "CodeBucket": deployment.code_bucket,
         "CodeKey": code_key,
+        "CodeObjectVersion": code_version,
         "ProtectedUserPath": policy.protected_user_path,
         "GraceDays": str(policy.grace_days),
         "WarnDaysBefore": str(policy.warn_days_before),
@@ -229,6 +243,8 @@ def member_parameters(
         "CentralEventBusArn": bus_arn,
         "RemediatorRoleName": deployment.remediator_role_name,
         "MemberRoleName": deployment.member_role_name,
+        # The member role holds the key actions of this mode only (remediator/permissions.py).
+        "Mode": policy.mode.value,
         "RuleNamePrefix": deployment.rule_name_prefix,
         "MaxAccessKeyAge": str(thresholds.max_key_age_days),
         "MaxCredentialUsageAge": str(thresholds.max_unused_days),

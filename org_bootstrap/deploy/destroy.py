@@ -73,7 +73,9 @@ def carry_out(
         delete_stack(central, deployment.central_stack_name, progress, poll_seconds)
         done.append(f"stack {deployment.central_stack_name} in the security account")
     if plan.bucket:
-        empty_and_delete_bucket(aws.s3(security, region), deployment.code_bucket, progress)
+        empty_and_delete_bucket(
+            aws.s3(security, region), deployment.code_bucket, progress, owner=deployment.security_account_id
+        )
         done.append(f"bucket s3://{deployment.code_bucket}")
     if plan.audit_table:
         protected = any(
@@ -142,18 +144,20 @@ def delete_stackset(
         raise CliError(f"StackSet {name}: {describe(exc)}") from exc
 
 
-def empty_and_delete_bucket(s3: S3Client, bucket: str, progress: Progress) -> None:
-    """The bucket is versioned: every version and delete marker goes before the bucket can."""
+def empty_and_delete_bucket(s3: S3Client, bucket: str, progress: Progress, *, owner: str) -> None:
+    """The bucket is versioned: every version and delete marker goes before the bucket can. Every call names
+    the security account as the bucket's expected owner."""
     progress(f"emptying bucket {bucket}")
     try:
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket, ExpectedBucketOwner=owner)
+        for page in pages:
             entries = [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
             objects: list[Any] = [{"Key": e["Key"], "VersionId": e["VersionId"]} for e in entries]
             for start in range(0, len(objects), S3_DELETE_BATCH):
                 batch = objects[start : start + S3_DELETE_BATCH]
-                errors = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True}).get(
-                    "Errors", []
-                )
+                errors = s3.delete_objects(
+                    Bucket=bucket, Delete={"Objects": batch, "Quiet": True}, ExpectedBucketOwner=owner
+                ).get("Errors", [])
                 if errors:
                     first = errors[0]
                     raise CliError(
@@ -161,7 +165,7 @@ def empty_and_delete_bucket(s3: S3Client, bucket: str, progress: Progress) -> No
                         f"{first.get('Message', '')}".rstrip()
                     )
         progress(f"deleting bucket {bucket}")
-        s3.delete_bucket(Bucket=bucket)
+        s3.delete_bucket(Bucket=bucket, ExpectedBucketOwner=owner)
     except (ClientError, BotoCoreError) as exc:
         raise CliError(f"cannot delete s3://{bucket}: {describe(exc)}") from exc
 

@@ -38,7 +38,10 @@ class InstanceState(_Frozen):
     account_id: str
     region: str
     status: str
+    """DetailedStatus (SUCCEEDED, FAILED, ...), or Status where the answer has none."""
     reason: str = ""
+    sync: str = ""
+    """Status: CURRENT, or OUTDATED / INOPERABLE for an instance the StackSet's last update did not reach."""
 
 
 class StackSetState(_Frozen):
@@ -64,6 +67,8 @@ class Observed(_Frozen):
     """The caller's partition, from its ARN: every ARN the plan builds is in it."""
     bucket_exists: bool = False
     code_uploaded: bool = False
+    code_version: str = ""
+    """The uploaded package's S3 version id ("" when not uploaded, or the bucket is not versioned)."""
     central_stack: StackState | None = None
     stackset: StackSetState | None = None
     management_stack: StackState | None = None

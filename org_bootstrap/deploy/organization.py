@@ -133,12 +133,15 @@ def observe(aws: Aws, deployment: Deployment, *, code_key: str) -> Observed:
     security = security_session(aws, deployment, view.caller)
     region = deployment.home_region
     s3 = aws.s3(security, region)
-    bucket = bucket_exists(s3, deployment.code_bucket)
+    owner = deployment.security_account_id
+    bucket = bucket_exists(s3, deployment.code_bucket, owner)
+    version = _object_version(s3, deployment.code_bucket, code_key, owner) if bucket else None
     call_as = "SELF" if observed.is_management else "DELEGATED_ADMIN"
     return observed.model_copy(
         update={
             "bucket_exists": bucket,
-            "code_uploaded": bucket and _object_exists(s3, deployment.code_bucket, code_key),
+            "code_uploaded": version is not None,
+            "code_version": version or "",
             "central_stack": read_stack(aws.cloudformation(security, region), deployment.central_stack_name),
             "stackset": read_stackset(aws.cloudformation(region=region), deployment.stackset_name, call_as),
             "management_stack": (
@@ -189,26 +192,44 @@ def _accounts_under(organizations: OrganizationsClient, parent: str) -> set[str]
 
 
 _MISSING = ("404", "NoSuchKey", "NoSuchBucket", "NotFound")
+_NOT_OWNER = ("403", "AccessDenied", "Forbidden")
 
 
-def bucket_exists(s3: S3Client, bucket: str) -> bool:
+class ForeignBucketError(CliError):
+    """The code bucket's name is taken by a bucket the security account does not own."""
+
+
+def bucket_exists(s3: S3Client, bucket: str, owner: str) -> bool:
+    """Whether the security account `owner` has the bucket. The name is predictable, so a bucket of that
+    name may be someone else's: S3 answers 403 when ExpectedBucketOwner is not the owner, and that bucket
+    is never used (whoever owns it could swap the remediator's code before CloudFormation reads it).
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html"""
     try:
-        s3.head_bucket(Bucket=bucket)
+        s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=owner)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in _MISSING:
+        code = exc.response.get("Error", {}).get("Code")
+        if code in _MISSING:
             return False
+        if code in _NOT_OWNER:
+            raise ForeignBucketError(
+                f"bucket {bucket} exists but the security account {owner} does not own it (or may not "
+                "read it): akr stores the remediator's code only in a bucket of the security account, "
+                "since the bucket's owner could replace the code; nothing was uploaded"
+            ) from exc
         raise CliError(f"cannot read bucket {bucket}: {describe(exc)}") from exc
     return True
 
 
-def _object_exists(s3: S3Client, bucket: str, key: str) -> bool:
+def _object_version(s3: S3Client, bucket: str, key: str, owner: str) -> str | None:
+    """The object's current version id; "" in a bucket without versioning; None when there is no object."""
     try:
-        s3.head_object(Bucket=bucket, Key=key)
+        head = s3.head_object(Bucket=bucket, Key=key, ExpectedBucketOwner=owner)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in _MISSING:
-            return False
+            return None
         raise CliError(f"cannot read s3://{bucket}/{key}: {describe(exc)}") from exc
-    return True
+    version = head.get("VersionId", "")
+    return "" if version == "null" else version
 
 
 def read_stack(cloudformation: CloudFormationClient, name: str) -> StackState | None:
@@ -245,6 +266,7 @@ def read_stackset(cloudformation: CloudFormationClient, name: str, call_as: str)
             region=i["Region"],
             status=str(i.get("StackInstanceStatus", {}).get("DetailedStatus", i.get("Status", ""))),
             reason=i.get("StatusReason", ""),
+            sync=str(i.get("Status", "")),
         )
         for page in cloudformation.get_paginator("list_stack_instances").paginate(
             StackSetName=name,

@@ -1,7 +1,7 @@
 """The deployment plan: a pure function of (what the operator asks for, what the organization has).
 
-Every mutating command prints the plan's "Would ..." lines before it asks for confirmation; running the
-plan of an up-to-date organization changes nothing.
+Every mutating command prints the plan's "Would ..." lines (org_bootstrap.deploy.plan_lines) before it asks
+for confirmation; running the plan of an up-to-date organization changes nothing.
 """
 
 from __future__ import annotations
@@ -22,15 +22,11 @@ from org_bootstrap.deploy.deployment import (
 )
 from org_bootstrap.deploy.observed import ACTIVE, Observed, StackSetState, StackState
 from org_bootstrap.deploy.regions import home_region_problem
-from remediator.policy import Mode
+from org_bootstrap.deploy.rights import Order, RightsChange, rights_change
 
 EVENT_BUS_NAME = "access-key-remediation"
 # Stack instances that an update of the StackSet deploys again (DetailedStatus, or Status OUTDATED).
 RETRIED_INSTANCE_STATES = frozenset({"FAILED", "CANCELLED", "OUTDATED"})
-# How the central template named the remediator's log group before the name carried the stack id.
-OLD_LOG_GROUP_NAME = "LogGroupName: !Sub /aws/lambda/${AWS::StackName}-remediator\n"
-# How much a mode does to a violating key, least first: a change up this list gets a warning in the plan.
-MODE_SEVERITY = {Mode.REPORT: 0, Mode.DEACTIVATE: 1, Mode.STAGED: 2, Mode.DELETE: 3}
 
 
 class PlanError(Exception):
@@ -100,9 +96,16 @@ class Plan(BaseModel):
     central_diff: StackDiff = StackDiff()
     stackset_diff: StackDiff = StackDiff()
     management_diff: StackDiff = StackDiff()
+    rights: RightsChange | None = None
+    """How the member role's key actions change with the mode (None: they do not), which sets the order of
+    the central and the member updates."""
     reserving: int = 0
     """Reserved concurrent executions the central stack takes from the security account's unreserved
     pool on top of what it holds now (negative: gives back)."""
+
+    @property
+    def order(self) -> Order:
+        return self.rights.order if self.rights else Order.CENTRAL_FIRST
 
     @property
     def changes_nothing(self) -> bool:
@@ -152,7 +155,13 @@ def plan_deploy(
     bus_arn = bus_arn_of(deployment, observed.partition)
     policy = _policy(deployment, observed)
     organization_id = observed.organization_id
-    central = central_parameters(deployment, policy, organization_id=organization_id, code_key=code_key)
+    central = central_parameters(
+        deployment,
+        policy,
+        organization_id=organization_id,
+        code_key=code_key,
+        code_version=observed.code_version if observed.code_uploaded else "",
+    )
     member = member_parameters(deployment, policy, organization_id=organization_id, bus_arn=bus_arn)
     instances = observed.stackset.instances if observed.stackset else ()
     covered = {i.account_id for i in instances}
@@ -165,6 +174,7 @@ def plan_deploy(
     deployed = observed.central_stack
     holds = 0 if deployed is None or deployed.failed_terminally else reserved_by(deployed.parameters)
     kept = deployed.parameters if deployed else {}
+    members = observed.stackset or observed.management_stack
     return Plan(
         call_as=call_as,
         organization_id=observed.organization_id,
@@ -188,6 +198,7 @@ def plan_deploy(
         central_diff=_diff(central_change, observed.central_stack, central_template, central),
         stackset_diff=_diff(stackset_change, observed.stackset, member_template, member),
         management_diff=_diff(management_change, observed.management_stack, member_template, member),
+        rights=rights_change(members.parameters if members else None, policy.mode),
         reserving=reserved_by({**kept, **central}) - holds,
     )
 
@@ -200,11 +211,6 @@ def _active(observed: Observed, account_id: str) -> bool:
 def bus_arn_of(deployment: Deployment, partition: str) -> str:
     region, security = deployment.home_region, deployment.security_account_id
     return f"arn:{partition}:events:{region}:{security}:event-bus/{EVENT_BUS_NAME}"
-
-
-def _state(observed: Observed, account_id: str) -> str:
-    account = observed.account(account_id)
-    return account.status if account and account.status else "state unknown"
 
 
 def _policy(deployment: Deployment, observed: Observed) -> DeploymentPolicy:
@@ -269,124 +275,3 @@ def _stackset_change(
 
 def _differs(observed: dict[str, str], desired: dict[str, str]) -> bool:
     return any(observed.get(name) != value for name, value in desired.items())
-
-
-def describe(plan: Plan, deployment: Deployment, observed: Observed) -> list[str]:
-    """The plan as "Would ..." lines, in the order the deploy carries it out."""
-    security = deployment.security_account_id
-    lines = []
-    if plan.enable_trusted_access:
-        lines.append("Would enable trusted access between CloudFormation StackSets and AWS Organizations")
-    if plan.create_bucket:
-        lines.append(f"Would create bucket s3://{deployment.code_bucket} in the security account {security}")
-    if plan.upload_code:
-        lines.append(f"Would upload the remediator code to s3://{deployment.code_bucket}/{plan.code_key}")
-    lines += _stack_lines(
-        plan.central,
-        f"stack {deployment.central_stack_name}",
-        f"the security account {security}",
-        plan.central_diff,
-    )
-    region = deployment.home_region
-    if plan.stackset is not Change.NONE:
-        lines.append(
-            f"Would {plan.stackset.value} StackSet {deployment.stackset_name} (service-managed, automatic "
-            f"deployment) for {', '.join(plan.targets)} in {region}{_details(plan.stackset_diff)}"
-        )
-    if plan.retried_instances:
-        lines.append(
-            f"Would deploy the member stack again where it failed or is outdated: "
-            f"{', '.join(plan.retried_instances)}"
-        )
-    if plan.missing_instances:
-        lines.append(
-            f"Would deploy the member stack to {len(plan.missing_instances)} account(s): "
-            f"{', '.join(plan.missing_instances)}"
-        )
-    if plan.skipped_accounts:
-        states = ", ".join(f"{a} ({_state(observed, a)})" for a in plan.skipped_accounts)
-        lines.append(f"Would skip {len(plan.skipped_accounts)} account(s) that are not ACTIVE: {states}")
-    if plan.management is None:
-        lines.append(
-            f"Cannot reach the management account {observed.management_account} from here: deploy "
-            "stacksets/member.yaml there as a plain stack (StackSets never deploy to it)"
-        )
-    else:
-        lines += _stack_lines(
-            plan.management,
-            f"stack {deployment.management_stack_name}",
-            f"the management account {observed.management_account}",
-            plan.management_diff,
-        )
-    lines += upgrade_notes(plan, deployment, observed)
-    lines += warnings(plan)
-    if plan.changes_nothing:
-        lines.append("Nothing to change: the organization is up to date")
-    return lines
-
-
-def upgrade_notes(plan: Plan, deployment: Deployment, observed: Observed) -> list[str]:
-    """What an update changes for a deployment made by an earlier akr, in words."""
-    central = observed.central_stack
-    if plan.central is not Change.UPDATE or central is None:
-        return []
-    notes = []
-    if OLD_LOG_GROUP_NAME in central.template:
-        # The groups were named after the stack alone; a retained one then blocked any later create.
-        stack = deployment.central_stack_name
-        notes.append(
-            "The remediator's and the worker's logs move to new log groups, "
-            f"/aws/lambda/{stack}-remediator-<id> and -worker-<id> (<id>: the stack id's first part); "
-            f"/aws/lambda/{stack}-remediator and -worker are kept, with the logs they hold"
-        )
-    return notes
-
-
-def warnings(plan: Plan) -> list[str]:
-    """The plan's lines that need the operator's attention most: from now on keys are treated harder."""
-    found = []
-    mode = plan.central_diff.change("Mode")
-    if mode and mode.old in MODE_SEVERITY and MODE_SEVERITY[plan.policy.mode] > MODE_SEVERITY[Mode(mode.old)]:
-        effect = {
-            Mode.DEACTIVATE: "deactivated",
-            Mode.STAGED: f"deactivated, and deleted {plan.policy.grace_days} day(s) later,",
-            Mode.DELETE: "deleted",
-        }[plan.policy.mode]
-        found.append(f"Keys will be {effect} from now on: {_change(mode)}")
-    grace = plan.central_diff.change("GraceDays")
-    if grace and grace.old and grace.old.isdigit() and plan.policy.grace_days < int(grace.old):
-        effect = (
-            "Deactivated keys will be deleted sooner"
-            if plan.policy.mode is Mode.STAGED
-            else "Deactivated keys can be reactivated (akr undo) for less time"
-        )
-        found.append(f"{effect}: {_change(grace)}")
-    return found
-
-
-def _stack_lines(change: Change, what: str, where: str, diff: StackDiff) -> list[str]:
-    if change is Change.NONE:
-        return []
-    if change is Change.RECREATE:
-        return [f"Would delete the failed {what} in {where} and create it again"]
-    return [f"Would {change.value} {what} in {where}{_details(diff)}"]
-
-
-def _details(diff: StackDiff) -> str:
-    """The suffix ": Mode report -> delete, GraceDays 14 -> 7, new code, new template"; "" when empty."""
-    parts = [_change(c) for c in diff.parameters if c.name != "CodeKey"]
-    if diff.change("CodeKey"):
-        parts.append("new code")
-    if diff.new_template:
-        parts.append("new template")
-    return f": {', '.join(parts)}" if parts else ""
-
-
-def _change(change: ParameterChange) -> str:
-    return f"{change.name} {_shown(change.old)} -> {_shown(change.new)}"
-
-
-def _shown(value: str | None) -> str:
-    if value is None:
-        return "(not set)"
-    return value or "(none)"

@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from org_bootstrap.aws import RETRIES, Aws, CliError, describe
 from org_bootstrap.deploy.concurrency import LambdaQuota, quota_problem
 from org_bootstrap.deploy.coverage import FORWARDING_RULE, ROTATION_RULE, UNUSED_RULE, records_iam_users
-from org_bootstrap.deploy.deployment import Deployment
+from org_bootstrap.deploy.deployment import FORWARDER_ROLE_NAME, Deployment
 from org_bootstrap.deploy.observed import Observed
 from org_bootstrap.deploy.organization import security_session
 from org_bootstrap.deploy.plan import EVENT_BUS_NAME, Change, Plan
@@ -220,6 +220,7 @@ def read_member(aws: Aws, deployment: Deployment, observed: Observed, account_id
         forwarding, role = f"{prefix}{FORWARDING_RULE}", deployment.member_role_name
         existing = _existing(
             (f"IAM role {role}", lambda: iam.get_role(RoleName=role)),
+            (f"IAM role {FORWARDER_ROLE_NAME}", lambda: iam.get_role(RoleName=FORWARDER_ROLE_NAME)),
             (f"EventBridge rule {forwarding}", lambda: events.describe_rule(Name=forwarding)),
         ) + tuple(f"Config rule {name}" for name in existing_rules)
     except (ClientError, BotoCoreError) as exc:

@@ -112,12 +112,13 @@ def check(aws: Aws, deployment: Deployment, footprint: Footprint, *, account_rol
 def read_account(
     aws: Aws, deployment: Deployment, footprint: Footprint, account: Account, *, account_role: str
 ) -> AccountFacts:
-    status, reason = _stack_status(footprint, account.id, deployment.home_region)
+    status, reason, sync = _stack_status(footprint, account.id, deployment.home_region)
     known: dict[str, Any] = {
         "account_id": account.id,
         "name": account.name,
         "stack_status": status,
         "stack_reason": reason,
+        "stack_sync": sync,
     }
     try:
         session = aws.base if account.id == footprint.caller_account else aws.assume(account.id, account_role)
@@ -126,18 +127,19 @@ def read_account(
         return AccountFacts(**known, unreachable=str(exc))
 
 
-def _stack_status(footprint: Footprint, account_id: str, region: str) -> tuple[str | None, str]:
-    """StackSets skip the management account: there the plain stack stands in for the instance."""
+def _stack_status(footprint: Footprint, account_id: str, region: str) -> tuple[str | None, str, str]:
+    """(status, reason, instance Status). StackSets skip the management account: there the plain stack
+    stands in for the instance."""
     if account_id == footprint.management_account:
         if not footprint.is_management:
-            return None, "the management account's stack is readable only from that account"
+            return None, "the management account's stack is readable only from that account", ""
         stack = footprint.management_stack
-        return (stack.status, "") if stack else (None, "")
+        return (stack.status, "", "") if stack else (None, "", "")
     instances = footprint.stackset.instances if footprint.stackset else ()
     for instance in instances:
         if instance.account_id == account_id and instance.region == region:
-            return instance.status, instance.reason
-    return None, ""
+            return instance.status, instance.reason, instance.sync
+    return None, "", ""
 
 
 def _look_into(aws: Aws, session: boto3.Session, deployment: Deployment, account_id: str) -> dict[str, Any]:

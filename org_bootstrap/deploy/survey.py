@@ -11,6 +11,7 @@ from org_bootstrap.aws import Aws, CliError, describe
 from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.footprint import AuditTable, Footprint
 from org_bootstrap.deploy.organization import (
+    ForeignBucketError,
     bucket_exists,
     footprint_of,
     read_organization,
@@ -21,6 +22,7 @@ from org_bootstrap.deploy.organization import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
 
 
 def survey(aws: Aws, deployment: Deployment) -> Footprint:
@@ -44,7 +46,7 @@ def survey(aws: Aws, deployment: Deployment) -> Footprint:
                 else None
             ),
             "central_stack": central,
-            "bucket_exists": bucket_exists(aws.s3(security, region), deployment.code_bucket),
+            "bucket_exists": _ours(aws.s3(security, region), deployment),
             "audit_tables": _audit_tables(
                 aws.dynamodb(security, region),
                 central.outputs.get("AuditTableName") if central else None,
@@ -79,3 +81,12 @@ def _table(dynamodb: DynamoDBClient, name: str) -> AuditTable | None:
     except dynamodb.exceptions.ResourceNotFoundException:
         return None
     return AuditTable(name=name, deletion_protection=bool(table.get("DeletionProtectionEnabled")))
+
+
+def _ours(s3: S3Client, deployment: Deployment) -> bool:
+    """Whether the security account has the code bucket: one of that name owned by another account is not
+    part of the deployment (never shown as ours, never emptied or deleted)."""
+    try:
+        return bucket_exists(s3, deployment.code_bucket, deployment.security_account_id)
+    except ForeignBucketError:
+        return False

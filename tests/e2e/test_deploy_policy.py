@@ -55,12 +55,17 @@ def _previous_values(
     backend: CloudFormationBackend, instance: Stack | StackSet, incoming_params: list[dict[str, Any]]
 ) -> dict[str, str]:
     """moto's resolution of UpdateStack parameters, with what AWS does for UsePreviousValue on a parameter
-    that was never passed: the stack's previous value, which was the template's default."""
-    previous = {k: _text(v) for k, v in getattr(instance, "stack_parameters", {}).items()}
-    previous.update(instance.parameters)
+    that was never passed: the stack's previous value, which was the template's default. Such a parameter
+    is left out, so that moto applies that default again: given explicitly, moto would count it as changed
+    and update every resource that names it, also those whose Condition is false, which it never created
+    (an AttributeError, a 500)."""
     values = {p["ParameterKey"]: p["ParameterValue"] for p in incoming_params if "ParameterValue" in p}
     values.update(
-        {p["ParameterKey"]: previous[p["ParameterKey"]] for p in incoming_params if p.get("UsePreviousValue")}
+        {
+            p["ParameterKey"]: _text(instance.parameters[p["ParameterKey"]])
+            for p in incoming_params
+            if p.get("UsePreviousValue") and p["ParameterKey"] in instance.parameters
+        }
     )
     return values
 
@@ -162,11 +167,22 @@ def test_explicit_mode_delete_shows_the_change_and_the_destructive_line(
     assert declined.exit_code == 1
     assert DESTRUCTIVE in declined.stdout
     assert declined.stdout.rstrip().endswith("Aborted: nothing was changed.")
+    # The member role gains iam:DeleteAccessKey: the member stacks are updated before the central stack.
     assert done.payload["plan"] == [
+        "Would update StackSet access-key-remediation-member (service-managed, automatic deployment) for "
+        f"{organization.workloads_ou} in {REGION}: Mode report -> delete",
+        f"Would update stack access-key-remediation-member in the management account "
+        f"{organization.management}: Mode report -> delete",
         f"Would update stack {CENTRAL_STACK} in the security account {organization.security}: "
         "Mode report -> delete",
+        "The member role in every account holds no key action; mode delete needs iam:DeleteAccessKey: "
+        "the member stacks add iam:DeleteAccessKey before the central stack is updated",
         DESTRUCTIVE,
     ]
+    stackset = organization.client("cloudformation", organization.management).describe_stack_set(
+        StackSetName="access-key-remediation-member"
+    )["StackSet"]
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in stackset["Parameters"]}["Mode"] == "delete"
     assert done.central["Mode"] == "delete"
     assert (done.central["GraceDays"], done.central["MaxUnusedDays"], done.central["LogLevel"]) == (
         "7",

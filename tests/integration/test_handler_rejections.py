@@ -37,6 +37,19 @@ def forged() -> dict[str, Any]:
     return event
 
 
+def without_account() -> dict[str, Any]:
+    event = load_event("config_noncompliant_rotated")
+    del event["account"]
+    return event
+
+
+def rule_of_another_account() -> dict[str, Any]:
+    """Our prefix, but the rule ARN of another account: not a rule the member stack made for this one."""
+    event = load_event("config_noncompliant_rotated")
+    event["detail"]["configRuleARN"] = "arn:aws:config:eu-west-1:999999999999:config-rule/config-rule-abc123"
+    return event
+
+
 def unknown_rule() -> dict[str, Any]:
     event = load_event("config_noncompliant_rotated")
     event["detail"]["configRuleName"] = "someone-elses-rule"
@@ -61,6 +74,16 @@ def wrong_resource() -> dict[str, Any]:
             "event rejected: Config rule 'someone-elses-rule' matches none of the configured prefixes akr-",
         ),
         (wrong_resource, "event rejected: detail.resourceType: Input should be 'AWS::IAM::User'"),
+        (
+            without_account,
+            "event rejected: the envelope account is missing: EventBridge always sets it, so this event "
+            "did not come through the bus",
+        ),
+        (
+            rule_of_another_account,
+            "event rejected: detail: configRuleARN belongs to account 999999999999, detail.awsAccountId is "
+            "222222222222",
+        ),
     ],
 )
 def test_rejected_without_aws_call(make: Any, reason: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -55,6 +55,7 @@ PREFERENCES = {
     "RegionConcurrencyType": "PARALLEL",
 }
 CENTRAL_BODY = CENTRAL_TEMPLATE.read_text()
+UPLOADED_VERSION = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
 MEMBER_BODY = MEMBER_TEMPLATE.read_text()
 MEMBER_PARAMETERS = {"SecurityAccountId": SECURITY, "MaxAccessKeyAge": "90"}
 SORTED_MEMBER_PARAMETERS = [
@@ -770,14 +771,37 @@ def expect_fresh_deploy(clients: Clients, ready: Prepared, call_as: str) -> None
     s3.add_response(
         "create_bucket", {}, {**bucket, "CreateBucketConfiguration": {"LocationConstraint": REGION}}
     )
-    s3.add_response("put_public_access_block", {})
-    s3.add_response("put_bucket_encryption", {})
-    s3.add_response("put_bucket_versioning", {}, {**bucket, "VersioningConfiguration": {"Status": "Enabled"}})
+    # Every call after CreateBucket names the security account as the bucket's owner.
+    owned = {**bucket, "ExpectedBucketOwner": SECURITY}
     s3.add_response(
-        "put_object",
+        "put_public_access_block",
         {},
         {
-            **bucket,
+            **owned,
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        },
+    )
+    s3.add_response(
+        "put_bucket_encryption",
+        {},
+        {
+            **owned,
+            "ServerSideEncryptionConfiguration": {
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
+        },
+    )
+    s3.add_response("put_bucket_versioning", {}, {**owned, "VersioningConfiguration": {"Status": "Enabled"}})
+    s3.add_response(
+        "put_object",
+        {"VersionId": UPLOADED_VERSION},
+        {
+            **owned,
             "Key": plan.code_key,
             "Body": ready.artifact.path.read_bytes(),
             "ChecksumAlgorithm": "SHA256",
@@ -789,8 +813,10 @@ def expect_fresh_deploy(clients: Clients, ready: Prepared, call_as: str) -> None
         {
             "StackName": CENTRAL_STACK,
             "TemplateBody": CENTRAL_BODY,
+            # The stack gets the version id of exactly the upload (in the plan before it: "").
             "Parameters": [
-                {"ParameterKey": k, "ParameterValue": v} for k, v in sorted(plan.central_parameters.items())
+                {"ParameterKey": k, "ParameterValue": v}
+                for k, v in sorted({**plan.central_parameters, "CodeObjectVersion": UPLOADED_VERSION}.items())
             ],
             "Capabilities": ["CAPABILITY_NAMED_IAM"],
             "Tags": [{"Key": "akr:managed-by", "Value": "akr"}],
@@ -836,7 +862,8 @@ def test_fresh_deploy_from_the_management_account(tmp_path: Path, clients: Clien
     assert outcome == Outcome(
         outputs={"EventBusArn": BUS_ARN, "AuditTableName": "audit"},
         instances=tuple(
-            InstanceState(account_id=a, region=REGION, status="SUCCEEDED") for a in (SECURITY, *MEMBERS)
+            InstanceState(account_id=a, region=REGION, status="SUCCEEDED", sync="CURRENT")
+            for a in (SECURITY, *MEMBERS)
         ),
         management_covered=True,
     )

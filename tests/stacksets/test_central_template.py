@@ -52,6 +52,7 @@ REQUIRED_OUTPUTS = {
 
 # The three functions share one environment; the sweep function alone also gets its queue.
 FUNCTIONS = ("RemediatorFunction", "SweepFunction", "WorkerFunction")
+QUEUES = ("DeadLetterQueue", "SweepQueue", "SweepDeadLetterQueue")
 SWEEP_ONLY = {"AKR_SWEEP_QUEUE_URL": {"Ref": "SweepQueue"}}
 
 
@@ -85,20 +86,26 @@ def grants(stack: Stack, role: str = "RemediatorRole") -> set[tuple[str, str, st
     return result
 
 
-def test_bus_policy_allows_put_events_only_from_the_organization() -> None:
+def test_bus_policy_admits_only_the_forwarder_roles_of_the_organization() -> None:
     stack = central()
     bus = stack.resources["EventBus"]["Properties"]
     assert bus["Policy"]["Statement"] == [
         {
-            "Sid": "OrganizationPutEvents",
+            "Sid": "OrganizationForwardersPutEvents",
             "Effect": "Allow",
             "Principal": "*",
             "Action": "events:PutEvents",
             "Resource": stack.outputs["EventBusArn"],
-            "Condition": {"StringEquals": {"aws:PrincipalOrgID": ORGANIZATION_ID}},
+            "Condition": {
+                "StringEquals": {"aws:PrincipalOrgID": ORGANIZATION_ID},
+                "ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/AccessKeyRemediationForwarder"},
+            },
         }
     ]
     assert not stack.of_type("AWS::Events::EventBusPolicy")
+    # The name the bus admits is the name every member stack gives its forwarder role.
+    member = Stack("member")
+    assert member.resources["ForwarderRole"]["Properties"]["RoleName"] == "AccessKeyRemediationForwarder"
 
 
 @pytest.mark.parametrize("tracing", ["false", "true"])
@@ -590,18 +597,65 @@ def test_rule_invokes_the_remediator_with_retries_and_a_dead_letter_queue() -> N
     assert permission["SourceArn"] == stack.outputs["RemediationRuleArn"]
 
 
-def test_dead_letter_queue_is_encrypted_and_only_the_rules_may_send() -> None:
+def test_queues_admit_only_our_roles_over_tls() -> None:
+    # moto skips AWS::SQS::QueuePolicy: the template is the evidence.
     stack = central()
-    queue = stack.resources["DeadLetterQueue"]["Properties"]
-    assert queue["SqsManagedSseEnabled"] is True
-    # The only queue policy: the sweep queues are used by principals of this account, through IAM.
+    assert stack.resources["DeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"] is True
+    arn = {q: stack.resolve({"Fn::GetAtt": [q, "Arn"]}) for q in QUEUES}
+    role = {r: stack.resolve({"Fn::GetAtt": [r, "Arn"]}) for r in ("RemediatorRole", "SweepRole")}
     (policy,) = stack.of_type("AWS::SQS::QueuePolicy").values()
-    assert policy["Properties"]["Queues"] == [stack.outputs["DeadLetterQueueUrl"]]
-    allow, deny = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+    assert policy["Properties"]["Queues"] == [stack.resolve({"Ref": q}) for q in QUEUES]
+    by_sid = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    allow = by_sid.pop("EventBridgeDeadLetters")
+    assert (allow["Effect"], allow["Principal"], allow["Resource"]) == (
+        "Allow",
+        {"Service": "events.amazonaws.com"},
+        arn["DeadLetterQueue"],
+    )
     rules = [stack.outputs["RemediationRuleArn"], stack.resolve({"Fn::GetAtt": ["SweepRule", "Arn"]})]
     assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": rules}}
-    assert (deny["Effect"], deny["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
+    assert {sid: s["Effect"] for sid, s in by_sid.items()} == dict.fromkeys(by_sid, "Deny")
+    assert {sid: s["Principal"] for sid, s in by_sid.items()} == dict.fromkeys(by_sid, "*")
+    tls = by_sid.pop("DenyInsecureTransport")
+    denied = {sid: (s["Resource"], s["Action"], s["Condition"]) for sid, s in by_sid.items()}
+    # IAM principals: only the remediator's role may send dead letters, only the sweep's role may queue
+    # accounts, only the worker (the remediator's role) may take them, and none may send to the sweep's
+    # dead-letter queue (SQS moves them there). Service principals have no aws:PrincipalArn (Null).
+    not_ours = {"Null": {"aws:PrincipalArn": "false"}}
+    assert denied == {
+        "DeadLettersFromTheRemediatorOnly": (
+            arn["DeadLetterQueue"],
+            "sqs:SendMessage",
+            {"ArnNotEquals": {"aws:PrincipalArn": role["RemediatorRole"]}, **not_ours},
+        ),
+        "SweepSendsOnly": (
+            arn["SweepQueue"],
+            "sqs:SendMessage",
+            {"ArnNotEquals": {"aws:PrincipalArn": role["SweepRole"]}},
+        ),
+        "WorkerConsumesOnly": (
+            arn["SweepQueue"],
+            ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:ReceiveMessage"],
+            {"ArnNotEquals": {"aws:PrincipalArn": role["RemediatorRole"]}},
+        ),
+        "NoPrincipalSendsDeadLetters": (arn["SweepDeadLetterQueue"], "sqs:SendMessage", not_ours),
+    }
+    assert (tls["Action"], tls["Resource"], tls["Condition"]) == (
+        "sqs:*",
+        [arn[q] for q in QUEUES],
+        {"Bool": {"aws:SecureTransport": "false"}},
+    )
+
+
+def test_the_roles_the_queue_policy_admits_are_those_that_use_the_queues() -> None:
+    stack = central()
+    sweep = stack.resources["SweepFunction"]["Properties"]["Role"]
+    worker = stack.resources["WorkerFunction"]["Properties"]["Role"]
+    remediator = stack.resources["RemediatorFunction"]["Properties"]
+    assert stack.resolve(sweep) == stack.resolve({"Fn::GetAtt": ["SweepRole", "Arn"]})
+    assert stack.resolve(worker) == stack.resolve(remediator["Role"])
+    assert stack.resolve(remediator["Role"]) == stack.resolve({"Fn::GetAtt": ["RemediatorRole", "Arn"]})
+    assert remediator["DeadLetterConfig"] == {"TargetArn": stack.outputs["DeadLetterQueueArn"]}
 
 
 @pytest.mark.parametrize(
@@ -845,6 +899,19 @@ def test_topic_is_encrypted_with_a_key_cloudwatch_may_use() -> None:
     principals = [s["Principal"] for s in key["KeyPolicy"]["Statement"]]
     assert {"Service": "cloudwatch.amazonaws.com"} in principals
     assert "*" not in principals and {"AWS": "*"} not in principals
+
+
+def test_key_policy_pins_each_service_to_this_account() -> None:
+    statements = {s["Sid"]: s for s in central().resources["Key"]["Properties"]["KeyPolicy"]["Statement"]}
+    assert statements["CloudWatchAlarmsPublish"]["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": SECURITY_ACCOUNT_ID},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:eu-west-1:{SECURITY_ACCOUNT_ID}:alarm:*"},
+    }
+    # CloudWatch Logs: the encryption context names this account's log groups only.
+    (context,) = statements["CloudWatchLogsEncrypt"]["Condition"]["StringEquals"].values()
+    assert context and all(f":{SECURITY_ACCOUNT_ID}:log-group:" in arn for arn in context)
+    services = [s for s in statements.values() if "Service" in s["Principal"]]
+    assert {s["Sid"] for s in services} == {"CloudWatchAlarmsPublish", "CloudWatchLogsEncrypt"}
 
 
 def test_outputs_include_what_the_cli_and_member_stacks_need() -> None:

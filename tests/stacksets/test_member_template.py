@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from org_bootstrap.demo.standins.config import member_config_rules, recording_group
-from remediator.permissions import ACTIONS, Permission, Scope, member_role_permissions
+from org_bootstrap.deploy.deployment import FORWARDER_ROLE_NAME
+from remediator.permissions import ACTIONS, READS, Permission, Scope, member_rights, member_role_permissions
+from remediator.policy import Mode
 from remediator.settings import Settings
 from tests.stacksets.cfn import ORGANIZATION_ID, PARTITION, SECURITY_ACCOUNT_ID, Stack, load
 
@@ -47,12 +49,38 @@ def granted(stack: Stack) -> set[Permission]:
     return permissions
 
 
+@pytest.mark.parametrize("mode", list(Mode))
 @pytest.mark.parametrize("values", [{}, {"ProtectedUserPath": "/break-glass/"}])
-def test_member_role_grants_exactly_what_the_remediator_declares(values: dict[str, str]) -> None:
-    stack = Stack("member", values, account_id="333333333333")
-    assert granted(stack) == member_role_permissions()
+def test_member_role_grants_exactly_what_the_mode_declares(values: dict[str, str], mode: Mode) -> None:
+    stack = Stack("member", {**values, "Mode": mode.value}, account_id="333333333333")
+    assert granted(stack) == member_role_permissions(mode)
     assert "ManagedPolicyArns" not in stack.resources["MemberRole"]["Properties"]
     assert "PermissionsBoundary" not in stack.resources["MemberRole"]["Properties"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "key_actions"),
+    [
+        (Mode.REPORT, set()),
+        (Mode.DEACTIVATE, {"iam:UpdateAccessKey"}),
+        (Mode.DELETE, {"iam:DeleteAccessKey"}),
+        (Mode.STAGED, {"iam:UpdateAccessKey", "iam:DeleteAccessKey"}),
+    ],
+)
+def test_each_mode_holds_only_the_key_actions_it_takes(mode: Mode, key_actions: set[str]) -> None:
+    # Written out, so that a change to MODE_ACTIONS that widens a mode fails here too.
+    assert member_rights(mode) == key_actions
+    stack = Stack("member", {"Mode": mode.value}, account_id="333333333333")
+    assert {p.action for p in granted(stack) - set(READS)} == key_actions
+
+
+def test_the_default_mode_grants_no_key_action() -> None:
+    # A stack deployed without Mode (by hand) fails closed.
+    assert granted(Stack("member", account_id="333333333333")) == set(READS)
+
+
+def test_the_union_over_every_mode_is_what_the_code_may_call() -> None:
+    assert set().union(*(member_role_permissions(mode) for mode in Mode)) == member_role_permissions()
 
 
 def test_member_role_trusts_only_the_central_remediator_role_in_the_organization() -> None:
@@ -83,8 +111,10 @@ def test_role_names_agree_between_the_templates() -> None:
     member, central, organization = (
         load(name)["Parameters"] for name in ("member", "central", "organization")
     )
-    for name in ("MemberRoleName", "RemediatorRoleName"):
+    for name in ("MemberRoleName", "RemediatorRoleName", "ForwarderRoleName"):
         assert member[name]["Default"] == central[name]["Default"] == organization[name]["Default"]
+    # What akr's pre-flight and plan call the forwarder role.
+    assert member["ForwarderRoleName"]["Default"] == FORWARDER_ROLE_NAME
 
 
 def test_protected_user_path_denies_every_mutating_action_under_that_path() -> None:

@@ -25,11 +25,14 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("member.ConfigRecorderRole.AssumeRolePolicyDocument", "MALFORMED"): "trust policies have no Resource",
     ("central.RemediatorRole.AssumeRolePolicyDocument", "MALFORMED"): "trust policies have no Resource",
     ("central.SweepRole.AssumeRolePolicyDocument", "MALFORMED"): "trust policies have no Resource",
-    ("member.MemberRole.Policies.access-key-remediation", "CREDENTIALS_EXPOSURE"): (
-        "iam:UpdateAccessKey and iam:DeleteAccessKey on the account's users are the remediation itself"
+    ("member.DeactivateKeysPolicy.PolicyDocument", "CREDENTIALS_EXPOSURE"): (
+        "iam:UpdateAccessKey on the account's users is the remediation itself (deactivate and staged modes)"
     ),
-    ("member.MemberRole.Policies.access-key-remediation", "PERMISSIONS_MANAGEMENT_ACTIONS"): (
-        "the same two actions, classed as permissions management; the Deny policy protects break-glass users"
+    ("member.DeactivateKeysPolicy.PolicyDocument", "PERMISSIONS_MANAGEMENT_ACTIONS"): (
+        "the same action, classed as permissions management; the Deny policy protects break-glass users"
+    ),
+    ("member.DeleteKeysPolicy.PolicyDocument", "PERMISSIONS_MANAGEMENT_ACTIONS"): (
+        "iam:DeleteAccessKey is the remediation itself (delete and staged modes); break-glass users denied"
     ),
     ("central.RemediatorRole.Policies.access-key-remediator", "CREDENTIALS_EXPOSURE"): (
         "sts:AssumeRole returns credentials: assuming the member roles, and only them, is the design"

@@ -17,13 +17,19 @@ VARIANTS: dict[str, tuple[dict[str, str], ...]] = {
     "member": (
         {},
         {
+            "Mode": "staged",
             "CreateConfigRecorder": "true",
             "ProtectedUserPath": "/break-glass/",
             "ExtraRuleNamePrefixes": (
                 "securityhub-access-keys-rotated-,securityhub-iam-user-unused-credentials-check-"
             ),
         },
-        {"EnableAccessKeysRotatedRule": "false", "EnableUnusedCredentialsRule": "false"},
+        {
+            "Mode": "deactivate",
+            "EnableAccessKeysRotatedRule": "false",
+            "EnableUnusedCredentialsRule": "false",
+        },
+        {"Mode": "delete"},
     ),
     "central": (
         {},

@@ -20,7 +20,8 @@ from org_bootstrap.deploy.deployment import (
     template_parameters,
 )
 from org_bootstrap.deploy.observed import Account, InstanceState, Observed, StackSetState, StackState
-from org_bootstrap.deploy.plan import Change, Plan, PlanError, describe, plan_deploy, warnings
+from org_bootstrap.deploy.plan import Change, Plan, PlanError, plan_deploy
+from org_bootstrap.deploy.plan_lines import describe, warnings
 from org_bootstrap.deploy.regions import HOME_REGIONS, home_region_problem
 from org_bootstrap.deploy.status import expected_for
 from remediator.policy import Mode, Thresholds
@@ -40,7 +41,8 @@ OLD_CODE_KEY = "remediator/fedcba9876543210fedc.zip"
 # Stand-ins for the templates: what the planner reads of them is their text and their parameters' names.
 CENTRAL = (
     "AWSTemplateFormatVersion: '2010-09-09'\nDescription: central\nParameters:\n"
-    "  Mode:\n    Type: String\n  LogLevel:\n    Type: String\n    Default: INFO\n"
+    "  Mode:\n    Type: String\n  ForwarderRoleName:\n    Type: String\n"
+    "  LogLevel:\n    Type: String\n    Default: INFO\n"
     "  NotificationEmail:  # the operator's\n    Type: String\n    Default: ''\n"
 )
 MEMBER = (
@@ -275,6 +277,20 @@ def test_new_code_is_uploaded_and_rolls_the_central_stack() -> None:
     ]
 
 
+def test_an_update_of_a_central_stack_whose_bus_admitted_any_principal_says_what_changes() -> None:
+    central = up_to_date().central_stack
+    assert central is not None
+    older = central.model_copy(
+        update={"template": CENTRAL.replace("  ForwarderRoleName:\n    Type: String\n", "")}
+    )
+    assert lines(deployment(), up_to_date(central_stack=older)) == [
+        f"Would update stack access-key-remediation in the security account {SECURITY}: new template",
+        "The central bus will admit events only from the member stacks' forwarder roles, which get a fixed "
+        "name (AccessKeyRemediationForwarder): until the StackSet update has replaced an account's forwarder "
+        "role, that account's compliance changes are refused at the bus, and the next sweep covers them",
+    ]
+
+
 def test_an_update_of_a_stack_with_the_older_log_groups_says_they_move() -> None:
     central = up_to_date().central_stack
     assert central is not None
@@ -334,8 +350,9 @@ Drift = Callable[[Observed], Observed]
             lambda o: _central(o, template=f"\n\n{CENTRAL}\n  "), N, N, N, (), id="central whitespace only"
         ),
         # The deployed policy is kept, not drift: the deploy asks for no mode, no limits, no grace days.
+        # The central stack's mode is the one kept, and the member role follows it.
         pytest.param(
-            lambda o: _parameters(o, "central_stack", Mode="report"), N, N, N, (), id="central mode kept"
+            lambda o: _parameters(o, "central_stack", Mode="report"), N, U, U, (), id="central mode kept"
         ),
         pytest.param(
             lambda o: _parameters(o, "central_stack", MaxUnusedDays="45"),
@@ -484,7 +501,7 @@ def test_drift_table(
 @pytest.mark.parametrize(
     ("changes", "central", "stackset", "management"),
     [
-        pytest.param({"mode": "report"}, U, N, N, id="mode is central only"),
+        pytest.param({"mode": "report"}, U, U, U, id="mode reaches the member role too"),
         pytest.param({"cis": "1.4"}, U, U, U, id="cis 1.4 lowers the unused limit everywhere"),
         pytest.param({"cis": "1.2"}, N, N, N, id="cis 1.2 equals the defaults"),
         pytest.param({"max_key_age_days": 30}, U, U, U, id="rotation limit everywhere"),
@@ -633,6 +650,7 @@ def test_default_parameters_in_full() -> None:
         "MaxUnusedDays": "90",
         "CodeBucket": BUCKET,
         "CodeKey": CODE_KEY,
+        "CodeObjectVersion": "",
         "ProtectedUserPath": "",
         "GraceDays": "14",
         "WarnDaysBefore": "0",
@@ -644,6 +662,7 @@ def test_default_parameters_in_full() -> None:
         "CentralEventBusArn": BUS_ARN,
         "RemediatorRoleName": "access-key-remediator",
         "MemberRoleName": "AccessKeyRemediationRole",
+        "Mode": "delete",
         "RuleNamePrefix": "akr-",
         "MaxAccessKeyAge": "90",
         "MaxCredentialUsageAge": "90",
@@ -784,7 +803,8 @@ def test_an_explicit_option_changes_only_what_it_names() -> None:
     observed = up_to_date(REPORT_ROLLOUT)
     result = plan(deployment(mode="staged"), observed)
     assert result.policy == plan(deployment(), observed).policy.model_copy(update={"mode": Mode.STAGED})
-    assert (result.central, result.stackset, result.management) == (U, N, N)
+    assert (result.central, result.stackset, result.management) == (U, U, U)
+    assert [c.name for c in result.stackset_diff.parameters] == ["Mode"]
 
 
 @pytest.mark.parametrize(
@@ -833,7 +853,7 @@ def test_without_a_central_stack_the_member_stacks_values_are_kept() -> None:
         "/break-glass/",
         True,
     )
-    assert result.policy.mode is Mode.DELETE  # only the central stack has a mode
+    assert result.policy.mode is Mode.REPORT  # the member role's, without a central stack
     assert (result.stackset, result.management) == (N, N)
 
 
@@ -885,13 +905,16 @@ def test_an_option_replaces_a_deployed_value_akr_cannot_read() -> None:
 def test_update_lines_list_each_changed_parameter() -> None:
     observed = up_to_date(REPORT_ROLLOUT)
     desired = deployment(mode="delete", grace_days=3, max_unused_days=60)
+    # More rights for the member role: the member stacks go first.
     assert lines(desired, observed) == [
+        "Would update StackSet access-key-remediation-member (service-managed, automatic deployment) "
+        f"for {ROOT} in {REGION}: Mode report -> delete, MaxCredentialUsageAge 45 -> 60",
+        f"Would update stack access-key-remediation-member in the management account {MANAGEMENT}: "
+        "Mode report -> delete, MaxCredentialUsageAge 45 -> 60",
         f"Would update stack access-key-remediation in the security account {SECURITY}: "
         "Mode report -> delete, MaxUnusedDays 45 -> 60, GraceDays 7 -> 3",
-        "Would update StackSet access-key-remediation-member (service-managed, automatic deployment) "
-        f"for {ROOT} in {REGION}: MaxCredentialUsageAge 45 -> 60",
-        f"Would update stack access-key-remediation-member in the management account {MANAGEMENT}: "
-        "MaxCredentialUsageAge 45 -> 60",
+        "The member role in every account holds no key action; mode delete needs iam:DeleteAccessKey: "
+        "the member stacks add iam:DeleteAccessKey before the central stack is updated",
         "Keys will be deleted from now on: Mode report -> delete",
         "Deactivated keys can be reactivated (akr undo) for less time: GraceDays 7 -> 3",
     ]
@@ -952,11 +975,12 @@ def test_a_more_destructive_mode_gets_a_warning_line(deployed: str, asked: str, 
     assert result.central is Change.UPDATE
     assert warnings(result) == ([warning] if warning else [])
     described = describe(result, deployment(mode=asked), observed)
-    assert described[0] == (
+    assert (
         f"Would update stack access-key-remediation in the security account {SECURITY}: "
         f"Mode {deployed} -> {asked}"
-    )
-    assert described[1:] == ([warning] if warning else [])
+    ) in described
+    assert described[-1:] == ([warning] if warning else described[-1:])
+    assert sum(line.startswith("Keys will be") for line in described) == (1 if warning else 0)
 
 
 @pytest.mark.parametrize(
@@ -1031,3 +1055,18 @@ def test_template_parameters_reads_only_the_top_level_parameters_section() -> No
     )
     assert template_parameters(text) == {"First", "Second"}
     assert template_parameters("Resources: {}\n") == frozenset()
+
+
+def test_the_central_stack_gets_the_version_id_of_the_package_already_uploaded() -> None:
+    observed = up_to_date(code_version="v-2")
+    result = plan(deployment(), observed)
+    assert result.central_parameters["CodeObjectVersion"] == "v-2"
+    # A deployment whose stack named no version: the same code, now pinned to its version.
+    assert lines(deployment(), observed) == [
+        f"Would update stack access-key-remediation in the security account {SECURITY}: "
+        "the code's S3 version pinned"
+    ]
+
+
+def test_code_not_uploaded_yet_has_its_version_set_by_the_upload() -> None:
+    assert plan(deployment(), fresh()).central_parameters["CodeObjectVersion"] == ""

@@ -68,13 +68,27 @@ def test_unknown_fields_are_ignored() -> None:
     assert parse(raw).detail.resource_id == "AIDAEXAMPLEUSERID0001"
 
 
-def test_event_without_envelope_account_is_accepted() -> None:
-    # moto delivers events without `account`.
+MISSING_ACCOUNT = (
+    "event rejected: the envelope account is missing: EventBridge always sets it, so this event did not "
+    "come through the bus"
+)
+
+
+@pytest.mark.parametrize("account", [None, "absent"])
+def test_event_without_envelope_account_is_rejected(account: str | None) -> None:
+    # moto drops `account` on delivery; AWS always sets it. Without it the detail could name any account.
     raw = load_event("config_noncompliant_rotated")
-    del raw["account"]
-    event = parse(raw)
-    assert event.account is None
-    assert event.detail.aws_account_id == "222222222222"
+    if account == "absent":
+        del raw["account"]
+    else:
+        raw["account"] = account
+    assert rejection(raw) == MISSING_ACCOUNT
+
+
+def test_an_empty_envelope_account_is_rejected() -> None:
+    raw = load_event("config_noncompliant_rotated")
+    raw["account"] = ""
+    assert rejection(raw) == "event rejected: account: String should match pattern '^[0-9]{12}$'"
 
 
 def test_moto_style_lowercase_resource_id_is_accepted() -> None:
@@ -150,7 +164,7 @@ def test_wrong_resource_type() -> None:
 @pytest.mark.parametrize("account", ["12345678901", "1234567890123", "abcdefghijkl", ""])
 def test_account_id_must_be_12_digits(account: str) -> None:
     raw = load_event("config_noncompliant_rotated")
-    del raw["account"]
+    raw["account"] = "222222222222"
     raw["detail"]["awsAccountId"] = account
     assert rejection(raw).startswith("event rejected: detail.awsAccountId: String should match pattern")
 

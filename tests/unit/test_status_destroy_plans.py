@@ -295,6 +295,35 @@ def test_an_unreachable_account_is_not_covered_and_says_why_once() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("sync", "status", "reason"),
+    [
+        ("OUTDATED", "FAILED", "ResourceLogicalId:DeleteKeysPolicy, AccessDenied"),
+        ("OUTDATED", "RUNNING", ""),
+        ("OUTDATED", "SKIPPED_SUSPENDED_ACCOUNT", ""),
+        ("INOPERABLE", "INOPERABLE", ""),
+    ],
+)
+def test_an_instance_that_is_not_current_is_flagged_as_holding_old_rights(
+    sync: str, status: str, reason: str
+) -> None:
+    facts = covered_facts().model_copy(
+        update={"stack_status": status, "stack_sync": sync, "stack_reason": reason}
+    )
+    report = assess(facts, EXPECTED, member_role="AccessKeyRemediationRole", remediator_role_exists=True)
+    assert not report.covered
+    assert report.problems == [
+        f"member stack {sync} ({status}): not at the StackSet's last update, so its member role may still "
+        "hold an earlier mode's rights; akr deploy deploys it again" + (f": {reason}" if reason else "")
+    ]
+
+
+def test_a_current_instance_is_covered() -> None:
+    facts = covered_facts().model_copy(update={"stack_sync": "CURRENT"})
+    report = assess(facts, EXPECTED, member_role="AccessKeyRemediationRole", remediator_role_exists=True)
+    assert report.covered
+
+
 def test_stack_and_central_findings() -> None:
     assert stack_finding(None, "") == Finding(ok=False, detail="no member stack")
     assert stack_finding(None, "not readable here") == Finding(ok=None, detail="not readable here")

@@ -1,0 +1,172 @@
+"""The plan in words: its "Would ..." lines in the order the deploy carries them out, what an update changes
+for a deployment made by an earlier akr, and the lines that need the operator's attention most. Pure."""
+
+from __future__ import annotations
+
+from org_bootstrap.deploy.deployment import FORWARDER_ROLE_NAME, Deployment
+from org_bootstrap.deploy.observed import Observed
+from org_bootstrap.deploy.plan import Change, ParameterChange, Plan, StackDiff
+from org_bootstrap.deploy.rights import BOTH_RIGHTS_MODE, Order, describe_rights
+from remediator.policy import Mode
+
+# How the central template named the remediator's log group before the name carried the stack id.
+OLD_LOG_GROUP_NAME = "LogGroupName: !Sub /aws/lambda/${AWS::StackName}-remediator\n"
+# The central template since its bus admits only the forwarder roles, by name.
+FORWARDER_ROLE_PARAMETER = "ForwarderRoleName:"
+# How much a mode does to a violating key, least first: a change up this list gets a warning in the plan.
+MODE_SEVERITY = {Mode.REPORT: 0, Mode.DEACTIVATE: 1, Mode.STAGED: 2, Mode.DELETE: 3}
+
+
+def describe(plan: Plan, deployment: Deployment, observed: Observed) -> list[str]:
+    """The plan as "Would ..." lines, in the order the deploy carries it out."""
+    security = deployment.security_account_id
+    lines = []
+    if plan.enable_trusted_access:
+        lines.append("Would enable trusted access between CloudFormation StackSets and AWS Organizations")
+    if plan.create_bucket:
+        lines.append(f"Would create bucket s3://{deployment.code_bucket} in the security account {security}")
+    if plan.upload_code:
+        lines.append(f"Would upload the remediator code to s3://{deployment.code_bucket}/{plan.code_key}")
+    central = _stack_lines(
+        plan.central,
+        f"stack {deployment.central_stack_name}",
+        f"the security account {security}",
+        plan.central_diff,
+    )
+    members = _member_lines(plan, deployment, observed)
+    if plan.order is Order.CENTRAL_FIRST:
+        lines += central + members
+    elif plan.order is Order.MEMBERS_FIRST:
+        lines += members + central
+    else:
+        lines.append(
+            f"Would first update StackSet {deployment.stackset_name}"
+            + ("" if plan.management is None else f" and stack {deployment.management_stack_name}")
+            + f" with Mode {BOTH_RIGHTS_MODE.value}, for the member role to hold both key actions meanwhile"
+        )
+        lines += central + members
+    if plan.rights:
+        lines.append(describe_rights(plan.rights))
+    lines += upgrade_notes(plan, deployment, observed)
+    lines += warnings(plan)
+    if plan.changes_nothing:
+        lines.append("Nothing to change: the organization is up to date")
+    return lines
+
+
+def _member_lines(plan: Plan, deployment: Deployment, observed: Observed) -> list[str]:
+    """The StackSet's lines and the management account's stack: the member stacks."""
+    lines = []
+    region = deployment.home_region
+    if plan.stackset is not Change.NONE:
+        lines.append(
+            f"Would {plan.stackset.value} StackSet {deployment.stackset_name} (service-managed, automatic "
+            f"deployment) for {', '.join(plan.targets)} in {region}{_details(plan.stackset_diff)}"
+        )
+    if plan.retried_instances:
+        lines.append(
+            f"Would deploy the member stack again where it failed or is outdated: "
+            f"{', '.join(plan.retried_instances)}"
+        )
+    if plan.missing_instances:
+        lines.append(
+            f"Would deploy the member stack to {len(plan.missing_instances)} account(s): "
+            f"{', '.join(plan.missing_instances)}"
+        )
+    if plan.skipped_accounts:
+        states = ", ".join(f"{a} ({_state(observed, a)})" for a in plan.skipped_accounts)
+        lines.append(f"Would skip {len(plan.skipped_accounts)} account(s) that are not ACTIVE: {states}")
+    if plan.management is None:
+        lines.append(
+            f"Cannot reach the management account {observed.management_account} from here: deploy "
+            "stacksets/member.yaml there as a plain stack (StackSets never deploy to it)"
+        )
+    else:
+        lines += _stack_lines(
+            plan.management,
+            f"stack {deployment.management_stack_name}",
+            f"the management account {observed.management_account}",
+            plan.management_diff,
+        )
+    return lines
+
+
+def upgrade_notes(plan: Plan, deployment: Deployment, observed: Observed) -> list[str]:
+    """What an update changes for a deployment made by an earlier akr, in words."""
+    central = observed.central_stack
+    if plan.central is not Change.UPDATE or central is None:
+        return []
+    notes = []
+    if OLD_LOG_GROUP_NAME in central.template:
+        # The groups were named after the stack alone; a retained one then blocked any later create.
+        stack = deployment.central_stack_name
+        notes.append(
+            "The remediator's and the worker's logs move to new log groups, "
+            f"/aws/lambda/{stack}-remediator-<id> and -worker-<id> (<id>: the stack id's first part); "
+            f"/aws/lambda/{stack}-remediator and -worker are kept, with the logs they hold"
+        )
+    if FORWARDER_ROLE_PARAMETER not in central.template:
+        notes.append(
+            "The central bus will admit events only from the member stacks' forwarder roles, which get a "
+            f"fixed name ({FORWARDER_ROLE_NAME}): until the StackSet update has replaced an "
+            "account's forwarder role, that account's compliance changes are refused at the bus, and the "
+            "next sweep covers them"
+        )
+    return notes
+
+
+def warnings(plan: Plan) -> list[str]:
+    """The plan's lines that need the operator's attention most: from now on keys are treated harder."""
+    found = []
+    mode = plan.central_diff.change("Mode")
+    if mode and mode.old in MODE_SEVERITY and MODE_SEVERITY[plan.policy.mode] > MODE_SEVERITY[Mode(mode.old)]:
+        effect = {
+            Mode.DEACTIVATE: "deactivated",
+            Mode.STAGED: f"deactivated, and deleted {plan.policy.grace_days} day(s) later,",
+            Mode.DELETE: "deleted",
+        }[plan.policy.mode]
+        found.append(f"Keys will be {effect} from now on: {_change(mode)}")
+    grace = plan.central_diff.change("GraceDays")
+    if grace and grace.old and grace.old.isdigit() and plan.policy.grace_days < int(grace.old):
+        effect = (
+            "Deactivated keys will be deleted sooner"
+            if plan.policy.mode is Mode.STAGED
+            else "Deactivated keys can be reactivated (akr undo) for less time"
+        )
+        found.append(f"{effect}: {_change(grace)}")
+    return found
+
+
+def _stack_lines(change: Change, what: str, where: str, diff: StackDiff) -> list[str]:
+    if change is Change.NONE:
+        return []
+    if change is Change.RECREATE:
+        return [f"Would delete the failed {what} in {where} and create it again"]
+    return [f"Would {change.value} {what} in {where}{_details(diff)}"]
+
+
+def _details(diff: StackDiff) -> str:
+    """The suffix ": Mode report -> delete, GraceDays 14 -> 7, new code, new template"; "" when empty."""
+    parts = [_change(c) for c in diff.parameters if c.name not in ("CodeKey", "CodeObjectVersion")]
+    if diff.change("CodeKey"):
+        parts.append("new code")
+    elif diff.change("CodeObjectVersion"):
+        parts.append("the code's S3 version pinned")
+    if diff.new_template:
+        parts.append("new template")
+    return f": {', '.join(parts)}" if parts else ""
+
+
+def _change(change: ParameterChange) -> str:
+    return f"{change.name} {_shown(change.old)} -> {_shown(change.new)}"
+
+
+def _shown(value: str | None) -> str:
+    if value is None:
+        return "(not set)"
+    return value or "(none)"
+
+
+def _state(observed: Observed, account_id: str) -> str:
+    account = observed.account(account_id)
+    return account.status if account and account.status else "state unknown"
