@@ -198,7 +198,12 @@ def _flag(parameters: Parameters, name: str) -> bool | None:
 
 
 def central_parameters(
-    deployment: Deployment, policy: DeploymentPolicy, *, organization_id: str, code_key: str
+    deployment: Deployment,
+    policy: DeploymentPolicy,
+    *,
+    organization_id: str,
+    code_key: str,
+    partition: str,
 ) -> dict[str, str]:
     thresholds = policy.thresholds
     return {
@@ -216,7 +221,15 @@ def central_parameters(
         "GraceDays": str(policy.grace_days),
         "WarnDaysBefore": str(policy.warn_days_before),
         "ReservedConcurrency": str(policy.reserved_concurrency or ""),
+        # akr's commands reach the security account through this role: the audit table's resource policy
+        # lets it append (akr exempt, undo and sweep write audit records), besides the remediator.
+        "AuditWriterRoleArns": operator_role_arn(deployment, partition),
     }
+
+
+def operator_role_arn(deployment: Deployment, partition: str) -> str:
+    """The role akr's operators act as in the security account (--security-role)."""
+    return f"arn:{partition}:iam::{deployment.security_account_id}:role/{deployment.security_role}"
 
 
 def member_parameters(

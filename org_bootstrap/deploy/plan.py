@@ -29,6 +29,8 @@ EVENT_BUS_NAME = "access-key-remediation"
 RETRIED_INSTANCE_STATES = frozenset({"FAILED", "CANCELLED", "OUTDATED"})
 # How the central template named the remediator's log group before the name carried the stack id.
 OLD_LOG_GROUP_NAME = "LogGroupName: !Sub /aws/lambda/${AWS::StackName}-remediator\n"
+AUDIT_WRITERS = "AuditWriterRoleArns"
+"""The parameter that came with the audit table's resource policy: a stack without it has none."""
 # How much a mode does to a violating key, least first: a change up this list gets a warning in the plan.
 MODE_SEVERITY = {Mode.REPORT: 0, Mode.DEACTIVATE: 1, Mode.STAGED: 2, Mode.DELETE: 3}
 
@@ -152,7 +154,9 @@ def plan_deploy(
     bus_arn = bus_arn_of(deployment, observed.partition)
     policy = _policy(deployment, observed)
     organization_id = observed.organization_id
-    central = central_parameters(deployment, policy, organization_id=organization_id, code_key=code_key)
+    central = central_parameters(
+        deployment, policy, organization_id=organization_id, code_key=code_key, partition=observed.partition
+    )
     member = member_parameters(deployment, policy, organization_id=organization_id, bus_arn=bus_arn)
     instances = observed.stackset.instances if observed.stackset else ()
     covered = {i.account_id for i in instances}
@@ -338,6 +342,13 @@ def upgrade_notes(plan: Plan, deployment: Deployment, observed: Observed) -> lis
             "The remediator's and the worker's logs move to new log groups, "
             f"/aws/lambda/{stack}-remediator-<id> and -worker-<id> (<id>: the stack id's first part); "
             f"/aws/lambda/{stack}-remediator and -worker are kept, with the logs they hold"
+        )
+    if AUDIT_WRITERS not in central.parameters:
+        writers = plan.central_parameters[AUDIT_WRITERS]
+        notes.append(
+            "The audit table gets a resource policy: no principal may update or delete a record any more, "
+            f"and only the remediator's role and {writers} may append one (akr run as another role in the "
+            "security account can no longer write audit records); the state table gets deletion protection"
         )
     return notes
 

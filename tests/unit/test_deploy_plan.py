@@ -90,7 +90,9 @@ def up_to_date(desired: Deployment | None = None, **changes: Any) -> Observed:
     """What a successful deploy of `desired` (default: `deployment()`) leaves behind."""
     desired = desired or deployment()
     policy = resolve_policy(desired, central=None, member=None)
-    central = central_parameters(desired, policy, organization_id=ORGANIZATION, code_key=CODE_KEY)
+    central = central_parameters(
+        desired, policy, organization_id=ORGANIZATION, code_key=CODE_KEY, partition="aws"
+    )
     member = member_parameters(desired, policy, organization_id=ORGANIZATION, bus_arn=BUS_ARN)
     observed = fresh(
         bucket_exists=True,
@@ -532,6 +534,31 @@ def test_arns_are_in_the_callers_partition() -> None:
         bus,
         f"arn:aws-us-gov:iam::{SECURITY}:role/access-key-remediator",
     )
+    assert result.central_parameters["AuditWriterRoleArns"] == (
+        f"arn:aws-us-gov:iam::{SECURITY}:role/OrganizationAccountAccessRole"
+    )
+
+
+def test_the_security_role_given_is_the_one_that_may_write_audit_records() -> None:
+    result = plan(deployment(security_role="SecurityAudit"), fresh())
+    assert result.central_parameters["AuditWriterRoleArns"] == f"arn:aws:iam::{SECURITY}:role/SecurityAudit"
+
+
+def test_an_update_that_brings_the_audit_tables_resource_policy_says_what_it_refuses() -> None:
+    central = up_to_date().central_stack
+    assert central is not None
+    # A stack deployed before the resource policy: no AuditWriterRoleArns parameter.
+    older = central.model_copy(
+        update={"parameters": {k: v for k, v in central.parameters.items() if k != "AuditWriterRoleArns"}}
+    )
+    assert lines(deployment(), up_to_date(central_stack=older)) == [
+        f"Would update stack access-key-remediation in the security account {SECURITY}: AuditWriterRoleArns "
+        f"(not set) -> arn:aws:iam::{SECURITY}:role/OrganizationAccountAccessRole",
+        "The audit table gets a resource policy: no principal may update or delete a record any more, and "
+        f"only the remediator's role and arn:aws:iam::{SECURITY}:role/OrganizationAccountAccessRole may "
+        "append one (akr run as another role in the security account can no longer write audit records); "
+        "the state table gets deletion protection",
+    ]
 
 
 # -- the home region: where Config records IAM users and offers both rules (regions.py cites the pages) --
@@ -637,6 +664,7 @@ def test_default_parameters_in_full() -> None:
         "GraceDays": "14",
         "WarnDaysBefore": "0",
         "ReservedConcurrency": "",
+        "AuditWriterRoleArns": f"arn:aws:iam::{SECURITY}:role/OrganizationAccountAccessRole",
     }
     assert result.member_parameters == {
         "SecurityAccountId": SECURITY,
