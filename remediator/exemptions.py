@@ -29,6 +29,9 @@ class Exemption(BaseModel):
     expires_at: AwareDatetime
     created_at: AwareDatetime | None = None
     """When it was made; None on items written before this was recorded."""
+    record_id: str | None = None
+    """The id of the exempt-add audit record that made it (remediator.exemption_records); None on items
+    written before exemptions carried it, or outside akr exempt."""
 
     def covers(self, *, account_id: str, user_name: str, access_key_id: str, now: datetime) -> bool:
         """True when this exemption is in force for that key at `now`; an expired one covers nothing."""

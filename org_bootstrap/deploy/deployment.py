@@ -204,6 +204,7 @@ def central_parameters(
     organization_id: str,
     code_key: str,
     partition: str,
+    verify_exemptions: bool,
 ) -> dict[str, str]:
     thresholds = policy.thresholds
     return {
@@ -224,6 +225,7 @@ def central_parameters(
         # akr's commands reach the security account through this role: the audit table's resource policy
         # lets it append (akr exempt, undo and sweep write audit records), besides the remediator.
         "AuditWriterRoleArns": operator_role_arn(deployment, partition),
+        "VerifyExemptions": str(verify_exemptions).lower(),
     }
 
 

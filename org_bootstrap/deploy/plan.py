@@ -29,6 +29,7 @@ EVENT_BUS_NAME = "access-key-remediation"
 RETRIED_INSTANCE_STATES = frozenset({"FAILED", "CANCELLED", "OUTDATED"})
 # How the central template named the remediator's log group before the name carried the stack id.
 OLD_LOG_GROUP_NAME = "LogGroupName: !Sub /aws/lambda/${AWS::StackName}-remediator\n"
+VERIFY = "VerifyExemptions"
 AUDIT_WRITERS = "AuditWriterRoleArns"
 """The parameter that came with the audit table's resource policy: a stack without it has none."""
 # How much a mode does to a violating key, least first: a change up this list gets a warning in the plan.
@@ -155,7 +156,12 @@ def plan_deploy(
     policy = _policy(deployment, observed)
     organization_id = observed.organization_id
     central = central_parameters(
-        deployment, policy, organization_id=organization_id, code_key=code_key, partition=observed.partition
+        deployment,
+        policy,
+        organization_id=organization_id,
+        code_key=code_key,
+        partition=observed.partition,
+        verify_exemptions=verifies_exemptions(observed),
     )
     member = member_parameters(deployment, policy, organization_id=organization_id, bus_arn=bus_arn)
     instances = observed.stackset.instances if observed.stackset else ()
@@ -194,6 +200,15 @@ def plan_deploy(
         management_diff=_diff(management_change, observed.management_stack, member_template, member),
         reserving=reserved_by({**kept, **central}) - holds,
     )
+
+
+def verifies_exemptions(observed: Observed) -> bool:
+    """On for a new deployment and once every exemption in force has its exempt-add record; never turned
+    off again (an exemption written since without one is what verification exists to ignore)."""
+    deployed = observed.central_stack
+    if deployed is None or deployed.parameters.get(VERIFY) == "true":
+        return True
+    return not observed.unlinked_exemptions
 
 
 def _active(observed: Observed, account_id: str) -> bool:
@@ -323,6 +338,12 @@ def describe(plan: Plan, deployment: Deployment, observed: Observed) -> list[str
             plan.management_diff,
         )
     lines += upgrade_notes(plan, deployment, observed)
+    if plan.central_parameters[VERIFY] == "false":
+        unlinked = observed.unlinked_exemptions
+        lines.append(
+            f"Exemption verification stays off: {len(unlinked)} exemption(s) in force have no exempt-add "
+            f"audit record ({', '.join(unlinked)}); link them with akr exempt relink, then deploy again"
+        )
     lines += warnings(plan)
     if plan.changes_nothing:
         lines.append("Nothing to change: the organization is up to date")
@@ -342,6 +363,12 @@ def upgrade_notes(plan: Plan, deployment: Deployment, observed: Observed) -> lis
             "The remediator's and the worker's logs move to new log groups, "
             f"/aws/lambda/{stack}-remediator-<id> and -worker-<id> (<id>: the stack id's first part); "
             f"/aws/lambda/{stack}-remediator and -worker are kept, with the logs they hold"
+        )
+    verify = plan.central_diff.change(VERIFY)
+    if verify and verify.new == "true":
+        notes.append(
+            "From now on the remediator honours an exemption only with its matching exempt-add audit record "
+            "(every exemption in force has one)"
         )
     if AUDIT_WRITERS not in central.parameters:
         writers = plan.central_parameters[AUDIT_WRITERS]

@@ -75,12 +75,40 @@ class DynamoDBExemptions:
         }
         if exemption.created_at:
             item["created_at"] = {"S": exemption.created_at.isoformat()}
+        if exemption.record_id:
+            item["record_id"] = {"S": exemption.record_id}
         if exemption.access_key_id:
             item["access_key_id"] = {"S": exemption.access_key_id}
         try:
             self._client.put_item(TableName=self._table, Item=item)
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, f"dynamodb:PutItem exemption in {self._table}") from exc
+
+    def link(self, exemption: Exemption, record_id: str) -> bool:
+        """Give an exemption written without it the id of its exempt-add record; False when the item is gone,
+        already linked, or no longer has the owner and expiry the record was written for."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": _pk(exemption.account_id)}, "sk": {"S": _sk(exemption)}},
+                UpdateExpression="SET record_id = :r",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND attribute_not_exists(record_id) AND #o = :o AND expires_at = :e"
+                ),
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={
+                    ":r": {"S": record_id},
+                    ":o": {"S": exemption.owner},
+                    ":e": {"S": exemption.expires_at.isoformat()},
+                },
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise translate(exc, f"dynamodb:UpdateItem exemption in {self._table}") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, f"dynamodb:UpdateItem exemption in {self._table}") from exc
+        return True
 
     def delete(self, account_id: str, user_name: str, access_key_id: str | None) -> bool:
         """Remove one exemption; False when there was none with exactly that user and key."""
@@ -115,6 +143,7 @@ def _from_item(account_id: str, item: dict[str, AttributeValueTypeDef]) -> Exemp
                 "owner": plain.get("owner"),
                 "expires_at": plain.get("expires_at"),
                 "created_at": plain.get("created_at"),
+                "record_id": plain.get("record_id"),
             }
         )
     except ValidationError as exc:
