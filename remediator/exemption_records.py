@@ -79,9 +79,5 @@ def verify(
         if why is None:
             kept.append(exemption)
         else:
-            rejected.append(
-                RejectedExemption(
-                    account_id=exemption.account_id, item=exemption.item, owner=exemption.owner, why=why
-                )
-            )
+            rejected.append(RejectedExemption.of(exemption, why))
     return tuple(kept), tuple(rejected)

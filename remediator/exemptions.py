@@ -65,6 +65,10 @@ class RejectedExemption(BaseModel):
         user, _, key = self.item.partition("#")
         return user in (ANY_USER, user_name) and key in ("*", "", access_key_id)
 
+    @classmethod
+    def of(cls, exemption: Exemption, why: str) -> RejectedExemption:
+        return cls(account_id=exemption.account_id, item=exemption.item, owner=exemption.owner, why=why)
+
     def note(self) -> str:
         by = f" by {self.owner}" if self.owner else ""
         return f"exemption {self.item}{by} ignored: {self.why}"
@@ -92,9 +96,5 @@ def screen(
         if why is None:
             kept.append(exemption)
         else:
-            rejected.append(
-                RejectedExemption(
-                    account_id=exemption.account_id, item=exemption.item, owner=exemption.owner, why=why
-                )
-            )
+            rejected.append(RejectedExemption.of(exemption, why))
     return tuple(kept), tuple(rejected)

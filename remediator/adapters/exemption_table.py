@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -87,8 +88,9 @@ class DynamoDBExemptions:
     def link(self, exemption: Exemption, record_id: str) -> bool:
         """Give an exemption written without it the id of its exempt-add record; False when the item is gone,
         already linked, or no longer has the owner and expiry the record was written for."""
-        try:
-            self._client.update_item(
+        return self._conditional(
+            "UpdateItem",
+            lambda: self._client.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": _pk(exemption.account_id)}, "sk": {"S": _sk(exemption)}},
                 UpdateExpression="SET record_id = :r",
@@ -101,14 +103,8 @@ class DynamoDBExemptions:
                     ":o": {"S": exemption.owner},
                     ":e": {"S": exemption.expires_at.isoformat()},
                 },
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise translate(exc, f"dynamodb:UpdateItem exemption in {self._table}") from exc
-        except BotoCoreError as exc:
-            raise translate(exc, f"dynamodb:UpdateItem exemption in {self._table}") from exc
-        return True
+            ),
+        )
 
     def delete(self, account_id: str, user_name: str, access_key_id: str | None) -> bool:
         """Remove one exemption; False when there was none with exactly that user and key."""
@@ -116,16 +112,23 @@ class DynamoDBExemptions:
             "pk": {"S": _pk(account_id)},
             "sk": {"S": f"{user_name}#{access_key_id or _ANY_KEY}"},
         }
-        try:
-            self._client.delete_item(
+        return self._conditional(
+            "DeleteItem",
+            lambda: self._client.delete_item(
                 TableName=self._table, Key=key, ConditionExpression="attribute_exists(pk)"
-            )
+            ),
+        )
+
+    def _conditional(self, action: str, write: Callable[[], object]) -> bool:
+        """Run a conditional write; False when its condition failed."""
+        try:
+            write()
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False
-            raise translate(exc, f"dynamodb:DeleteItem exemption in {self._table}") from exc
+            raise translate(exc, f"dynamodb:{action} exemption in {self._table}") from exc
         except BotoCoreError as exc:
-            raise translate(exc, f"dynamodb:DeleteItem exemption in {self._table}") from exc
+            raise translate(exc, f"dynamodb:{action} exemption in {self._table}") from exc
         return True
 
 
