@@ -93,6 +93,11 @@ class AuditRecord(BaseModel):
     """For an outcome: the record id of its intent."""
     reconciled: bool | None = None
     """True on an outcome written by a later run than its intent's (a replay, the sweep), from IAM."""
+    expires_at: AwareDatetime | None = None
+    """For an exemption's record (exempt-add, exempt-remove): when the exemption expires."""
+    revokes: str | None = None
+    """For an exempt-remove: the id of the exempt-add record of the exemption it removed, which then proves
+    nothing any more (an item put back with that id is not honoured)."""
     recorded_at: AwareDatetime
 
     @computed_field  # type: ignore[prop-decorator]

@@ -29,6 +29,9 @@ class Exemption(BaseModel):
     expires_at: AwareDatetime
     created_at: AwareDatetime | None = None
     """When it was made; None on items written before this was recorded."""
+    record_id: str | None = None
+    """The id of the exempt-add audit record that made it (remediator.exemption_records); None on items
+    written before exemptions carried it, or outside akr exempt."""
 
     def covers(self, *, account_id: str, user_name: str, access_key_id: str, now: datetime) -> bool:
         """True when this exemption is in force for that key at `now`; an expired one covers nothing."""
@@ -62,6 +65,10 @@ class RejectedExemption(BaseModel):
         user, _, key = self.item.partition("#")
         return user in (ANY_USER, user_name) and key in ("*", "", access_key_id)
 
+    @classmethod
+    def of(cls, exemption: Exemption, why: str) -> RejectedExemption:
+        return cls(account_id=exemption.account_id, item=exemption.item, owner=exemption.owner, why=why)
+
     def note(self) -> str:
         by = f" by {self.owner}" if self.owner else ""
         return f"exemption {self.item}{by} ignored: {self.why}"
@@ -89,9 +96,5 @@ def screen(
         if why is None:
             kept.append(exemption)
         else:
-            rejected.append(
-                RejectedExemption(
-                    account_id=exemption.account_id, item=exemption.item, owner=exemption.owner, why=why
-                )
-            )
+            rejected.append(RejectedExemption.of(exemption, why))
     return tuple(kept), tuple(rejected)

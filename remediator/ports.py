@@ -98,6 +98,17 @@ class AuditLog(Protocol):
         ...
 
 
+class ExemptionRecords(Protocol):
+    def find(self, account_id: str, record_id: str) -> AuditRecord | None:
+        """The audit record with this id in the account, read consistently; None when there is none, or
+        it does not parse."""
+        ...
+
+    def revoked_by(self, account_id: str, record_id: str) -> str | None:
+        """The id of the account's exempt-remove record that revokes the exempt-add `record_id`, or None."""
+        ...
+
+
 class ExemptionsRead(Protocol):
     @property
     def valid(self) -> Sequence[Exemption]:

@@ -10,9 +10,10 @@ from datetime import datetime
 
 from remediator.audit import AuditRecord, Context, Outcome
 from remediator.decision import Action
+from remediator.exemption_records import verify
 from remediator.exemptions import DEFAULT_MAX_EXEMPTION_DAYS, Exemption, RejectedExemption, screen
 from remediator.lifecycle import KeyLifecycle
-from remediator.ports import ExemptionSource, LifecycleStore
+from remediator.ports import ExemptionRecords, ExemptionSource, LifecycleStore
 
 FINDING = "finding"
 """The decision of a report-only observation (root keys, several active keys per user)."""
@@ -57,6 +58,8 @@ class Run:
     """Who holds this run's claims on keys: the event id, or the account run's label."""
     clock: Callable[[], datetime]
     max_exemption_days: int = DEFAULT_MAX_EXEMPTION_DAYS
+    exemption_records: ExemptionRecords | None = None
+    """Where the exempt-add records that prove exemptions are read; None: exemptions are not verified."""
     records: list[AuditRecord] = field(default_factory=list)
     notices: list[AuditRecord] = field(default_factory=list)
     """What people are told about: actions taken or failed, and first warnings."""
@@ -81,12 +84,20 @@ class Run:
         return "|".join((self.owner, self.context.account_id, str(self._written), *parts))
 
     def exemptions(self) -> tuple[Exemption, ...]:
-        """The account's exemptions the remediator honours (read once per run)."""
+        """The account's exemptions the remediator honours (read once per run, with the audit record of
+        each one in force when exemptions are verified)."""
         if self._exemptions is None:
             read = self.exemption_source.read(self.context.account_id)
-            kept, beyond = screen(read.valid, now=self.clock(), max_days=self.max_exemption_days)
+            now = self.clock()
+            kept, beyond = screen(read.valid, now=now, max_days=self.max_exemption_days)
+            unproven: tuple[RejectedExemption, ...] = ()
+            if self.exemption_records is not None:
+                records = self.exemption_records
+                kept, unproven = verify(
+                    kept, records.find, records.revoked_by, now=now, max_days=self.max_exemption_days
+                )
             self._exemptions = kept
-            self._rejected = (*read.rejected, *beyond)
+            self._rejected = (*read.rejected, *beyond, *unproven)
         return self._exemptions
 
     def rejected_exemptions(self) -> tuple[RejectedExemption, ...]:

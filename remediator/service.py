@@ -28,6 +28,7 @@ from remediator.policy import Mode, Policy
 from remediator.ports import (
     AccountAccess,
     AuditLog,
+    ExemptionRecords,
     ExemptionSource,
     KeyClaims,
     KeyJournal,
@@ -60,9 +61,11 @@ class Remediator:
         on_result: Callable[[RunResult], None] | None = None,
         deadline: Deadline | None = None,
         max_exemption_days: int = DEFAULT_MAX_EXEMPTION_DAYS,
+        exemption_records: ExemptionRecords | None = None,
     ) -> None:
         """`on_result` sees every run's result, also one cut short by an error (metrics). `deadline`: the
-        invocation's, so that an account sweep stops in time to record why."""
+        invocation's, so that an account sweep stops in time to record why. `exemption_records`: verify
+        each exemption against its exempt-add audit record (None: honour the state table's word)."""
         self._policy = policy
         self._access = access
         self._exemptions = exemptions
@@ -73,6 +76,7 @@ class Remediator:
         self._on_result = on_result
         self._deadline = deadline or Deadline()
         self._max_exemption_days = max_exemption_days
+        self._exemption_records = exemption_records
         self._staged = policy.mode is Mode.STAGED
         self._recorder = Recorder(audit=audit, clock=clock, owner_tag_key=owner_tag_key)
         self._mutations = Mutations(
@@ -160,6 +164,7 @@ class Remediator:
             owner=label if trigger is Trigger.EVENT else f"{label}:{uuid.uuid4().hex[:12]}",
             clock=self._clock,
             max_exemption_days=self._max_exemption_days,
+            exemption_records=self._exemption_records,
         )
 
     def _ends(self, run: Run, exc: Exception) -> bool:

@@ -52,6 +52,10 @@ class Settings(BaseModel):
     idempotency_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     max_exemption_days: int = Field(default=DEFAULT_MAX_EXEMPTION_DAYS, ge=1, le=3650)
     """An exemption whose expiry is further than this from when it was made is not honoured."""
+    verify_exemptions: bool = False
+    """Honour an exemption only with its exempt-add audit record (remediator.exemption_records). Off in
+    stacks that may hold exemptions made before the records were linked: akr deploy turns it on once
+    none is left (akr exempt relink)."""
     sweep_queue_url: str | None = None
     """The sweep function's queue (one message per account); only the sweep function needs it."""
     tracing: bool = False

@@ -16,6 +16,7 @@ from remediator.lifecycle import KeyLifecycle
 from remediator.ports import (
     AccountAccess,
     AuditLog,
+    ExemptionRecords,
     ExemptionSource,
     KeyClaims,
     KeyJournal,
@@ -186,6 +187,14 @@ class MemoryAuditLog:
         if self.journal is not None:
             self.journal.append(f"audit:{record.phase}")
 
+    def find(self, account_id: str, record_id: str) -> AuditRecord | None:
+        return next((r for r in self.records if (r.account_id, r.record_id) == (account_id, record_id)), None)
+
+    def revoked_by(self, account_id: str, record_id: str) -> str | None:
+        return next(
+            (r.record_id for r in self.records if (r.account_id, r.revokes) == (account_id, record_id)), None
+        )
+
 
 @dataclass(frozen=True)
 class Read:
@@ -275,7 +284,15 @@ def _conforms(  # noqa: PLR0917
     lifecycle: MemoryLifecycle,
     journal: MemoryJournal,
 ) -> tuple[
-    MemberAccount, AccountAccess, AuditLog, ExemptionSource, Notifier, KeyClaims, LifecycleStore, KeyJournal
+    MemberAccount,
+    AccountAccess,
+    AuditLog,
+    ExemptionRecords,
+    ExemptionSource,
+    Notifier,
+    KeyClaims,
+    LifecycleStore,
+    KeyJournal,
 ]:
     """Never called: makes mypy prove that the fakes implement the ports."""
-    return member, access, log, ex, n, claims, lifecycle, journal
+    return member, access, log, log, ex, n, claims, lifecycle, journal

@@ -18,6 +18,7 @@ from org_bootstrap.commands.demo import demo
 from org_bootstrap.commands.deploy import deploy, destroy, status
 from org_bootstrap.commands.errors import guarded
 from org_bootstrap.commands.exempt import add, list_, remove
+from org_bootstrap.commands.exempt_relink import relink
 from org_bootstrap.commands.report import report
 from org_bootstrap.commands.scan import scan
 from org_bootstrap.commands.sweep import sweep, undo
@@ -70,6 +71,7 @@ _register(app, "undo", undo, "undo")
 _register(exempt_app, "add", add, "exempt add")
 _register(exempt_app, "list", list_, "exempt list")
 _register(exempt_app, "remove", remove, "exempt remove")
+_register(exempt_app, "relink", relink, "exempt relink")
 app.add_typer(exempt_app, name="exempt")
 _register(app, "audit", audit, "audit")
 _register(app, "scan", scan, "scan")

@@ -57,7 +57,7 @@ MAX_HORIZON_DAYS = 365
 """No exemption outlives a yearly review, whatever --max-days says."""
 
 
-def _open(
+def open_exemptions(
     command: str,
     *,
     security_account: str,
@@ -167,8 +167,9 @@ def add(  # noqa: PLR0917
     The expiry is required, in the future and within --max-days. The account must be an ACTIVE account
     of the organization, and the user (and the key) must exist there, unless --allow-missing: they are
     looked up through --account-role (iam:GetUser, iam:ListAccessKeys). An exemption for the same user and
-    key is replaced. The exemption is written to
-    the central state table, then an audit record (decision exempt-add) that names the caller's ARN.
+    key is replaced. First an audit record (decision exempt-add) that names the caller's ARN, then the
+    exemption in the central state table, carrying that record's id: with VerifyExemptions the remediator
+    honours it only while the two agree.
 
     Exit code: 0 when written and audited; 1 on bad input, when aborted, and on errors.
     """
@@ -178,7 +179,7 @@ def add(  # noqa: PLR0917
         expires_at = exemptions.parse_expiry(expires, now=now, max_days=max_days)
     except CliError as exc:
         raise fail(command, str(exc), output) from exc
-    aws, store = _open(
+    aws, store = open_exemptions(
         command,
         security_account=security_account,
         security_role=security_role,
@@ -236,7 +237,7 @@ def remove(  # noqa: PLR0917
     Exit code: 0 when removed and audited; 1 when there is no such exemption, when aborted, and on errors.
     """
     command = "exempt remove"
-    _, store = _open(
+    _, store = open_exemptions(
         command,
         security_account=security_account,
         security_role=security_role,
@@ -296,7 +297,7 @@ def list_(  # noqa: PLR0917
     """
     command = "exempt list"
     errors_as = Output.JSON if output is RecordsOutput.JSON else Output.TABLE
-    _, store = _open(
+    _, store = open_exemptions(
         command,
         security_account=security_account,
         security_role=security_role,

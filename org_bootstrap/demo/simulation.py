@@ -137,7 +137,7 @@ def create_tables(session: boto3.Session) -> None:
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[
             {"AttributeName": name, "AttributeType": "S"}
-            for name in ("account_id", "record_id", "access_key_id", "day")
+            for name in ("account_id", "record_id", "access_key_id", "day", "revokes")
         ],
         KeySchema=[
             {"AttributeName": "account_id", "KeyType": "HASH"},
@@ -150,9 +150,13 @@ def create_tables(session: boto3.Session) -> None:
                     {"AttributeName": hash_key, "KeyType": "HASH"},
                     {"AttributeName": "record_id", "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": {"ProjectionType": "KEYS_ONLY" if index == "by_revoked" else "ALL"},
             }
-            for index, hash_key in (("by_access_key", "access_key_id"), ("by_day", "day"))
+            for index, hash_key in (
+                ("by_access_key", "access_key_id"),
+                ("by_day", "day"),
+                ("by_revoked", "revokes"),
+            )
         ],
     )
     dynamodb.create_table(

@@ -209,6 +209,8 @@ def central_parameters(
     *,
     organization_id: str,
     code_key: str,
+    partition: str,
+    verify_exemptions: bool,
     code_version: str = "",
 ) -> dict[str, str]:
     """`code_version`: the S3 version id of the package (its upload's, or the object's when uploaded
@@ -230,7 +232,16 @@ def central_parameters(
         "GraceDays": str(policy.grace_days),
         "WarnDaysBefore": str(policy.warn_days_before),
         "ReservedConcurrency": str(policy.reserved_concurrency or ""),
+        # akr's commands reach the security account through this role: the audit table's resource policy
+        # lets it append (akr exempt, undo and sweep write audit records), besides the remediator.
+        "AuditWriterRoleArns": operator_role_arn(deployment, partition),
+        "VerifyExemptions": str(verify_exemptions).lower(),
     }
+
+
+def operator_role_arn(deployment: Deployment, partition: str) -> str:
+    """The role akr's operators act as in the security account (--security-role)."""
+    return f"arn:{partition}:iam::{deployment.security_account_id}:role/{deployment.security_role}"
 
 
 def member_parameters(

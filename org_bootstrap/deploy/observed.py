@@ -72,6 +72,9 @@ class Observed(_Frozen):
     central_stack: StackState | None = None
     stackset: StackSetState | None = None
     management_stack: StackState | None = None
+    unlinked_exemptions: tuple[str, ...] = ()
+    """Exemptions in force without their exempt-add audit record ("<account> <user>#<key>"): while any is
+    left, the remediator's verification of exemptions stays off."""
 
     @property
     def is_management(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import boto3
@@ -10,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from org_bootstrap.aws import Aws, CliError, describe
 from org_bootstrap.deploy.deployment import Deployment
+from org_bootstrap.deploy.exemption_links import unlinked_exemptions
 from org_bootstrap.deploy.footprint import Footprint
 from org_bootstrap.deploy.observed import (
     STACKSETS_PRINCIPAL,
@@ -137,12 +139,19 @@ def observe(aws: Aws, deployment: Deployment, *, code_key: str) -> Observed:
     bucket = bucket_exists(s3, deployment.code_bucket, owner)
     version = _object_version(s3, deployment.code_bucket, code_key, owner) if bucket else None
     call_as = "SELF" if observed.is_management else "DELEGATED_ADMIN"
+    central = read_stack(aws.cloudformation(security, region), deployment.central_stack_name)
+    state_table = central.outputs.get("StateTableName") if central else None
     return observed.model_copy(
         update={
             "bucket_exists": bucket,
             "code_uploaded": version is not None,
             "code_version": version or "",
-            "central_stack": read_stack(aws.cloudformation(security, region), deployment.central_stack_name),
+            "central_stack": central,
+            "unlinked_exemptions": (
+                unlinked_exemptions(aws.dynamodb(security, region), state_table, now=datetime.now(UTC))
+                if state_table
+                else ()
+            ),
             "stackset": read_stackset(aws.cloudformation(region=region), deployment.stackset_name, call_as),
             "management_stack": (
                 read_stack(aws.cloudformation(region=region), deployment.management_stack_name)

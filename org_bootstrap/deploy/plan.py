@@ -27,6 +27,9 @@ from org_bootstrap.deploy.rights import Order, RightsChange, rights_change
 EVENT_BUS_NAME = "access-key-remediation"
 # Stack instances that an update of the StackSet deploys again (DetailedStatus, or Status OUTDATED).
 RETRIED_INSTANCE_STATES = frozenset({"FAILED", "CANCELLED", "OUTDATED"})
+VERIFY = "VerifyExemptions"
+AUDIT_WRITERS = "AuditWriterRoleArns"
+"""The parameter that came with the audit table's resource policy: a stack without it has none."""
 
 
 class PlanError(Exception):
@@ -161,6 +164,8 @@ def plan_deploy(
         organization_id=organization_id,
         code_key=code_key,
         code_version=observed.code_version if observed.code_uploaded else "",
+        partition=observed.partition,
+        verify_exemptions=verifies_exemptions(observed),
     )
     member = member_parameters(deployment, policy, organization_id=organization_id, bus_arn=bus_arn)
     instances = observed.stackset.instances if observed.stackset else ()
@@ -201,6 +206,15 @@ def plan_deploy(
         rights=rights_change(members.parameters if members else None, policy.mode),
         reserving=reserved_by({**kept, **central}) - holds,
     )
+
+
+def verifies_exemptions(observed: Observed) -> bool:
+    """On for a new deployment and once every exemption in force has its exempt-add record; never turned
+    off again (an exemption written since without one is what verification exists to ignore)."""
+    deployed = observed.central_stack
+    if deployed is None or deployed.parameters.get(VERIFY) == "true":
+        return True
+    return not observed.unlinked_exemptions
 
 
 def _active(observed: Observed, account_id: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from org_bootstrap.deploy.deployment import FORWARDER_ROLE_NAME, Deployment
 from org_bootstrap.deploy.observed import Observed
-from org_bootstrap.deploy.plan import Change, ParameterChange, Plan, StackDiff
+from org_bootstrap.deploy.plan import AUDIT_WRITERS, VERIFY, Change, ParameterChange, Plan, StackDiff
 from org_bootstrap.deploy.rights import BOTH_RIGHTS_MODE, Order, describe_rights
 from remediator.policy import Mode
 
@@ -48,6 +48,12 @@ def describe(plan: Plan, deployment: Deployment, observed: Observed) -> list[str
     if plan.rights:
         lines.append(describe_rights(plan.rights))
     lines += upgrade_notes(plan, deployment, observed)
+    if plan.central_parameters[VERIFY] == "false":
+        unlinked = observed.unlinked_exemptions
+        lines.append(
+            f"Exemption verification stays off: {len(unlinked)} exemption(s) in force have no exempt-add "
+            f"audit record ({', '.join(unlinked)}); link them with akr exempt relink, then deploy again"
+        )
     lines += warnings(plan)
     if plan.changes_nothing:
         lines.append("Nothing to change: the organization is up to date")
@@ -111,6 +117,19 @@ def upgrade_notes(plan: Plan, deployment: Deployment, observed: Observed) -> lis
             f"fixed name ({FORWARDER_ROLE_NAME}): until the StackSet update has replaced an "
             "account's forwarder role, that account's compliance changes are refused at the bus, and the "
             "next sweep covers them"
+        )
+    verify = plan.central_diff.change(VERIFY)
+    if verify and verify.new == "true":
+        notes.append(
+            "From now on the remediator honours an exemption only with its matching exempt-add audit record "
+            "(every exemption in force has one)"
+        )
+    if AUDIT_WRITERS not in central.parameters:
+        writers = plan.central_parameters[AUDIT_WRITERS]
+        notes.append(
+            "The audit table gets a resource policy: no principal may update or delete a record any more, "
+            f"and only the remediator's role and {writers} may append one (akr run as another role in the "
+            "security account can no longer write audit records); the state table gets deletion protection"
         )
     return notes
 

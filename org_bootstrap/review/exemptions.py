@@ -1,9 +1,10 @@
 """`akr exempt`: central exemptions with a reason, an owner and a required expiry, every change audited.
 
 Validation is pure (parse_expiry, check_account); then the adapters of the central state table
-(remediator.adapters.exemption_table) and of the audit table, reached through the security account. A
-change is done only once its audit record is written: the exemption first, then the record; when the
-record cannot be written, the command fails and says that the change is not audited.
+(remediator.adapters.exemption_table) and of the audit table, reached through the security account.
+An exemption is made by its audit record: the exempt-add record first, then the exemption carrying that
+record's id, which the remediator checks it against (remediator.exemption_records). A removal is done
+first and then audited; when its record cannot be written, the command says that it is not audited.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from remediator.adapters.audit_table import DynamoDBAuditLog
 from remediator.adapters.exemption_table import DynamoDBExemptions
 from remediator.audit import AuditRecord, Outcome, Phase, Trigger, new_record_id
 from remediator.errors import RemediatorError
+from remediator.exemption_records import EXEMPT_ADD
 from remediator.exemptions import ANY_USER, Exemption
 from remediator.settings import Settings
 
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
 
 DEFAULT_MAX_DAYS = 90
-ADD = "exempt-add"
+ADD = EXEMPT_ADD
 REMOVE = "exempt-remove"
 _DAYS = re.compile(r"^([0-9]{1,5})d$")
 
@@ -241,6 +243,8 @@ def audit_record(store: Store, exemption: Exemption, decision: str, *, now: date
         phase=Phase.OUTCOME,
         outcome=Outcome.DONE,
         recorded_at=now,
+        expires_at=exemption.expires_at,
+        revokes=exemption.record_id if decision == REMOVE else None,
     )
 
 
@@ -255,13 +259,73 @@ def _audit(store: Store, record: AuditRecord, done: str) -> None:
 
 
 def add(store: Store, exemption: Exemption, *, now: datetime) -> AuditRecord:
-    """Write the exemption, then its audit record; returns the record."""
-    try:
-        store.exemptions.put(exemption)
-    except RemediatorError as exc:
-        raise CliError(f"the exemption was not written: {exc}") from exc
+    """Write the exempt-add audit record, then the exemption naming it; returns the record. Without its
+    record no exemption is written; a record without its exemption exempts nothing."""
     record = audit_record(store, exemption, ADD, now=now)
-    _audit(store, record, f"the exemption of {describe(exemption)} was written")
+    try:
+        store.audit.append(record)
+    except RemediatorError as exc:
+        raise CliError(
+            f"nothing was exempted: the exempt-add audit record could not be written to "
+            f"{store.settings.audit_table}: {exc}"
+        ) from exc
+    try:
+        store.exemptions.put(exemption.model_copy(update={"record_id": record.record_id}))
+    except RemediatorError as exc:
+        raise CliError(
+            f"nothing was exempted: the exempt-add audit record {record.record_id} was written, but the "
+            f"exemption was not: {exc}. Run akr exempt add again"
+        ) from exc
+    return record
+
+
+def unlinked(store: Store, *, account_id: str | None, now: datetime) -> list[Exemption]:
+    """The exemptions in force that carry no exempt-add record, of one account or of every account."""
+    return [
+        e for e in list_all(store, account_id=account_id, include_expired=False, now=now) if not e.record_id
+    ]
+
+
+def relink_problem(store: Store, exemption: Exemption, now: datetime) -> str | None:
+    """Why the exemption cannot be linked to a record made now: the remediator would not honour it."""
+    horizon = store.settings.max_exemption_days
+    if exemption.expires_at - now > timedelta(days=horizon):
+        return (
+            f"the exemption of {describe(exemption)} expires {exemption.expires_at:%Y-%m-%d}, more than the "
+            f"deployed MaxExemptionDays of {horizon} from now: remove it and add a shorter one"
+        )
+    return None
+
+
+def relink(store: Store, exemption: Exemption, *, now: datetime) -> AuditRecord:
+    """Write an exempt-add record for an exemption made without one (its owner, expiry and reason, and the
+    operator who vouches for it), then link the exemption to it; returns the record."""
+    problem = relink_problem(store, exemption, now)
+    if problem:
+        raise CliError(problem)
+    record = audit_record(store, exemption, ADD, now=now)
+    record = record.model_copy(
+        update={"reason": f"relinked an exemption made without its record: {record.reason}"}
+    )
+    try:
+        store.audit.append(record)
+    except RemediatorError as exc:
+        raise CliError(
+            f"the exemption of {describe(exemption)} was not linked: its exempt-add audit record could not "
+            f"be written: {exc}"
+        ) from exc
+    try:
+        linked = store.exemptions.link(exemption, record.record_id)
+    except RemediatorError as exc:
+        raise CliError(
+            f"the exempt-add audit record {record.record_id} was written, but the exemption of "
+            f"{describe(exemption)} was not linked to it: {exc}"
+        ) from exc
+    if not linked:
+        raise CliError(
+            f"the exemption of {describe(exemption)} was changed or removed meanwhile: it was not linked "
+            f"(audit record {record.record_id} links nothing)"
+        )
     return record
 
 

@@ -7,10 +7,12 @@ query, never update or delete.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
 
 from remediator.adapters.failures import error_code, translate
 from remediator.audit import AuditRecord
@@ -19,8 +21,10 @@ from remediator.errors import PermanentError
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+logger = logging.getLogger(__name__)
 BY_ACCESS_KEY = "by_access_key"
 BY_DAY = "by_day"
+BY_REVOKED = "by_revoked"
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -101,6 +105,42 @@ class DynamoDBAuditLog:
             if stored(self._client, self._table, record):
                 return
             raise translate(exc, doing) from exc
+
+    def find(self, account_id: str, record_id: str) -> AuditRecord | None:
+        """One record by its key, read consistently (a Query: the remediator may query, not get); None when
+        there is none, or it does not parse (logged: a record that cannot be read proves nothing)."""
+        doing = f"dynamodb:Query record {record_id} of {account_id} in {self._table}"
+        try:
+            items = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="account_id = :a AND record_id = :r",
+                ExpressionAttributeValues={":a": {"S": account_id}, ":r": {"S": record_id}},
+                ConsistentRead=True,
+            )["Items"]
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, doing) from exc
+        if not items:
+            return None
+        try:
+            return from_item(dict(items[0]))
+        except (ValidationError, KeyError, TypeError, ValueError) as exc:
+            logger.error("unreadable audit record", extra={"record_id": record_id, "error": str(exc)})
+            return None
+
+    def revoked_by(self, account_id: str, record_id: str) -> str | None:
+        """The id of an exempt-remove record of the account that revokes the exempt-add `record_id`, or None
+        (the sparse index by_revoked: at most a few keys, whatever the account's history)."""
+        doing = f"dynamodb:Query {BY_REVOKED} for {record_id} in {self._table}"
+        try:
+            items = self._client.query(
+                TableName=self._table,
+                IndexName=BY_REVOKED,
+                KeyConditionExpression="revokes = :r",
+                ExpressionAttributeValues={":r": {"S": record_id}},
+            )["Items"]
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, doing) from exc
+        return next((i["record_id"]["S"] for i in items if i["account_id"]["S"] == account_id), None)
 
     def for_account(self, account_id: str, *, newest_first: bool = True) -> list[AuditRecord]:
         """Every record of one account, all pages, newest first by default."""

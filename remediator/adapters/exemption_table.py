@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -75,6 +76,8 @@ class DynamoDBExemptions:
         }
         if exemption.created_at:
             item["created_at"] = {"S": exemption.created_at.isoformat()}
+        if exemption.record_id:
+            item["record_id"] = {"S": exemption.record_id}
         if exemption.access_key_id:
             item["access_key_id"] = {"S": exemption.access_key_id}
         try:
@@ -82,22 +85,50 @@ class DynamoDBExemptions:
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, f"dynamodb:PutItem exemption in {self._table}") from exc
 
+    def link(self, exemption: Exemption, record_id: str) -> bool:
+        """Give an exemption written without it the id of its exempt-add record; False when the item is gone,
+        already linked, or no longer has the owner and expiry the record was written for."""
+        return self._conditional(
+            "UpdateItem",
+            lambda: self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": _pk(exemption.account_id)}, "sk": {"S": _sk(exemption)}},
+                UpdateExpression="SET record_id = :r",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND attribute_not_exists(record_id) AND #o = :o AND expires_at = :e"
+                ),
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={
+                    ":r": {"S": record_id},
+                    ":o": {"S": exemption.owner},
+                    ":e": {"S": exemption.expires_at.isoformat()},
+                },
+            ),
+        )
+
     def delete(self, account_id: str, user_name: str, access_key_id: str | None) -> bool:
         """Remove one exemption; False when there was none with exactly that user and key."""
         key: dict[str, AttributeValueTypeDef] = {
             "pk": {"S": _pk(account_id)},
             "sk": {"S": f"{user_name}#{access_key_id or _ANY_KEY}"},
         }
-        try:
-            self._client.delete_item(
+        return self._conditional(
+            "DeleteItem",
+            lambda: self._client.delete_item(
                 TableName=self._table, Key=key, ConditionExpression="attribute_exists(pk)"
-            )
+            ),
+        )
+
+    def _conditional(self, action: str, write: Callable[[], object]) -> bool:
+        """Run a conditional write; False when its condition failed."""
+        try:
+            write()
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False
-            raise translate(exc, f"dynamodb:DeleteItem exemption in {self._table}") from exc
+            raise translate(exc, f"dynamodb:{action} exemption in {self._table}") from exc
         except BotoCoreError as exc:
-            raise translate(exc, f"dynamodb:DeleteItem exemption in {self._table}") from exc
+            raise translate(exc, f"dynamodb:{action} exemption in {self._table}") from exc
         return True
 
 
@@ -115,6 +146,7 @@ def _from_item(account_id: str, item: dict[str, AttributeValueTypeDef]) -> Exemp
                 "owner": plain.get("owner"),
                 "expires_at": plain.get("expires_at"),
                 "created_at": plain.get("created_at"),
+                "record_id": plain.get("record_id"),
             }
         )
     except ValidationError as exc:

@@ -20,7 +20,7 @@ from remediator.adapters.exemption_table import DynamoDBExemptions
 from remediator.audit import AuditRecord
 from remediator.errors import RemediatorError
 from remediator.exemptions import Exemption
-from tests.e2e.akr import akr, as_json
+from tests.e2e.akr import akr, as_json, deploy
 from tests.moto_server import REGION, ServerOrganization
 
 pytestmark = pytest.mark.slow
@@ -246,6 +246,8 @@ def test_remove_deletes_and_audits(deployed: Deployed) -> None:
         deployed.operator,
     )
     assert record.record_id == payload["result"]["audit_record_id"]
+    made = as_json(added)["result"]["audit_record_id"]
+    assert record.revokes == made, "the removal revokes the exempt-add record: putting the item back fails"
 
     again = deployed.exempt(
         "remove", "--account", deployed.member, "--user", "app", "--access-key-id", GONE, "--yes", "--output",
@@ -280,8 +282,29 @@ def test_an_unwritable_audit_record_is_said_loudly(
     result = deployed.add("--account", deployed.member, "--user", "unaudited", "--expires", "5d")
     assert result.exit_code == 1
     error = as_json(result)["error"]
-    assert error.startswith(f"NOT AUDITED: the exemption of user unaudited in {deployed.member} was written")
-    assert "AccessDenied" in error
+    assert error == (
+        f"nothing was exempted: the exempt-add audit record could not be written to {deployed.audit_table}: "
+        "dynamodb:PutItem: AccessDenied"
+    )
+    assert "unaudited" not in {e.user_name for e in deployed.stored()}
+
+
+def test_an_exemption_carries_the_id_of_the_record_that_made_it(
+    deployed: Deployed, added: list[Result]
+) -> None:
+    records = {r.record_id: r for r in deployed.audit() if r.decision == "exempt-add"}
+    ours = {("ci", None), ("app", KEY), ("*", None)}
+    made = [e for e in deployed.stored() if (e.user_name, e.access_key_id) in ours]
+    assert len(made) == 3
+    for exemption in made:
+        assert exemption.record_id in records, exemption
+        record = records[exemption.record_id]
+        assert (record.user_name, record.access_key_id, record.owner, record.expires_at) == (
+            exemption.user_name,
+            exemption.access_key_id,
+            exemption.owner,
+            exemption.expires_at,
+        )
 
 
 @pytest.mark.parametrize(
@@ -347,3 +370,126 @@ def test_a_user_or_key_that_does_not_exist_is_refused_before_any_write(
         "before it exists"
     )
     assert (deployed.stored(), len(deployed.audit())) == before
+
+
+def test_relink_links_each_exemption_made_without_its_record_and_audits_it(deployed: Deployed) -> None:
+    now = datetime.now(UTC)
+    legacy = Exemption(
+        account_id=deployed.member,
+        user_name="legacy",
+        reason="break-glass, vaulted",
+        owner="secops",
+        expires_at=now + timedelta(days=100),
+    )
+    too_long = legacy.model_copy(update={"user_name": "too-long", "expires_at": now + timedelta(days=400)})
+    for exemption in (legacy, too_long):
+        deployed.exemptions.put(exemption)  # as a stack from before records were linked holds them
+    try:
+        result = deployed.exempt("relink", "--account", deployed.member, "--yes", "--output", "json")
+        assert result.exit_code == 1, result.output
+        payload = as_json(result)
+        assert [e["exemption"]["user_name"] for e in payload["result"]["linked"]] == ["legacy"]
+        [left] = payload["result"]["left"]
+        assert left["error"] == (
+            f"the exemption of user too-long in {deployed.member} expires {too_long.expires_at:%Y-%m-%d}, "
+            "more than the deployed MaxExemptionDays of 365 from now: remove it and add a shorter one"
+        )
+        stored = {e.user_name: e for e in deployed.stored()}
+        record_id = payload["result"]["linked"][0]["audit_record_id"]
+        assert stored["legacy"].record_id == record_id
+        assert stored["too-long"].record_id is None
+        [record] = [r for r in deployed.audit() if r.record_id == record_id]
+        assert (record.decision, record.operator, record.owner, record.expires_at) == (
+            "exempt-add",
+            deployed.operator,
+            "secops",
+            legacy.expires_at,
+        )
+        assert record.reason.startswith("relinked an exemption made without its record: exempted user legacy")
+        again = deployed.exempt("relink", "--account", deployed.member, "--yes", "--output", "json")
+        assert [e["exemption"]["user_name"] for e in as_json(again)["result"]["left"]] == ["too-long"]
+        assert as_json(again)["result"]["linked"] == []
+    finally:
+        for name in ("legacy", "too-long"):
+            deployed.exemptions.delete(deployed.member, name, None)
+
+
+def test_relink_asks_for_each_exemption_and_a_no_links_nothing(deployed: Deployed) -> None:
+    declined = Exemption(
+        account_id=deployed.member,
+        user_name="declined",
+        reason="r",
+        owner="o",
+        expires_at=datetime.now(UTC) + timedelta(days=5),
+    )
+    deployed.exemptions.put(declined)
+    try:
+        before = deployed.audit()
+        result = deployed.exempt("relink", "--account", deployed.member, answers="n\n")
+        assert result.exit_code == 1
+        assert f"Would link the exemption of user declined in {deployed.member} (owner o" in result.stdout
+        assert "Link? [y/N]: n" in result.stdout
+        assert result.stdout.rstrip().endswith("0 linked, 1 left.")
+        assert {e.user_name: e.record_id for e in deployed.stored()}["declined"] is None
+        assert deployed.audit() == before
+    finally:
+        deployed.exemptions.delete(deployed.member, "declined", None)
+
+
+def _verify_parameter(deployed: Deployed) -> str:
+    cloudformation = deployed.organization.client("cloudformation", deployed.organization.security)
+    (stack,) = cloudformation.describe_stacks(StackName="access-key-remediation")["Stacks"]
+    return str({p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}["VerifyExemptions"])
+
+
+def _as_before_verification(deployed: Deployed) -> None:
+    """The central stack as an akr from before exemption verification left it: VerifyExemptions off."""
+    cloudformation = deployed.organization.client("cloudformation", deployed.organization.security)
+    (stack,) = cloudformation.describe_stacks(StackName="access-key-remediation")["Stacks"]
+    # moto answers UsePreviousTemplate with an internal error: the deployed template, sent again.
+    body = cloudformation.get_template(StackName="access-key-remediation")["TemplateBody"]
+    cloudformation.update_stack(
+        StackName="access-key-remediation",
+        TemplateBody=body if isinstance(body, str) else "",
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+        Parameters=[
+            {
+                "ParameterKey": p["ParameterKey"],
+                "ParameterValue": "false" if p["ParameterKey"] == "VerifyExemptions" else p["ParameterValue"],
+            }
+            for p in stack["Parameters"]
+        ],
+    )
+    assert _verify_parameter(deployed) == "false"
+
+
+def test_an_upgrade_keeps_verification_off_until_relink_has_linked_every_exemption(
+    deployed: Deployed, added: list[Result]
+) -> None:
+    _as_before_verification(deployed)
+    legacy = Exemption(
+        account_id=deployed.member,
+        user_name="break-glass",
+        reason="vaulted",
+        owner="secops",
+        expires_at=datetime.now(UTC) + timedelta(days=30),
+    )
+    deployed.exemptions.put(legacy)
+    try:
+        kept_off = deploy(deployed.organization, "--dry-run", "--output", "json")
+        assert kept_off.exit_code == 0, kept_off.output
+        assert (
+            f"Exemption verification stays off: 1 exemption(s) in force have no exempt-add audit record "
+            f"({deployed.member} break-glass#*); link them with akr exempt relink, then deploy again"
+        ) in as_json(kept_off)["plan"]
+        relinked = deployed.exempt("relink", "--account", deployed.member, "--yes", "--output", "json")
+        assert relinked.exit_code == 0, relinked.output
+        turned_on = deploy(deployed.organization, "--yes", "--output", "json")
+        assert turned_on.exit_code == 0, turned_on.output
+        assert (
+            "From now on the remediator honours an exemption only with its matching exempt-add audit record "
+            "(every exemption in force has one)"
+        ) in as_json(turned_on)["plan"]
+        assert _verify_parameter(deployed) == "true"
+    finally:
+        deployed.exemptions.delete(deployed.member, "break-glass", None)

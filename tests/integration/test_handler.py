@@ -15,9 +15,11 @@ from remediator import handler
 from remediator.adapters.audit_table import DynamoDBAuditLog
 from remediator.adapters.claims import DynamoDBClaims
 from remediator.adapters.exemption_table import DynamoDBExemptions
-from remediator.audit import AuditRecord
+from remediator.audit import AuditRecord, Outcome, Phase, Trigger, new_record_id
 from remediator.errors import ConfigurationError
+from remediator.exemption_records import EXEMPT_ADD
 from remediator.exemptions import Exemption
+from remediator.policy import Mode, Thresholds
 from tests.fixtures import load_event, retarget
 from tests.integration.lambda_context import FakeLambdaContext
 
@@ -165,6 +167,56 @@ def test_central_exemption_is_honoured_and_audited(org: MotoOrganization) -> Non
     (record,) = audit(org, org.members[0])
     assert record.decision == "exempt"
     assert "secops@example.com: vendor integration, rotation scheduled" in record.reason
+
+
+def test_with_verification_an_exemption_counts_only_with_its_exempt_add_record(
+    org: MotoOrganization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AKR_VERIFY_EXEMPTIONS", "true")
+    alice = org.add_user(org.members[0], "alice", OLD)
+    bob = org.add_user(org.members[0], "bob", OLD)
+    dynamodb = org.session(org.security).client("dynamodb")
+    now = datetime.now(UTC)
+    made = AuditRecord(
+        record_id=new_record_id(now),
+        account_id=org.members[0],
+        user_name="alice",
+        owner="secops@example.com",
+        decision=EXEMPT_ADD,
+        mode=Mode.DELETE,
+        reason="exempted user alice",
+        thresholds=Thresholds(),
+        operator="arn:aws:sts::000000000000:assumed-role/OrganizationAccountAccessRole/op",
+        trigger=Trigger.CLI,
+        phase=Phase.OUTCOME,
+        outcome=Outcome.DONE,
+        recorded_at=now,
+        expires_at=now + timedelta(days=7),
+    )
+    DynamoDBAuditLog(client=dynamodb, table_name=AUDIT_TABLE).append(made)
+    exemptions = DynamoDBExemptions(client=dynamodb, table_name=STATE_TABLE)
+    for name in ("alice", "bob"):
+        exemptions.put(
+            Exemption(
+                account_id=org.members[0],
+                user_name=name,
+                reason="vendor integration",
+                owner="secops@example.com",
+                expires_at=now + timedelta(days=7),
+                record_id=made.record_id,  # bob's names alice's record: it proves nothing for bob
+            )
+        )
+    invoke(event_for(alice))
+    invoke(event_for(bob))
+    assert org.keys(org.members[0], "alice") == {alice.key_ids[0]: "Active"}
+    assert org.keys(org.members[0], "bob") == {}
+    decided = {r.user_name: r for r in audit(org, org.members[0]) if r.phase != Phase.INTENT}
+    assert decided["alice"].decision == "exempt"
+    assert decided["bob"].decision == "delete"
+    assert (
+        f"exemption bob#* by secops@example.com ignored: its exempt-add audit record {made.record_id} has "
+        "another user"
+    ) in decided["bob"].reason
 
 
 def test_opt_out_tag_is_ignored_unless_configured(org: MotoOrganization) -> None:

@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from org_bootstrap.demo.simulation import STATE_TABLE, create_tables
+from org_bootstrap.deploy.exemption_links import unlinked_exemptions
 from remediator.adapters.claims import CLAIM_TTL, DynamoDBClaims, finish_params
 from remediator.adapters.exemption_table import DynamoDBExemptions
 from remediator.exemptions import Exemption
@@ -56,6 +57,9 @@ def test_exemptions_round_trip(dynamodb: DynamoDBClient) -> None:
     store.put(exemption)
     assert store.for_account(ACCOUNT) == [exemption]
     assert store.for_account("333333333333") == []
+    linked = exemption.model_copy(update={"record_id": "2026-11-28T12:00:00.000Z#0123456789abcdef"})
+    store.put(linked)
+    assert store.for_account(ACCOUNT) == [linked]
 
 
 @pytest.mark.parametrize(
@@ -113,3 +117,18 @@ def test_an_exemption_is_deleted_by_user_and_key(dynamodb: DynamoDBClient) -> No
     assert store.delete(ACCOUNT, "ci", None)
     assert store.for_account(ACCOUNT) == [one_key]
     assert not store.delete(ACCOUNT, "ci", None), "already gone"
+
+
+def test_the_deploy_finds_the_exemptions_in_force_without_their_record(dynamodb: DynamoDBClient) -> None:
+    store = DynamoDBExemptions(client=dynamodb, table_name=STATE_TABLE)
+    base = Exemption(
+        account_id=ACCOUNT, user_name="ci", reason="r", owner="o", expires_at=NOW + timedelta(days=3)
+    )
+    store.put(base)
+    store.put(base.model_copy(update={"user_name": "*", "account_id": "333333333333"}))
+    store.put(base.model_copy(update={"user_name": "linked", "record_id": "2026-11-28T12:00:00.000Z#01"}))
+    store.put(base.model_copy(update={"user_name": "expired", "expires_at": NOW - timedelta(seconds=1)}))
+    DynamoDBClaims(client=dynamodb, table_name=STATE_TABLE, clock=lambda: NOW).claim(
+        ACCOUNT, "AKIAEXAMPLEKEY00001", "delete", owner="event-a"
+    )
+    assert unlinked_exemptions(dynamodb, STATE_TABLE, now=NOW) == (f"{ACCOUNT} ci#*", "333333333333 *#*")

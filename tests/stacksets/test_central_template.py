@@ -17,7 +17,7 @@ import annotated_types
 import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from remediator.adapters.audit_table import BY_ACCESS_KEY, BY_DAY
+from remediator.adapters.audit_table import BY_ACCESS_KEY, BY_DAY, BY_REVOKED
 from remediator.adapters.claims import DynamoDBClaims
 from remediator.adapters.exemption_table import DynamoDBExemptions
 from remediator.adapters.lifecycle_table import DynamoDBLifecycle
@@ -819,7 +819,12 @@ def test_audit_table_has_the_keys_and_indexes_the_remediator_queries() -> None:
         {"AttributeName": "record_id", "KeyType": "RANGE"},
     ]
     indexes = {i["IndexName"]: i for i in table["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {BY_ACCESS_KEY, BY_DAY}
+    assert set(indexes) == {BY_ACCESS_KEY, BY_DAY, BY_REVOKED}
+    assert indexes[BY_REVOKED]["KeySchema"] == [
+        {"AttributeName": "revokes", "KeyType": "HASH"},
+        {"AttributeName": "record_id", "KeyType": "RANGE"},
+    ]
+    assert indexes[BY_REVOKED]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
     for name, hash_key in ((BY_ACCESS_KEY, "access_key_id"), (BY_DAY, "day")):
         assert indexes[name]["KeySchema"] == [
             {"AttributeName": hash_key, "KeyType": "HASH"},
@@ -831,6 +836,7 @@ def test_audit_table_has_the_keys_and_indexes_the_remediator_queries() -> None:
         "record_id": "S",
         "access_key_id": "S",
         "day": "S",
+        "revokes": "S",
     }
 
 

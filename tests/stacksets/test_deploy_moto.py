@@ -197,7 +197,11 @@ def test_central_stack_creates_what_moto_models(deployment: Deployment) -> None:
     assert environment["AKR_NOTIFICATION_TOPIC_ARN"] == outputs["NotificationTopicArn"]
     dynamodb = security.client("dynamodb")
     audit = dynamodb.describe_table(TableName=outputs["AuditTableName"])["Table"]
-    assert {i["IndexName"] for i in audit.get("GlobalSecondaryIndexes", [])} == {"by_access_key", "by_day"}
+    assert {i["IndexName"] for i in audit.get("GlobalSecondaryIndexes", [])} == {
+        "by_access_key",
+        "by_day",
+        "by_revoked",
+    }
     assert audit.get("DeletionProtectionEnabled") is True
     assert dynamodb.describe_table(TableName=outputs["StateTableName"])["Table"]["TableStatus"] == "ACTIVE"
     topic = security.client("sns").get_topic_attributes(TopicArn=outputs["NotificationTopicArn"])[

@@ -49,6 +49,7 @@ VARIANTS: dict[str, tuple[dict[str, str], ...]] = {
             "EnableSweep": "false",
             "SweepSchedule": "cron(0 3 * * ? *)",
             "WorkerConcurrency": "50",
+            "AuditWriterRoleArns": "arn:aws:iam::222222222222:role/OrganizationAccountAccessRole",
         },
     ),
     "organization": (

@@ -92,7 +92,14 @@ def up_to_date(desired: Deployment | None = None, **changes: Any) -> Observed:
     """What a successful deploy of `desired` (default: `deployment()`) leaves behind."""
     desired = desired or deployment()
     policy = resolve_policy(desired, central=None, member=None)
-    central = central_parameters(desired, policy, organization_id=ORGANIZATION, code_key=CODE_KEY)
+    central = central_parameters(
+        desired,
+        policy,
+        organization_id=ORGANIZATION,
+        code_key=CODE_KEY,
+        partition="aws",
+        verify_exemptions=True,
+    )
     member = member_parameters(desired, policy, organization_id=ORGANIZATION, bus_arn=BUS_ARN)
     observed = fresh(
         bucket_exists=True,
@@ -549,6 +556,83 @@ def test_arns_are_in_the_callers_partition() -> None:
         bus,
         f"arn:aws-us-gov:iam::{SECURITY}:role/access-key-remediator",
     )
+    assert result.central_parameters["AuditWriterRoleArns"] == (
+        f"arn:aws-us-gov:iam::{SECURITY}:role/OrganizationAccountAccessRole"
+    )
+
+
+def test_the_security_role_given_is_the_one_that_may_write_audit_records() -> None:
+    result = plan(deployment(security_role="SecurityAudit"), fresh())
+    assert result.central_parameters["AuditWriterRoleArns"] == f"arn:aws:iam::{SECURITY}:role/SecurityAudit"
+
+
+def older_central(**observed: Any) -> Observed:
+    """An organization deployed before the audit table's resource policy and exemption verification."""
+    central = up_to_date().central_stack
+    assert central is not None
+    dropped = {"AuditWriterRoleArns", "VerifyExemptions"}
+    older = central.model_copy(
+        update={"parameters": {k: v for k, v in central.parameters.items() if k not in dropped}}
+    )
+    return up_to_date(central_stack=older, **observed)
+
+
+WRITERS = f"arn:aws:iam::{SECURITY}:role/OrganizationAccountAccessRole"
+POLICY_NOTE = (
+    "The audit table gets a resource policy: no principal may update or delete a record any more, and "
+    f"only the remediator's role and {WRITERS} may append one (akr run as another role in the security "
+    "account can no longer write audit records); the state table gets deletion protection"
+)
+
+
+def test_an_upgrade_without_unlinked_exemptions_turns_verification_on_and_says_what_changes() -> None:
+    assert lines(deployment(), older_central()) == [
+        f"Would update stack access-key-remediation in the security account {SECURITY}: AuditWriterRoleArns "
+        f"(not set) -> {WRITERS}, VerifyExemptions (not set) -> true",
+        "From now on the remediator honours an exemption only with its matching exempt-add audit record "
+        "(every exemption in force has one)",
+        POLICY_NOTE,
+    ]
+
+
+UNLINKED = (f"{MEMBERS[0]} breakglass#*", f"{MEMBERS[1]} *#*")
+
+
+def test_an_upgrade_with_unlinked_exemptions_keeps_verification_off_and_lists_them() -> None:
+    observed = older_central(unlinked_exemptions=UNLINKED)
+    result = plan(deployment(), observed)
+    assert result.central_parameters["VerifyExemptions"] == "false"
+    assert lines(deployment(), observed) == [
+        f"Would update stack access-key-remediation in the security account {SECURITY}: AuditWriterRoleArns "
+        f"(not set) -> {WRITERS}, VerifyExemptions (not set) -> false",
+        POLICY_NOTE,
+        f"Exemption verification stays off: 2 exemption(s) in force have no exempt-add audit record "
+        f"({MEMBERS[0]} breakglass#*, {MEMBERS[1]} *#*); link them with akr exempt relink, then deploy again",
+    ]
+
+
+def test_once_the_exemptions_are_relinked_the_next_deploy_turns_verification_on() -> None:
+    deployed = up_to_date().central_stack
+    assert deployed is not None
+    waiting = _central(up_to_date(), parameters={**deployed.parameters, "VerifyExemptions": "false"})
+    assert plan(deployment(), waiting).central_parameters["VerifyExemptions"] == "true"
+    assert lines(deployment(), waiting) == [
+        f"Would update stack access-key-remediation in the security account {SECURITY}: VerifyExemptions "
+        "false -> true",
+        "From now on the remediator honours an exemption only with its matching exempt-add audit record "
+        "(every exemption in force has one)",
+    ]
+
+
+def test_verification_once_on_is_never_turned_off_and_a_new_deployment_starts_with_it() -> None:
+    # An exemption written since without its record is exactly what verification ignores.
+    assert (
+        plan(deployment(), up_to_date(unlinked_exemptions=UNLINKED)).central_parameters["VerifyExemptions"]
+        == "true"
+    )
+    assert plan(deployment(), fresh(unlinked_exemptions=UNLINKED)).central_parameters["VerifyExemptions"] == (
+        "true"
+    )
 
 
 # -- the home region: where Config records IAM users and offers both rules (regions.py cites the pages) --
@@ -655,6 +739,8 @@ def test_default_parameters_in_full() -> None:
         "GraceDays": "14",
         "WarnDaysBefore": "0",
         "ReservedConcurrency": "",
+        "AuditWriterRoleArns": f"arn:aws:iam::{SECURITY}:role/OrganizationAccountAccessRole",
+        "VerifyExemptions": "true",
     }
     assert result.member_parameters == {
         "SecurityAccountId": SECURITY,
