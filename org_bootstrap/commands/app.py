@@ -15,7 +15,8 @@ import typer
 
 from org_bootstrap.commands.audit import audit
 from org_bootstrap.commands.demo import demo
-from org_bootstrap.commands.deploy import deploy, destroy, status
+from org_bootstrap.commands.deploy import deploy, status
+from org_bootstrap.commands.destroy import destroy
 from org_bootstrap.commands.errors import guarded
 from org_bootstrap.commands.exempt import add, list_, remove
 from org_bootstrap.commands.exempt_relink import relink

@@ -1,5 +1,5 @@
-"""`akr deploy`, `akr status` and `akr destroy`: options, the plan, the confirmation, and what they print;
-the work happens in org_bootstrap.deploy."""
+"""`akr deploy` and `akr status`: options, the plan, the confirmation, and what they print; the work
+happens in org_bootstrap.deploy. `akr destroy` is org_bootstrap.commands.destroy."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 
 from org_bootstrap.aws import Aws, CliError
-from org_bootstrap.commands.deploy_views import account_progress, show_destroyed, show_status
+from org_bootstrap.commands.deploy_views import account_progress, show_status
 from org_bootstrap.commands.options import (
     DEFAULT_ROLE,
     EndpointUrl,
@@ -28,8 +28,6 @@ from org_bootstrap.commands.options import (
 from org_bootstrap.commands.render import confirm, console, emit_json, envelope, fail, plan_lines, progress
 from org_bootstrap.deploy.apply import Outcome, Prepared, carry_out, prepare, refusal
 from org_bootstrap.deploy.deployment import CisVersion, Deployment
-from org_bootstrap.deploy.destroy import carry_out as carry_out_destroy
-from org_bootstrap.deploy.destroy import prepare as prepare_destroy
 from org_bootstrap.deploy.lambda_zip import PackagingError
 from org_bootstrap.deploy.plan import PlanError
 from org_bootstrap.deploy.plan_lines import describe, warnings
@@ -37,7 +35,6 @@ from org_bootstrap.deploy.preflight import describe_preflight
 from org_bootstrap.deploy.stacks import failed_instances, skipped_instances
 from org_bootstrap.deploy.status import check
 from org_bootstrap.deploy.status import prepare as prepare_status
-from org_bootstrap.deploy.teardown import DestroyPlan, describe_destroy
 from remediator.policy import Mode
 
 
@@ -305,105 +302,4 @@ def status(  # noqa: PLR0917
         raise fail("status", str(exc), errors_as) from exc
     show_status(result, output)
     if not result.healthy:
-        raise typer.Exit(code=1)
-
-
-def destroy(  # noqa: PLR0917
-    security_account: SecurityAccount,
-    targets: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--targets", help="Root or OU ids to delete the stack instances by; repeat. Default: the root."
-        ),
-    ] = None,
-    home_region: HomeRegion = None,
-    security_role: SecurityRole = DEFAULT_ROLE,
-    delete_audit_log: Annotated[
-        bool,
-        typer.Option(help="Also delete the audit table (kept by default). Asks a second time, by its name."),
-    ] = False,
-    yes_delete_audit_log: Annotated[
-        str | None,
-        typer.Option(
-            metavar="TABLE",
-            help="Answer the audit-table question without a prompt: the exact table name. --yes does not.",
-        ),
-    ] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and stop.")] = False,
-    yes: Yes = False,
-    profile: Profile = None,
-    region: Region = None,
-    endpoint_url: EndpointUrl = None,
-    output: OutputFormat = Output.TABLE,
-) -> None:
-    """Undo deploy, after a plan and a confirmation: the StackSet's instances and the StackSet, the
-    management account's stack, the central stack and the code bucket.
-
-    The audit table is kept: the template retains it. --delete-audit-log deletes it too, after a second,
-    separate confirmation: type the table's name at the prompt, or pass --yes-delete-audit-log TABLE
-    (--yes alone never deletes the audit log). Both answers are asked before anything changes.
-
-    Exit code: 0 when done or when there is nothing to delete; 1 when aborted or on errors.
-    """
-    if yes_delete_audit_log is not None and not delete_audit_log:
-        raise fail("destroy", "--yes-delete-audit-log needs --delete-audit-log", output)
-    aws = Aws(profile=profile, region=region or home_region, endpoint_url=endpoint_url)
-    try:
-        deployment = Deployment(
-            security_account_id=security_account,
-            targets=tuple(targets or ()),
-            home_region=home_region or aws.region_name,
-            security_role=security_role,
-        )
-        with progress(output) as report:
-            prepared = prepare_destroy(aws, deployment, delete_audit_log=delete_audit_log, progress=report)
-        lines = describe_destroy(prepared.plan, deployment, prepared.footprint)
-        if output is Output.TABLE:
-            plan_lines(lines)
-        if prepared.plan.deletes_nothing or dry_run:
-            if output is Output.JSON:
-                done = "ok" if prepared.plan.deletes_nothing else "planned"
-                emit_json(envelope("destroy", done, plan=lines, changed=False))
-            return
-        confirm_destroy(prepared.plan, lines, yes=yes, audit_table_answer=yes_delete_audit_log, output=output)
-        with progress(output) as report:
-            deleted = carry_out_destroy(aws, prepared, report)
-    except ValidationError as exc:
-        raise fail("destroy", "; ".join(e["msg"] for e in exc.errors()), output) from exc
-    except (CliError, PlanError) as exc:
-        raise fail("destroy", str(exc), output) from exc
-    show_destroyed(prepared.plan, deleted, lines, output)
-
-
-def confirm_destroy(
-    plan: DestroyPlan, lines: list[str], *, yes: bool, audit_table_answer: str | None, output: Output
-) -> None:
-    """Both questions before any change: "Destroy?" (or --yes), then, when the audit table goes too, its
-    name typed at a prompt (or given as --yes-delete-audit-log)."""
-    table = plan.audit_table
-    if output is Output.JSON:
-        missing = ([] if yes else ["--yes"]) + (
-            [f"--yes-delete-audit-log {table}"] if table and audit_table_answer is None else []
-        )
-        if missing:
-            error = f"--output json cannot ask for confirmation: pass {' and '.join(missing)}"
-            emit_json(envelope("destroy", "aborted", plan=lines, changed=False, error=error))
-            raise typer.Exit(code=1)
-    confirm("destroy", "Destroy?", yes=yes, output=output)
-    if table is None:
-        return
-    if audit_table_answer is not None:
-        if audit_table_answer != table:
-            raise CliError(
-                f"--yes-delete-audit-log names {audit_table_answer}, but the audit table is {table}: "
-                "nothing was changed"
-            )
-        return
-    answer = typer.prompt(
-        f"Deleting the audit log cannot be undone. Type the audit table's name ({table}) to delete it",
-        default="",
-        show_default=False,
-    )
-    if answer != table:
-        console.print("Aborted: the name did not match; nothing was changed.")
         raise typer.Exit(code=1)
