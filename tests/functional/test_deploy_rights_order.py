@@ -42,7 +42,14 @@ def deployed(mode: Mode | None) -> Observed:
     member = member_parameters(desired, policy, organization_id="o-abcdefghij", bus_arn=BUS_ARN)
     if mode is None:
         del member["Mode"]
-    central = central_parameters(desired, policy, organization_id="o-abcdefghij", code_key=CODE_KEY)
+    central = central_parameters(
+        desired,
+        policy,
+        organization_id="o-abcdefghij",
+        code_key=CODE_KEY,
+        partition="aws",
+        verify_exemptions=True,
+    )
     return Observed(
         caller_account=MANAGEMENT,
         management_account=MANAGEMENT,
