@@ -6,7 +6,9 @@ import tempfile
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from org_bootstrap.aws import Aws, CliError, describe
@@ -20,6 +22,10 @@ from org_bootstrap.deploy.preflight import Preflight
 from org_bootstrap.deploy.readiness import check_readiness
 from org_bootstrap.deploy.rights import BOTH_RIGHTS_MODE, Order
 from org_bootstrap.deploy.stacks import POLL_SECONDS, Progress, apply_stack, apply_stackset
+from org_bootstrap.deploy.template_store import check_running, store_template, template_key, template_url
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
 
 
 @dataclass(frozen=True)
@@ -105,12 +111,16 @@ def carry_out(
     if version is not None:
         # The version id of exactly the bytes just uploaded: what the functions get.
         central_parameters = {**central_parameters, "CodeObjectVersion": version}
+    central_template = CENTRAL_TEMPLATE.read_text()
+    url = _store_central_template(aws, prepared, security, central_template, progress)
+    central_cloudformation = aws.cloudformation(security, region)
     central = partial(
-        apply_stack,
-        aws.cloudformation(security, region),
+        _apply_central,
+        central_cloudformation,
         deployment.central_stack_name,
         change=plan.central,
-        template=CENTRAL_TEMPLATE.read_text(),
+        template=central_template,
+        template_url=url,
         parameters=central_parameters,
         progress=progress,
         kept=plan.central_diff.kept,
@@ -136,6 +146,43 @@ def carry_out(
         instances=stackset.instances if stackset else (),
         management_covered=plan.management is not None,
     )
+
+
+def _apply_central(
+    cloudformation: CloudFormationClient,
+    name: str,
+    *,
+    change: Change,
+    template: str,
+    template_url: str,
+    **kwargs: Any,
+) -> dict[str, str]:
+    outputs = apply_stack(
+        cloudformation, name, change=change, template=template, template_url=template_url, **kwargs
+    )
+    if template_url:
+        try:
+            check_running(cloudformation, name, template)
+        except (ClientError, BotoCoreError) as exc:
+            raise CliError(f"stack {name}: cannot read back its template: {describe(exc)}") from exc
+    return outputs
+
+
+def _store_central_template(
+    aws: Aws, prepared: Prepared, security: boto3.Session, body: str, progress: Progress
+) -> str:
+    """Upload the central template when the stack is to change; its HTTPS address ("" when unchanged)."""
+    deployment, plan = prepared.deployment, prepared.plan
+    if plan.central is Change.NONE:
+        return ""
+    bucket, owner = deployment.code_bucket, deployment.security_account_id
+    key = template_key("central", body)
+    progress(f"uploading {key}")
+    try:
+        store_template(aws.s3(security, deployment.home_region), bucket, owner, key, body)
+    except (ClientError, BotoCoreError) as exc:
+        raise CliError(f"cannot store the central template in s3://{bucket}: {describe(exc)}") from exc
+    return template_url(bucket, key, region=deployment.home_region, partition=prepared.observed.partition)
 
 
 def _apply_members(

@@ -43,11 +43,14 @@ def apply_stack(
     parameters: dict[str, str],
     progress: Progress,
     kept: Sequence[str] = (),
+    template_url: str = "",
     poll_seconds: float = POLL_SECONDS,
 ) -> dict[str, str]:
     """Carry out `change` on stack `name` and return its outputs. An update keeps the `kept` parameters'
-    values (the stack's parameters that akr does not set)."""
+    values (the stack's parameters that akr does not set). With `template_url`, CloudFormation reads the
+    template from S3 (template_store.py) instead of `template`."""
     done = _USABLE if change is Change.NONE else _DONE
+    source: Any = {"TemplateURL": template_url} if template_url else {"TemplateBody": template}
     try:
         if change is Change.RECREATE:
             progress(f"deleting the failed stack {name}")
@@ -57,7 +60,7 @@ def apply_stack(
             progress(f"creating stack {name}")
             cloudformation.create_stack(
                 StackName=name,
-                TemplateBody=template,
+                **source,
                 Parameters=_parameters(parameters),
                 Capabilities=CAPABILITIES,
                 Tags=[{"Key": "akr:managed-by", "Value": "akr"}],
@@ -67,7 +70,7 @@ def apply_stack(
             try:
                 cloudformation.update_stack(
                     StackName=name,
-                    TemplateBody=template,
+                    **source,
                     Parameters=_parameters(parameters, kept),
                     Capabilities=CAPABILITIES,
                 )

@@ -201,6 +201,9 @@ def test_deploy_updates_the_stacks_in_the_order_the_rights_need(
     monkeypatch.setattr(apply_module, "apply_stack", stack)
     monkeypatch.setattr(apply_module, "apply_stackset", stackset)
     monkeypatch.setattr(apply_module, "read_stackset", lambda *_args: None)
+    # The central template goes through S3 (template_store.py); its upload and read-back are tested there.
+    monkeypatch.setattr(apply_module, "store_template", lambda *_args: None)
+    monkeypatch.setattr(apply_module, "check_running", lambda *_args: None)
     _, _, prepared = planned(old, new)
     carry_out(NoAws(region=REGION), prepared, lambda _message: None, poll_seconds=0)
     assert calls == expected
