@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import boto3
 import pytest
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_s3 import S3Client
 
-REGION = "eu-west-1"
+REGION: Final = "eu-west-1"
 SECURITY = "123456789012"  # moto's default account
 BUCKET = f"akr-code-{SECURITY}-{REGION}"
 TEMPLATE = "Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n"
