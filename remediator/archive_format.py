@@ -20,9 +20,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+ARCHIVE_PREFIX = "audit/"
+"""Every archive object's key starts with it (the bucket is the central stack's AuditArchiveBucketName)."""
+
 AttributeMap = Mapping[str, Any]
 """A DynamoDB item in attribute-value form: {"account_id": {"S": "111111111111"}, ...}."""
-StreamEvent = Literal["INSERT", "MODIFY", "REMOVE"]
+StreamEvent = Literal["INSERT", "MODIFY", "REMOVE", "BACKFILL"]
+"""The stream's event names, and BACKFILL: a record read from the table by `akr audit verify --backfill`
+because the stream (24 hours) no longer held it."""
 
 _SETS = ("SS", "NS", "BS")
 
@@ -84,7 +89,7 @@ class ArchiveLine(BaseModel):
     @property
     def altered(self) -> bool:
         """A MODIFY or REMOVE: the table is append-only, so any such event is someone rewriting it."""
-        return self.event != "INSERT"
+        return self.event in ("MODIFY", "REMOVE")
 
 
 def line_from_stream_record(record: Mapping[str, Any]) -> ArchiveLine:
@@ -106,6 +111,24 @@ def line_from_stream_record(record: Mapping[str, Any]) -> ArchiveLine:
         old_sha256=record_sha256(old) if old is not None else None,
         new_image=dict(new) if new is not None else None,
         old_image=dict(old) if old is not None else None,
+    )
+
+
+def line_from_item(item: AttributeMap, *, read_at: datetime, operation_id: str) -> ArchiveLine:
+    """A record read from the table (low-level attribute-value form), for a backfill: it carries no stream
+    sequence; `operation_id` is the backfill's own audit record id."""
+    return ArchiveLine(
+        event="BACKFILL",
+        event_id=operation_id,
+        sequence_number="",
+        approximate_time=read_at,
+        account_id=_text(item, "account_id"),
+        record_id=_text(item, "record_id"),
+        day=_text(item, "day") or _text(item, "record_id")[:10],
+        sha256=record_sha256(item),
+        old_sha256=None,
+        new_image=dict(item),
+        old_image=None,
     )
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import UTC, datetime
 from typing import Any
 
 from remediator.archive_format import (
     canonical_bytes,
     from_json_lines,
+    line_from_item,
     line_from_stream_record,
     object_key,
     record_sha256,
@@ -81,3 +83,15 @@ def test_lines_are_keyed_by_the_records_day_and_account_and_round_trip() -> None
     line = line_from_stream_record(stream_record("INSERT", ITEM, None))
     assert object_key("audit/", line) == "audit/2026-12-07/111111111111/4200000000000000000001.jsonl"
     assert from_json_lines(to_json_lines([line, line])) == [line, line]
+
+
+def test_a_backfilled_record_is_a_line_of_its_own_kind_with_the_hash_of_the_item() -> None:
+    read_at = datetime(2026, 12, 7, 12, tzinfo=UTC)
+    line = line_from_item(ITEM, read_at=read_at, operation_id="2026-12-07T12:00:00.000Z#aa")
+    assert (line.event, line.sha256, line.day, line.account_id) == (
+        "BACKFILL",
+        record_sha256(ITEM),
+        "2026-12-07",
+        "111111111111",
+    )
+    assert not line.altered
