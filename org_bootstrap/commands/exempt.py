@@ -36,7 +36,7 @@ from org_bootstrap.commands.options import (
 from org_bootstrap.commands.render import confirm, console, emit_json, envelope, fail, iso, plan_lines
 from org_bootstrap.commands.tables import Column
 from org_bootstrap.commands.tables import show as show_table
-from org_bootstrap.review import exemptions
+from org_bootstrap.review import exemption_checks, exemptions
 from remediator.audit import AuditRecord
 from remediator.composition import utc_now
 from remediator.exemptions import Exemption
@@ -167,7 +167,8 @@ def add(  # noqa: PLR0917
     The expiry is required, in the future and within --max-days. The account must be an ACTIVE account
     of the organization, and the user (and the key) must exist there, unless --allow-missing: they are
     looked up through --account-role (iam:GetUser, iam:ListAccessKeys). An exemption for the same user and
-    key is replaced. First an audit record (decision exempt-add) that names the caller's ARN, then the
+    key is replaced, and once the new one is in place an exempt-remove record revokes the replaced one's
+    exempt-add record. First an audit record (decision exempt-add) that names the caller's ARN, then the
     exemption in the central state table, carrying that record's id: with VerifyExemptions the remediator
     honours it only while the two agree.
 
@@ -176,7 +177,7 @@ def add(  # noqa: PLR0917
     command = "exempt add"
     now = utc_now()
     try:
-        expires_at = exemptions.parse_expiry(expires, now=now, max_days=max_days)
+        expires_at = exemption_checks.parse_expiry(expires, now=now, max_days=max_days)
     except CliError as exc:
         raise fail(command, str(exc), output) from exc
     aws, store = open_exemptions(
@@ -191,7 +192,7 @@ def add(  # noqa: PLR0917
     )
     try:
         exemptions.check_horizon(store, max_days)
-        exemptions.check_account(store.organization, account)
+        exemption_checks.check_account(store.organization, account)
         exemption = exemptions.new_exemption(
             account_id=account,
             user_name=user,
@@ -202,8 +203,8 @@ def add(  # noqa: PLR0917
             created_at=now,
         )
         if not allow_missing:
-            iam = exemptions.member_iam(aws, store.organization.caller, account, account_role)
-            exemptions.check_exists(iam, exemption)
+            iam = exemption_checks.member_iam(aws, store.organization.caller, account, account_role)
+            exemption_checks.check_exists(iam, exemption)
         line = (
             f"Would exempt {exemptions.describe(exemption)} until {expires_at:%Y-%m-%d %H:%M} UTC, "
             f"owner {exemption.owner}, reason {exemption.reason!r}"
@@ -231,8 +232,9 @@ def remove(  # noqa: PLR0917
 ) -> None:
     """Remove the exemption of exactly that user and key (without --access-key-id: the whole user's).
 
-    The exemption is deleted from the central state table, then an audit record (decision exempt-remove)
-    names the caller's ARN. The next evaluation of the keys applies the policy again.
+    First an audit record (decision exempt-remove) that names the caller's ARN and revokes the exemption's
+    exempt-add record, then the exemption is deleted from the central state table. The next evaluation of
+    the keys applies the policy again.
 
     Exit code: 0 when removed and audited; 1 when there is no such exemption, when aborted, and on errors.
     """
@@ -310,7 +312,7 @@ def list_(  # noqa: PLR0917
     now = utc_now()
     try:
         if account is not None:
-            exemptions.check_account(store.organization, account)
+            exemption_checks.check_account(store.organization, account)
         found = exemptions.list_all(store, account_id=account, include_expired=include_expired, now=now)
     except CliError as exc:
         raise fail(command, str(exc), errors_as) from exc

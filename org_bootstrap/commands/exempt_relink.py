@@ -25,7 +25,7 @@ from org_bootstrap.commands.options import (
     account_ids,
 )
 from org_bootstrap.commands.render import console, emit_json, envelope, fail, plan_lines
-from org_bootstrap.review import exemptions
+from org_bootstrap.review import exemption_checks, exemptions
 from remediator.composition import utc_now
 from remediator.exemptions import Exemption
 
@@ -70,7 +70,7 @@ def relink(  # noqa: PLR0917
     now = utc_now()
     try:
         if account is not None:
-            exemptions.check_account(store.organization, account)
+            exemption_checks.check_account(store.organization, account)
         found = exemptions.unlinked(store, account_id=account, now=now)
     except CliError as exc:
         raise fail(command, str(exc), output) from exc

@@ -3,25 +3,25 @@
 Validation is pure (parse_expiry, check_account); then the adapters of the central state table
 (remediator.adapters.exemption_table) and of the audit table, reached through the security account.
 An exemption is made by its audit record: the exempt-add record first, then the exemption carrying that
-record's id, which the remediator checks it against (remediator.exemption_records). A removal is done
-first and then audited; when its record cannot be written, the command says that it is not audited.
+record's id, which the remediator checks it against (remediator.exemption_records). A removal too is
+recorded first: its exempt-remove record revokes the exempt-add record, then the item is deleted. An
+exemption replaced by a new one for the same user and key is revoked the same way once the new one is in
+place, so that the old item put back is not honoured; protection never lapses in between.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from org_bootstrap.aws import Aws, CliError
-from org_bootstrap.aws import describe as describe_error
 from org_bootstrap.deploy.central import central_clients, read_central, settings_from
 from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.organization import OrganizationView, read_organization
+from org_bootstrap.review.exemption_checks import require_administrator
 from org_bootstrap.review.undo import caller_identity
 from remediator.adapters.audit_table import DynamoDBAuditLog
 from remediator.adapters.exemption_table import DynamoDBExemptions
@@ -32,58 +32,11 @@ from remediator.exemptions import ANY_USER, Exemption
 from remediator.settings import Settings
 
 if TYPE_CHECKING:
-    from mypy_boto3_iam import IAMClient
+    pass
 
 DEFAULT_MAX_DAYS = 90
 ADD = EXEMPT_ADD
 REMOVE = "exempt-remove"
-_DAYS = re.compile(r"^([0-9]{1,5})d$")
-
-
-def parse_expiry(text: str, *, now: datetime, max_days: int) -> datetime:
-    """ "30d" (from now), a date "2026-12-31" (its start, 00:00 UTC) or an ISO time with a zone; in the
-    future and at most `max_days` from now. Pure; a CliError names what is wrong."""
-    if max_days < 1:
-        raise CliError(f"--max-days must be at least 1, not {max_days}")
-    value = text.strip()
-    days = _DAYS.match(value)
-    expires = now + timedelta(days=int(days.group(1))) if days else _parse_moment(value)
-    if expires <= now:
-        raise CliError(
-            f"the expiry {expires:%Y-%m-%d %H:%M} UTC is in the past: an exemption must expire in the future"
-        )
-    horizon = now + timedelta(days=max_days)
-    if expires > horizon:
-        raise CliError(
-            f"the expiry {expires:%Y-%m-%d %H:%M} UTC is beyond the maximum horizon of {max_days} days "
-            f"({horizon:%Y-%m-%d %H:%M} UTC); ask for a shorter exemption or raise --max-days"
-        )
-    return expires
-
-
-def _parse_moment(value: str) -> datetime:
-    malformed = CliError(
-        f"malformed expiry {value!r}: give a number of days (30d), a date (2026-12-31) or an ISO time "
-        "with a zone (2026-12-31T12:00:00+00:00)"
-    )
-    try:
-        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
-            return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise malformed from exc
-    if moment.tzinfo is None:
-        raise malformed
-    return moment.astimezone(UTC)
-
-
-def require_administrator(view: OrganizationView) -> None:
-    """Only the management account or a delegated administrator reads the organization's accounts."""
-    if not view.administers:
-        raise CliError(
-            f"this is account {view.caller}: run akr exempt from the management account {view.management} "
-            "or from a delegated administrator for CloudFormation StackSets"
-        )
 
 
 def check_horizon(store: Store, max_days: int) -> None:
@@ -93,68 +46,6 @@ def check_horizon(store: Store, max_days: int) -> None:
         raise CliError(
             f"--max-days {max_days} is beyond the deployed MaxExemptionDays of {deployed}: the remediator "
             "would not honour such an exemption"
-        )
-
-
-def check_account(view: OrganizationView, account_id: str) -> None:
-    """The account must be an ACTIVE account of the organization. Pure."""
-    require_administrator(view)
-    known = {account.id: account for account in view.accounts}
-    if account_id not in known:
-        raise CliError(f"account {account_id} is not an account of the organization {view.organization_id}")
-    status = known[account_id].status
-    if status != "ACTIVE":
-        raise CliError(f"account {account_id} is {status}, not ACTIVE: it cannot have exemptions")
-
-
-def member_iam(aws: Aws, caller: str, account_id: str, account_role: str) -> IAMClient:
-    """IAM of the exempt user's account: the caller's own credentials there, else through the role."""
-    if account_id == caller:
-        return aws.iam()
-    return aws.iam(aws.assume(account_id, account_role))
-
-
-def _missing(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "NoSuchEntity"
-
-
-def check_exists(iam: IAMClient, exemption: Exemption) -> None:
-    """The exempt user (and key) exist: an exemption for a misspelt name would exempt nothing, and say
-    nothing. A CliError names what is missing and how to exempt it anyway (--allow-missing)."""
-    where = exemption.account_id
-    anyway = "check the name, or pass --allow-missing to exempt it before it exists"
-    call = "iam:GetUser"
-    try:
-        if exemption.user_name != ANY_USER:
-            iam.get_user(UserName=exemption.user_name)
-        if exemption.access_key_id is None:
-            return
-        if exemption.user_name == ANY_USER:
-            call = "iam:GetAccessKeyLastUsed"
-            iam.get_access_key_last_used(AccessKeyId=exemption.access_key_id)
-            return
-        call = "iam:ListAccessKeys"
-        keys = {
-            key["AccessKeyId"]
-            for page in iam.get_paginator("list_access_keys").paginate(UserName=exemption.user_name)
-            for key in page["AccessKeyMetadata"]
-        }
-    except ClientError as exc:
-        if _missing(exc):
-            what = (
-                f"user {exemption.user_name}" if call == "iam:GetUser" else f"key {exemption.access_key_id}"
-            )
-            raise CliError(f"there is no {what} in {where}: {anyway}") from exc
-        raise CliError(
-            f"cannot check that the user exists ({call} in {where}): {describe_error(exc)}"
-        ) from exc
-    except BotoCoreError as exc:
-        raise CliError(
-            f"cannot check that the user exists ({call} in {where}): {describe_error(exc)}"
-        ) from exc
-    if exemption.access_key_id not in keys:
-        raise CliError(
-            f"user {exemption.user_name} in {where} has no key {exemption.access_key_id}: {anyway}"
         )
 
 
@@ -223,8 +114,13 @@ def new_exemption(
         raise CliError(f"invalid exemption: {problems}") from exc
 
 
-def audit_record(store: Store, exemption: Exemption, decision: str, *, now: datetime) -> AuditRecord:
+def audit_record(
+    store: Store, exemption: Exemption, decision: str, *, now: datetime, replaced_by: str | None = None
+) -> AuditRecord:
+    """`replaced_by`: for the removal of an exemption that a new exempt-add record replaced."""
     verb = "exempted" if decision == ADD else "exemption removed for"
+    if replaced_by is not None:
+        verb = f"exemption replaced (by exempt-add record {replaced_by}) for"
     return AuditRecord(
         record_id=new_record_id(now),
         account_id=exemption.account_id,
@@ -260,7 +156,9 @@ def _audit(store: Store, record: AuditRecord, done: str) -> None:
 
 def add(store: Store, exemption: Exemption, *, now: datetime) -> AuditRecord:
     """Write the exempt-add audit record, then the exemption naming it; returns the record. Without its
-    record no exemption is written; a record without its exemption exempts nothing."""
+    record no exemption is written; a record without its exemption exempts nothing. An exemption it
+    replaces (same user and key) is revoked afterwards (_revoke_replaced)."""
+    replaced = _same_target(store, exemption)
     record = audit_record(store, exemption, ADD, now=now)
     try:
         store.audit.append(record)
@@ -276,7 +174,34 @@ def add(store: Store, exemption: Exemption, *, now: datetime) -> AuditRecord:
             f"nothing was exempted: the exempt-add audit record {record.record_id} was written, but the "
             f"exemption was not: {exc}. Run akr exempt add again"
         ) from exc
+    if replaced is not None and replaced.record_id and replaced.record_id != record.record_id:
+        _revoke_replaced(store, replaced, record, now=now)
     return record
+
+
+def _same_target(store: Store, exemption: Exemption) -> Exemption | None:
+    """The exemption in the table for exactly the same user and key, which a put replaces."""
+    return next(
+        (
+            e
+            for e in listed(store, exemption.account_id)
+            if e.user_name == exemption.user_name and e.access_key_id == exemption.access_key_id
+        ),
+        None,
+    )
+
+
+def _revoke_replaced(store: Store, replaced: Exemption, record: AuditRecord, *, now: datetime) -> None:
+    """After the new exemption is in place: an exempt-remove record revoking the replaced one's exempt-add
+    record, so that the old item put back is not honoured. Written after the put, never before, so that a
+    failure never leaves the user without the protection it had."""
+    removal = audit_record(store, replaced, REMOVE, now=now, replaced_by=record.record_id)
+    _audit(
+        store,
+        removal,
+        f"the exemption of {describe(replaced)} was replaced (exempt-add record {replaced.record_id} is not "
+        "revoked)",
+    )
 
 
 def unlinked(store: Store, *, account_id: str | None, now: datetime) -> list[Exemption]:
@@ -339,15 +264,29 @@ def find(store: Store, account_id: str, user_name: str, access_key_id: str | Non
 
 
 def remove(store: Store, exemption: Exemption, *, now: datetime) -> AuditRecord:
-    """Delete the exemption, then write its audit record; returns the record."""
+    """Write the exempt-remove record (it revokes the exempt-add record), then delete the exemption;
+    returns the record. Without its record nothing is removed."""
+    record = audit_record(store, exemption, REMOVE, now=now)
+    try:
+        store.audit.append(record)
+    except RemediatorError as exc:
+        raise CliError(
+            f"nothing was removed: the exempt-remove audit record could not be written to "
+            f"{store.settings.audit_table}: {exc}"
+        ) from exc
     try:
         deleted = store.exemptions.delete(exemption.account_id, exemption.user_name, exemption.access_key_id)
     except RemediatorError as exc:
-        raise CliError(f"the exemption was not removed: {exc}") from exc
+        raise CliError(
+            f"the exempt-remove audit record {record.record_id} was written, but the exemption of "
+            f"{describe(exemption)} was not deleted: {exc}. With exemption verification the remediator no "
+            "longer honours it; run akr exempt remove again"
+        ) from exc
     if not deleted:
-        raise CliError(f"the exemption of {describe(exemption)} was removed meanwhile by someone else")
-    record = audit_record(store, exemption, REMOVE, now=now)
-    _audit(store, record, f"the exemption of {describe(exemption)} was removed")
+        raise CliError(
+            f"the exemption of {describe(exemption)} was removed meanwhile by someone else; audit record "
+            f"{record.record_id} records its removal"
+        )
     return record
 
 

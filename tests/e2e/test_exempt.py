@@ -261,6 +261,110 @@ def test_remove_deletes_and_audits(deployed: Deployed) -> None:
     }
 
 
+def remove_args(deployed: Deployed, key: str) -> tuple[str, ...]:
+    return ("remove", "--account", deployed.member, "--user", "app", "--access-key-id", key, "--yes",
+            "--output", "json")  # fmt: skip
+
+
+def test_a_removal_is_recorded_before_the_exemption_is_deleted(
+    deployed: Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = "AKIAEXEMPTKEY0000003"
+    made = as_json(deployed.add("--account", deployed.member, "--user", "app", "--access-key-id", key,
+                                "--expires", "3d"))["result"]["audit_record_id"]  # fmt: skip
+
+    def lost(*_args: object) -> bool:
+        raise RemediatorError("dynamodb:DeleteItem: ProvisionedThroughputExceededException")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(DynamoDBExemptions, "delete", lost)
+        failed = deployed.exempt(*remove_args(deployed, key))
+    assert failed.exit_code == 1
+    (record,) = [r for r in deployed.audit() if r.decision == "exempt-remove" and r.access_key_id == key]
+    assert as_json(failed)["error"] == (
+        f"the exempt-remove audit record {record.record_id} was written, but the exemption of key {key} of "
+        f"user app in {deployed.member} was not deleted: dynamodb:DeleteItem: "
+        "ProvisionedThroughputExceededException. With exemption verification the remediator no longer "
+        "honours it; run akr exempt remove again"
+    )
+    assert record.revokes == made, "the exemption the item still holds is revoked already"
+    assert key in {e.access_key_id for e in deployed.stored()}
+
+    again = deployed.exempt(*remove_args(deployed, key))
+    assert again.exit_code == 0, again.output
+    assert key not in {e.access_key_id for e in deployed.stored()}
+
+
+def test_a_removal_whose_record_cannot_be_written_removes_nothing(
+    deployed: Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = "AKIAEXEMPTKEY0000004"
+    assert deployed.add("--account", deployed.member, "--user", "app", "--access-key-id", key,
+                        "--expires", "3d").exit_code == 0  # fmt: skip
+
+    def refuse(_self: DynamoDBAuditLog, _record: AuditRecord) -> None:
+        raise RemediatorError("dynamodb:PutItem: AccessDenied")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(DynamoDBAuditLog, "append", refuse)
+        result = deployed.exempt(*remove_args(deployed, key))
+    assert result.exit_code == 1
+    assert as_json(result)["error"] == (
+        f"nothing was removed: the exempt-remove audit record could not be written to "
+        f"{deployed.audit_table}: dynamodb:PutItem: AccessDenied"
+    )
+    assert key in {e.access_key_id for e in deployed.stored()}
+    assert not [r for r in deployed.audit() if r.decision == "exempt-remove" and r.access_key_id == key]
+
+
+def test_a_replaced_exemption_is_revoked_once_the_new_one_is_in_place(deployed: Deployed) -> None:
+    # Without the revocation, the old item put back in the state table (by anyone who can write it) would
+    # still be proven by its own exempt-add record.
+    first = deployed.add("--account", deployed.member, "--user", "replaced", "--expires", "5d")
+    second = deployed.add("--account", deployed.member, "--user", "replaced", "--expires", "9d")
+    old, new = (as_json(r)["result"]["audit_record_id"] for r in (first, second))
+    (stored,) = [e for e in deployed.stored() if e.user_name == "replaced"]
+    assert stored.record_id == new
+    (revocation,) = [
+        r for r in deployed.audit() if r.decision == "exempt-remove" and r.user_name == "replaced"
+    ]
+    assert revocation.revokes == old
+    assert revocation.operator == deployed.operator
+    assert revocation.reason.startswith(
+        f"exemption replaced (by exempt-add record {new}) for user replaced in {deployed.member}: "
+    )
+
+
+def test_a_replacement_whose_revocation_cannot_be_written_keeps_the_user_protected(
+    deployed: Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = deployed.add("--account", deployed.member, "--user", "kept", "--expires", "5d")
+    old = as_json(first)["result"]["audit_record_id"]
+    append = DynamoDBAuditLog.append
+
+    def removals_refused(self: DynamoDBAuditLog, record: AuditRecord) -> None:
+        if record.decision == "exempt-remove":
+            raise RemediatorError("dynamodb:PutItem: AccessDenied")
+        append(self, record)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(DynamoDBAuditLog, "append", removals_refused)
+        second = deployed.add("--account", deployed.member, "--user", "kept", "--expires", "9d")
+    assert second.exit_code == 1
+    assert as_json(second)["error"] == (
+        f"NOT AUDITED: the exemption of user kept in {deployed.member} was replaced (exempt-add record {old} "
+        f"is not revoked), but its audit record could not be written to {deployed.audit_table}: "
+        "dynamodb:PutItem: AccessDenied. Record the change by hand, or undo it"
+    )
+    (stored,) = [e for e in deployed.stored() if e.user_name == "kept"]
+    (made,) = [
+        r
+        for r in deployed.audit()
+        if r.decision == "exempt-add" and r.user_name == "kept" and r.record_id != old
+    ]
+    assert stored.record_id == made.record_id, "the new exemption is in place: protection never lapsed"
+
+
 def test_add_asks_first_and_no_writes_nothing(deployed: Deployed, added: list[Result]) -> None:
     result = deployed.exempt(
         "add", "--account", deployed.member, "--user", "asked", "--reason", "r", "--owner", "o", "--expires",
