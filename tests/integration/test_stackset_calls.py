@@ -25,6 +25,7 @@ from org_bootstrap.deploy.observed import Account, InstanceState, Observed, Stac
 from org_bootstrap.deploy.plan import Change, Plan, plan_deploy
 from org_bootstrap.deploy.preflight import Preflight
 from org_bootstrap.deploy.stacks import apply_stack, apply_stackset, failure_reasons
+from org_bootstrap.deploy.template_store import template_key
 from remediator.policy import Mode
 
 if TYPE_CHECKING:
@@ -56,6 +57,8 @@ PREFERENCES = {
 }
 CENTRAL_BODY = CENTRAL_TEMPLATE.read_text()
 UPLOADED_VERSION = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+# The central template reaches CloudFormation through the code bucket, named by its hash (template_store.py).
+CENTRAL_KEY = template_key("central", CENTRAL_BODY)
 MEMBER_BODY = MEMBER_TEMPLATE.read_text()
 MEMBER_PARAMETERS = {"SecurityAccountId": SECURITY, "MaxAccessKeyAge": "90"}
 SORTED_MEMBER_PARAMETERS = [
@@ -764,6 +767,32 @@ def test_trusted_access_refused_is_a_cli_error_before_any_change(tmp_path: Path,
     assert [name for name, _ in clients.management_calls] == ["ActivateOrganizationsAccess"]
 
 
+def expect_central_template_stored(s3: Stubber) -> dict[str, str]:
+    """The upload of the central template; the TemplateURL that names it."""
+    s3.add_response(
+        "put_object",
+        {},
+        {
+            "Bucket": BUCKET,
+            "Key": CENTRAL_KEY,
+            "Body": CENTRAL_BODY.encode(),
+            "ContentType": "text/yaml",
+            "ChecksumAlgorithm": "SHA256",
+            "ExpectedBucketOwner": SECURITY,
+        },
+    )
+    return {"TemplateURL": f"https://{BUCKET}.s3.{REGION}.amazonaws.com/{CENTRAL_KEY}"}
+
+
+def expect_central_template_read_back(security: Stubber) -> None:
+    """After the stack's update: the template it runs is read back and compared with the upload."""
+    security.add_response(
+        "get_template",
+        {"TemplateBody": CENTRAL_BODY},
+        {"StackName": CENTRAL_STACK, "TemplateStage": "Original"},
+    )
+
+
 def expect_fresh_deploy(clients: Clients, ready: Prepared, call_as: str) -> None:
     plan = ready.plan
     management, security, s3 = clients.stubs["management"], clients.stubs["security"], clients.stubs["s3"]
@@ -807,12 +836,13 @@ def expect_fresh_deploy(clients: Clients, ready: Prepared, call_as: str) -> None
             "ChecksumAlgorithm": "SHA256",
         },
     )
+    source = expect_central_template_stored(s3)
     security.add_response(
         "create_stack",
         {"StackId": "central"},
         {
             "StackName": CENTRAL_STACK,
-            "TemplateBody": CENTRAL_BODY,
+            **source,
             # The stack gets the version id of exactly the upload (in the plan before it: "").
             "Parameters": [
                 {"ParameterKey": k, "ParameterValue": v}
@@ -827,6 +857,7 @@ def expect_fresh_deploy(clients: Clients, ready: Prepared, call_as: str) -> None
         "describe_stacks",
         stacks(CENTRAL_STACK, "CREATE_COMPLETE", {"EventBusArn": BUS_ARN, "AuditTableName": "audit"}),
     )
+    expect_central_template_read_back(security)
     management.add_response("create_stack_set", {"StackSetId": f"{STACKSET}:1"})
     management.add_response("create_stack_instances", {"OperationId": "op-1"})
     management.add_response("describe_stack_set_operation", operation("RUNNING"), polled(call_as))
@@ -942,12 +973,13 @@ def test_new_code_updates_keep_the_deployed_policy_and_every_parameter_akr_does_
         "LogLevel": {"ParameterKey": "LogLevel", "UsePreviousValue": True},
         "NotificationEmail": {"ParameterKey": "NotificationEmail", "UsePreviousValue": True},
     }
+    source = expect_central_template_stored(clients.stubs["s3"])
     security.add_response(
         "update_stack",
         {"StackId": "central"},
         {
             "StackName": CENTRAL_STACK,
-            "TemplateBody": CENTRAL_BODY,
+            **source,
             "Parameters": [expected_central[k] for k in sorted(expected_central)],
             "Capabilities": ["CAPABILITY_NAMED_IAM"],
         },
@@ -955,6 +987,7 @@ def test_new_code_updates_keep_the_deployed_policy_and_every_parameter_akr_does_
     security.add_response(
         "describe_stacks", stacks(CENTRAL_STACK, "UPDATE_COMPLETE", {"EventBusArn": BUS_ARN})
     )
+    expect_central_template_read_back(security)
     expected_member = {
         **{k: {"ParameterKey": k, "ParameterValue": v} for k, v in plan.member_parameters.items()},
         "ConfigRuleFrequency": {"ParameterKey": "ConfigRuleFrequency", "UsePreviousValue": True},
