@@ -148,3 +148,10 @@ def to_json_lines(lines: list[ArchiveLine]) -> bytes:
 
 def from_json_lines(body: bytes) -> list[ArchiveLine]:
     return [ArchiveLine.model_validate_json(text) for text in body.splitlines() if text.strip()]
+
+
+def backfill_object_key(prefix: str, day: str, account_id: str, operation_id: str) -> str:
+    """Where a backfill puts the lines of one (day, account): named by the backfill's audit record id
+    (made safe for a key), beside the stream's objects and never over one of them."""
+    safe = "".join(c if c.isalnum() or c in ".-" else "-" for c in operation_id)
+    return f"{prefix}{day}/{account_id}/backfill-{safe}.jsonl"

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from org_bootstrap.commands.audit import audit
+from org_bootstrap.commands.audit_verify import verify_command
 from org_bootstrap.commands.demo import demo
 from org_bootstrap.commands.deploy import deploy, status
 from org_bootstrap.commands.destroy import destroy
@@ -54,7 +55,7 @@ def main(
     AKR_SECURITY_ROLE, AKR_ACCOUNT_ROLE and AKR_HOME_REGION, and the aws cli's AWS_PROFILE, AWS_REGION
     and AWS_ENDPOINT_URL. Exit codes: 0 done; 1 an error or bad input (one line on stderr, or the JSON
     envelope with --output json); 2 a command line that does not parse; 3 `akr scan --fail-on-findings`
-    found a key that breaks a rule.
+    found a key that breaks a rule. `akr audit verify` has its own: 1 a finding, 2 could not verify.
     """
 
 
@@ -74,6 +75,10 @@ _register(exempt_app, "list", list_, "exempt list")
 _register(exempt_app, "remove", remove, "exempt remove")
 _register(exempt_app, "relink", relink, "exempt relink")
 app.add_typer(exempt_app, name="exempt")
-_register(app, "audit", audit, "audit")
+# `akr audit` queries the log; `akr audit verify` checks it against its archive.
+audit_app = typer.Typer(cls=OneLineGroup, rich_markup_mode=None)
+audit_app.callback(invoke_without_command=True)(guarded("audit", audit))
+_register(audit_app, "verify", verify_command, "audit verify")
+app.add_typer(audit_app, name="audit")
 _register(app, "scan", scan, "scan")
 _register(app, "report", report, "report")

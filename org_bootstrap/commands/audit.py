@@ -22,13 +22,13 @@ from org_bootstrap.aws import Aws, CliError
 from org_bootstrap.commands.options import (
     DEFAULT_ROLE,
     EndpointUrl,
+    GroupSecurityAccount,
     HomeRegion,
     Output,
     Profile,
     RecordsOutput,
     RecordsOutputFormat,
     Region,
-    SecurityAccount,
     SecurityRole,
     access_key_ids,
     account_ids,
@@ -36,6 +36,7 @@ from org_bootstrap.commands.options import (
 from org_bootstrap.commands.render import console, emit_json, envelope, errors, fail, iso
 from org_bootstrap.commands.tables import Column
 from org_bootstrap.commands.tables import show as show_table
+from org_bootstrap.commands.usage import MISSING_PARAMETER, one_line
 from org_bootstrap.deploy.central import read_central
 from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.organization import check_member, read_organization
@@ -68,7 +69,8 @@ CSV_COLUMNS = (
 
 
 def audit(  # noqa: PLR0917
-    security_account: SecurityAccount,
+    ctx: typer.Context,
+    security_account: GroupSecurityAccount = None,
     since: Annotated[
         str,
         typer.Option(
@@ -124,7 +126,12 @@ def audit(  # noqa: PLR0917
     --security-role unless akr runs there. At most --limit records; the output says when there were more.
 
     Exit code: 0 when the query ran (even with no records); 1 on bad input and on errors.
+    `akr audit verify` proves that the records of a window are those that were written.
     """
+    if ctx.invoked_subcommand is not None:
+        return  # akr audit verify: its own options
+    if security_account is None:
+        raise missing_option(ctx, "security_account")
     errors_as = Output.JSON if output is RecordsOutput.JSON else Output.TABLE
     try:
         query = parse_query(
@@ -157,6 +164,14 @@ def audit(  # noqa: PLR0917
     except (QueryError, CliError, AuditReadError) as exc:
         raise fail("audit", str(exc), errors_as) from exc
     show_records(query, page, table_name, output, names)
+
+
+def missing_option(ctx: typer.Context, name: str) -> Exception:
+    """click's own error for a required option: `akr audit` is also the group of `akr audit verify`, so
+    its --security-account cannot be required before the command is known."""
+    param = next(p for p in ctx.command.params if p.name == name)
+    error: Exception = one_line(MISSING_PARAMETER(ctx=ctx, param=param))
+    return error
 
 
 def account_names(aws: Aws, account_id: str | None, *, wanted: bool) -> dict[str, str]:

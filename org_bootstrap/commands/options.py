@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -107,16 +107,22 @@ ScanOutputFormat = Annotated[
 ]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
-SecurityAccount = Annotated[
-    str,
-    typer.Option(
+
+def _security_account(**extra: Any) -> Any:
+    return typer.Option(
         "--security-account",
         envvar="AKR_SECURITY_ACCOUNT",
         metavar="ID",
         callback=account_ids,
         help="Account id of the security (central) account.",
-    ),
-]
+        **extra,
+    )
+
+
+SecurityAccount = Annotated[str, _security_account()]
+GroupSecurityAccount = Annotated[str | None, _security_account(show_default=False)]
+"""For a command that is also a group (`akr audit`): required by the command itself, not before its
+subcommands (which take their own)."""
 HomeRegion = Annotated[
     str | None,
     typer.Option(

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from org_bootstrap.aws import CliError
+from org_bootstrap.aws import Aws, CliError
 from org_bootstrap.commands.audit import connect, open_audit_table
 from org_bootstrap.commands.options import (
     DEFAULT_ROLE,
@@ -33,8 +33,10 @@ from org_bootstrap.commands.options import (
     account_ids,
 )
 from org_bootstrap.commands.render import console, emit_json, envelope, errors, fail, iso
+from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.organization import check_member
 from org_bootstrap.review import exemptions
+from org_bootstrap.review.audit_evidence import VerifyError, Window, open_evidence, verify_window
 from org_bootstrap.review.audit_query import (
     AuditQuery,
     AuditReadError,
@@ -43,6 +45,7 @@ from org_bootstrap.review.audit_query import (
     parse_within,
     run,
 )
+from org_bootstrap.review.report.header import ArchiveCheck
 from org_bootstrap.review.report.html import ReportData, render_html, write_report
 from org_bootstrap.review.report.summary import Summary
 from remediator.composition import utc_now
@@ -105,6 +108,17 @@ def totals_line(summary: Summary, within: timedelta) -> str:
     )
 
 
+def check_archive(aws: Aws, deployment: Deployment, query: AuditQuery) -> ArchiveCheck:
+    """The report's window verified against the audit archive, as `akr audit verify` does it, or why it
+    could not be (no archive yet, access refused, a malformed line): the page says which."""
+    window = Window(query.since, query.until, () if query.account_id is None else (query.account_id,))
+    try:
+        verification, _ = verify_window(open_evidence(aws, deployment), window, clock=utc_now)
+    except VerifyError as exc:
+        return ArchiveCheck(reason=str(exc))
+    return ArchiveCheck(verification)
+
+
 def report(  # noqa: PLR0917
     security_account: SecurityAccount,
     html: Annotated[
@@ -147,8 +161,10 @@ def report(  # noqa: PLR0917
 
     The page has the totals, decisions per account and per day (charts), the failures, the exemptions
     expiring within --expiring-within (and the expired ones), and every decision in a table that filters
-    (text, decision, account, outcome; also from the URL fragment, e.g. #decision=delete) and sorts. It
-    loads nothing from the network. Run from the management account or a delegated administrator.
+    (text, decision, account, outcome; also from the URL fragment, e.g. #decision=delete) and sorts. Its
+    header says whether the window matches the audit archive (as akr audit verify finds it): clean, the
+    findings, or not verified and why. It loads nothing from the network. Run from the management account
+    or a delegated administrator.
 
     Exit code: 0 when the file is written (even with no records); 1 on bad input and on errors, with no
     file written.
@@ -172,6 +188,7 @@ def report(  # noqa: PLR0917
         table = open_audit_table(aws, deployment)
         page = run(table.client, table.name, query)
         found = exemptions.list_all(store, account_id=account, include_expired=True, now=now)
+        archive = check_archive(aws, deployment, query)
     except ValidationError as exc:
         raise fail(COMMAND, "; ".join(e["msg"] for e in exc.errors()), output) from exc
     except (QueryError, CliError, AuditReadError) as exc:
@@ -190,6 +207,7 @@ def report(  # noqa: PLR0917
             f"security account {security_account}.",
         ),
         account_names={account.id: account.name for account in store.organization.accounts},
+        archive=archive,
     )
     if target is None:
         sys.stdout.write(render_html(data))
@@ -207,6 +225,7 @@ def report(  # noqa: PLR0917
             "records": len(page.records),
             "truncated": page.truncated,
             "totals": asdict(summary.totals()),
+            "verification": {"state": archive.state, "line": archive.line},
         }
         window = {
             "since": iso(query.since),
@@ -218,3 +237,4 @@ def report(  # noqa: PLR0917
         emit_json(envelope(COMMAND, "ok", changed=False, query=window, result=result))
         return
     show(written, summary, within, truncated=page.truncated, limit=limit)
+    console.print(archive.line, markup=False, highlight=False, soft_wrap=True)

@@ -4,6 +4,7 @@ click's exit code 2: no usage block, no box. click's own message already names t
 
 from __future__ import annotations
 
+import importlib
 import re
 from typing import IO, Any
 
@@ -12,6 +13,8 @@ from typer.core import TyperCommand, TyperGroup
 
 USAGE_ERROR: type[Exception] = typer.BadParameter.__mro__[1]
 """click's UsageError, whichever click typer runs on (recent typers carry their own copy of click)."""
+MISSING_PARAMETER: Any = importlib.import_module(typer.BadParameter.__module__).MissingParameter
+"""click's error for a required option that is missing, from the same click."""
 PLAIN = (
     (
         re.compile(r"Input should be a valid integer, unable to parse string as an integer"),

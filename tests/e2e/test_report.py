@@ -122,6 +122,9 @@ def test_the_terminal_gets_the_path_and_one_line_of_totals(reported: Reported) -
         "12 decision(s) in 3 account(s): 1 deactivate, 3 delete, 1 exempt, 1 exempt-add, 4 none, 1 report, "
         "1 warn (1 pending, 3 done, 1 failed, 7 skipped); 1 failed, 1 without an outcome; 1 exemption(s) in "
         "force, 0 expiring within 1 day(s), 0 expired.",
+        "Archive verification: not verified: the central stack access-key-remediation has no output "
+        "AuditArchiveBucketName: this deployment has no audit archive yet, so the audit log cannot be "
+        "verified; run akr deploy with this version of akr.",
     ]
     assert path.is_file()
 

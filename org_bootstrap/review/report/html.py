@@ -23,6 +23,7 @@ from pathlib import Path
 
 from org_bootstrap.review.exemptions import ADD as EXEMPT_ADD
 from org_bootstrap.review.report.charts import legend, per_account_chart, per_day_chart, swatch, swatch_css
+from org_bootstrap.review.report.header import ArchiveCheck, policies
 from org_bootstrap.review.report.summary import (
     DEFAULT_EXPIRING_WITHIN,
     RESULTS,
@@ -71,6 +72,8 @@ class ReportData:
     """Extra lines for the header, e.g. which filters chose the records."""
     account_names: Mapping[str, str] = field(default_factory=dict)
     """Account id -> name, as Organizations has it, shown beside each id."""
+    archive: ArchiveCheck | None = None
+    """The window verified against the audit archive; None: the header says nothing of it."""
 
     def summary(self) -> Summary:
         return summarize(
@@ -323,21 +326,6 @@ def _section(section_id: str, heading: str, content: str) -> str:
     return f'<section id="{section_id}"><h2>{escape(heading)}</h2>{content}</section>'
 
 
-def _policies(records: Sequence[AuditRecord]) -> list[str]:  # the header's lines
-    """The modes and limits in force in the records read, newest first: one line when the policy did
-    not change in the window."""
-    seen: dict[tuple[str, int, int], datetime] = {}
-    for record in records:
-        key = (record.mode.value, record.thresholds.max_key_age_days, record.thresholds.max_unused_days)
-        seen[key] = max(seen.get(key, record.recorded_at), record.recorded_at)
-    ordered = sorted(seen.items(), key=lambda item: item[1], reverse=True)
-    return [
-        f"Policy in force{' (latest)' if n == 0 and len(ordered) > 1 else ''}: mode {mode}, rotation "
-        f"after {age} days, unused after {unused} days."
-        for n, ((mode, age, unused), _) in enumerate(ordered)
-    ]
-
-
 def render_html(data: ReportData) -> str:
     """The whole page."""
     summary = data.summary()
@@ -349,7 +337,12 @@ def render_html(data: ReportData) -> str:
         f"{len(data.records)} record(s), {len(summary.rows)} decision(s).</p>",
     ]
     header += [f'<p class="meta">{escape(note)}</p>' for note in data.notes]
-    header += [f'<p class="meta" id="policy">{escape(line)}</p>' for line in _policies(data.records)]
+    header += [f'<p class="meta" id="policy">{escape(line)}</p>' for line in policies(data.records)]
+    if data.archive is not None:
+        css = "meta" if data.archive.state == "clean" else "warn"
+        header.append(
+            f'<p class="{css} {data.archive.state}" id="verification">{escape(data.archive.line)}</p>'
+        )
     if data.truncated:
         header.append(
             f'<p class="warn" id="truncated">Only {len(data.records)} records were read and more match: '
