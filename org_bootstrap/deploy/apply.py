@@ -13,6 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from org_bootstrap.aws import Aws, CliError, describe
 from org_bootstrap.deploy.central import regions_with_central
+from org_bootstrap.deploy.code_check import check_code, lambda_sha256
 from org_bootstrap.deploy.deployment import CENTRAL_TEMPLATE, MEMBER_TEMPLATE, Deployment
 from org_bootstrap.deploy.lambda_zip import Artifact, Target, build_lambda_zip
 from org_bootstrap.deploy.observed import InstanceState, Observed
@@ -26,6 +27,7 @@ from org_bootstrap.deploy.template_store import check_running, store_template, t
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_lambda import LambdaClient
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ def prepare(
         deployment,
         observed,
         code_key=artifact.key,
+        code_sha256=lambda_sha256(artifact.sha256),
         central_template=CENTRAL_TEMPLATE.read_text(),
         member_template=MEMBER_TEMPLATE.read_text(),
     )
@@ -121,6 +124,8 @@ def carry_out(
         change=plan.central,
         template=central_template,
         template_url=url,
+        lambda_client=aws.lambda_(security, region),
+        code_sha256=central_parameters["CodeSha256"],
         parameters=central_parameters,
         progress=progress,
         kept=plan.central_diff.kept,
@@ -155,16 +160,24 @@ def _apply_central(
     change: Change,
     template: str,
     template_url: str,
+    lambda_client: LambdaClient,
+    code_sha256: str,
     **kwargs: Any,
 ) -> dict[str, str]:
+    """Apply the central stack; when it changed, check that it runs the uploaded template and that its
+    functions (and the versions behind its aliases) run the package built: a mismatch stops the deploy
+    before anything after the central stack changes."""
     outputs = apply_stack(
         cloudformation, name, change=change, template=template, template_url=template_url, **kwargs
     )
-    if template_url:
-        try:
+    if change is Change.NONE:
+        return outputs
+    try:
+        if template_url:
             check_running(cloudformation, name, template)
-        except (ClientError, BotoCoreError) as exc:
-            raise CliError(f"stack {name}: cannot read back its template: {describe(exc)}") from exc
+        check_code(cloudformation, lambda_client, name, code_sha256)
+    except (ClientError, BotoCoreError) as exc:
+        raise CliError(f"stack {name}: cannot read back what it runs: {describe(exc)}") from exc
     return outputs
 
 

@@ -6,6 +6,8 @@ stacks' parameters, and only where nothing is deployed from the defaults of a fi
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -209,12 +211,14 @@ def central_parameters(
     *,
     organization_id: str,
     code_key: str,
+    code_sha256: str,
     partition: str,
     verify_exemptions: bool,
     code_version: str = "",
 ) -> dict[str, str]:
     """`code_version`: the S3 version id of the package (its upload's, or the object's when uploaded
-    before), so that the functions get exactly those bytes even if the key is written again."""
+    before), so that the functions get exactly those bytes even if the key is written again.
+    `code_sha256`: the package's SHA-256 as Lambda reports it (code_check.lambda_sha256)."""
     thresholds = policy.thresholds
     return {
         "OrganizationId": organization_id,
@@ -228,6 +232,7 @@ def central_parameters(
         "CodeBucket": deployment.code_bucket,
         "CodeKey": code_key,
         "CodeObjectVersion": code_version,
+        "CodeSha256": code_sha256,
         "ProtectedUserPath": policy.protected_user_path,
         "GraceDays": str(policy.grace_days),
         "WarnDaysBefore": str(policy.warn_days_before),
@@ -237,6 +242,20 @@ def central_parameters(
         "AuditWriterRoleArns": operator_role_arn(deployment, partition),
         "VerifyExemptions": str(verify_exemptions).lower(),
     }
+
+
+SETTINGS_DIGEST = "SettingsDigest"
+UNSETTLED = frozenset({SETTINGS_DIGEST, "CodeObjectVersion"})
+"""Left out of the digest: itself, and the S3 version id (a new upload of the same bytes is not a change;
+CodeSha256 is the code)."""
+
+
+def settings_digest(template: str, parameters: Parameters) -> str:
+    """The SHA-256 of the template and of the parameters (those the stack keeps included): what names the
+    published version with SnapStart on, so that any change of code or settings publishes a new one."""
+    settled = {name: value for name, value in parameters.items() if name not in UNSETTLED}
+    text = json.dumps({"template": template, "parameters": settled}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def operator_role_arn(deployment: Deployment, partition: str) -> str:

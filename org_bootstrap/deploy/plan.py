@@ -12,12 +12,14 @@ from pydantic import BaseModel, ConfigDict
 
 from org_bootstrap.deploy.concurrency import reserved_by
 from org_bootstrap.deploy.deployment import (
+    SETTINGS_DIGEST,
     Deployment,
     DeploymentPolicy,
     PolicyError,
     central_parameters,
     member_parameters,
     resolve_policy,
+    settings_digest,
     template_parameters,
 )
 from org_bootstrap.deploy.observed import ACTIVE, Observed, StackSetState, StackState
@@ -28,6 +30,7 @@ EVENT_BUS_NAME = "access-key-remediation"
 # Stack instances that an update of the StackSet deploys again (DetailedStatus, or Status OUTDATED).
 RETRIED_INSTANCE_STATES = frozenset({"FAILED", "CANCELLED", "OUTDATED"})
 VERIFY = "VerifyExemptions"
+SNAPSTART = "SnapStart"
 AUDIT_WRITERS = "AuditWriterRoleArns"
 """The parameter that came with the audit table's resource policy: a stack without it has none."""
 
@@ -126,9 +129,11 @@ def plan_deploy(
     observed: Observed,
     *,
     code_key: str,
+    code_sha256: str,
     central_template: str,
     member_template: str,
 ) -> Plan:
+    """`code_sha256`: the package's SHA-256 as Lambda reports it (base64), checked after the update."""
     region_problem = home_region_problem(deployment.home_region)
     if region_problem:
         raise PlanError(region_problem)
@@ -163,10 +168,12 @@ def plan_deploy(
         policy,
         organization_id=organization_id,
         code_key=code_key,
+        code_sha256=code_sha256,
         code_version=observed.code_version if observed.code_uploaded else "",
         partition=observed.partition,
         verify_exemptions=verifies_exemptions(observed),
     )
+    central[SETTINGS_DIGEST] = _settings_digest(observed.central_stack, central_template, central)
     member = member_parameters(deployment, policy, organization_id=organization_id, bus_arn=bus_arn)
     instances = observed.stackset.instances if observed.stackset else ()
     covered = {i.account_id for i in instances}
@@ -206,6 +213,18 @@ def plan_deploy(
         rights=rights_change(members.parameters if members else None, policy.mode),
         reserving=reserved_by({**kept, **central}) - holds,
     )
+
+
+def _settings_digest(deployed: StackState | None, template: str, parameters: dict[str, str]) -> str:
+    """With SnapStart on (a parameter akr keeps): over what the stack will run with, the given parameters
+    and the deployed values of the others (kept by the update), so that a setting changed outside akr also
+    publishes a new version next time. Empty with SnapStart off: nothing is named by it, and a deployment
+    without SnapStart sees no change."""
+    if deployed is None or deployed.parameters.get(SNAPSTART) != "true":
+        return ""
+    declared = template_parameters(template)
+    kept = {n: v for n, v in (deployed.parameters if deployed else {}).items() if n in declared}
+    return settings_digest(template, {**kept, **parameters})
 
 
 def verifies_exemptions(observed: Observed) -> bool:

@@ -3,7 +3,7 @@ for a deployment made by an earlier akr, and the lines that need the operator's 
 
 from __future__ import annotations
 
-from org_bootstrap.deploy.deployment import FORWARDER_ROLE_NAME, Deployment
+from org_bootstrap.deploy.deployment import FORWARDER_ROLE_NAME, SETTINGS_DIGEST, Deployment
 from org_bootstrap.deploy.observed import Observed
 from org_bootstrap.deploy.plan import AUDIT_WRITERS, VERIFY, Change, ParameterChange, Plan, StackDiff
 from org_bootstrap.deploy.rights import BOTH_RIGHTS_MODE, Order, describe_rights
@@ -164,13 +164,21 @@ def _stack_lines(change: Change, what: str, where: str, diff: StackDiff) -> list
     return [f"Would {change.value} {what} in {where}{_details(diff)}"]
 
 
+CODE_PARAMETERS = frozenset({"CodeKey", "CodeObjectVersion", "CodeSha256", SETTINGS_DIGEST})
+"""Said in words, not as values: the code's key, its version and its hash follow the package; the settings'
+digest names the published version."""
+
+
 def _details(diff: StackDiff) -> str:
     """The suffix ": Mode report -> delete, GraceDays 14 -> 7, new code, new template"; "" when empty."""
-    parts = [_change(c) for c in diff.parameters if c.name not in ("CodeKey", "CodeObjectVersion")]
+    parts = [_change(c) for c in diff.parameters if c.name not in CODE_PARAMETERS]
     if diff.change("CodeKey"):
         parts.append("new code")
     elif diff.change("CodeObjectVersion"):
         parts.append("the code's S3 version pinned")
+    digest = diff.change(SETTINGS_DIGEST)
+    if digest is not None and digest.new:
+        parts.append("a new published version (SnapStart)")
     if diff.new_template:
         parts.append("new template")
     return f": {', '.join(parts)}" if parts else ""

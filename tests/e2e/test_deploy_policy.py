@@ -7,8 +7,10 @@ the tests hold in any order and on any xdist worker."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,24 +33,32 @@ DESTRUCTIVE = "Keys will be deleted from now on: Mode report -> delete"
 
 @dataclass
 class Package:
-    """The remediator package every deploy of this module gets: built once, its hash swappable, so that a
-    deploy can ship "new code" without building again."""
+    """The remediator package every deploy of this module gets: built once, so that a deploy can ship "new
+    code" without building again (`release`: the same package with one more file, its own hash)."""
 
     artifact: Artifact
-    sha256: str
 
     def build(
         self, destination: Path, target: Target | None = None, *, cache: Path | None = None
     ) -> Artifact:
         copy = destination / self.artifact.path.name
         shutil.copyfile(self.artifact.path, copy)
-        return Artifact(path=copy, sha256=self.sha256)
+        return Artifact(path=copy, sha256=self.artifact.sha256)
+
+    def release(self, note: str) -> str:
+        """New code: the package plus a file; returns its SHA-256, as akr deploy will see it."""
+        path = self.artifact.path.with_name(f"release-{note}.zip")
+        shutil.copyfile(self.artifact.path, path)
+        with zipfile.ZipFile(path, "a") as archive:
+            archive.writestr("remediator/RELEASE", note)
+        self.artifact = Artifact(path=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+        return self.artifact.sha256
 
 
 @pytest.fixture(scope="module")
 def package(tmp_path_factory: pytest.TempPathFactory, package_cache: Path) -> Package:
     artifact = build_lambda_zip(tmp_path_factory.mktemp("package"), Target(), cache=package_cache)
-    return Package(artifact=artifact, sha256=artifact.sha256)
+    return Package(artifact=artifact)
 
 
 def _previous_values(
@@ -126,7 +136,7 @@ def new_code(organization: ServerOrganization, package: Package, report_rollout:
             *({"ParameterKey": name, "UsePreviousValue": True} for name in names if name != "LogLevel"),
         ],
     )
-    package.sha256 = "f" * 64
+    package.release("new-code")
     return ran(organization)
 
 
@@ -144,17 +154,17 @@ def test_report_rollout_deploys_report_mode(report_rollout: Step) -> None:
 
 
 def test_plain_deploy_with_new_code_keeps_report_mode_and_says_nothing_about_the_policy(
-    organization: ServerOrganization, new_code: Step
+    organization: ServerOrganization, package: Package, new_code: Step
 ) -> None:
+    key = package.artifact.key
     assert new_code.payload["status"] == "ok"
     assert new_code.payload["changed"] is True
     assert new_code.central["Mode"] == "report"
     assert (new_code.central["GraceDays"], new_code.central["MaxUnusedDays"]) == ("7", "45")
-    assert new_code.central["CodeKey"] == f"remediator/{'f' * 20}.zip"
+    assert new_code.central["CodeKey"] == key
     assert new_code.central["LogLevel"] == "DEBUG"  # sent with UsePreviousValue, not reset to INFO
     assert new_code.payload["plan"] == [
-        f"Would upload the remediator code to s3://akr-code-{organization.security}-{REGION}/"
-        f"remediator/{'f' * 20}.zip",
+        f"Would upload the remediator code to s3://akr-code-{organization.security}-{REGION}/{key}",
         f"Would update stack {CENTRAL_STACK} in the security account {organization.security}: new code",
     ]
     assert not any("Mode" in line or "GraceDays" in line for line in new_code.payload["plan"])

@@ -13,7 +13,9 @@ import pytest
 import org_bootstrap.deploy.apply as apply_module
 from org_bootstrap.aws import Aws
 from org_bootstrap.deploy.apply import Prepared, carry_out
+from org_bootstrap.deploy.code_check import lambda_sha256
 from org_bootstrap.deploy.deployment import (
+    SETTINGS_DIGEST,
     Deployment,
     central_parameters,
     member_parameters,
@@ -31,6 +33,7 @@ MANAGEMENT, SECURITY, MEMBER = "111111111111", "222222222222", "333333333333"
 REGION = "eu-west-1"
 BUS_ARN = f"arn:aws:events:{REGION}:{SECURITY}:event-bus/access-key-remediation"
 CODE_KEY = "remediator/0123456789abcdef0123.zip"
+CODE_SHA256 = lambda_sha256("0" * 64)
 CENTRAL = "Parameters:\n  Mode:\n    Type: String\n  ForwarderRoleName:\n    Type: String\n"
 MEMBER_TEMPLATE = "Parameters:\n  Mode:\n    Type: String\n"
 
@@ -47,9 +50,11 @@ def deployed(mode: Mode | None) -> Observed:
         policy,
         organization_id="o-abcdefghij",
         code_key=CODE_KEY,
+        code_sha256=CODE_SHA256,
         partition="aws",
         verify_exemptions=True,
     )
+    central[SETTINGS_DIGEST] = ""  # SnapStart off
     return Observed(
         caller_account=MANAGEMENT,
         management_account=MANAGEMENT,
@@ -86,7 +91,12 @@ def planned(deployed_mode: Mode | None, asked: Mode) -> tuple[Deployment, Observ
     desired = Deployment(security_account_id=SECURITY, home_region=REGION, mode=asked)
     observed = deployed(deployed_mode)
     plan = plan_deploy(
-        desired, observed, code_key=CODE_KEY, central_template=CENTRAL, member_template=MEMBER_TEMPLATE
+        desired,
+        observed,
+        code_key=CODE_KEY,
+        code_sha256=CODE_SHA256,
+        central_template=CENTRAL,
+        member_template=MEMBER_TEMPLATE,
     )
     artifact = Artifact(path=Path("unused.zip"), sha256="0" * 64)
     return desired, observed, Prepared(desired, artifact, observed, plan, preflight=Preflight())
@@ -204,6 +214,9 @@ def test_deploy_updates_the_stacks_in_the_order_the_rights_need(
     # The central template goes through S3 (template_store.py); its upload and read-back are tested there.
     monkeypatch.setattr(apply_module, "store_template", lambda *_args: None)
     monkeypatch.setattr(apply_module, "check_running", lambda *_args: None)
+    monkeypatch.setattr(
+        apply_module, "check_code", lambda *_args: None
+    )  # tests/integration/test_code_check.py
     _, _, prepared = planned(old, new)
     carry_out(NoAws(region=REGION), prepared, lambda _message: None, poll_seconds=0)
     assert calls == expected

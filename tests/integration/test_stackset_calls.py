@@ -19,6 +19,7 @@ from org_bootstrap.aws import Aws, CliError
 from org_bootstrap.commands.deploy import show_deployed
 from org_bootstrap.commands.options import Output
 from org_bootstrap.deploy.apply import Outcome, Prepared, carry_out
+from org_bootstrap.deploy.code_check import lambda_sha256
 from org_bootstrap.deploy.deployment import CENTRAL_TEMPLATE, MEMBER_TEMPLATE, Deployment
 from org_bootstrap.deploy.lambda_zip import Artifact
 from org_bootstrap.deploy.observed import Account, InstanceState, Observed, StackSetState, StackState
@@ -31,6 +32,7 @@ from remediator.policy import Mode
 if TYPE_CHECKING:
     from botocore.model import OperationModel
     from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
 
 REGION = "eu-west-1"
@@ -57,8 +59,9 @@ PREFERENCES = {
 }
 CENTRAL_BODY = CENTRAL_TEMPLATE.read_text()
 UPLOADED_VERSION = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
-# The central template reaches CloudFormation through the code bucket, named by its hash (template_store.py).
-CENTRAL_KEY = template_key("central", CENTRAL_BODY)
+CENTRAL_URL = (
+    f"https://akr-code-{SECURITY}-{REGION}.s3.{REGION}.amazonaws.com/{template_key('central', CENTRAL_BODY)}"
+)
 MEMBER_BODY = MEMBER_TEMPLATE.read_text()
 MEMBER_PARAMETERS = {"SecurityAccountId": SECURITY, "MaxAccessKeyAge": "90"}
 SORTED_MEMBER_PARAMETERS = [
@@ -73,6 +76,10 @@ def cloudformation() -> CloudFormationClient:
 
 def s3_client() -> S3Client:
     return boto3.Session(region_name=REGION).client("s3")
+
+
+def lambda_client() -> LambdaClient:
+    return boto3.Session(region_name=REGION).client("lambda")
 
 
 Call = tuple[str, dict[str, Any]]
@@ -585,9 +592,11 @@ class Clients:
     management: CloudFormationClient = field(default_factory=cloudformation)
     security: CloudFormationClient = field(default_factory=cloudformation)
     s3: S3Client = field(default_factory=s3_client)
+    functions: LambdaClient = field(default_factory=lambda_client)
 
     def __post_init__(self) -> None:
-        self.stubs = {name: Stubber(getattr(self, name)) for name in ("management", "security", "s3")}
+        names = ("management", "security", "s3", "functions")
+        self.stubs = {name: Stubber(getattr(self, name)) for name in names}
         self.management_calls = recorded(self.management)
         for stub in self.stubs.values():
             stub.activate()
@@ -624,6 +633,10 @@ class StubbedAws(Aws):
     def s3(self, session: boto3.Session | None = None, region: str | None = None) -> S3Client:
         assert (session, region) == (SECURITY_SESSION, REGION)
         return self.clients.s3
+
+    def lambda_(self, session: boto3.Session | None = None, region: str | None = None) -> LambdaClient:
+        assert (session, region) == (SECURITY_SESSION, REGION)
+        return self.clients.functions
 
     def assume(
         self, account_id: str, role_name: str, *, from_session: boto3.Session | None = None
@@ -664,6 +677,7 @@ def prepared(tmp_path: Path, observed: Observed) -> Prepared:
         deployment,
         observed,
         code_key=artifact.key,
+        code_sha256=lambda_sha256(artifact.sha256),
         central_template=CENTRAL_BODY,
         member_template=MEMBER_BODY,
     )
@@ -767,33 +781,41 @@ def test_trusted_access_refused_is_a_cli_error_before_any_change(tmp_path: Path,
     assert [name for name, _ in clients.management_calls] == ["ActivateOrganizationsAccess"]
 
 
-def expect_central_template_stored(s3: Stubber) -> dict[str, str]:
-    """The upload of the central template; the TemplateURL that names it."""
-    s3.add_response(
-        "put_object",
-        {},
-        {
-            "Bucket": BUCKET,
-            "Key": CENTRAL_KEY,
-            "Body": CENTRAL_BODY.encode(),
-            "ContentType": "text/yaml",
-            "ChecksumAlgorithm": "SHA256",
-            "ExpectedBucketOwner": SECURITY,
-        },
-    )
-    return {"TemplateURL": f"https://{BUCKET}.s3.{REGION}.amazonaws.com/{CENTRAL_KEY}"}
-
-
-def expect_central_template_read_back(security: Stubber) -> None:
-    """After the stack's update: the template it runs is read back and compared with the upload."""
+def expect_central_checks(clients: Clients, code_sha256: str, *, seen: str | None = None) -> None:
+    """After the central stack changed: its template read back, then the code of its functions (`seen`:
+    what Lambda reports, when not `code_sha256`: the check stops at the first function)."""
+    security, functions = clients.stubs["security"], clients.stubs["functions"]
     security.add_response(
         "get_template",
         {"TemplateBody": CENTRAL_BODY},
         {"StackName": CENTRAL_STACK, "TemplateStage": "Original"},
     )
+    names = {"RemediatorFunction": "central-remediator", "WorkerFunction": "central-worker"}
+    security.add_response(
+        "list_stack_resources",
+        {
+            "StackResourceSummaries": [
+                {
+                    "LogicalResourceId": logical,
+                    "PhysicalResourceId": name,
+                    "ResourceType": "AWS::Lambda::Function",
+                    "LastUpdatedTimestamp": datetime(2026, 1, 1, tzinfo=UTC),
+                    "ResourceStatus": "CREATE_COMPLETE",
+                }
+                for logical, name in names.items()
+            ]
+        },
+        {"StackName": CENTRAL_STACK},
+    )
+    for name in sorted(names.values()):
+        functions.add_response(
+            "get_function_configuration", {"CodeSha256": seen or code_sha256}, {"FunctionName": name}
+        )
+        if seen:
+            return
 
 
-def expect_fresh_deploy(clients: Clients, ready: Prepared, call_as: str) -> None:
+def expect_fresh_deploy(clients: Clients, ready: Prepared, call_as: str, *, seen: str | None = None) -> None:
     plan = ready.plan
     management, security, s3 = clients.stubs["management"], clients.stubs["security"], clients.stubs["s3"]
     bucket = {"Bucket": BUCKET}
@@ -836,13 +858,23 @@ def expect_fresh_deploy(clients: Clients, ready: Prepared, call_as: str) -> None
             "ChecksumAlgorithm": "SHA256",
         },
     )
-    source = expect_central_template_stored(s3)
+    s3.add_response(
+        "put_object",
+        {},
+        {
+            **owned,
+            "Key": template_key("central", CENTRAL_BODY),
+            "Body": CENTRAL_BODY.encode(),
+            "ContentType": "text/yaml",
+            "ChecksumAlgorithm": "SHA256",
+        },
+    )
     security.add_response(
         "create_stack",
         {"StackId": "central"},
         {
             "StackName": CENTRAL_STACK,
-            **source,
+            "TemplateURL": CENTRAL_URL,
             # The stack gets the version id of exactly the upload (in the plan before it: "").
             "Parameters": [
                 {"ParameterKey": k, "ParameterValue": v}
@@ -857,7 +889,9 @@ def expect_fresh_deploy(clients: Clients, ready: Prepared, call_as: str) -> None
         "describe_stacks",
         stacks(CENTRAL_STACK, "CREATE_COMPLETE", {"EventBusArn": BUS_ARN, "AuditTableName": "audit"}),
     )
-    expect_central_template_read_back(security)
+    expect_central_checks(clients, lambda_sha256(ready.artifact.sha256), seen=seen)
+    if seen:
+        return
     management.add_response("create_stack_set", {"StackSetId": f"{STACKSET}:1"})
     management.add_response("create_stack_instances", {"OperationId": "op-1"})
     management.add_response("describe_stack_set_operation", operation("RUNNING"), polled(call_as))
@@ -918,6 +952,25 @@ def test_fresh_deploy_from_the_management_account(tmp_path: Path, clients: Clien
     assert all(params["CallAs"] == "SELF" for params in stackset_calls)
 
 
+def test_a_code_sha256_mismatch_stops_the_deploy_before_the_member_stacks(
+    tmp_path: Path, clients: Clients
+) -> None:
+    # The central stack comes first on a fresh deploy; its functions run other code than the package
+    # built (swapped in the bucket before Lambda read it): the StackSet is never created.
+    ready = prepared(tmp_path, observed())
+    swapped = lambda_sha256("ab" * 32)
+    expect_fresh_deploy(clients, ready, "SELF", seen=swapped)
+    with pytest.raises(CliError) as raised:
+        carry_out(StubbedAws(clients), ready, lambda _message: None, poll_seconds=0)
+    built = lambda_sha256(ready.artifact.sha256)
+    assert str(raised.value) == (
+        f"stack {CENTRAL_STACK}: RemediatorFunction runs code with CodeSha256 {swapped}, not the package akr "
+        f"built ({built}); akr deploy stopped here and changes nothing more: check who can write the code "
+        "bucket, then run akr deploy again"
+    )
+    assert clients.management_calls == []
+
+
 @pytest.mark.parametrize(
     "caller", [MEMBERS[0], SECURITY], ids=["delegated admin", "security account as admin"]
 )
@@ -946,7 +999,12 @@ def test_new_code_updates_keep_the_deployed_policy_and_every_parameter_akr_does_
     # the new template no longer declares is not sent (CloudFormation refuses unknown parameters).
     report = Deployment(security_account_id=SECURITY, home_region=REGION, mode=Mode.REPORT, grace_days=7)
     first = plan_deploy(
-        report, observed(), code_key="remediator/old.zip", central_template="", member_template=""
+        report,
+        observed(),
+        code_key="remediator/old.zip",
+        code_sha256=lambda_sha256("0" * 64),
+        central_template="",
+        member_template="",
     )
     deployed = up_to_date(first)
     assert deployed.central_stack is not None and deployed.stackset is not None
@@ -973,13 +1031,24 @@ def test_new_code_updates_keep_the_deployed_policy_and_every_parameter_akr_does_
         "LogLevel": {"ParameterKey": "LogLevel", "UsePreviousValue": True},
         "NotificationEmail": {"ParameterKey": "NotificationEmail", "UsePreviousValue": True},
     }
-    source = expect_central_template_stored(clients.stubs["s3"])
+    clients.stubs["s3"].add_response(
+        "put_object",
+        {},
+        {
+            "Bucket": BUCKET,
+            "ExpectedBucketOwner": SECURITY,
+            "Key": template_key("central", CENTRAL_BODY),
+            "Body": CENTRAL_BODY.encode(),
+            "ContentType": "text/yaml",
+            "ChecksumAlgorithm": "SHA256",
+        },
+    )
     security.add_response(
         "update_stack",
         {"StackId": "central"},
         {
             "StackName": CENTRAL_STACK,
-            **source,
+            "TemplateURL": CENTRAL_URL,
             "Parameters": [expected_central[k] for k in sorted(expected_central)],
             "Capabilities": ["CAPABILITY_NAMED_IAM"],
         },
@@ -987,7 +1056,7 @@ def test_new_code_updates_keep_the_deployed_policy_and_every_parameter_akr_does_
     security.add_response(
         "describe_stacks", stacks(CENTRAL_STACK, "UPDATE_COMPLETE", {"EventBusArn": BUS_ARN})
     )
-    expect_central_template_read_back(security)
+    expect_central_checks(clients, lambda_sha256(ready.artifact.sha256))
     expected_member = {
         **{k: {"ParameterKey": k, "ParameterValue": v} for k, v in plan.member_parameters.items()},
         "ConfigRuleFrequency": {"ParameterKey": "ConfigRuleFrequency", "UsePreviousValue": True},

@@ -212,6 +212,8 @@ class Stack:
                 return "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
             case "AWS::S3::Bucket":
                 return generated.lower()
+            case "AWS::Lambda::Alias":  # Ref: the alias ARN
+                return arn.format("lambda", f"function:{properties['FunctionName']}:{properties['Name']}")
             case _:
                 return generated
 
@@ -236,6 +238,8 @@ class Stack:
                 return arn.format("logs", f"log-group:{physical_id}:*")
             case "AWS::Lambda::Function", "Arn":
                 return arn.format("lambda", f"function:{physical_id}")
+            case "AWS::Lambda::Version", "Version":
+                return "1"
             case "AWS::Events::EventBus", "Name":
                 return physical_id
             case "AWS::Events::EventBus", "Arn":

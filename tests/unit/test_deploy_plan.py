@@ -9,14 +9,17 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from org_bootstrap.deploy.code_check import lambda_sha256
 from org_bootstrap.deploy.deployment import (
     CENTRAL_TEMPLATE,
     MEMBER_TEMPLATE,
+    SETTINGS_DIGEST,
     Deployment,
     DeploymentPolicy,
     central_parameters,
     member_parameters,
     resolve_policy,
+    settings_digest,
     template_parameters,
 )
 from org_bootstrap.deploy.observed import Account, InstanceState, Observed, StackSetState, StackState
@@ -38,6 +41,7 @@ OU_B = "ou-ab12-22222222"
 REGION = "eu-west-1"
 CODE_KEY = "remediator/0123456789abcdef0123.zip"
 OLD_CODE_KEY = "remediator/fedcba9876543210fedc.zip"
+CODE_SHA256 = lambda_sha256("01" * 32)
 # Stand-ins for the templates: what the planner reads of them is their text and their parameters' names.
 CENTRAL = (
     "AWSTemplateFormatVersion: '2010-09-09'\nDescription: central\nParameters:\n"
@@ -97,9 +101,11 @@ def up_to_date(desired: Deployment | None = None, **changes: Any) -> Observed:
         policy,
         organization_id=ORGANIZATION,
         code_key=CODE_KEY,
+        code_sha256=CODE_SHA256,
         partition="aws",
         verify_exemptions=True,
     )
+    central[SETTINGS_DIGEST] = ""  # SnapStart off
     member = member_parameters(desired, policy, organization_id=ORGANIZATION, bus_arn=BUS_ARN)
     observed = fresh(
         bucket_exists=True,
@@ -128,7 +134,14 @@ def up_to_date(desired: Deployment | None = None, **changes: Any) -> Observed:
 
 
 def plan(desired: Deployment, observed: Observed) -> Plan:
-    return plan_deploy(desired, observed, code_key=CODE_KEY, central_template=CENTRAL, member_template=MEMBER)
+    return plan_deploy(
+        desired,
+        observed,
+        code_key=CODE_KEY,
+        code_sha256=CODE_SHA256,
+        central_template=CENTRAL,
+        member_template=MEMBER,
+    )
 
 
 def lines(desired: Deployment, observed: Observed) -> list[str]:
@@ -735,6 +748,8 @@ def test_default_parameters_in_full() -> None:
         "CodeBucket": BUCKET,
         "CodeKey": CODE_KEY,
         "CodeObjectVersion": "",
+        "CodeSha256": CODE_SHA256,
+        "SettingsDigest": "",  # SnapStart off: no published version to name
         "ProtectedUserPath": "",
         "GraceDays": "14",
         "WarnDaysBefore": "0",
@@ -755,6 +770,70 @@ def test_default_parameters_in_full() -> None:
         "CreateConfigRecorder": "false",
         "ProtectedUserPath": "",
     }
+
+
+CENTRAL_UPDATE = f"Would update stack access-key-remediation in the security account {SECURITY}"
+SNAPSTART_CENTRAL = CENTRAL + "  SnapStart:\n    Type: String\n    Default: 'false'\n"
+
+
+def snapstart_plan(desired: Deployment, **deployed: str) -> Plan:
+    """The plan of `desired` over a central stack deployed by akr with the defaults and SnapStart on, then
+    given `deployed` values."""
+    first = plan_deploy(
+        deployment(),
+        up_to_date(),
+        code_key=CODE_KEY,
+        code_sha256=CODE_SHA256,
+        central_template=SNAPSTART_CENTRAL,
+        member_template=MEMBER,
+    )
+    on = {**first.central_parameters, "SnapStart": "true"}
+    on[SETTINGS_DIGEST] = settings_digest(SNAPSTART_CENTRAL, on)
+    observed = _central(up_to_date(), template=SNAPSTART_CENTRAL, parameters={**on, **deployed})
+    return plan_deploy(
+        desired,
+        observed,
+        code_key=CODE_KEY,
+        code_sha256=CODE_SHA256,
+        central_template=SNAPSTART_CENTRAL,
+        member_template=MEMBER,
+    )
+
+
+def test_with_snapstart_on_an_unchanged_deployment_publishes_nothing_new() -> None:
+    result = snapstart_plan(deployment())
+    assert result.central is Change.NONE
+    assert len(result.central_parameters[SETTINGS_DIGEST]) == 64
+
+
+@pytest.mark.parametrize(
+    ("desired", "deployed"),
+    [
+        (deployment(mode=Mode.REPORT), {}),
+        (deployment(), {"LogLevel": "DEBUG"}),  # changed outside akr, kept by the update
+    ],
+    ids=["mode asked", "log level changed outside akr"],
+)
+def test_with_snapstart_on_a_change_of_settings_alone_names_a_new_version(
+    desired: Deployment, deployed: dict[str, str]
+) -> None:
+    # The version is published again only when its properties change: the digest is what changes.
+    unchanged = snapstart_plan(deployment()).central_parameters
+    result = snapstart_plan(desired, **deployed)
+    assert result.central is Change.UPDATE
+    assert result.central_parameters["CodeSha256"] == unchanged["CodeSha256"]
+    assert result.central_parameters[SETTINGS_DIGEST] not in ("", unchanged[SETTINGS_DIGEST])
+    changed = {c.name for c in result.central_diff.parameters}
+    assert SETTINGS_DIGEST in changed
+    (line,) = [line for line in describe(result, desired, up_to_date()) if CENTRAL_UPDATE in line]
+    assert line.endswith("a new published version (SnapStart)")
+    assert "SettingsDigest" not in line and "CodeSha256" not in line
+
+
+def test_with_snapstart_off_a_setting_changed_outside_akr_changes_nothing() -> None:
+    observed = _parameters(up_to_date(), "central_stack", LogLevel="DEBUG")
+    result = plan(deployment(), observed)
+    assert (result.central, result.central_parameters[SETTINGS_DIGEST]) == (Change.NONE, "")
 
 
 def test_planning_is_pure() -> None:

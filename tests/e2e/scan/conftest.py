@@ -1,7 +1,10 @@
-"""One scanned organization per test module (per xdist worker): tests/e2e/scan/scene.py."""
+"""One scanned organization for both scan modules, which only read it (test_scan_safety.py proves the scan
+changes nothing): session-scoped, so that each xdist worker builds it once, not once per module.
+tests/e2e/scan/scene.py."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,11 +15,21 @@ from remediator.adapters.lifecycle_table import DynamoDBLifecycle
 from remediator.lifecycle import KeyLifecycle, Stage
 from tests.e2e.akr import akr, as_json, deploy
 from tests.e2e.scan.scene import Calls, Scene, watched
-from tests.moto_server import ServerOrganization
+from tests.moto_server import ServerOrganization, build_organization, moto_server
 
 
-@pytest.fixture(scope="module")
-def scene(organization: ServerOrganization) -> Scene:
+@pytest.fixture(scope="session")
+def scanned_organization() -> Iterator[ServerOrganization]:
+    """The e2e organization fixture's twin at session scope, on its own server."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("AWS_SESSION_TOKEN", raising=False)  # moto's server reads the account from the key
+        with moto_server() as url:
+            yield build_organization(url)
+
+
+@pytest.fixture(scope="session")
+def scene(scanned_organization: ServerOrganization) -> Scene:
+    organization = scanned_organization
     deployed = deploy(organization, "--mode", "staged", "--cis", "1.4", "--yes", "--output", "json")
     assert deployed.exit_code == 0, deployed.output
     outputs = organization.client("cloudformation", organization.security).describe_stacks(
