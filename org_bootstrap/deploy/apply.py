@@ -13,6 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from org_bootstrap.aws import Aws, CliError, describe
 from org_bootstrap.deploy.central import regions_with_central
+from org_bootstrap.deploy.code_bucket import secure_bucket
 from org_bootstrap.deploy.deployment import CENTRAL_TEMPLATE, MEMBER_TEMPLATE, Deployment
 from org_bootstrap.deploy.lambda_zip import Artifact, Target, build_lambda_zip
 from org_bootstrap.deploy.observed import InstanceState, Observed
@@ -239,44 +240,16 @@ def refusal(preflight: Preflight) -> str:
 
 
 def _upload(aws: Aws, prepared: Prepared, security: object, progress: Progress) -> str | None:
-    """Create the bucket in the security account (CreateBucket fails when the name is taken), then name the
-    security account as the expected owner on every call after it, so that no call reaches a bucket someone
-    else owns. https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html
+    """Create or repair the bucket in the security account and set its policy (code_bucket.py), then upload
+    the package, naming the security account as the bucket's expected owner, so that no call reaches a
+    bucket someone else owns. https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html
 
     Returns the upload's S3 version id ("" in a bucket without versioning), None when nothing was uploaded."""
     deployment, plan = prepared.deployment, prepared.plan
     s3 = aws.s3(security, deployment.home_region)  # type: ignore[arg-type]
     bucket, owner = deployment.code_bucket, deployment.security_account_id
     try:
-        if plan.create_bucket:
-            progress(f"creating bucket {bucket}")
-            if deployment.home_region == "us-east-1":
-                s3.create_bucket(Bucket=bucket)
-            else:
-                s3.create_bucket(
-                    Bucket=bucket,
-                    CreateBucketConfiguration={"LocationConstraint": deployment.home_region},  # type: ignore[typeddict-item]
-                )
-            s3.put_public_access_block(
-                Bucket=bucket,
-                PublicAccessBlockConfiguration={
-                    "BlockPublicAcls": True,
-                    "IgnorePublicAcls": True,
-                    "BlockPublicPolicy": True,
-                    "RestrictPublicBuckets": True,
-                },
-                ExpectedBucketOwner=owner,
-            )
-            s3.put_bucket_encryption(
-                Bucket=bucket,
-                ServerSideEncryptionConfiguration={
-                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
-                },
-                ExpectedBucketOwner=owner,
-            )
-            s3.put_bucket_versioning(
-                Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}, ExpectedBucketOwner=owner
-            )
+        secure_bucket(s3, deployment, plan, progress)
         if plan.upload_code:
             progress(f"uploading {plan.code_key}")
             uploaded = s3.put_object(

@@ -13,6 +13,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from org_bootstrap.deploy.bucket_policy import BucketPolicyError, check_writer
 from remediator.facts import AccountId
 from remediator.policy import PRESETS, Mode, Thresholds
 
@@ -46,6 +47,9 @@ class Deployment(BaseModel):
     """Break-glass users: exempt centrally, and denied to the member role in every account."""
     reserved_concurrency: int | None = Field(default=None, ge=0, le=1000)
     """The remediator's reserved concurrency (the worker's and the sweep's come with it); 0: none."""
+    code_writer_arns: tuple[str, ...] = ()
+    """The principals the code bucket's policy lets write objects; empty: those its policy names, else the
+    principal the deploy writes as (bucket_policy.py)."""
     security_role: str = "OrganizationAccountAccessRole"
     account_role: str = "OrganizationAccountAccessRole"
     """The role the pre-flight looks into the target accounts through (read-only: a session policy)."""
@@ -68,6 +72,16 @@ class Deployment(BaseModel):
         for target in value:
             if not (target.startswith("r-") or target.startswith("ou-")):
                 raise ValueError(f"{target!r} is neither a root id (r-...) nor an OU id (ou-...)")
+        return value
+
+    @field_validator("code_writer_arns")
+    @classmethod
+    def _writers_are_principals(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for arn in value:
+            try:
+                check_writer(arn)
+            except BucketPolicyError as exc:
+                raise ValueError(f"--code-writer-arn: {exc}") from None
         return value
 
     @property

@@ -10,6 +10,14 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from org_bootstrap.deploy.bucket_policy import (
+    BucketPolicyError,
+    bucket_repairs,
+    deployed_writers,
+    desired_policy,
+    policy_changes,
+    same_principal,
+)
 from org_bootstrap.deploy.concurrency import reserved_by
 from org_bootstrap.deploy.deployment import (
     Deployment,
@@ -85,6 +93,14 @@ class Plan(BaseModel):
     member_parameters: dict[str, str]
     enable_trusted_access: bool
     create_bucket: bool
+    bucket_repairs: tuple[str, ...] = ()
+    """What the existing code bucket lacks, in words (bucket_policy.bucket_repairs)."""
+    code_writers: tuple[str, ...] = ()
+    """The principals the code bucket's policy lets write objects."""
+    bucket_policy: str = ""
+    """The bucket policy akr puts in place (JSON), when bucket_policy_changes says it changes."""
+    bucket_policy_changes: tuple[str, ...] = ()
+    """What that changes in the deployed policy, in words; () when it stays as it is."""
     upload_code: bool
     central: Change
     stackset: Change
@@ -114,6 +130,7 @@ class Plan(BaseModel):
     def changes_nothing(self) -> bool:
         return (
             not (self.enable_trusted_access or self.create_bucket or self.upload_code)
+            and not (self.bucket_repairs or self.bucket_policy_changes)
             and self.central is Change.NONE
             and self.stackset is Change.NONE
             and not self.missing_instances
@@ -156,6 +173,13 @@ def plan_deploy(
         )
     targets = deployment.targets or (observed.root_id,)
     bus_arn = bus_arn_of(deployment, observed.partition)
+    deployed_policy = observed.bucket.policy if observed.bucket_exists else ""
+    try:
+        writers = code_writers(deployment, observed)
+        bucket_policy = desired_policy(deployed_policy, deployment.code_bucket, observed.partition, writers)
+        policy_change = policy_changes(deployed_policy, deployment.code_bucket, observed.partition, writers)
+    except BucketPolicyError as exc:
+        raise PlanError(f"{exc}: correct it or delete it, then run akr deploy again") from exc
     policy = _policy(deployment, observed)
     organization_id = observed.organization_id
     central = central_parameters(
@@ -191,6 +215,10 @@ def plan_deploy(
         member_parameters=member,
         enable_trusted_access=not observed.trusted_access,
         create_bucket=not observed.bucket_exists,
+        bucket_repairs=bucket_repairs(observed.bucket) if observed.bucket_exists else (),
+        code_writers=writers,
+        bucket_policy=bucket_policy,
+        bucket_policy_changes=tuple(policy_change),
         upload_code=not observed.code_uploaded,
         central=central_change,
         stackset=stackset_change,
@@ -206,6 +234,28 @@ def plan_deploy(
         rights=rights_change(members.parameters if members else None, policy.mode),
         reserving=reserved_by({**kept, **central}) - holds,
     )
+
+
+def code_writers(deployment: Deployment, observed: Observed) -> tuple[str, ...]:
+    """--code-writer-arn, else the writers the deployed bucket policy names, else the deploy's own principal;
+    refused unless the deploy's own principal is among them (the policy would deny it its own upload)."""
+    writer, exact = observed.code_writer, observed.code_writer_exact
+    given = tuple(sorted(set(deployment.code_writer_arns)))
+    deployed = deployed_writers(observed.bucket.policy) if observed.bucket_exists else ()
+    writers = given or deployed or ((writer,) if exact else ())
+    if not writers:
+        raise PlanError(
+            f"cannot read the path of role {writer} (iam:GetRole was denied), and the code bucket's policy "
+            "must name it exactly: give its full ARN with --code-writer-arn"
+        )
+    if not any(same_principal(listed, writer, exact=exact) for listed in writers):
+        source = "--code-writer-arn" if given else "the code bucket's policy"
+        raise PlanError(
+            f"akr deploy writes the code bucket's objects as {writer}, which {source} does not list "
+            f"({', '.join(writers)}): the bucket policy would deny the deploy its own upload; give "
+            f"--code-writer-arn for every principal that may write the code, {writer} among them"
+        )
+    return writers
 
 
 def verifies_exemptions(observed: Observed) -> bool:

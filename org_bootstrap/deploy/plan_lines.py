@@ -3,6 +3,7 @@ for a deployment made by an earlier akr, and the lines that need the operator's 
 
 from __future__ import annotations
 
+from org_bootstrap.deploy.bucket_policy import deployed_writers
 from org_bootstrap.deploy.deployment import FORWARDER_ROLE_NAME, Deployment
 from org_bootstrap.deploy.observed import Observed
 from org_bootstrap.deploy.plan import AUDIT_WRITERS, VERIFY, Change, ParameterChange, Plan, StackDiff
@@ -23,8 +24,17 @@ def describe(plan: Plan, deployment: Deployment, observed: Observed) -> list[str
     lines = []
     if plan.enable_trusted_access:
         lines.append("Would enable trusted access between CloudFormation StackSets and AWS Organizations")
+    bucket = f"s3://{deployment.code_bucket}"
     if plan.create_bucket:
-        lines.append(f"Would create bucket s3://{deployment.code_bucket} in the security account {security}")
+        lines.append(f"Would create bucket {bucket} in the security account {security}")
+    if plan.bucket_repairs:
+        lines.append(
+            f"Would repair the existing bucket {bucket} (owned by the security account): "
+            f"{', '.join(plan.bucket_repairs)}"
+        )
+    if plan.bucket_policy_changes:
+        verb = "set" if plan.create_bucket or not observed.bucket.policy else "update"
+        lines.append(f"Would {verb} the policy of bucket {bucket}: {'; '.join(plan.bucket_policy_changes)}")
     if plan.upload_code:
         lines.append(f"Would upload the remediator code to s3://{deployment.code_bucket}/{plan.code_key}")
     central = _stack_lines(
@@ -99,10 +109,10 @@ def _member_lines(plan: Plan, deployment: Deployment, observed: Observed) -> lis
 
 def upgrade_notes(plan: Plan, deployment: Deployment, observed: Observed) -> list[str]:
     """What an update changes for a deployment made by an earlier akr, in words."""
+    notes = _bucket_notes(plan, observed)
     central = observed.central_stack
     if plan.central is not Change.UPDATE or central is None:
-        return []
-    notes = []
+        return notes
     if OLD_LOG_GROUP_NAME in central.template:
         # The groups were named after the stack alone; a retained one then blocked any later create.
         stack = deployment.central_stack_name
@@ -132,6 +142,18 @@ def upgrade_notes(plan: Plan, deployment: Deployment, observed: Observed) -> lis
             "security account can no longer write audit records); the state table gets deletion protection"
         )
     return notes
+
+
+def _bucket_notes(plan: Plan, observed: Observed) -> list[str]:
+    """A deployment whose code bucket has no akr policy yet gets one."""
+    deployed = observed.central_stack is not None and observed.bucket_exists
+    if not deployed or deployed_writers(observed.bucket.policy):
+        return []
+    return [
+        "The code bucket gets a bucket policy: requests without TLS are refused, and only "
+        f"{', '.join(plan.code_writers)} may write or delete its objects (the package and the central "
+        "template); akr deploy run as another principal must be named with --code-writer-arn"
+    ]
 
 
 def warnings(plan: Plan) -> list[str]:

@@ -26,6 +26,7 @@ from org_bootstrap.deploy.plan_lines import describe
 from org_bootstrap.deploy.preflight import Preflight
 from org_bootstrap.deploy.rights import Order, rights_change
 from remediator.policy import Mode
+from tests.fixtures import secured_bucket
 
 MANAGEMENT, SECURITY, MEMBER = "111111111111", "222222222222", "333333333333"
 REGION = "eu-west-1"
@@ -59,7 +60,7 @@ def deployed(mode: Mode | None) -> Observed:
         trusted_access=True,
         accounts=tuple(Account(id=a, name=a, status="ACTIVE") for a in (MANAGEMENT, SECURITY, MEMBER)),
         target_accounts=(SECURITY, MEMBER),
-        bucket_exists=True,
+        **secured_bucket(SECURITY, REGION),
         code_uploaded=True,
         central_stack=StackState(
             name="access-key-remediation", status="UPDATE_COMPLETE", parameters=central, template=CENTRAL

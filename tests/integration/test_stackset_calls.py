@@ -25,7 +25,9 @@ from org_bootstrap.deploy.observed import Account, InstanceState, Observed, Stac
 from org_bootstrap.deploy.plan import Change, Plan, plan_deploy
 from org_bootstrap.deploy.preflight import Preflight
 from org_bootstrap.deploy.stacks import apply_stack, apply_stackset, failure_reasons
+from org_bootstrap.deploy.template_store import template_key, template_url
 from remediator.policy import Mode
+from tests.fixtures import secured_bucket
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel
@@ -57,6 +59,8 @@ PREFERENCES = {
 CENTRAL_BODY = CENTRAL_TEMPLATE.read_text()
 UPLOADED_VERSION = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
 MEMBER_BODY = MEMBER_TEMPLATE.read_text()
+TEMPLATE_KEY = template_key("central", CENTRAL_BODY)
+TEMPLATE_URL = template_url(BUCKET, TEMPLATE_KEY, region=REGION, partition="aws")
 MEMBER_PARAMETERS = {"SecurityAccountId": SECURITY, "MaxAccessKeyAge": "90"}
 SORTED_MEMBER_PARAMETERS = [
     {"ParameterKey": "MaxAccessKeyAge", "ParameterValue": "90"},
@@ -647,6 +651,7 @@ def observed(caller: str = MANAGEMENT, **changes: Any) -> Observed:
             "trusted_access": True,
             "accounts": [Account(id=a, name=a, status="ACTIVE") for a in (MANAGEMENT, SECURITY, *MEMBERS)],
             "target_accounts": (SECURITY, *MEMBERS),
+            "code_writer": f"arn:aws:iam::{SECURITY}:role/OrganizationAccountAccessRole",
             **changes,
         }
     )
@@ -678,7 +683,7 @@ def up_to_date(prepared_plan: Plan, **changes: Any) -> Observed:
         template=MEMBER_BODY,
     )
     return observed(
-        bucket_exists=True,
+        **secured_bucket(SECURITY, REGION),
         code_uploaded=True,
         central_stack=StackState(
             name=CENTRAL_STACK,
@@ -764,6 +769,31 @@ def test_trusted_access_refused_is_a_cli_error_before_any_change(tmp_path: Path,
     assert [name for name, _ in clients.management_calls] == ["ActivateOrganizationsAccess"]
 
 
+def expect_template_stored(s3: Stubber) -> None:
+    """The central template goes to the code bucket, named by its SHA-256 (template_store.py)."""
+    s3.add_response(
+        "put_object",
+        {},
+        {
+            "Bucket": BUCKET,
+            "Key": TEMPLATE_KEY,
+            "Body": CENTRAL_BODY.encode(),
+            "ContentType": "text/yaml",
+            "ChecksumAlgorithm": "SHA256",
+            "ExpectedBucketOwner": SECURITY,
+        },
+    )
+
+
+def expect_template_read_back(security: Stubber) -> None:
+    """After the stack's update, akr reads back the template it runs: the bytes it uploaded."""
+    security.add_response(
+        "get_template",
+        {"TemplateBody": CENTRAL_BODY},
+        {"StackName": CENTRAL_STACK, "TemplateStage": "Original"},
+    )
+
+
 def expect_fresh_deploy(clients: Clients, ready: Prepared, call_as: str) -> None:
     plan = ready.plan
     management, security, s3 = clients.stubs["management"], clients.stubs["security"], clients.stubs["s3"]
@@ -797,6 +827,8 @@ def expect_fresh_deploy(clients: Clients, ready: Prepared, call_as: str) -> None
         },
     )
     s3.add_response("put_bucket_versioning", {}, {**owned, "VersioningConfiguration": {"Status": "Enabled"}})
+    # The policy before the first upload: the deploy's own writer is in it (the plan checked).
+    s3.add_response("put_bucket_policy", {}, {**owned, "Policy": plan.bucket_policy})
     s3.add_response(
         "put_object",
         {"VersionId": UPLOADED_VERSION},
@@ -807,12 +839,13 @@ def expect_fresh_deploy(clients: Clients, ready: Prepared, call_as: str) -> None
             "ChecksumAlgorithm": "SHA256",
         },
     )
+    expect_template_stored(s3)
     security.add_response(
         "create_stack",
         {"StackId": "central"},
         {
             "StackName": CENTRAL_STACK,
-            "TemplateBody": CENTRAL_BODY,
+            "TemplateURL": TEMPLATE_URL,
             # The stack gets the version id of exactly the upload (in the plan before it: "").
             "Parameters": [
                 {"ParameterKey": k, "ParameterValue": v}
@@ -827,6 +860,7 @@ def expect_fresh_deploy(clients: Clients, ready: Prepared, call_as: str) -> None
         "describe_stacks",
         stacks(CENTRAL_STACK, "CREATE_COMPLETE", {"EventBusArn": BUS_ARN, "AuditTableName": "audit"}),
     )
+    expect_template_read_back(security)
     management.add_response("create_stack_set", {"StackSetId": f"{STACKSET}:1"})
     management.add_response("create_stack_instances", {"OperationId": "op-1"})
     management.add_response("describe_stack_set_operation", operation("RUNNING"), polled(call_as))
@@ -942,12 +976,13 @@ def test_new_code_updates_keep_the_deployed_policy_and_every_parameter_akr_does_
         "LogLevel": {"ParameterKey": "LogLevel", "UsePreviousValue": True},
         "NotificationEmail": {"ParameterKey": "NotificationEmail", "UsePreviousValue": True},
     }
+    expect_template_stored(clients.stubs["s3"])
     security.add_response(
         "update_stack",
         {"StackId": "central"},
         {
             "StackName": CENTRAL_STACK,
-            "TemplateBody": CENTRAL_BODY,
+            "TemplateURL": TEMPLATE_URL,
             "Parameters": [expected_central[k] for k in sorted(expected_central)],
             "Capabilities": ["CAPABILITY_NAMED_IAM"],
         },
@@ -955,6 +990,7 @@ def test_new_code_updates_keep_the_deployed_policy_and_every_parameter_akr_does_
     security.add_response(
         "describe_stacks", stacks(CENTRAL_STACK, "UPDATE_COMPLETE", {"EventBusArn": BUS_ARN})
     )
+    expect_template_read_back(security)
     expected_member = {
         **{k: {"ParameterKey": k, "ParameterValue": v} for k, v in plan.member_parameters.items()},
         "ConfigRuleFrequency": {"ParameterKey": "ConfigRuleFrequency", "UsePreviousValue": True},

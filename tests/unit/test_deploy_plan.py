@@ -25,6 +25,7 @@ from org_bootstrap.deploy.plan_lines import describe, warnings
 from org_bootstrap.deploy.regions import HOME_REGIONS, home_region_problem
 from org_bootstrap.deploy.status import expected_for
 from remediator.policy import Mode, Thresholds
+from tests.fixtures import secured_bucket
 from tests.stacksets.cfn import load
 
 MANAGEMENT = "111111111111"
@@ -51,6 +52,11 @@ MEMBER = (
 )
 BUS_ARN = f"arn:aws:events:{REGION}:{SECURITY}:event-bus/access-key-remediation"
 BUCKET = f"akr-code-{SECURITY}-{REGION}"
+WRITER = f"arn:aws:iam::{SECURITY}:role/OrganizationAccountAccessRole"
+NEW_BUCKET_POLICY = (
+    f"Would set the policy of bucket s3://{BUCKET}: requests without TLS denied; object writes denied to "
+    f"every principal but {WRITER}"
+)
 NOTHING_TO_CHANGE = "Nothing to change: the organization is up to date"
 CANNOT_REACH = (
     f"Cannot reach the management account {MANAGEMENT} from here: deploy stacksets/member.yaml there "
@@ -83,6 +89,7 @@ def fresh(**changes: Any) -> Observed:
             "trusted_access": True,
             "accounts": accounts,
             "target_accounts": (SECURITY, *MEMBERS),
+            "code_writer": WRITER,
             **changes,
         }
     )
@@ -102,7 +109,7 @@ def up_to_date(desired: Deployment | None = None, **changes: Any) -> Observed:
     )
     member = member_parameters(desired, policy, organization_id=ORGANIZATION, bus_arn=BUS_ARN)
     observed = fresh(
-        bucket_exists=True,
+        **secured_bucket(SECURITY, REGION),
         code_uploaded=True,
         central_stack=StackState(
             name=desired.central_stack_name, status="CREATE_COMPLETE", parameters=central, template=CENTRAL
@@ -243,6 +250,7 @@ def test_fresh_organization_gets_every_create_line_in_order() -> None:
     assert describe(result, deployment(), observed) == [
         "Would enable trusted access between CloudFormation StackSets and AWS Organizations",
         f"Would create bucket s3://{BUCKET} in the security account {SECURITY}",
+        NEW_BUCKET_POLICY,
         f"Would upload the remediator code to s3://{BUCKET}/{CODE_KEY}",
         f"Would create stack access-key-remediation in the security account {SECURITY}",
         "Would create StackSet access-key-remediation-member (service-managed, automatic deployment) "
@@ -256,6 +264,7 @@ def test_fresh_organization_from_a_delegated_admin_ends_with_the_management_acco
     observed = fresh(caller_account=MEMBERS[0], delegated_admin=True)
     assert lines(deployment(), observed) == [
         f"Would create bucket s3://{BUCKET} in the security account {SECURITY}",
+        NEW_BUCKET_POLICY,
         f"Would upload the remediator code to s3://{BUCKET}/{CODE_KEY}",
         f"Would create stack access-key-remediation in the security account {SECURITY}",
         "Would create StackSet access-key-remediation-member (service-managed, automatic deployment) "
