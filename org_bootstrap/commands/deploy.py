@@ -28,7 +28,7 @@ from org_bootstrap.commands.options import (
 from org_bootstrap.commands.render import confirm, console, emit_json, envelope, fail, plan_lines, progress
 from org_bootstrap.deploy.apply import Outcome, Prepared, carry_out, prepare, refusal
 from org_bootstrap.deploy.bucket_policy import BucketPolicyError, check_writer
-from org_bootstrap.deploy.deployment import CisVersion, Deployment
+from org_bootstrap.deploy.deployment import CisVersion, Deployment, ManagementAccount
 from org_bootstrap.deploy.lambda_zip import PackagingError
 from org_bootstrap.deploy.plan import PlanError
 from org_bootstrap.deploy.plan_lines import describe, warnings
@@ -99,6 +99,15 @@ def deploy(  # noqa: PLR0917
             "0: none. Checked against the security account's Lambda quota. Default: deployed, else none.",
         ),
     ] = None,
+    management_account: Annotated[
+        ManagementAccount | None,
+        typer.Option(
+            "--management-account",
+            help="The management account, where SCPs do not apply: off (no member stack, never swept), "
+            "report (a read-only member role: its keys reported, never changed), enforce (as every account; "
+            "needs --protected-user-path). Default: deployed, else report.",
+        ),
+    ] = None,
     code_writer_arn: Annotated[
         list[str] | None,
         typer.Option(
@@ -167,6 +176,7 @@ def deploy(  # noqa: PLR0917
             warn_days_before=warn_days_before,
             protected_user_path=protected_user_path,
             reserved_concurrency=reserved_concurrency,
+            management_account=management_account,
             code_writer_arns=tuple(code_writer_arn or ()),
             security_role=security_role,
             account_role=account_role,

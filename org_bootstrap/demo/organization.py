@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from moto.cloudformation import models as cloudformation_models
 from moto.iam.access_control import IAMPolicy, PermissionResult
 from moto.s3 import models as s3_models
 from moto.server import ThreadedMotoServer
@@ -69,7 +70,7 @@ def moto_server(seed: int | None = None) -> Iterator[str]:
     if seed is not None:
         _post(f"{url}/moto-api/seed?a={seed}")
     try:
-        with conditional_bucket_policies():
+        with conditional_bucket_policies(), previous_defaults():
             yield url
     finally:
         _post(f"{url}/moto-api/reset")
@@ -103,6 +104,34 @@ def conditional_bucket_policies() -> Iterator[None]:
         yield
     finally:
         s3_models.FakeBucket.get_permission = original  # type: ignore[method-assign]
+
+
+@contextmanager
+def previous_defaults() -> Iterator[None]:
+    """UsePreviousValue for a parameter the stack holds at its default: moto lists the default in
+    DescribeStacks (so akr keeps the parameter on an update) but keeps only the values it was given, and
+    fails the update with a KeyError. Leaving such a parameter out lets moto take the template's default:
+    its previous value. (AWS keeps every parameter's value.)"""
+    backend = cloudformation_models.CloudFormationBackend
+    original = backend._resolve_update_parameters
+
+    def resolve(
+        self: cloudformation_models.CloudFormationBackend,
+        instance: Any,
+        incoming_params: list[dict[str, str]],
+    ) -> dict[str, str]:
+        known = [
+            p
+            for p in incoming_params
+            if not p.get("UsePreviousValue") or p["ParameterKey"] in instance.parameters
+        ]
+        return original(self, instance, known)
+
+    backend._resolve_update_parameters = resolve  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        backend._resolve_update_parameters = original  # type: ignore[method-assign]
 
 
 def _post(url: str) -> None:

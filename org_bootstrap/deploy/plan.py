@@ -22,11 +22,20 @@ from org_bootstrap.deploy.concurrency import reserved_by
 from org_bootstrap.deploy.deployment import (
     Deployment,
     DeploymentPolicy,
+    ManagementAccount,
     PolicyError,
     central_parameters,
     member_parameters,
     resolve_policy,
     template_parameters,
+)
+from org_bootstrap.deploy.management import (
+    ManagementChoice,
+    ManagementError,
+    check_protected,
+    management_choice,
+    management_parameters,
+    widens,
 )
 from org_bootstrap.deploy.observed import ACTIVE, Observed, StackSetState, StackState
 from org_bootstrap.deploy.regions import home_region_problem
@@ -50,6 +59,8 @@ class Change(StrEnum):
     UPDATE = "update"
     RECREATE = "recreate"
     """A stack that failed its first creation: delete it, then create it again."""
+    DELETE = "delete"
+    """The management account's stack under --management-account off."""
 
 
 class ParameterChange(BaseModel):
@@ -112,6 +123,11 @@ class Plan(BaseModel):
     """Accounts whose stack instance failed or is outdated: the StackSet update deploys them again."""
     management: Change | None
     """None when the command does not run in the management account and cannot reach it."""
+    management_choice: ManagementChoice
+    management_parameters: dict[str, str] = {}
+    """The management account's stack (the member template): the member parameters in its mode."""
+    management_first: bool = False
+    """The management account's stack gains a key action: it is updated before the central stack."""
     central_diff: StackDiff = StackDiff()
     stackset_diff: StackDiff = StackDiff()
     management_diff: StackDiff = StackDiff()
@@ -182,6 +198,11 @@ def plan_deploy(
         raise PlanError(f"{exc}: correct it or delete it, then run akr deploy again") from exc
     policy = _policy(deployment, observed)
     organization_id = observed.organization_id
+    choice = management_choice(deployment, observed)
+    try:
+        check_protected(choice, deployment, policy)
+    except ManagementError as exc:
+        raise PlanError(str(exc)) from exc
     central = central_parameters(
         deployment,
         policy,
@@ -190,16 +211,18 @@ def plan_deploy(
         code_version=observed.code_version if observed.code_uploaded else "",
         partition=observed.partition,
         verify_exemptions=verifies_exemptions(observed),
+        management_account=observed.management_account,
+        management_mode=choice.mode,
     )
     member = member_parameters(deployment, policy, organization_id=organization_id, bus_arn=bus_arn)
+    management = management_parameters(choice, member)
     instances = observed.stackset.instances if observed.stackset else ()
     covered = {i.account_id for i in instances}
     retried = tuple(sorted({i.account_id for i in instances if i.status in RETRIED_INSTANCE_STATES}))
     central_change = _stack_change(observed.central_stack, central_template, central)
     stackset_change = _stackset_change(observed.stackset, member_template, member, retried)
-    management_change = (
-        _stack_change(observed.management_stack, member_template, member) if observed.is_management else None
-    )
+    management_change = _management_change(observed, choice, member_template, management)
+    deployed_management = observed.management_stack
     deployed = observed.central_stack
     holds = 0 if deployed is None or deployed.failed_terminally else reserved_by(deployed.parameters)
     kept = deployed.parameters if deployed else {}
@@ -228,9 +251,15 @@ def plan_deploy(
         skipped_accounts=tuple(a for a in observed.target_accounts if not _active(observed, a)),
         retried_instances=retried,
         management=management_change,
+        management_choice=choice,
+        management_parameters=management,
+        # In enforce before and after, the management account's stack follows the members' order.
+        management_first=management_change is Change.UPDATE
+        and choice.deployed is not ManagementAccount.ENFORCE
+        and widens(deployed_management.parameters if deployed_management else None, management),
         central_diff=_diff(central_change, observed.central_stack, central_template, central),
         stackset_diff=_diff(stackset_change, observed.stackset, member_template, member),
-        management_diff=_diff(management_change, observed.management_stack, member_template, member),
+        management_diff=_diff(management_change, observed.management_stack, member_template, management),
         rights=rights_change(members.parameters if members else None, policy.mode),
         reserving=reserved_by({**kept, **central}) - holds,
     )
@@ -322,6 +351,17 @@ def _stack_change(stack: StackState | None, template: str, parameters: dict[str,
     if stack.template.strip() != template.strip() or _differs(stack.parameters, parameters):
         return Change.UPDATE
     return Change.NONE
+
+
+def _management_change(
+    observed: Observed, choice: ManagementChoice, template: str, parameters: dict[str, str]
+) -> Change | None:
+    """None when the command cannot reach the management account (a delegated administrator)."""
+    if not observed.is_management:
+        return None
+    if choice.mode is ManagementAccount.OFF:
+        return Change.NONE if observed.management_stack is None else Change.DELETE
+    return _stack_change(observed.management_stack, template, parameters)
 
 
 def _stackset_change(

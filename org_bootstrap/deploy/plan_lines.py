@@ -4,7 +4,8 @@ for a deployment made by an earlier akr, and the lines that need the operator's 
 from __future__ import annotations
 
 from org_bootstrap.deploy.bucket_policy import deployed_writers
-from org_bootstrap.deploy.deployment import FORWARDER_ROLE_NAME, Deployment
+from org_bootstrap.deploy.deployment import FORWARDER_ROLE_NAME, Deployment, ManagementAccount
+from org_bootstrap.deploy.management import describe_management
 from org_bootstrap.deploy.observed import Observed
 from org_bootstrap.deploy.plan import AUDIT_WRITERS, VERIFY, Change, ParameterChange, Plan, StackDiff
 from org_bootstrap.deploy.rights import BOTH_RIGHTS_MODE, Order, describe_rights
@@ -44,6 +45,11 @@ def describe(plan: Plan, deployment: Deployment, observed: Observed) -> list[str
         plan.central_diff,
     )
     members = _member_lines(plan, deployment, observed)
+    if plan.management_first:
+        # The management account's role gains a key action before the remediator may use it there.
+        management = _management_lines(plan, deployment, observed)
+        lines += management
+        members = [line for line in members if line not in management]
     if plan.order is Order.CENTRAL_FIRST:
         lines += central + members
     elif plan.order is Order.MEMBERS_FIRST:
@@ -51,12 +57,13 @@ def describe(plan: Plan, deployment: Deployment, observed: Observed) -> list[str
     else:
         lines.append(
             f"Would first update StackSet {deployment.stackset_name}"
-            + ("" if plan.management is None else f" and stack {deployment.management_stack_name}")
+            + (f" and stack {deployment.management_stack_name}" if _follows_members(plan) else "")
             + f" with Mode {BOTH_RIGHTS_MODE.value}, for the member role to hold both key actions meanwhile"
         )
         lines += central + members
     if plan.rights:
         lines.append(describe_rights(plan.rights))
+    lines += describe_management(plan.management_choice, observed.management_account, plan.policy)
     lines += upgrade_notes(plan, deployment, observed)
     if plan.central_parameters[VERIFY] == "false":
         unlinked = observed.unlinked_exemptions
@@ -92,11 +99,25 @@ def _member_lines(plan: Plan, deployment: Deployment, observed: Observed) -> lis
     if plan.skipped_accounts:
         states = ", ".join(f"{a} ({_state(observed, a)})" for a in plan.skipped_accounts)
         lines.append(f"Would skip {len(plan.skipped_accounts)} account(s) that are not ACTIVE: {states}")
+    return lines + _management_lines(plan, deployment, observed)
+
+
+def _follows_members(plan: Plan) -> bool:
+    """The management account's stack takes the interim step with the StackSet (enforce only)."""
+    enforced = plan.management_choice.mode is ManagementAccount.ENFORCE
+    return enforced and plan.management is Change.UPDATE and not plan.management_first
+
+
+def _management_lines(plan: Plan, deployment: Deployment, observed: Observed) -> list[str]:
+    lines: list[str] = []
+    mode = plan.management_choice.mode
     if plan.management is None:
-        lines.append(
-            f"Cannot reach the management account {observed.management_account} from here: deploy "
-            "stacksets/member.yaml there as a plain stack (StackSets never deploy to it)"
-        )
+        if mode is not ManagementAccount.OFF:
+            how = " with Mode report" if mode is ManagementAccount.REPORT else ""
+            lines.append(
+                f"Cannot reach the management account {observed.management_account} from here: deploy "
+                f"stacksets/member.yaml there as a plain stack{how} (StackSets never deploy to it)"
+            )
     else:
         lines += _stack_lines(
             plan.management,

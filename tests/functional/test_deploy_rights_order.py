@@ -15,6 +15,7 @@ from org_bootstrap.aws import Aws
 from org_bootstrap.deploy.apply import Prepared, carry_out
 from org_bootstrap.deploy.deployment import (
     Deployment,
+    ManagementAccount,
     central_parameters,
     member_parameters,
     resolve_policy,
@@ -38,7 +39,13 @@ MEMBER_TEMPLATE = "Parameters:\n  Mode:\n    Type: String\n"
 
 def deployed(mode: Mode | None) -> Observed:
     """An organization deployed in `mode`; None: member stacks of a template without the Mode parameter."""
-    desired = Deployment(security_account_id=SECURITY, home_region=REGION, mode=mode or Mode.DELETE)
+    # The management account in enforce (it follows the members), which needs a protected path.
+    desired = Deployment(
+        security_account_id=SECURITY,
+        home_region=REGION,
+        mode=mode or Mode.DELETE,
+        protected_user_path="/break-glass/",
+    )
     policy = resolve_policy(desired, central=None, member=None)
     member = member_parameters(desired, policy, organization_id="o-abcdefghij", bus_arn=BUS_ARN)
     if mode is None:
@@ -50,6 +57,8 @@ def deployed(mode: Mode | None) -> Observed:
         code_key=CODE_KEY,
         partition="aws",
         verify_exemptions=True,
+        management_account=MANAGEMENT,
+        management_mode=ManagementAccount.ENFORCE,
     )
     return Observed(
         caller_account=MANAGEMENT,

@@ -679,7 +679,7 @@ def up_to_date(prepared_plan: Plan, **changes: Any) -> Observed:
     member = StackState(
         name=MANAGEMENT_STACK,
         status="CREATE_COMPLETE",
-        parameters=prepared_plan.member_parameters,
+        parameters=prepared_plan.management_parameters,
         template=MEMBER_BODY,
     )
     return observed(
@@ -882,7 +882,7 @@ def test_fresh_deploy_from_the_management_account(tmp_path: Path, clients: Clien
             "TemplateBody": MEMBER_BODY,
             "Parameters": [
                 {"ParameterKey": k, "ParameterValue": v}
-                for k, v in sorted(ready.plan.member_parameters.items())
+                for k, v in sorted(ready.plan.management_parameters.items())
             ],
             "Capabilities": ["CAPABILITY_NAMED_IAM"],
             "Tags": [{"Key": "akr:managed-by", "Value": "akr"}],
