@@ -96,7 +96,8 @@ LAMBDA_PYTHON ?= $(shell python3.12 -c '' >/dev/null 2>&1 && echo python3.12 || 
 SDK_TESTS := tests/unit tests/functional tests/integration \
 	--ignore=tests/unit/test_decision_properties.py --ignore=tests/integration/test_lambda_zip.py \
 	--ignore=tests/integration/test_stackset_calls.py --ignore=tests/integration/test_scan_sessions.py \
-	--ignore=tests/integration/test_standins.py --ignore=tests/integration/test_organization_reads.py
+	--ignore=tests/integration/test_standins.py --ignore=tests/integration/test_organization_reads.py \
+	--ignore=tests/unit/test_bucket_policy.py
 
 $(SDK_VENV)/.installed: pyproject.toml $(SDK_PINS) $(LAMBDA_CONSTRAINTS)
 	rm -rf $(SDK_VENV)
