@@ -117,6 +117,7 @@ def build_remediator(
         on_result=on_result,
         deadline=deadline,
         max_exemption_days=settings.max_exemption_days,
+        report_only_accounts=settings.report_only_accounts,
         exemption_records=(
             DynamoDBAuditLog(client=audit_dynamodb, table_name=settings.audit_table)
             if settings.verify_exemptions

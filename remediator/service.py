@@ -62,11 +62,16 @@ class Remediator:
         deadline: Deadline | None = None,
         max_exemption_days: int = DEFAULT_MAX_EXEMPTION_DAYS,
         exemption_records: ExemptionRecords | None = None,
+        report_only_accounts: frozenset[str] = frozenset(),
     ) -> None:
         """`on_result` sees every run's result, also one cut short by an error (metrics). `deadline`: the
         invocation's, so that an account sweep stops in time to record why. `exemption_records`: verify
-        each exemption against its exempt-add audit record (None: honour the state table's word)."""
+        each exemption against its exempt-add audit record (None: honour the state table's word).
+        `report_only_accounts`: accounts whose keys are decided in report mode whatever the policy's mode
+        (the management account under --management-account report: its member role may not act)."""
         self._policy = policy
+        self._report_policy = policy.model_copy(update={"mode": Mode.REPORT})
+        self._report_only = report_only_accounts
         self._access = access
         self._exemptions = exemptions
         self._lifecycle = lifecycle
@@ -146,6 +151,9 @@ class Remediator:
 
     # -- steps -------------------------------------------------------------------------------------
 
+    def _policy_of(self, account_id: str) -> Policy:
+        return self._report_policy if account_id in self._report_only else self._policy
+
     def _start(self, account_id: str, trigger: Trigger, *, label: str, rule: str | None) -> Run:
         """The claims' owner: an event's id, which a retry of the same event shares; for other runs a
         fresh one, so that a message delivered twice does not act twice."""
@@ -154,7 +162,7 @@ class Remediator:
             trigger=trigger,
             event_id=label,
             config_rule_name=rule,
-            mode=self._policy.mode,
+            mode=self._policy_of(account_id).mode,
             thresholds=self._policy.thresholds,
         )
         return Run(
@@ -332,8 +340,9 @@ class Remediator:
         """decide() with the run's exemptions; a decision on a key that a rejected exemption names says so
         (the exemption is never silently dropped)."""
         run.step = "central-state"
+        policy = self._policy_of(run.context.account_id)
         decisions = decide(
-            facts, self._policy, run.exemptions(), self._clock(), deactivated_by_us(run.lifecycles())
+            facts, policy, run.exemptions(), self._clock(), deactivated_by_us(run.lifecycles())
         )
         rejected = run.rejected_exemptions()
         if not rejected:

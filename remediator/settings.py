@@ -57,6 +57,11 @@ class Settings(BaseModel):
     """Honour an exemption only with its exempt-add audit record (remediator.exemption_records). Off in
     stacks that may hold exemptions made before the records were linked: akr deploy turns it on once
     none is left (akr exempt relink)."""
+    management_account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
+    """The organization's management account, which SCPs do not protect: it gets its own mode below."""
+    management_account_mode: Literal["off", "report", "enforce"] = "enforce"
+    """off: never swept; report: its keys are reported, never changed, whatever `mode` says; enforce: as
+    every account. "enforce" (the default) is what a stack made before the setting did."""
     sweep_queue_url: str | None = None
     """The sweep function's queue (one message per account); only the sweep function needs it."""
     tracing: bool = False
@@ -77,6 +82,7 @@ class Settings(BaseModel):
         "cis_preset",
         "protected_user_path",
         "sweep_queue_url",
+        "management_account_id",
         mode="before",
     )
     @classmethod
@@ -90,6 +96,20 @@ class Settings(BaseModel):
             max_key_age_days=self.max_key_age_days or base.max_key_age_days,
             max_unused_days=self.max_unused_days or base.max_unused_days,
         )
+
+    @property
+    def report_only_accounts(self) -> frozenset[str]:
+        """Accounts whose keys are only reported, whatever the mode: the management account in report."""
+        if self.management_account_id and self.management_account_mode == "report":
+            return frozenset({self.management_account_id})
+        return frozenset()
+
+    @property
+    def unswept_accounts(self) -> frozenset[str]:
+        """Accounts the sweep leaves out: the management account when off (it has no member role)."""
+        if self.management_account_id and self.management_account_mode == "off":
+            return frozenset({self.management_account_id})
+        return frozenset()
 
     @property
     def policy(self) -> Policy:

@@ -52,7 +52,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         raise
     # The scheduled event's id names the run; a hand-started sweep (akr sweep) passes its own.
     run_id = str(event.get("run_id") or event.get("id") or context.aws_request_id)
-    messages = sweep_messages(accounts, run_id)
+    # The management account under --management-account off has no member role to enter.
+    messages = sweep_messages((a for a in accounts if a not in current.unswept_accounts), run_id)
     enqueue(session.client("sqs", config=RETRIES), str(current.sweep_queue_url), messages)
     metrics.add_metric("AccountsQueued", MetricUnit.Count, len(messages))
     logger.info("sweep started", extra={"run_id": run_id, "accounts": len(messages)})

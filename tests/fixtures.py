@@ -7,6 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from org_bootstrap.deploy.bucket_policy import desired_policy
+from org_bootstrap.deploy.observed import BucketState
+
 EVENTS = Path(__file__).parent / "events"
 
 
@@ -33,3 +36,15 @@ def retarget(event: dict[str, Any], *, account_id: str, user_id: str, rule_name:
                 qualifier["configRuleName"] = rule_name
     if rule_name:
         detail["configRuleName"] = rule_name
+
+
+def secured_bucket(security: str, region: str, *, partition: str = "aws") -> dict[str, Any]:
+    """The Observed fields of a code bucket that a deploy from the management account left behind: its
+    writer the security role, versioned, closed to the public, with akr's policy."""
+    writer = f"arn:{partition}:iam::{security}:role/OrganizationAccountAccessRole"
+    policy = desired_policy("", f"akr-code-{security}-{region}", partition, (writer,))
+    return {
+        "bucket_exists": True,
+        "bucket": BucketState(versioned=True, public_access_blocked=True, policy=policy),
+        "code_writer": writer,
+    }

@@ -27,7 +27,8 @@ from org_bootstrap.commands.options import (
 )
 from org_bootstrap.commands.render import confirm, console, emit_json, envelope, fail, plan_lines, progress
 from org_bootstrap.deploy.apply import Outcome, Prepared, carry_out, prepare, refusal
-from org_bootstrap.deploy.deployment import CisVersion, Deployment
+from org_bootstrap.deploy.bucket_policy import BucketPolicyError, check_writer
+from org_bootstrap.deploy.deployment import CisVersion, Deployment, ManagementAccount
 from org_bootstrap.deploy.lambda_zip import PackagingError
 from org_bootstrap.deploy.plan import PlanError
 from org_bootstrap.deploy.plan_lines import describe, warnings
@@ -98,6 +99,24 @@ def deploy(  # noqa: PLR0917
             "0: none. Checked against the security account's Lambda quota. Default: deployed, else none.",
         ),
     ] = None,
+    management_account: Annotated[
+        ManagementAccount | None,
+        typer.Option(
+            "--management-account",
+            help="The management account, where SCPs do not apply: off (no member stack, never swept), "
+            "report (a read-only member role: its keys reported, never changed), enforce (as every account; "
+            "needs --protected-user-path). Default: deployed, else report.",
+        ),
+    ] = None,
+    code_writer_arn: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--code-writer-arn",
+            help="Role (or user) ARN that may write the code bucket's objects; repeat for several. The "
+            "principal the deploy writes as must be one. Default: those the bucket's policy names, else that "
+            "principal (the security role from the management account).",
+        ),
+    ] = None,
     security_role: SecurityRole = DEFAULT_ROLE,
     account_role: Annotated[
         str,
@@ -137,6 +156,11 @@ def deploy(  # noqa: PLR0917
     """
     if cis and (max_key_age_days or max_unused_days):
         raise fail("deploy", "give either --cis or --max-key-age-days/--max-unused-days, not both", output)
+    for arn in code_writer_arn or ():
+        try:
+            check_writer(arn)
+        except BucketPolicyError as exc:
+            raise fail("deploy", f"--code-writer-arn: {exc}", output) from exc
     aws = Aws(profile=profile, region=region or home_region, endpoint_url=endpoint_url)
     try:
         deployment = Deployment(
@@ -152,6 +176,8 @@ def deploy(  # noqa: PLR0917
             warn_days_before=warn_days_before,
             protected_user_path=protected_user_path,
             reserved_concurrency=reserved_concurrency,
+            management_account=management_account,
+            code_writer_arns=tuple(code_writer_arn or ()),
             security_role=security_role,
             account_role=account_role,
         )

@@ -9,6 +9,7 @@ each account is entered through OrganizationAccountAccessRole, as an operator wo
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import socket
@@ -17,9 +18,12 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
+from moto.cloudformation import models as cloudformation_models
+from moto.iam.access_control import IAMPolicy, PermissionResult
+from moto.s3 import models as s3_models
 from moto.server import ThreadedMotoServer
 
 from org_bootstrap.demo.simulation import KeySpec, MotoOrganization
@@ -66,10 +70,68 @@ def moto_server(seed: int | None = None) -> Iterator[str]:
     if seed is not None:
         _post(f"{url}/moto-api/seed?a={seed}")
     try:
-        yield url
+        with conditional_bucket_policies(), previous_defaults():
+            yield url
     finally:
         _post(f"{url}/moto-api/reset")
         server.stop()
+
+
+@contextmanager
+def conditional_bucket_policies() -> Iterator[None]:
+    """A bucket policy's conditional statements left out of moto's object checks. moto evaluates a statement
+    whose Condition it cannot match as denying, a Deny statement too (moto.iam.access_control,
+    IAMPolicyStatement.is_action_permitted), so the code bucket's policy (org_bootstrap.deploy.bucket_policy:
+    deny without TLS, deny writes to all but the code writers) would refuse every object request. In AWS
+    neither statement applies to what the demo does: every call goes over HTTPS (here: to the loopback
+    server) and the deploy writes as a code writer. The policy document itself is tested without moto."""
+    original = s3_models.FakeBucket.get_permission
+
+    def get_permission(bucket: s3_models.FakeBucket, action: str, resource: str) -> Any:
+        if bucket.policy is None:
+            return original(bucket, action, resource)
+        document = json.loads(bucket.policy.decode())
+        statements = document.get("Statement", [])
+        unconditional = [s for s in statements if isinstance(s, dict) and "Condition" not in s]
+        if not unconditional:
+            return PermissionResult.NEUTRAL
+        return IAMPolicy(json.dumps({**document, "Statement": unconditional})).is_action_permitted(
+            action, resource
+        )
+
+    s3_models.FakeBucket.get_permission = get_permission  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        s3_models.FakeBucket.get_permission = original  # type: ignore[method-assign]
+
+
+@contextmanager
+def previous_defaults() -> Iterator[None]:
+    """UsePreviousValue for a parameter the stack holds at its default: moto lists the default in
+    DescribeStacks (so akr keeps the parameter on an update) but keeps only the values it was given, and
+    fails the update with a KeyError. Leaving such a parameter out lets moto take the template's default:
+    its previous value. (AWS keeps every parameter's value.)"""
+    backend = cloudformation_models.CloudFormationBackend
+    original = backend._resolve_update_parameters
+
+    def resolve(
+        self: cloudformation_models.CloudFormationBackend,
+        instance: Any,
+        incoming_params: list[dict[str, str]],
+    ) -> dict[str, str]:
+        known = [
+            p
+            for p in incoming_params
+            if not p.get("UsePreviousValue") or p["ParameterKey"] in instance.parameters
+        ]
+        return original(self, instance, known)
+
+    backend._resolve_update_parameters = resolve  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        backend._resolve_update_parameters = original  # type: ignore[method-assign]
 
 
 def _post(url: str) -> None:

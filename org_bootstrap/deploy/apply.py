@@ -13,8 +13,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from org_bootstrap.aws import Aws, CliError, describe
 from org_bootstrap.deploy.central import regions_with_central
+from org_bootstrap.deploy.code_bucket import secure_bucket
 from org_bootstrap.deploy.code_check import check_code, lambda_sha256
-from org_bootstrap.deploy.deployment import CENTRAL_TEMPLATE, MEMBER_TEMPLATE, Deployment
+from org_bootstrap.deploy.deployment import CENTRAL_TEMPLATE, MEMBER_TEMPLATE, Deployment, ManagementAccount
 from org_bootstrap.deploy.lambda_zip import Artifact, Target, build_lambda_zip
 from org_bootstrap.deploy.observed import InstanceState, Observed
 from org_bootstrap.deploy.organization import observe, read_stackset, security_session
@@ -22,7 +23,7 @@ from org_bootstrap.deploy.plan import Change, Plan, plan_deploy
 from org_bootstrap.deploy.preflight import Preflight
 from org_bootstrap.deploy.readiness import check_readiness
 from org_bootstrap.deploy.rights import BOTH_RIGHTS_MODE, Order
-from org_bootstrap.deploy.stacks import POLL_SECONDS, Progress, apply_stack, apply_stackset
+from org_bootstrap.deploy.stacks import POLL_SECONDS, Progress, apply_stack, apply_stackset, delete_stack
 from org_bootstrap.deploy.template_store import check_running, store_template, template_key, template_url
 
 if TYPE_CHECKING:
@@ -132,6 +133,9 @@ def carry_out(
         poll_seconds=poll_seconds,
     )
     members = partial(_apply_members, aws, prepared, progress, poll_seconds=poll_seconds)
+    if plan.management_first:
+        # The management account's role gains a key action before the remediator may use it there.
+        _apply_management(aws, prepared, progress, plan.management_parameters, poll_seconds=poll_seconds)
     # The order that keeps the member role's rights safe while the mode changes (deploy/rights.py).
     if plan.order is Order.CENTRAL_FIRST:
         outputs = central()
@@ -144,12 +148,18 @@ def carry_out(
         members({**plan.member_parameters, "Mode": BOTH_RIGHTS_MODE.value}, interim=True)
         outputs = central()
         members(plan.member_parameters)
+    if plan.management is Change.DELETE:
+        # After the central stack: the remediator no longer enters the management account.
+        delete_stack(
+            aws.cloudformation(region=region), deployment.management_stack_name, progress, poll_seconds
+        )
     cloudformation = aws.cloudformation(region=region)
     stackset = read_stackset(cloudformation, deployment.stackset_name, plan.call_as)
     return Outcome(
         outputs=outputs,
         instances=stackset.instances if stackset else (),
-        management_covered=plan.management is not None,
+        management_covered=plan.management is not None
+        and plan.management_choice.mode is not ManagementAccount.OFF,
     )
 
 
@@ -230,17 +240,32 @@ def _apply_members(
             kept=plan.stackset_diff.kept,
             poll_seconds=poll_seconds,
         )
-    if plan.management is not None and (not interim or plan.management is Change.UPDATE):
-        apply_stack(
-            cloudformation,
-            deployment.management_stack_name,
-            change=plan.management,
-            template=member_template,
-            parameters=parameters,
-            progress=progress,
-            kept=plan.management_diff.kept,
-            poll_seconds=poll_seconds,
-        )
+    if plan.management_first or plan.management in (None, Change.DELETE):
+        return
+    if not interim or plan.management is Change.UPDATE:
+        enforced = plan.management_choice.mode is ManagementAccount.ENFORCE
+        # In enforce the management account's role follows the members' (the interim step's too).
+        management = parameters if enforced else plan.management_parameters
+        _apply_management(aws, prepared, progress, management, poll_seconds=poll_seconds)
+
+
+def _apply_management(
+    aws: Aws, prepared: Prepared, progress: Progress, parameters: dict[str, str], *, poll_seconds: float
+) -> None:
+    """The management account's stack: the member template, deployed directly (StackSets never reach it)."""
+    deployment, plan = prepared.deployment, prepared.plan
+    if plan.management is None or plan.management_choice.mode is ManagementAccount.OFF:
+        return
+    apply_stack(
+        aws.cloudformation(region=deployment.home_region),
+        deployment.management_stack_name,
+        change=plan.management,
+        template=MEMBER_TEMPLATE.read_text(),
+        parameters=parameters,
+        progress=progress,
+        kept=plan.management_diff.kept,
+        poll_seconds=poll_seconds,
+    )
 
 
 def refusal(preflight: Preflight) -> str:
@@ -252,44 +277,16 @@ def refusal(preflight: Preflight) -> str:
 
 
 def _upload(aws: Aws, prepared: Prepared, security: object, progress: Progress) -> str | None:
-    """Create the bucket in the security account (CreateBucket fails when the name is taken), then name the
-    security account as the expected owner on every call after it, so that no call reaches a bucket someone
-    else owns. https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html
+    """Create or repair the bucket in the security account and set its policy (code_bucket.py), then upload
+    the package, naming the security account as the bucket's expected owner, so that no call reaches a
+    bucket someone else owns. https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html
 
     Returns the upload's S3 version id ("" in a bucket without versioning), None when nothing was uploaded."""
     deployment, plan = prepared.deployment, prepared.plan
     s3 = aws.s3(security, deployment.home_region)  # type: ignore[arg-type]
     bucket, owner = deployment.code_bucket, deployment.security_account_id
     try:
-        if plan.create_bucket:
-            progress(f"creating bucket {bucket}")
-            if deployment.home_region == "us-east-1":
-                s3.create_bucket(Bucket=bucket)
-            else:
-                s3.create_bucket(
-                    Bucket=bucket,
-                    CreateBucketConfiguration={"LocationConstraint": deployment.home_region},  # type: ignore[typeddict-item]
-                )
-            s3.put_public_access_block(
-                Bucket=bucket,
-                PublicAccessBlockConfiguration={
-                    "BlockPublicAcls": True,
-                    "IgnorePublicAcls": True,
-                    "BlockPublicPolicy": True,
-                    "RestrictPublicBuckets": True,
-                },
-                ExpectedBucketOwner=owner,
-            )
-            s3.put_bucket_encryption(
-                Bucket=bucket,
-                ServerSideEncryptionConfiguration={
-                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
-                },
-                ExpectedBucketOwner=owner,
-            )
-            s3.put_bucket_versioning(
-                Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}, ExpectedBucketOwner=owner
-            )
+        secure_bucket(s3, deployment, plan, progress)
         if plan.upload_code:
             progress(f"uploading {plan.code_key}")
             uploaded = s3.put_object(

@@ -40,6 +40,8 @@ POLICY_PARAMETERS = {
     "OptOutTagKey": "opt_out_tag_key",
     "HomeRegion": "home_region",
     "MaxExemptionDays": "max_exemption_days",
+    "ManagementAccountId": "management_account_id",
+    "ManagementAccountMode": "management_account_mode",
 }
 
 

@@ -10,11 +10,13 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from org_bootstrap.deploy.bucket_policy import BucketPolicyError, check_writer
 from remediator.facts import AccountId
 from remediator.policy import PRESETS, Mode, Thresholds
 
@@ -25,6 +27,19 @@ MEMBER_TEMPLATE = TEMPLATES / "member.yaml"
 FORWARDER_ROLE_NAME = "AccessKeyRemediationForwarder"
 """The member stacks' forwarder role (the templates' ForwarderRoleName default): the bus admits only it."""
 CisVersion = Literal["1.2", "1.4", "3.0", "5.0"]
+
+
+class ManagementAccount(StrEnum):
+    """What the remediator does in the organization's management account, where SCPs do not apply."""
+
+    OFF = "off"
+    """No member stack there; never swept."""
+    REPORT = "report"
+    """A read-only member role (the member template in mode report); its keys are reported, never changed."""
+    ENFORCE = "enforce"
+    """As in every account: the deployed mode. Needs a protected path (break-glass users out of reach)."""
+
+
 PROTECTED_PATH_PATTERN = r"^$|^/([A-Za-z0-9_+=,.@-]+/)+$"
 T = TypeVar("T")
 
@@ -48,6 +63,11 @@ class Deployment(BaseModel):
     """Break-glass users: exempt centrally, and denied to the member role in every account."""
     reserved_concurrency: int | None = Field(default=None, ge=0, le=1000)
     """The remediator's reserved concurrency (the worker's and the sweep's come with it); 0: none."""
+    management_account: ManagementAccount | None = None
+    """None keeps what is deployed; a first deploy gets REPORT (plan.management_choice)."""
+    code_writer_arns: tuple[str, ...] = ()
+    """The principals the code bucket's policy lets write objects; empty: those its policy names, else the
+    principal the deploy writes as (bucket_policy.py)."""
     security_role: str = "OrganizationAccountAccessRole"
     account_role: str = "OrganizationAccountAccessRole"
     """The role the pre-flight looks into the target accounts through (read-only: a session policy)."""
@@ -70,6 +90,16 @@ class Deployment(BaseModel):
         for target in value:
             if not (target.startswith("r-") or target.startswith("ou-")):
                 raise ValueError(f"{target!r} is neither a root id (r-...) nor an OU id (ou-...)")
+        return value
+
+    @field_validator("code_writer_arns")
+    @classmethod
+    def _writers_are_principals(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for arn in value:
+            try:
+                check_writer(arn)
+            except BucketPolicyError as exc:
+                raise ValueError(f"--code-writer-arn: {exc}") from None
         return value
 
     @property
@@ -214,11 +244,14 @@ def central_parameters(
     code_sha256: str,
     partition: str,
     verify_exemptions: bool,
+    management_account: str,
+    management_mode: ManagementAccount,
     code_version: str = "",
 ) -> dict[str, str]:
     """`code_version`: the S3 version id of the package (its upload's, or the object's when uploaded
     before), so that the functions get exactly those bytes even if the key is written again.
-    `code_sha256`: the package's SHA-256 as Lambda reports it (code_check.lambda_sha256)."""
+    `code_sha256`: the package's SHA-256 as Lambda reports it (code_check.lambda_sha256).
+    `management_mode`: what the remediator does in `management_account` (deploy/management.py)."""
     thresholds = policy.thresholds
     return {
         "OrganizationId": organization_id,
@@ -241,6 +274,8 @@ def central_parameters(
         # lets it append (akr exempt, undo and sweep write audit records), besides the remediator.
         "AuditWriterRoleArns": operator_role_arn(deployment, partition),
         "VerifyExemptions": str(verify_exemptions).lower(),
+        "ManagementAccountId": management_account,
+        "ManagementAccountMode": management_mode.value,
     }
 
 

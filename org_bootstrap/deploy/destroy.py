@@ -145,10 +145,12 @@ def delete_stackset(
 
 
 def empty_and_delete_bucket(s3: S3Client, bucket: str, progress: Progress, *, owner: str) -> None:
-    """The bucket is versioned: every version and delete marker goes before the bucket can. Every call names
-    the security account as the bucket's expected owner."""
+    """The bucket is versioned: every version and delete marker goes before the bucket can. Its policy goes
+    first: it lets only the code writers delete objects, and whoever destroys may be another principal. Every
+    call names the security account as the bucket's expected owner."""
     progress(f"emptying bucket {bucket}")
     try:
+        s3.delete_bucket_policy(Bucket=bucket, ExpectedBucketOwner=owner)
         pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket, ExpectedBucketOwner=owner)
         for page in pages:
             entries = [*page.get("Versions", []), *page.get("DeleteMarkers", [])]

@@ -7,6 +7,12 @@ Powertools, and aws-xray-sdk for `Tracing=true`) is installed at the versions in
 is deployed is what was tested; `make sdk-compat` tests the remediator with the pinned SDK. pip installs
 it all for the Lambda's platform. The zip is reproducible (sorted entries, fixed times and modes), and its
 S3 key carries its content hash.
+
+pip installs them from lambda-requirements.txt, hash-locked (`pip install --require-hashes`): every file's
+SHA-256 is in the lock, so a wheel changed on the index after `make lock` cannot enter the package; the
+build fails instead. The lock must name exactly the pins above (else `make lock` is due, and the build says
+so), and it is one of the inputs the package cache is keyed by.
+https://pip.pypa.io/en/stable/topics/secure-installs/
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ from packaging.utils import canonicalize_name
 
 PROJECT = "access-key-remediation"
 SDK_PINS = Path(__file__).with_name("lambda-sdk.txt")
+LOCK = Path(__file__).with_name("lambda-requirements.txt")
+HASH_MISMATCH = "DO NOT MATCH THE HASHES"
+"""pip's words when a downloaded file's SHA-256 is not one the lock names."""
 EXTRAS = ("tracing",)
 """Packaged whatever the stack's Tracing parameter says: it can be switched on without akr (a plain stack
 update), and the remediator imports aws-xray-sdk only when tracing is on, so that it costs only bytes."""
@@ -112,6 +121,42 @@ def runtime_requirements() -> list[str]:
     return sorted(f"{name}=={version}" for name, version in pinned.items())
 
 
+def locked(lock: Path = LOCK) -> dict[str, str]:
+    """Distribution name -> version of the lock's entries; each must be pinned with == and hashed."""
+    try:
+        text = lock.read_text()
+    except OSError as exc:
+        raise PackagingError(f"cannot read {lock.name}: {exc}; run make lock") from exc
+    pins: dict[str, str] = {}
+    for entry in text.replace("\\\n", " ").splitlines():
+        words = entry.split("#", 1)[0].split()
+        if not words:
+            continue
+        requirement = Requirement(words[0])
+        specifiers = list(requirement.specifier)
+        if (
+            len(specifiers) != 1
+            or specifiers[0].operator != "=="
+            or not any(w.startswith("--hash=sha256:") for w in words[1:])
+        ):
+            raise PackagingError(f"{lock.name}: {words[0]!r} is not pinned with == and hashed; run make lock")
+        pins[canonicalize_name(requirement.name)] = specifiers[0].version
+    return pins
+
+
+def check_lock(requirements: Iterable[str], lock: Path = LOCK) -> None:
+    """The lock must name exactly the requirements (what is installed here and lambda-sdk.txt)."""
+    wanted: dict[str, str] = {canonicalize_name(r.split("==")[0]): r.split("==")[1] for r in requirements}
+    have = locked(lock)
+    if wanted != have:
+        differences = sorted(
+            f"{name} {have.get(name, '(not locked)')} locked, {wanted.get(name, '(not needed)')} wanted"
+            for name in set(wanted) | set(have)
+            if wanted.get(name) != have.get(name)
+        )
+        raise PackagingError(f"{lock.name} is out of date ({'; '.join(differences)}): run make lock")
+
+
 def _applies(requirement: Requirement, wanted_by: str) -> bool:
     """A requirement without a marker, or whose marker holds for the Lambda: no extra, except the
     project's own EXTRAS."""
@@ -129,13 +174,15 @@ def build_lambda_zip(
     from there instead of running pip again: the build is reproducible, so it is the same zip."""
     source = Path(__file__).resolve().parents[2]
     requirements = runtime_requirements()
-    cached = cache / f"{_inputs_digest(source, requirements, target)}.zip" if cache else None
+    check_lock(requirements, LOCK)
+    inputs = [*requirements, LOCK.read_text()]
+    cached = cache / f"{_inputs_digest(source, inputs, target)}.zip" if cache else None
     destination.mkdir(parents=True, exist_ok=True)
     if cached is not None and cached.is_file():
         return _placed(cached, destination)
     with tempfile.TemporaryDirectory(prefix="akr-lambda-") as work:
         root = Path(work) / "package"
-        _pip_install(root, requirements, target)
+        install_locked(root, LOCK, target)
         for package in PACKAGES:
             shutil.copytree(
                 source / package, root / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
@@ -161,8 +208,8 @@ def _placed(built: Path, destination: Path) -> Artifact:
 def _inputs_digest(
     source: Path, requirements: Iterable[str], target: Target | None, builder: Path = Path(__file__)
 ) -> str:
-    """What the package is made of: the pinned requirements, the platform, the packaged code, and this
-    module (how it is made)."""
+    """What the package is made of: the pinned requirements and their lock, the platform, the packaged
+    code, and this module (how it is made)."""
     digest = hashlib.sha256()
     digest.update("\n".join(requirements).encode())
     digest.update(repr(target).encode())
@@ -178,16 +225,25 @@ def _inputs_digest(
     return digest.hexdigest()
 
 
-def _pip_install(root: Path, requirements: Iterable[str], target: Target | None) -> None:
+def install_locked(root: Path, lock: Path, target: Target | None, index: Iterable[str] = ()) -> None:
+    """pip install the lock's entries into `root`, each file checked against the lock's hashes. `index`:
+    pip's options naming where to look (e.g. --no-index --find-links DIR); the configured index otherwise."""
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--no-deps"]
-    command += ["--disable-pip-version-check", "--target", str(root)]
+    command += ["--disable-pip-version-check", "--require-hashes", "--target", str(root), *index]
     if target is not None:
         command += ["--platform", target.platform, "--python-version", target.python_version]
         command += ["--implementation", "cp", "--only-binary=:all:"]
-    command += list(requirements)
+    command += ["-r", str(lock)]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
-    if completed.returncode != 0:
-        raise PackagingError(f"pip could not install the Lambda's dependencies:\n{completed.stderr.strip()}")
+    if completed.returncode == 0:
+        return
+    if HASH_MISMATCH in completed.stderr:
+        raise PackagingError(
+            f"a file the index served does not have a SHA-256 that {lock.name} names: it is not the file "
+            f"that was locked, and nothing was packaged (if the lock is wrong, run make lock):\n"
+            f"{completed.stderr.strip()}"
+        )
+    raise PackagingError(f"pip could not install the Lambda's dependencies:\n{completed.stderr.strip()}")
 
 
 def _write_zip(path: Path, root: Path) -> None:

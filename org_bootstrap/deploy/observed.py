@@ -44,6 +44,16 @@ class InstanceState(_Frozen):
     """Status: CURRENT, or OUTDATED / INOPERABLE for an instance the StackSet's last update did not reach."""
 
 
+class BucketState(_Frozen):
+    """The code bucket's protections as S3 reports them (all off for a bucket akr has not read)."""
+
+    versioned: bool = False
+    public_access_blocked: bool = False
+    """All four public access block settings on."""
+    policy: str = ""
+    """The bucket policy's JSON; "" when it has none."""
+
+
 class StackSetState(_Frozen):
     name: str
     template: str
@@ -66,6 +76,12 @@ class Observed(_Frozen):
     partition: str = "aws"
     """The caller's partition, from its ARN: every ARN the plan builds is in it."""
     bucket_exists: bool = False
+    bucket: BucketState = BucketState()
+    code_writer: str = ""
+    """The principal ARN the deploy writes the code bucket's objects as (a role session's role)."""
+    code_writer_exact: bool = True
+    """False when the writer is a role whose path could not be read (iam:GetRole denied): its ARN is then
+    without the path, and only an explicit --code-writer-arn can name it in the bucket policy."""
     code_uploaded: bool = False
     code_version: str = ""
     """The uploaded package's S3 version id ("" when not uploaded, or the bucket is not versioned)."""

@@ -10,12 +10,14 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from org_bootstrap.aws import Aws, CliError, describe
+from org_bootstrap.deploy.code_bucket import code_writer, read_bucket
 from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.exemption_links import unlinked_exemptions
 from org_bootstrap.deploy.footprint import Footprint
 from org_bootstrap.deploy.observed import (
     STACKSETS_PRINCIPAL,
     Account,
+    BucketState,
     InstanceState,
     Observed,
     StackSetState,
@@ -137,6 +139,7 @@ def observe(aws: Aws, deployment: Deployment, *, code_key: str) -> Observed:
     s3 = aws.s3(security, region)
     owner = deployment.security_account_id
     bucket = bucket_exists(s3, deployment.code_bucket, owner)
+    writer, exact = code_writer(aws, deployment, view.caller, security)
     version = _object_version(s3, deployment.code_bucket, code_key, owner) if bucket else None
     call_as = "SELF" if observed.is_management else "DELEGATED_ADMIN"
     central = read_stack(aws.cloudformation(security, region), deployment.central_stack_name)
@@ -144,6 +147,9 @@ def observe(aws: Aws, deployment: Deployment, *, code_key: str) -> Observed:
     return observed.model_copy(
         update={
             "bucket_exists": bucket,
+            "bucket": read_bucket(s3, deployment.code_bucket, owner) if bucket else BucketState(),
+            "code_writer": writer,
+            "code_writer_exact": exact,
             "code_uploaded": version is not None,
             "code_version": version or "",
             "central_stack": central,

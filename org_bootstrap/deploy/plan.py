@@ -10,17 +10,34 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from org_bootstrap.deploy.bucket_policy import (
+    BucketPolicyError,
+    bucket_repairs,
+    deployed_writers,
+    desired_policy,
+    policy_changes,
+    same_principal,
+)
 from org_bootstrap.deploy.concurrency import reserved_by
 from org_bootstrap.deploy.deployment import (
     SETTINGS_DIGEST,
     Deployment,
     DeploymentPolicy,
+    ManagementAccount,
     PolicyError,
     central_parameters,
     member_parameters,
     resolve_policy,
     settings_digest,
     template_parameters,
+)
+from org_bootstrap.deploy.management import (
+    ManagementChoice,
+    ManagementError,
+    check_protected,
+    management_choice,
+    management_parameters,
+    widens,
 )
 from org_bootstrap.deploy.observed import ACTIVE, Observed, StackSetState, StackState
 from org_bootstrap.deploy.regions import home_region_problem
@@ -45,6 +62,8 @@ class Change(StrEnum):
     UPDATE = "update"
     RECREATE = "recreate"
     """A stack that failed its first creation: delete it, then create it again."""
+    DELETE = "delete"
+    """The management account's stack under --management-account off."""
 
 
 class ParameterChange(BaseModel):
@@ -88,6 +107,14 @@ class Plan(BaseModel):
     member_parameters: dict[str, str]
     enable_trusted_access: bool
     create_bucket: bool
+    bucket_repairs: tuple[str, ...] = ()
+    """What the existing code bucket lacks, in words (bucket_policy.bucket_repairs)."""
+    code_writers: tuple[str, ...] = ()
+    """The principals the code bucket's policy lets write objects."""
+    bucket_policy: str = ""
+    """The bucket policy akr puts in place (JSON), when bucket_policy_changes says it changes."""
+    bucket_policy_changes: tuple[str, ...] = ()
+    """What that changes in the deployed policy, in words; () when it stays as it is."""
     upload_code: bool
     central: Change
     stackset: Change
@@ -99,6 +126,11 @@ class Plan(BaseModel):
     """Accounts whose stack instance failed or is outdated: the StackSet update deploys them again."""
     management: Change | None
     """None when the command does not run in the management account and cannot reach it."""
+    management_choice: ManagementChoice
+    management_parameters: dict[str, str] = {}
+    """The management account's stack (the member template): the member parameters in its mode."""
+    management_first: bool = False
+    """The management account's stack gains a key action: it is updated before the central stack."""
     central_diff: StackDiff = StackDiff()
     stackset_diff: StackDiff = StackDiff()
     management_diff: StackDiff = StackDiff()
@@ -117,6 +149,7 @@ class Plan(BaseModel):
     def changes_nothing(self) -> bool:
         return (
             not (self.enable_trusted_access or self.create_bucket or self.upload_code)
+            and not (self.bucket_repairs or self.bucket_policy_changes)
             and self.central is Change.NONE
             and self.stackset is Change.NONE
             and not self.missing_instances
@@ -161,8 +194,20 @@ def plan_deploy(
         )
     targets = deployment.targets or (observed.root_id,)
     bus_arn = bus_arn_of(deployment, observed.partition)
+    deployed_policy = observed.bucket.policy if observed.bucket_exists else ""
+    try:
+        writers = code_writers(deployment, observed)
+        bucket_policy = desired_policy(deployed_policy, deployment.code_bucket, observed.partition, writers)
+        policy_change = policy_changes(deployed_policy, deployment.code_bucket, observed.partition, writers)
+    except BucketPolicyError as exc:
+        raise PlanError(f"{exc}: correct it or delete it, then run akr deploy again") from exc
     policy = _policy(deployment, observed)
     organization_id = observed.organization_id
+    choice = management_choice(deployment, observed)
+    try:
+        check_protected(choice, deployment, policy)
+    except ManagementError as exc:
+        raise PlanError(str(exc)) from exc
     central = central_parameters(
         deployment,
         policy,
@@ -172,17 +217,19 @@ def plan_deploy(
         code_version=observed.code_version if observed.code_uploaded else "",
         partition=observed.partition,
         verify_exemptions=verifies_exemptions(observed),
+        management_account=observed.management_account,
+        management_mode=choice.mode,
     )
     central[SETTINGS_DIGEST] = _settings_digest(observed.central_stack, central_template, central)
     member = member_parameters(deployment, policy, organization_id=organization_id, bus_arn=bus_arn)
+    management = management_parameters(choice, member)
     instances = observed.stackset.instances if observed.stackset else ()
     covered = {i.account_id for i in instances}
     retried = tuple(sorted({i.account_id for i in instances if i.status in RETRIED_INSTANCE_STATES}))
     central_change = _stack_change(observed.central_stack, central_template, central)
     stackset_change = _stackset_change(observed.stackset, member_template, member, retried)
-    management_change = (
-        _stack_change(observed.management_stack, member_template, member) if observed.is_management else None
-    )
+    management_change = _management_change(observed, choice, member_template, management)
+    deployed_management = observed.management_stack
     deployed = observed.central_stack
     holds = 0 if deployed is None or deployed.failed_terminally else reserved_by(deployed.parameters)
     kept = deployed.parameters if deployed else {}
@@ -198,6 +245,10 @@ def plan_deploy(
         member_parameters=member,
         enable_trusted_access=not observed.trusted_access,
         create_bucket=not observed.bucket_exists,
+        bucket_repairs=bucket_repairs(observed.bucket) if observed.bucket_exists else (),
+        code_writers=writers,
+        bucket_policy=bucket_policy,
+        bucket_policy_changes=tuple(policy_change),
         upload_code=not observed.code_uploaded,
         central=central_change,
         stackset=stackset_change,
@@ -207,9 +258,15 @@ def plan_deploy(
         skipped_accounts=tuple(a for a in observed.target_accounts if not _active(observed, a)),
         retried_instances=retried,
         management=management_change,
+        management_choice=choice,
+        management_parameters=management,
+        # In enforce before and after, the management account's stack follows the members' order.
+        management_first=management_change is Change.UPDATE
+        and choice.deployed is not ManagementAccount.ENFORCE
+        and widens(deployed_management.parameters if deployed_management else None, management),
         central_diff=_diff(central_change, observed.central_stack, central_template, central),
         stackset_diff=_diff(stackset_change, observed.stackset, member_template, member),
-        management_diff=_diff(management_change, observed.management_stack, member_template, member),
+        management_diff=_diff(management_change, observed.management_stack, member_template, management),
         rights=rights_change(members.parameters if members else None, policy.mode),
         reserving=reserved_by({**kept, **central}) - holds,
     )
@@ -225,6 +282,28 @@ def _settings_digest(deployed: StackState | None, template: str, parameters: dic
     declared = template_parameters(template)
     kept = {n: v for n, v in (deployed.parameters if deployed else {}).items() if n in declared}
     return settings_digest(template, {**kept, **parameters})
+
+
+def code_writers(deployment: Deployment, observed: Observed) -> tuple[str, ...]:
+    """--code-writer-arn, else the writers the deployed bucket policy names, else the deploy's own principal;
+    refused unless the deploy's own principal is among them (the policy would deny it its own upload)."""
+    writer, exact = observed.code_writer, observed.code_writer_exact
+    given = tuple(sorted(set(deployment.code_writer_arns)))
+    deployed = deployed_writers(observed.bucket.policy) if observed.bucket_exists else ()
+    writers = given or deployed or ((writer,) if exact else ())
+    if not writers:
+        raise PlanError(
+            f"cannot read the path of role {writer} (iam:GetRole was denied), and the code bucket's policy "
+            "must name it exactly: give its full ARN with --code-writer-arn"
+        )
+    if not any(same_principal(listed, writer, exact=exact) for listed in writers):
+        source = "--code-writer-arn" if given else "the code bucket's policy"
+        raise PlanError(
+            f"akr deploy writes the code bucket's objects as {writer}, which {source} does not list "
+            f"({', '.join(writers)}): the bucket policy would deny the deploy its own upload; give "
+            f"--code-writer-arn for every principal that may write the code, {writer} among them"
+        )
+    return writers
 
 
 def verifies_exemptions(observed: Observed) -> bool:
@@ -291,6 +370,17 @@ def _stack_change(stack: StackState | None, template: str, parameters: dict[str,
     if stack.template.strip() != template.strip() or _differs(stack.parameters, parameters):
         return Change.UPDATE
     return Change.NONE
+
+
+def _management_change(
+    observed: Observed, choice: ManagementChoice, template: str, parameters: dict[str, str]
+) -> Change | None:
+    """None when the command cannot reach the management account (a delegated administrator)."""
+    if not observed.is_management:
+        return None
+    if choice.mode is ManagementAccount.OFF:
+        return Change.NONE if observed.management_stack is None else Change.DELETE
+    return _stack_change(observed.management_stack, template, parameters)
 
 
 def _stackset_change(

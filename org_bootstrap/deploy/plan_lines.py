@@ -3,7 +3,14 @@ for a deployment made by an earlier akr, and the lines that need the operator's 
 
 from __future__ import annotations
 
-from org_bootstrap.deploy.deployment import FORWARDER_ROLE_NAME, SETTINGS_DIGEST, Deployment
+from org_bootstrap.deploy.bucket_policy import deployed_writers
+from org_bootstrap.deploy.deployment import (
+    FORWARDER_ROLE_NAME,
+    SETTINGS_DIGEST,
+    Deployment,
+    ManagementAccount,
+)
+from org_bootstrap.deploy.management import describe_management
 from org_bootstrap.deploy.observed import Observed
 from org_bootstrap.deploy.plan import AUDIT_WRITERS, VERIFY, Change, ParameterChange, Plan, StackDiff
 from org_bootstrap.deploy.rights import BOTH_RIGHTS_MODE, Order, describe_rights
@@ -23,8 +30,17 @@ def describe(plan: Plan, deployment: Deployment, observed: Observed) -> list[str
     lines = []
     if plan.enable_trusted_access:
         lines.append("Would enable trusted access between CloudFormation StackSets and AWS Organizations")
+    bucket = f"s3://{deployment.code_bucket}"
     if plan.create_bucket:
-        lines.append(f"Would create bucket s3://{deployment.code_bucket} in the security account {security}")
+        lines.append(f"Would create bucket {bucket} in the security account {security}")
+    if plan.bucket_repairs:
+        lines.append(
+            f"Would repair the existing bucket {bucket} (owned by the security account): "
+            f"{', '.join(plan.bucket_repairs)}"
+        )
+    if plan.bucket_policy_changes:
+        verb = "set" if plan.create_bucket or not observed.bucket.policy else "update"
+        lines.append(f"Would {verb} the policy of bucket {bucket}: {'; '.join(plan.bucket_policy_changes)}")
     if plan.upload_code:
         lines.append(f"Would upload the remediator code to s3://{deployment.code_bucket}/{plan.code_key}")
     central = _stack_lines(
@@ -34,6 +50,11 @@ def describe(plan: Plan, deployment: Deployment, observed: Observed) -> list[str
         plan.central_diff,
     )
     members = _member_lines(plan, deployment, observed)
+    if plan.management_first:
+        # The management account's role gains a key action before the remediator may use it there.
+        management = _management_lines(plan, deployment, observed)
+        lines += management
+        members = [line for line in members if line not in management]
     if plan.order is Order.CENTRAL_FIRST:
         lines += central + members
     elif plan.order is Order.MEMBERS_FIRST:
@@ -41,12 +62,13 @@ def describe(plan: Plan, deployment: Deployment, observed: Observed) -> list[str
     else:
         lines.append(
             f"Would first update StackSet {deployment.stackset_name}"
-            + ("" if plan.management is None else f" and stack {deployment.management_stack_name}")
+            + (f" and stack {deployment.management_stack_name}" if _follows_members(plan) else "")
             + f" with Mode {BOTH_RIGHTS_MODE.value}, for the member role to hold both key actions meanwhile"
         )
         lines += central + members
     if plan.rights:
         lines.append(describe_rights(plan.rights))
+    lines += describe_management(plan.management_choice, observed.management_account, plan.policy)
     lines += upgrade_notes(plan, deployment, observed)
     if plan.central_parameters[VERIFY] == "false":
         unlinked = observed.unlinked_exemptions
@@ -82,11 +104,25 @@ def _member_lines(plan: Plan, deployment: Deployment, observed: Observed) -> lis
     if plan.skipped_accounts:
         states = ", ".join(f"{a} ({_state(observed, a)})" for a in plan.skipped_accounts)
         lines.append(f"Would skip {len(plan.skipped_accounts)} account(s) that are not ACTIVE: {states}")
+    return lines + _management_lines(plan, deployment, observed)
+
+
+def _follows_members(plan: Plan) -> bool:
+    """The management account's stack takes the interim step with the StackSet (enforce only)."""
+    enforced = plan.management_choice.mode is ManagementAccount.ENFORCE
+    return enforced and plan.management is Change.UPDATE and not plan.management_first
+
+
+def _management_lines(plan: Plan, deployment: Deployment, observed: Observed) -> list[str]:
+    lines: list[str] = []
+    mode = plan.management_choice.mode
     if plan.management is None:
-        lines.append(
-            f"Cannot reach the management account {observed.management_account} from here: deploy "
-            "stacksets/member.yaml there as a plain stack (StackSets never deploy to it)"
-        )
+        if mode is not ManagementAccount.OFF:
+            how = " with Mode report" if mode is ManagementAccount.REPORT else ""
+            lines.append(
+                f"Cannot reach the management account {observed.management_account} from here: deploy "
+                f"stacksets/member.yaml there as a plain stack{how} (StackSets never deploy to it)"
+            )
     else:
         lines += _stack_lines(
             plan.management,
@@ -99,10 +135,10 @@ def _member_lines(plan: Plan, deployment: Deployment, observed: Observed) -> lis
 
 def upgrade_notes(plan: Plan, deployment: Deployment, observed: Observed) -> list[str]:
     """What an update changes for a deployment made by an earlier akr, in words."""
+    notes = _bucket_notes(plan, observed)
     central = observed.central_stack
     if plan.central is not Change.UPDATE or central is None:
-        return []
-    notes = []
+        return notes
     if OLD_LOG_GROUP_NAME in central.template:
         # The groups were named after the stack alone; a retained one then blocked any later create.
         stack = deployment.central_stack_name
@@ -132,6 +168,18 @@ def upgrade_notes(plan: Plan, deployment: Deployment, observed: Observed) -> lis
             "security account can no longer write audit records); the state table gets deletion protection"
         )
     return notes
+
+
+def _bucket_notes(plan: Plan, observed: Observed) -> list[str]:
+    """A deployment whose code bucket has no akr policy yet gets one."""
+    deployed = observed.central_stack is not None and observed.bucket_exists
+    if not deployed or deployed_writers(observed.bucket.policy):
+        return []
+    return [
+        "The code bucket gets a bucket policy: requests without TLS are refused, and only "
+        f"{', '.join(plan.code_writers)} may write or delete its objects (the package and the central "
+        "template); akr deploy run as another principal must be named with --code-writer-arn"
+    ]
 
 
 def warnings(plan: Plan) -> list[str]:

@@ -97,4 +97,5 @@ def dry_run_remediator(
         notifier=None,
         home_region=settings.home_region,
         owner_tag_key=settings.owner_tag_key,
+        report_only_accounts=settings.report_only_accounts,
     )

@@ -174,7 +174,7 @@ def prepare_local(
         region=settings.home_region or deployment.home_region,
         security_account=deployment.security_account_id,
         account_role=account_role,
-        accounts=tuple(a for a in active if a != view.caller),
+        accounts=tuple(a for a in active if a != view.caller and a not in settings.unswept_accounts),
         skipped=((view.caller, SELF_SKIPPED),) if view.caller in active else (),
         dry_run=dry_run,
     )

@@ -49,7 +49,8 @@ EXPECTED = {
     ("idle-60-days", 70): ("none", "Active"),  # due in 20 days: not yet warned
     ("breakglass", 300): ("exempt", "Active"),
 }
-MANAGEMENT = {("mgmt-admin", 150): ("delete", "deleted")}
+# The management account is in report (--management-account, a first deploy's default): reported, kept.
+MANAGEMENT = {("mgmt-admin", 150): ("report", "Active")}
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def test_iam_holds_exactly_the_keys_the_policy_keeps(ran: Ran) -> None:
     kept = {case: status for case, (_, status) in EXPECTED.items() if status != "deleted"}
     for member in org.members:
         assert ran.iam[member] == kept, member
-    assert ran.iam[org.management] == {}
+    assert ran.iam[org.management] == {("mgmt-admin", 150): "Active"}
     assert ran.iam[org.security] == {}
 
 
@@ -230,9 +231,9 @@ def test_every_audit_record_is_archived_as_stored(ran: Ran) -> None:
 def test_json_summary_counts_decisions_and_errors(summary: dict[str, Any]) -> None:
     assert summary["errors"] == 0
     assert summary["keys"] == len(EXPECTED) + 3 + 1  # the cases, three svc users, the management user
-    fixed = {"warn": 1, "exempt": 1}  # ci-89-days, breakglass; the svc users are random
+    fixed = {"warn": 1, "exempt": 1, "report": 1}  # ci-89-days, breakglass, mgmt-admin; svc users random
     assert {k: summary["counts"].get(k, 0) for k in fixed} == fixed
-    assert 4 + 1 <= summary["counts"]["delete"] <= 4 + 1 + 3  # the member's cases, mgmt-admin, svc
+    assert 4 <= summary["counts"]["delete"] <= 4 + 3  # the member's cases, svc
     assert summary["final_status"]["deleted"] == summary["counts"]["delete"]
     assert summary["invocations"]["remediator.sweep_handler"] == 1
     assert summary["invocations"]["remediator.worker_handler"] >= 1

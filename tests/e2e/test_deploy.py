@@ -118,3 +118,57 @@ def test_both_cis_and_explicit_limits_are_refused(organization: ServerOrganizati
     assert json.loads(result.stdout)["error"] == (
         "give either --cis or --max-key-age-days/--max-unused-days, not both"
     )
+
+
+def test_a_first_deploy_gives_the_management_account_a_read_only_member_role(
+    organization: ServerOrganization, first_deploy: dict[str, Any]
+) -> None:
+    management = organization.management
+    assert first_deploy["plan"][-1] == (
+        f"The management account {management}: report (a read-only member role; its keys are reported, never "
+        "changed): the default of a first deploy; --management-account off|report|enforce chooses (SCPs do "
+        "not apply there)"
+    )
+    member = organization.client("cloudformation").describe_stacks(StackName="access-key-remediation-member")
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in member["Stacks"][0]["Parameters"]}
+    assert parameters["Mode"] == "report"
+    central = organization.client("cloudformation", organization.security).describe_stacks(
+        StackName="access-key-remediation"
+    )
+    values = {p["ParameterKey"]: p["ParameterValue"] for p in central["Stacks"][0]["Parameters"]}
+    assert (values["ManagementAccountId"], values["ManagementAccountMode"]) == (management, "report")
+    assert values["Mode"] == "delete"  # every other account keeps the deployed mode
+
+
+def test_enforce_without_a_protected_path_is_refused_before_any_change(
+    organization: ServerOrganization, first_deploy: dict[str, Any]
+) -> None:
+    result = deploy(organization, "--management-account", "enforce", "--yes", "--output", "json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["error"] == (
+        "--management-account enforce needs a protected path (--protected-user-path, e.g. /break-glass/): "
+        "SCPs do not apply to the management account, and the remediator must never reach the users that "
+        "administer the organization; give one, or use --management-account report (the default)"
+    )
+
+
+def test_switching_the_management_account_off_deletes_its_stack_after_the_central_update(
+    organization: ServerOrganization, first_deploy: dict[str, Any]
+) -> None:
+    # Last in this module: it changes the deployment the tests above read.
+    result = deploy(organization, "--management-account", "off", "--yes", "--output", "json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    management = organization.management
+    assert payload["plan"] == [
+        f"Would update stack access-key-remediation in the security account {organization.security}: "
+        "ManagementAccountMode report -> off",
+        f"Would delete stack access-key-remediation-member in the management account {management}",
+        f"The management account {management} changes from report to off (no member stack there, never "
+        "swept)",
+    ]
+    assert management not in payload["result"]["accounts_covered"]
+    stacks = organization.client("cloudformation").list_stacks()["StackSummaries"]
+    assert {s["StackStatus"] for s in stacks if s["StackName"] == "access-key-remediation-member"} == {
+        "DELETE_COMPLETE"
+    }

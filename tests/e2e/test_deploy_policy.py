@@ -178,11 +178,10 @@ def test_explicit_mode_delete_shows_the_change_and_the_destructive_line(
     assert DESTRUCTIVE in declined.stdout
     assert declined.stdout.rstrip().endswith("Aborted: nothing was changed.")
     # The member role gains iam:DeleteAccessKey: the member stacks are updated before the central stack.
+    # The management account's stays read-only (report, a first deploy's default).
     assert done.payload["plan"] == [
         "Would update StackSet access-key-remediation-member (service-managed, automatic deployment) for "
         f"{organization.workloads_ou} in {REGION}: Mode report -> delete",
-        f"Would update stack access-key-remediation-member in the management account "
-        f"{organization.management}: Mode report -> delete",
         f"Would update stack {CENTRAL_STACK} in the security account {organization.security}: "
         "Mode report -> delete",
         "The member role in every account holds no key action; mode delete needs iam:DeleteAccessKey: "

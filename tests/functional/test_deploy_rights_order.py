@@ -17,6 +17,7 @@ from org_bootstrap.deploy.code_check import lambda_sha256
 from org_bootstrap.deploy.deployment import (
     SETTINGS_DIGEST,
     Deployment,
+    ManagementAccount,
     central_parameters,
     member_parameters,
     resolve_policy,
@@ -28,6 +29,7 @@ from org_bootstrap.deploy.plan_lines import describe
 from org_bootstrap.deploy.preflight import Preflight
 from org_bootstrap.deploy.rights import Order, rights_change
 from remediator.policy import Mode
+from tests.fixtures import secured_bucket
 
 MANAGEMENT, SECURITY, MEMBER = "111111111111", "222222222222", "333333333333"
 REGION = "eu-west-1"
@@ -40,7 +42,13 @@ MEMBER_TEMPLATE = "Parameters:\n  Mode:\n    Type: String\n"
 
 def deployed(mode: Mode | None) -> Observed:
     """An organization deployed in `mode`; None: member stacks of a template without the Mode parameter."""
-    desired = Deployment(security_account_id=SECURITY, home_region=REGION, mode=mode or Mode.DELETE)
+    # The management account in enforce (it follows the members), which needs a protected path.
+    desired = Deployment(
+        security_account_id=SECURITY,
+        home_region=REGION,
+        mode=mode or Mode.DELETE,
+        protected_user_path="/break-glass/",
+    )
     policy = resolve_policy(desired, central=None, member=None)
     member = member_parameters(desired, policy, organization_id="o-abcdefghij", bus_arn=BUS_ARN)
     if mode is None:
@@ -53,6 +61,8 @@ def deployed(mode: Mode | None) -> Observed:
         code_sha256=CODE_SHA256,
         partition="aws",
         verify_exemptions=True,
+        management_account=MANAGEMENT,
+        management_mode=ManagementAccount.ENFORCE,
     )
     central[SETTINGS_DIGEST] = ""  # SnapStart off
     return Observed(
@@ -64,7 +74,7 @@ def deployed(mode: Mode | None) -> Observed:
         trusted_access=True,
         accounts=tuple(Account(id=a, name=a, status="ACTIVE") for a in (MANAGEMENT, SECURITY, MEMBER)),
         target_accounts=(SECURITY, MEMBER),
-        bucket_exists=True,
+        **secured_bucket(SECURITY, REGION),
         code_uploaded=True,
         central_stack=StackState(
             name="access-key-remediation", status="UPDATE_COMPLETE", parameters=central, template=CENTRAL

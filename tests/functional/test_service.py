@@ -57,7 +57,9 @@ class World:
         mode: Mode = Mode.DELETE,
         exemptions: list[Exemption] | None = None,
         policy: Policy | None = None,
+        report_only: frozenset[str] = frozenset(),
     ) -> None:
+        self.report_only = report_only
         self.member = FakeMember(ACCOUNT)
         self.access = FakeAccess({ACCOUNT: self.member})
         self.audit = MemoryAuditLog(journal=self.member.calls)
@@ -83,6 +85,7 @@ class World:
             notifier=self.notifier,
             on_result=self.results.append,
             deadline=deadline,
+            report_only_accounts=self.report_only,
         )
 
     def event(self, facts: UserFacts) -> ComplianceChangeEvent:

@@ -73,6 +73,7 @@ def test_the_security_accounts_own_bucket_is_found_by_its_owner(
 def test_destroy_names_the_owner_on_every_call(s3: tuple[S3Client, Stubber]) -> None:
     client, stub = s3
     owned = {"Bucket": BUCKET, "ExpectedBucketOwner": SECURITY}
+    stub.add_response("delete_bucket_policy", {}, owned)
     stub.add_response(
         "list_object_versions",
         {"Versions": [{"Key": "remediator/a.zip", "VersionId": "v1"}]},

@@ -3,6 +3,7 @@ alone, with nothing else on the path, the handler imports and builds its runtime
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from org_bootstrap.deploy.lambda_zip import (
     PackagingError,
     Target,
     build_lambda_zip,
+    check_lock,
     runtime_requirements,
     sdk_pins,
 )
@@ -120,17 +122,94 @@ def test_a_cached_package_is_the_same_zip_and_changed_inputs_build_anew(
     def no_pip(*_: object) -> None:
         raise AssertionError("pip ran")
 
-    monkeypatch.setattr(lambda_zip, "_pip_install", no_pip)
+    monkeypatch.setattr(lambda_zip, "install_locked", no_pip)
     copied = build_lambda_zip(tmp_path / "b", Target.local(), cache=cache)
     assert (copied.sha256, copied.path.read_bytes()) == (built.sha256, built.path.read_bytes())
     assert copied.path.parent == tmp_path / "b"
-    # Another platform, or other pins, are other inputs: built, not taken from the cache.
+    # Another platform, other pins, or another lock are other inputs: built, not taken from the cache.
     with pytest.raises(AssertionError, match="pip ran"):
         build_lambda_zip(tmp_path / "c", Target(), cache=cache)
-    monkeypatch.setattr(lambda_zip, "runtime_requirements", lambda: ["boto3==1.0.0"])
+    relocked = tmp_path / "lambda-requirements.txt"
+    relocked.write_text(lambda_zip.LOCK.read_text() + "# locked again\n")
+    monkeypatch.setattr(lambda_zip, "LOCK", relocked)
     with pytest.raises(AssertionError, match="pip ran"):
         build_lambda_zip(tmp_path / "d", Target.local(), cache=cache)
+    monkeypatch.setattr(lambda_zip, "runtime_requirements", lambda: ["boto3==1.0.0"])
+    monkeypatch.setattr(lambda_zip, "check_lock", lambda *_: None)
+    with pytest.raises(AssertionError, match="pip ran"):
+        build_lambda_zip(tmp_path / "e", Target.local(), cache=cache)
     assert [p.suffix for p in cache.iterdir()] == [".zip"]
+
+
+def probe_wheel(directory: Path) -> str:
+    """A wheel of a one-file distribution in `directory` (a local index: no network); its SHA-256."""
+    wheel = directory / "akrprobe-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("akrprobe/__init__.py", "VALUE = 1\n")
+        archive.writestr(
+            "akrprobe-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: akrprobe\nVersion: 1.0\n"
+        )
+        archive.writestr(
+            "akrprobe-1.0.dist-info/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
+        archive.writestr(
+            "akrprobe-1.0.dist-info/RECORD",
+            "akrprobe/__init__.py,,\nakrprobe-1.0.dist-info/METADATA,,\nakrprobe-1.0.dist-info/WHEEL,,\n"
+            "akrprobe-1.0.dist-info/RECORD,,\n",
+        )
+    return hashlib.sha256(wheel.read_bytes()).hexdigest()
+
+
+def test_a_file_whose_hash_the_lock_does_not_name_fails_the_build(tmp_path: Path) -> None:
+    # The index serves another file than the one locked (a wheel replaced after `make lock`).
+    index = tmp_path / "index"
+    index.mkdir()
+    served = probe_wheel(index)
+    lock = tmp_path / "lambda-requirements.txt"
+    lock.write_text(f"akrprobe==1.0 \\\n    --hash=sha256:{'0' * 64}\n")
+    local = ("--no-index", "--find-links", str(index))
+    with pytest.raises(PackagingError) as raised:
+        lambda_zip.install_locked(tmp_path / "package", lock, Target.local(), local)
+    message = str(raised.value)
+    assert message.startswith(
+        "a file the index served does not have a SHA-256 that lambda-requirements.txt names: it is not the "
+        "file that was locked, and nothing was packaged (if the lock is wrong, run make lock):\n"
+    )
+    assert served in message  # pip names the hash of what it got
+    assert not (tmp_path / "package" / "akrprobe").exists()
+    # The same file under its own hash installs: the refusal is the hash's, not the index's.
+    lock.write_text(f"akrprobe==1.0 \\\n    --hash=sha256:{served}\n")
+    lambda_zip.install_locked(tmp_path / "package", lock, Target.local(), local)
+    assert (tmp_path / "package" / "akrprobe" / "__init__.py").read_text() == "VALUE = 1\n"
+
+
+def test_the_lock_names_exactly_what_the_package_needs() -> None:
+    check_lock(runtime_requirements())  # the committed lock is current: `make lock` was run
+    assert set(lambda_zip.locked()) == {r.split("==")[0] for r in runtime_requirements()}
+
+
+def test_a_lock_that_differs_from_the_pins_says_make_lock(tmp_path: Path) -> None:
+    lock = tmp_path / "lambda-requirements.txt"
+    lock.write_text(f"boto3==1.0.0 --hash=sha256:{'a' * 64}\nsix==1.17.0 --hash=sha256:{'b' * 64}\n")
+    with pytest.raises(PackagingError) as raised:
+        check_lock(["boto3==1.41.5", "urllib3==2.8.0"], lock)
+    assert str(raised.value) == (
+        "lambda-requirements.txt is out of date (boto3 1.0.0 locked, 1.41.5 wanted; six 1.17.0 locked, "
+        "(not needed) wanted; urllib3 (not locked) locked, 2.8.0 wanted): run make lock"
+    )
+
+
+@pytest.mark.parametrize("entry", ["boto3==1.41.5", f"boto3>=1.41 --hash=sha256:{'a' * 64}"])
+def test_a_lock_entry_must_be_pinned_and_hashed(tmp_path: Path, entry: str) -> None:
+    lock = tmp_path / "lambda-requirements.txt"
+    lock.write_text(entry + "\n")
+    with pytest.raises(PackagingError) as raised:
+        lambda_zip.locked(lock)
+    assert str(raised.value) == (
+        f"lambda-requirements.txt: {entry.split(maxsplit=1)[0]!r} is not pinned with == and hashed; "
+        "run make lock"
+    )
 
 
 def test_the_cache_key_follows_the_packaged_code(tmp_path: Path) -> None:

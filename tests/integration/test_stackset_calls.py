@@ -28,6 +28,7 @@ from org_bootstrap.deploy.preflight import Preflight
 from org_bootstrap.deploy.stacks import apply_stack, apply_stackset, failure_reasons
 from org_bootstrap.deploy.template_store import template_key
 from remediator.policy import Mode
+from tests.fixtures import secured_bucket
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel
@@ -663,6 +664,7 @@ def observed(caller: str = MANAGEMENT, **changes: Any) -> Observed:
             "trusted_access": True,
             "accounts": [Account(id=a, name=a, status="ACTIVE") for a in (MANAGEMENT, SECURITY, *MEMBERS)],
             "target_accounts": (SECURITY, *MEMBERS),
+            "code_writer": f"arn:aws:iam::{SECURITY}:role/OrganizationAccountAccessRole",
             **changes,
         }
     )
@@ -691,11 +693,11 @@ def up_to_date(prepared_plan: Plan, **changes: Any) -> Observed:
     member = StackState(
         name=MANAGEMENT_STACK,
         status="CREATE_COMPLETE",
-        parameters=prepared_plan.member_parameters,
+        parameters=prepared_plan.management_parameters,
         template=MEMBER_BODY,
     )
     return observed(
-        bucket_exists=True,
+        **secured_bucket(SECURITY, REGION),
         code_uploaded=True,
         central_stack=StackState(
             name=CENTRAL_STACK,
@@ -848,6 +850,8 @@ def expect_fresh_deploy(clients: Clients, ready: Prepared, call_as: str, *, seen
         },
     )
     s3.add_response("put_bucket_versioning", {}, {**owned, "VersioningConfiguration": {"Status": "Enabled"}})
+    # The policy before the first upload: the deploy's own writer is in it (the plan checked).
+    s3.add_response("put_bucket_policy", {}, {**owned, "Policy": plan.bucket_policy})
     s3.add_response(
         "put_object",
         {"VersionId": UPLOADED_VERSION},
@@ -913,7 +917,7 @@ def test_fresh_deploy_from_the_management_account(tmp_path: Path, clients: Clien
             "TemplateBody": MEMBER_BODY,
             "Parameters": [
                 {"ParameterKey": k, "ParameterValue": v}
-                for k, v in sorted(ready.plan.member_parameters.items())
+                for k, v in sorted(ready.plan.management_parameters.items())
             ],
             "Capabilities": ["CAPABILITY_NAMED_IAM"],
             "Tags": [{"Key": "akr:managed-by", "Value": "akr"}],

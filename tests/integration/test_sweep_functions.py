@@ -63,6 +63,26 @@ def test_one_message_per_active_account(org: MotoOrganization, queue: str) -> No
     ]
 
 
+@pytest.mark.parametrize(("mode", "swept"), [("off", False), ("report", True), ("enforce", True)])
+def test_the_management_account_is_queued_unless_it_is_off(
+    org: MotoOrganization, queue: str, monkeypatch: pytest.MonkeyPatch, mode: str, swept: bool
+) -> None:
+    monkeypatch.setenv("AKR_MANAGEMENT_ACCOUNT_ID", org.management)
+    monkeypatch.setenv("AKR_MANAGEMENT_ACCOUNT_MODE", mode)
+    result = sweep_handler.lambda_handler({"id": "schedule-2"}, cast(LambdaContext, FakeLambdaContext()))
+    others = {org.security, *org.members}
+    assert result["accounts"] == len(others) + swept
+    sqs = org.session(org.management).client("sqs")
+    queued = set()
+    while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        queued |= {json.loads(m["Body"])["account_id"] for m in messages}
+        sqs.delete_message_batch(
+            QueueUrl=queue,
+            Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in messages],
+        )
+    assert queued == (others | {org.management} if swept else others)
+
+
 def test_a_warning_reaches_the_topic_with_what_the_owner_needs(org: MotoOrganization) -> None:
     session = org.session(org.security)
     topic = session.client("sns").create_topic(Name="akr-notices")["TopicArn"]

@@ -16,6 +16,7 @@ from org_bootstrap.deploy.deployment import (
     SETTINGS_DIGEST,
     Deployment,
     DeploymentPolicy,
+    ManagementAccount,
     central_parameters,
     member_parameters,
     resolve_policy,
@@ -28,6 +29,7 @@ from org_bootstrap.deploy.plan_lines import describe, warnings
 from org_bootstrap.deploy.regions import HOME_REGIONS, home_region_problem
 from org_bootstrap.deploy.status import expected_for
 from remediator.policy import Mode, Thresholds
+from tests.fixtures import secured_bucket
 from tests.stacksets.cfn import load
 
 MANAGEMENT = "111111111111"
@@ -55,10 +57,20 @@ MEMBER = (
 )
 BUS_ARN = f"arn:aws:events:{REGION}:{SECURITY}:event-bus/access-key-remediation"
 BUCKET = f"akr-code-{SECURITY}-{REGION}"
+WRITER = f"arn:aws:iam::{SECURITY}:role/OrganizationAccountAccessRole"
+NEW_BUCKET_POLICY = (
+    f"Would set the policy of bucket s3://{BUCKET}: requests without TLS denied; object writes denied to "
+    f"every principal but {WRITER}"
+)
 NOTHING_TO_CHANGE = "Nothing to change: the organization is up to date"
 CANNOT_REACH = (
     f"Cannot reach the management account {MANAGEMENT} from here: deploy stacksets/member.yaml there "
-    "as a plain stack (StackSets never deploy to it)"
+    "as a plain stack with Mode report (StackSets never deploy to it)"
+)
+FIRST_DEPLOY_MANAGEMENT = (
+    f"The management account {MANAGEMENT}: report (a read-only member role; its keys are reported, never "
+    "changed): the default of a first deploy; --management-account off|report|enforce chooses (SCPs do not "
+    "apply there)"
 )
 
 
@@ -87,15 +99,18 @@ def fresh(**changes: Any) -> Observed:
             "trusted_access": True,
             "accounts": accounts,
             "target_accounts": (SECURITY, *MEMBERS),
+            "code_writer": WRITER,
             **changes,
         }
     )
 
 
 def up_to_date(desired: Deployment | None = None, **changes: Any) -> Observed:
-    """What a successful deploy of `desired` (default: `deployment()`) leaves behind."""
+    """What a successful deploy of `desired` (default: `deployment()`) leaves behind: the management
+    account in report, a first deploy's default, unless `desired` says otherwise."""
     desired = desired or deployment()
     policy = resolve_policy(desired, central=None, member=None)
+    management = desired.management_account or ManagementAccount.REPORT
     central = central_parameters(
         desired,
         policy,
@@ -104,11 +119,14 @@ def up_to_date(desired: Deployment | None = None, **changes: Any) -> Observed:
         code_sha256=CODE_SHA256,
         partition="aws",
         verify_exemptions=True,
+        management_account=MANAGEMENT,
+        management_mode=management,
     )
     central[SETTINGS_DIGEST] = ""  # SnapStart off
     member = member_parameters(desired, policy, organization_id=ORGANIZATION, bus_arn=BUS_ARN)
+    on_management = member if management is ManagementAccount.ENFORCE else {**member, "Mode": "report"}
     observed = fresh(
-        bucket_exists=True,
+        **secured_bucket(SECURITY, REGION),
         code_uploaded=True,
         central_stack=StackState(
             name=desired.central_stack_name, status="CREATE_COMPLETE", parameters=central, template=CENTRAL
@@ -126,9 +144,11 @@ def up_to_date(desired: Deployment | None = None, **changes: Any) -> Observed:
         management_stack=StackState(
             name=desired.management_stack_name,
             status="UPDATE_COMPLETE",
-            parameters=member,
+            parameters=on_management,
             template=MEMBER,
-        ),
+        )
+        if management is not ManagementAccount.OFF
+        else None,
     )
     return observed.model_copy(update=changes)
 
@@ -166,7 +186,7 @@ def test_delegated_admin_calls_as_delegated_admin_and_cannot_reach_the_managemen
     result = plan(deployment(), observed)
     assert result.call_as == "DELEGATED_ADMIN"
     assert result.management is None
-    assert describe(result, deployment(), observed)[-1] == CANNOT_REACH
+    assert describe(result, deployment(), observed)[-2:] == [CANNOT_REACH, FIRST_DEPLOY_MANAGEMENT]
 
 
 def test_up_to_date_from_a_delegated_admin_still_reminds_of_the_management_account() -> None:
@@ -256,12 +276,14 @@ def test_fresh_organization_gets_every_create_line_in_order() -> None:
     assert describe(result, deployment(), observed) == [
         "Would enable trusted access between CloudFormation StackSets and AWS Organizations",
         f"Would create bucket s3://{BUCKET} in the security account {SECURITY}",
+        NEW_BUCKET_POLICY,
         f"Would upload the remediator code to s3://{BUCKET}/{CODE_KEY}",
         f"Would create stack access-key-remediation in the security account {SECURITY}",
         "Would create StackSet access-key-remediation-member (service-managed, automatic deployment) "
         f"for {ROOT} in {REGION}",
         f"Would deploy the member stack to 3 account(s): {SECURITY}, {MEMBERS[0]}, {MEMBERS[1]}",
         f"Would create stack access-key-remediation-member in the management account {MANAGEMENT}",
+        FIRST_DEPLOY_MANAGEMENT,
     ]
 
 
@@ -269,12 +291,14 @@ def test_fresh_organization_from_a_delegated_admin_ends_with_the_management_acco
     observed = fresh(caller_account=MEMBERS[0], delegated_admin=True)
     assert lines(deployment(), observed) == [
         f"Would create bucket s3://{BUCKET} in the security account {SECURITY}",
+        NEW_BUCKET_POLICY,
         f"Would upload the remediator code to s3://{BUCKET}/{CODE_KEY}",
         f"Would create stack access-key-remediation in the security account {SECURITY}",
         "Would create StackSet access-key-remediation-member (service-managed, automatic deployment) "
         f"for {ROOT} in {REGION}",
         f"Would deploy the member stack to 3 account(s): {SECURITY}, {MEMBERS[0]}, {MEMBERS[1]}",
         CANNOT_REACH,
+        FIRST_DEPLOY_MANAGEMENT,
     ]
 
 
@@ -372,7 +396,7 @@ Drift = Callable[[Observed], Observed]
         # The deployed policy is kept, not drift: the deploy asks for no mode, no limits, no grace days.
         # The central stack's mode is the one kept, and the member role follows it.
         pytest.param(
-            lambda o: _parameters(o, "central_stack", Mode="report"), N, U, U, (), id="central mode kept"
+            lambda o: _parameters(o, "central_stack", Mode="report"), N, U, N, (), id="central mode kept"
         ),
         pytest.param(
             lambda o: _parameters(o, "central_stack", MaxUnusedDays="45"),
@@ -521,7 +545,9 @@ def test_drift_table(
 @pytest.mark.parametrize(
     ("changes", "central", "stackset", "management"),
     [
-        pytest.param({"mode": "report"}, U, U, U, id="mode reaches the member role too"),
+        pytest.param(
+            {"mode": "report"}, U, U, N, id="mode reaches the member role, not the management's in report"
+        ),
         pytest.param({"cis": "1.4"}, U, U, U, id="cis 1.4 lowers the unused limit everywhere"),
         pytest.param({"cis": "1.2"}, N, N, N, id="cis 1.2 equals the defaults"),
         pytest.param({"max_key_age_days": 30}, U, U, U, id="rotation limit everywhere"),
@@ -549,6 +575,8 @@ def test_drift_lines_name_each_stack_and_where_it_is() -> None:
         f"for {ROOT} in {REGION}",
         f"Would update stack access-key-remediation-member in the management account {MANAGEMENT}: "
         "new template",
+        # A central stack that never came up holds no choice: a first deploy's default.
+        FIRST_DEPLOY_MANAGEMENT,
     ]
 
 
@@ -756,6 +784,8 @@ def test_default_parameters_in_full() -> None:
         "ReservedConcurrency": "",
         "AuditWriterRoleArns": f"arn:aws:iam::{SECURITY}:role/OrganizationAccountAccessRole",
         "VerifyExemptions": "true",
+        "ManagementAccountId": MANAGEMENT,
+        "ManagementAccountMode": "report",
     }
     assert result.member_parameters == {
         "SecurityAccountId": SECURITY,
@@ -968,7 +998,8 @@ def test_an_explicit_option_changes_only_what_it_names() -> None:
     observed = up_to_date(REPORT_ROLLOUT)
     result = plan(deployment(mode="staged"), observed)
     assert result.policy == plan(deployment(), observed).policy.model_copy(update={"mode": Mode.STAGED})
-    assert (result.central, result.stackset, result.management) == (U, U, U)
+    # The management account stays in report: its stack keeps mode report.
+    assert (result.central, result.stackset, result.management) == (U, U, N)
     assert [c.name for c in result.stackset_diff.parameters] == ["Mode"]
 
 
@@ -1075,7 +1106,7 @@ def test_update_lines_list_each_changed_parameter() -> None:
         "Would update StackSet access-key-remediation-member (service-managed, automatic deployment) "
         f"for {ROOT} in {REGION}: Mode report -> delete, MaxCredentialUsageAge 45 -> 60",
         f"Would update stack access-key-remediation-member in the management account {MANAGEMENT}: "
-        "Mode report -> delete, MaxCredentialUsageAge 45 -> 60",
+        "MaxCredentialUsageAge 45 -> 60",
         f"Would update stack access-key-remediation in the security account {SECURITY}: "
         "Mode report -> delete, MaxUnusedDays 45 -> 60, GraceDays 7 -> 3",
         "The member role in every account holds no key action; mode delete needs iam:DeleteAccessKey: "

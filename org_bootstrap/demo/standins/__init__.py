@@ -19,10 +19,13 @@ the real thing: the templates deployed by `akr deploy`, the rules and targets th
   differs from AWS in what the demo goes through: delivery to another account's bus and to Lambda,
   ListAccounts in a delegated administrator, and the SQS event source mappings.
 
-Two smaller gaps are worked around where they arise, in org_bootstrap/demo/organization.py: moto has no
+Four smaller gaps are worked around where they arise, in org_bootstrap/demo/organization.py: moto has no
 cloudformation:ActivateOrganizationsAccess (Organizations' EnableAWSServiceAccess stands in; deploy's own
-call is covered by a Stubber test), and its StackSets deploy to the management account too when the root
-is targeted (the demo targets every OU instead, as an organization may).
+call is covered by a Stubber test), its StackSets deploy to the management account too when the root
+is targeted (the demo targets every OU instead, as an organization may), and it denies every object request
+under a bucket policy statement with a condition (`moto_server` leaves the code bucket's conditional
+statements out of moto's checks, for the command-line tests too), and a stack update that keeps a parameter
+moto holds only as its default fails in moto (`moto_server` lets moto take the default).
 """
 
 from org_bootstrap.demo.standins.config import ConfigEvaluator, register_member_config
