@@ -176,7 +176,13 @@ def parse_object(body: bytes, where: str) -> list[ArchiveLine]:
 
 
 def read_archive(
-    client: S3Client, bucket: str, owner: str, window: Window, on_progress: Progress | None = None
+    client: S3Client,
+    bucket: str,
+    owner: str,
+    window: Window,
+    on_progress: Progress | None = None,
+    *,
+    concurrency: int = CONCURRENCY,
 ) -> list[ArchiveLine]:
     """Every line of the window's records, from every version of every object of the window's days."""
     doing = f"s3:ListObjectVersions on {bucket}"
@@ -191,7 +197,7 @@ def read_archive(
             return parse_object(body, version.name(bucket))
 
         lines: list[ArchiveLine] = []
-        with ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="akr-archive") as pool:
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="akr-archive") as pool:
             for done, found in enumerate(pool.map(read, versions), start=1):
                 lines.extend(line for line in found if window.holds(line.record_id))
                 if on_progress is not None:
