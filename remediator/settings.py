@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from remediator.breaker import Caps
 from remediator.errors import ConfigurationError
 from remediator.exemptions import DEFAULT_MAX_EXEMPTION_DAYS
 from remediator.policy import PRESETS, Mode, Policy, Thresholds
@@ -21,6 +22,12 @@ Preset = Literal["cis-1.2", "cis-1.4", "cis-3.0", "cis-5.0"]
 
 
 PREFIX = "AKR_"
+DEFAULT_MAX_ACTIONS_PER_ACCOUNT = 30
+DEFAULT_MAX_ACTIONS_PER_DAY = 300
+"""Sized for an organization of about 10,000 keys in 50 accounts (docs/reliability.md, "Circuit
+breaker"): at a 90-day limit about 110 keys a day come due, twice that in staged mode (a deactivation,
+then a deletion), with room for a busy account; a wrong threshold that would act on every key stops at a
+few hundred."""
 
 
 class Settings(BaseModel):
@@ -56,6 +63,11 @@ class Settings(BaseModel):
     """Honour an exemption only with its exempt-add audit record (remediator.exemption_records). Off in
     stacks that may hold exemptions made before the records were linked: akr deploy turns it on once
     none is left (akr exempt relink)."""
+    max_actions_per_account: int = Field(default=DEFAULT_MAX_ACTIONS_PER_ACCOUNT, ge=1, le=10_000)
+    """Mutations (deactivations, deletions) per member account per UTC day; past it the rest of the day
+    in that account is report (the circuit breaker, remediator.breaker). Sizing: docs/reliability.md."""
+    max_actions_per_day: int = Field(default=DEFAULT_MAX_ACTIONS_PER_DAY, ge=1, le=10_000)
+    """Mutations in the whole organization per UTC day; past it the rest of the day is report."""
     sweep_queue_url: str | None = None
     """The sweep function's queue (one message per account); only the sweep function needs it."""
     tracing: bool = False
@@ -89,6 +101,10 @@ class Settings(BaseModel):
             max_key_age_days=self.max_key_age_days or base.max_key_age_days,
             max_unused_days=self.max_unused_days or base.max_unused_days,
         )
+
+    @property
+    def caps(self) -> Caps:
+        return Caps(per_account=self.max_actions_per_account, per_day=self.max_actions_per_day)
 
     @property
     def policy(self) -> Policy:

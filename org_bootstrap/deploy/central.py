@@ -40,6 +40,8 @@ POLICY_PARAMETERS = {
     "OptOutTagKey": "opt_out_tag_key",
     "HomeRegion": "home_region",
     "MaxExemptionDays": "max_exemption_days",
+    "MaxActionsPerAccount": "max_actions_per_account",
+    "MaxActionsPerDay": "max_actions_per_day",
 }
 
 
