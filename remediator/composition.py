@@ -108,7 +108,11 @@ def build_remediator(
         claims=DynamoDBClaims(client=dynamodb, table_name=settings.state_table, clock=clock),
         lifecycle=DynamoDBLifecycle(client=dynamodb, table_name=settings.state_table),
         journal=DynamoDBJournal(
-            client=dynamodb, audit_table=settings.audit_table, state_table=settings.state_table, clock=clock
+            client=dynamodb,
+            audit_table=settings.audit_table,
+            state_table=settings.state_table,
+            clock=clock,
+            caps=settings.caps,
         ),
         clock=clock,
         notifier=notifier,

@@ -37,6 +37,9 @@ def count(result: RunResult) -> None:
     metrics.add_metric("KeysExempted", MetricUnit.Count, summary["exempted"])
     metrics.add_metric("RemediationFailures", MetricUnit.Count, summary["failed"])
     metrics.add_metric("ExemptionsRejected", MetricUnit.Count, result.exemptions_rejected)
+    # Keys held back as report by a cap of the day (alarmed) or by akr pause.
+    metrics.add_metric("CircuitBreakerTripped", MetricUnit.Count, result.breaker_tripped)
+    metrics.add_metric("KeysHeldByPause", MetricUnit.Count, result.paused)
 
 
 @functools.cache

@@ -4,11 +4,13 @@ key lifecycles)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from remediator.audit import AuditRecord, Context, Outcome
+from remediator.breaker import Hold, Scope
 from remediator.decision import Action
 from remediator.exemption_records import verify
 from remediator.exemptions import DEFAULT_MAX_EXEMPTION_DAYS, Exemption, RejectedExemption, screen
@@ -28,6 +30,17 @@ class RunResult:
     """Failures whose record could not be written (the audit store was down): logged and counted only."""
     exemptions_rejected: int = 0
     """Exemption items of the account that the run read and could not honour."""
+    held_back: Mapping[Scope, int] = field(default_factory=dict)
+    """Mutations decided but recorded as report: by the pause, or by a cap of the day (the breaker)."""
+
+    @property
+    def breaker_tripped(self) -> int:
+        """Keys held back by a cap (the circuit breaker), not by the pause."""
+        return sum(n for scope, n in self.held_back.items() if scope is not Scope.PAUSED)
+
+    @property
+    def paused(self) -> int:
+        return self.held_back.get(Scope.PAUSED, 0)
 
     def count(self, decision: Action | str, outcome: Outcome) -> int:
         return sum(1 for r in self.records if r.decision == decision and r.outcome == outcome)
@@ -70,6 +83,9 @@ class Run:
     access_key_id: str | None = None
     """The key the run is acting on, for the failure record."""
     unrecorded_failures: int = 0
+    hold: Hold | None = None
+    """Set once the journal held a mutation back: every later mutation of the run is report."""
+    held_back: Counter[Scope] = field(default_factory=Counter)
     audited: set[int] = field(default_factory=set)
     """The ids of the exceptions whose failure record is written already (never written twice)."""
     _written: int = 0
@@ -124,4 +140,5 @@ class Run:
             tuple(self.records),
             unrecorded_failures=self.unrecorded_failures,
             exemptions_rejected=len(self._rejected),
+            held_back=dict(self.held_back),
         )

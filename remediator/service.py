@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from remediator.audit import Context, Outcome, Phase, Trigger
+from remediator.breaker import HeldBackError, held
 from remediator.credential_report import CredentialReport, candidates, users_with_several_active_keys
 from remediator.deadline import Deadline
 from remediator.decision import Action, Decision, decide
@@ -363,8 +364,19 @@ class Remediator:
 
     def _carry_out(self, run: Run, member: MemberAccount, facts: UserFacts, decision: Decision) -> None:
         if decision.action.mutates:
-            self._mutations.carry_out(run, member, facts, decision)
-            return
+            if run.hold is None:
+                try:
+                    self._mutations.carry_out(run, member, facts, decision)
+                    return
+                except HeldBackError as exc:
+                    # The pause or a cap of the day: the rest of this run is report, without asking again.
+                    run.hold = exc.hold
+                    logger.warning(
+                        "mutations held back",
+                        extra={"account_id": run.context.account_id, "scope": exc.hold.scope.value},
+                    )
+            decision = held(decision, run.hold)
+            run.held_back[run.hold.scope] += 1
         record = self._recorder.decision(run, facts, decision, Phase.DECISION, Outcome.SKIPPED)
         self._recorder.write(run, record)
         if decision.action is Action.WARN and first_warning(run, decision):

@@ -13,6 +13,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from remediator.breaker import Caps
 from remediator.errors import ConfigurationError
 from remediator.exemptions import DEFAULT_MAX_EXEMPTION_DAYS
 from remediator.policy import PRESETS, Mode, Policy, Thresholds
@@ -22,6 +23,12 @@ Preset = Literal["cis-1.2", "cis-1.4", "cis-3.0", "cis-5.0"]
 
 PREFIX = "AKR_"
 ModelT = TypeVar("ModelT", bound=BaseModel)
+DEFAULT_MAX_ACTIONS_PER_ACCOUNT = 30
+DEFAULT_MAX_ACTIONS_PER_DAY = 300
+"""Sized for an organization of about 10,000 keys in 50 accounts (docs/reliability.md, "Circuit
+breaker"): at a 90-day limit about 110 keys a day come due, twice that in staged mode (a deactivation,
+then a deletion), with room for a busy account; a wrong threshold that would act on every key stops at a
+few hundred."""
 
 
 class Settings(BaseModel):
@@ -62,6 +69,11 @@ class Settings(BaseModel):
     management_account_mode: Literal["off", "report", "enforce"] = "enforce"
     """off: never swept; report: its keys are reported, never changed, whatever `mode` says; enforce: as
     every account. "enforce" (the default) is what a stack made before the setting did."""
+    max_actions_per_account: int = Field(default=DEFAULT_MAX_ACTIONS_PER_ACCOUNT, ge=1, le=10_000)
+    """Mutations (deactivations, deletions) per member account per UTC day; past it the rest of the day
+    in that account is report (the circuit breaker, remediator.breaker). Sizing: docs/reliability.md."""
+    max_actions_per_day: int = Field(default=DEFAULT_MAX_ACTIONS_PER_DAY, ge=1, le=10_000)
+    """Mutations in the whole organization per UTC day; past it the rest of the day is report."""
     sweep_queue_url: str | None = None
     """The sweep function's queue (one message per account); only the sweep function needs it."""
     tracing: bool = False
@@ -110,6 +122,10 @@ class Settings(BaseModel):
         if self.management_account_id and self.management_account_mode == "off":
             return frozenset({self.management_account_id})
         return frozenset()
+
+    @property
+    def caps(self) -> Caps:
+        return Caps(per_account=self.max_actions_per_account, per_day=self.max_actions_per_day)
 
     @property
     def policy(self) -> Policy:

@@ -21,6 +21,7 @@ from org_bootstrap.commands.destroy import destroy
 from org_bootstrap.commands.errors import guarded
 from org_bootstrap.commands.exempt import add, list_, remove
 from org_bootstrap.commands.exempt_relink import relink
+from org_bootstrap.commands.pause import pause, resume
 from org_bootstrap.commands.report import report
 from org_bootstrap.commands.scan import scan
 from org_bootstrap.commands.sweep import sweep, undo
@@ -70,6 +71,8 @@ _register(app, "destroy", destroy, "destroy")
 _register(app, "demo", demo, "demo")
 _register(app, "sweep", sweep, "sweep")
 _register(app, "undo", undo, "undo")
+_register(app, "pause", pause, "pause")
+_register(app, "resume", resume, "resume")
 _register(exempt_app, "add", add, "exempt add")
 _register(exempt_app, "list", list_, "exempt list")
 _register(exempt_app, "remove", remove, "exempt remove")

@@ -83,6 +83,8 @@ def show_status(result: Status, output: Output | RecordsOutput) -> None:
         f"Security account {result.security_account}: "
         + (central.detail if central.ok else f"[red]{central.detail}[/]")
     )
+    if result.paused:
+        console.print(f"[bold red]{escape(result.paused)}[/]", highlight=False)
     counts = result.counts
     console.print(
         f"{counts.accounts} account(s): {counts.covered} fully covered, {counts.with_problems} with problems."
@@ -115,6 +117,7 @@ def status_envelope(result: Status) -> dict[str, Any]:
             for r in result.accounts
         ],
         "member_role_check": MEMBER_ROLE_NOTE,
+        "paused": result.paused,
         "not_active": [
             {"account_id": a.id, "name": a.name, "state": a.status}
             for a in result.footprint.inactive_accounts

@@ -42,6 +42,8 @@ POLICY_PARAMETERS = {
     "MaxExemptionDays": "max_exemption_days",
     "ManagementAccountId": "management_account_id",
     "ManagementAccountMode": "management_account_mode",
+    "MaxActionsPerAccount": "max_actions_per_account",
+    "MaxActionsPerDay": "max_actions_per_day",
 }
 
 

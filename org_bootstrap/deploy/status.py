@@ -39,6 +39,8 @@ from org_bootstrap.deploy.observed import Account
 from org_bootstrap.deploy.organization import security_session
 from org_bootstrap.deploy.plan import bus_arn_of
 from org_bootstrap.deploy.survey import survey
+from remediator.adapters.breaker_table import DynamoDBControl
+from remediator.errors import RemediatorError
 
 if TYPE_CHECKING:
     from mypy_boto3_config import ConfigServiceClient
@@ -54,6 +56,9 @@ class Status:
     expected: Expected
     central: Finding
     accounts: tuple[AccountReport, ...]
+    paused: str | None = None
+    """What akr pause says (operator, since, reason) while every key action is held back; or why that
+    could not be read. None when not paused."""
 
     @property
     def counts(self) -> Counts:
@@ -106,6 +111,24 @@ def check(aws: Aws, deployment: Deployment, footprint: Footprint, *, account_rol
         expected=expected,
         central=central_finding(deployment.central_stack_name, central_status, remediator is not None),
         accounts=tuple(reports),
+        paused=_paused(aws, security, footprint, deployment.home_region),
+    )
+
+
+def _paused(aws: Aws, security: boto3.Session, footprint: Footprint, region: str) -> str | None:
+    """The pause in the central state table (remediator.adapters.breaker_table), in words."""
+    table = footprint.central_stack.outputs.get("StateTableName") if footprint.central_stack else None
+    if not table:
+        return None
+    try:
+        pause = DynamoDBControl(client=aws.dynamodb(security, region), table_name=table).pause()
+    except RemediatorError as exc:
+        return f"unknown: the pause could not be read ({exc})"
+    if pause is None:
+        return None
+    return (
+        f"PAUSED by {pause.operator} since {pause.since:%Y-%m-%d %H:%M} UTC ({pause.reason}): every key "
+        "action is recorded as report until akr resume"
     )
 
 

@@ -39,9 +39,7 @@ def to_item(record: AuditRecord) -> dict[str, Any]:
 def from_item(item: dict[str, Any]) -> AuditRecord:
     """The record, without the attributes this version does not know: a record written by a newer
     remediator (which may add fields) stays readable by an older akr, which shows what it knows of it."""
-    plain = {
-        name: _deserializer.deserialize(value) for name, value in item.items() if name in _READ_FIELDS
-    }
+    plain = {name: _deserializer.deserialize(value) for name, value in item.items() if name in _READ_FIELDS}
     if "key_age_days" in plain:
         plain["key_age_days"] = int(plain["key_age_days"])
     plain["thresholds"] = {name: int(value) for name, value in plain["thresholds"].items()}

@@ -7,6 +7,11 @@ the first call for ten minutes; where that does not hold (the token expired, or 
 it), the retry is cancelled on its own writes, and the cancellation reasons show the record already
 stored: success, not an error.
 https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
+
+With `caps` (the remediator's journal, not the operator's undo), the intent's transaction also checks that
+no pause is in force and counts the mutation against the account's and the organization's caps of the
+day (remediator.breaker, remediator.adapters.breaker_table): a counted mutation always has its intent,
+and a replayed transaction finds its intent before it could count again.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from remediator.adapters.audit_table import append_params, same_record, stored
+from remediator.adapters.breaker_table import count_of, count_params, day_of, not_paused_params, pause_of
 from remediator.adapters.claims import CLAIM_TTL, claim_params, finish_params
 from remediator.adapters.failures import error_code, translate
 from remediator.adapters.lifecycle_table import mark_params, settle_params
 from remediator.audit import AuditRecord
+from remediator.breaker import ORGANIZATION, Caps, HeldBackError, Scope, capped, paused
 from remediator.errors import TransientError
 from remediator.lifecycle import KeyLifecycle
 
@@ -29,6 +36,10 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 FAILED_CONDITION = "ConditionalCheckFailed"
+CONFLICT = "TransactionConflict"
+CONFLICT_ATTEMPTS = 4
+"""Every intent transaction touches the organization's counter: concurrent runs conflict on it now and
+then (TransactionConflict: nothing was applied), and the transaction is simply tried again."""
 _PASSED = (None, "None")
 
 
@@ -41,38 +52,72 @@ class DynamoDBJournal:
         state_table: str,
         clock: Callable[[], datetime],
         claim_ttl: timedelta = CLAIM_TTL,
+        caps: Caps | None = None,
     ) -> None:
         self._client = client
         self._audit = audit_table
         self._state = state_table
         self._clock = clock
         self._ttl = claim_ttl
+        self._caps = caps
 
     def begin(
         self, intent: AuditRecord, marked: KeyLifecycle, *, owner: str, after_finished: bool = False
     ) -> bool:
         key = marked.access_key_id
         action = intent.decision
-        claim = claim_params(marked.account_id, key, action, owner, self._clock(), self._ttl, after_finished)
+        now = self._clock()
+        claim = claim_params(marked.account_id, key, action, owner, now, self._ttl, after_finished)
         items = [
             {"Put": {"TableName": self._state, **claim}},
             {"Update": {"TableName": self._state, **mark_params(marked, owner=owner)}},
             {"Put": {"TableName": self._audit, **append_params(intent)}},
         ]
+        if self._caps is not None:
+            items += [
+                {"ConditionCheck": {"TableName": self._state, **not_paused_params()}},
+                {
+                    "Update": {
+                        "TableName": self._state,
+                        **count_params(marked.account_id, now, self._caps.per_account),
+                    }
+                },
+                {"Update": {"TableName": self._state, **count_params(ORGANIZATION, now, self._caps.per_day)}},
+            ]
         doing = f"dynamodb:TransactWriteItems claim and intent on {key}"
-        reasons = self._transact(items, doing, intent)
+        for _ in range(CONFLICT_ATTEMPTS):
+            reasons = self._transact(items, doing, intent)
+            if reasons is None or not any(r.get("Code") == CONFLICT for r in reasons):
+                break
         if reasons is None:
             return True
-        claim_reason, mark_reason, intent_reason = reasons
+        claim_reason, mark_reason, intent_reason = reasons[:3]
         if _failed(intent_reason) and same_record(intent_reason.get("Item"), intent):
-            return True  # applied before its reply was lost
+            return True  # applied before its reply was lost (and counted then, not again)
         if _failed(claim_reason) and not _failed(intent_reason):
             return False  # another run holds the key (and the mark, if any, is that run's)
         if _failed(mark_reason):
             raise TransientError(
                 f"{doing}: the key carries an open intent of another run; it is settled first"
             )
+        if self._caps is not None:
+            self._held_back(reasons[3:], marked.account_id, now, self._caps)
         raise TransientError(f"{doing}: cancelled ({_codes(reasons)})")
+
+    @staticmethod
+    def _held_back(reasons: list[dict[str, Any]], account_id: str, now: datetime, caps: Caps) -> None:
+        """Raise HeldBackError when the pause or a cap cancelled the transaction."""
+        pause_reason, account_reason, organization_reason = reasons
+        if _failed(pause_reason):
+            raise HeldBackError(paused(pause_of(pause_reason.get("Item"))))
+        day = day_of(now)
+        for scope, reason, cap in (
+            (Scope.ACCOUNT, account_reason, caps.per_account),
+            (Scope.ORGANIZATION, organization_reason, caps.per_day),
+        ):
+            if _failed(reason):
+                count = count_of(reason.get("Item"))
+                raise HeldBackError(capped(scope, account_id=account_id, day=day, count=count, cap=cap))
 
     def settle(self, outcome: AuditRecord, settled: KeyLifecycle, *, owner: str) -> None:
         key = settled.access_key_id

@@ -87,7 +87,12 @@ def adopted_plan(state: BucketState) -> tuple[Deployment, Plan]:
     deployment = Deployment(security_account_id=SECURITY, home_region=REGION)
     observed = fresh(bucket_exists=True, bucket=state, code_writer=WRITER)
     return deployment, plan_deploy(
-        deployment, observed, code_key=CODE_KEY, central_template=CENTRAL, member_template=MEMBER
+        deployment,
+        observed,
+        code_key=CODE_KEY,
+        code_sha256="0" * 43 + "=",
+        central_template=CENTRAL,
+        member_template=MEMBER,
     )
 
 

@@ -10,7 +10,7 @@ import copy
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
@@ -221,35 +221,33 @@ class Stack:
         resource_type = self.template["Resources"][logical_id]["Type"]
         physical_id = self._physical_id(logical_id)
         arn = f"arn:{PARTITION}:{{}}:{REGION}:{self.account_id}:{{}}"
-        match resource_type, attribute:
-            case "AWS::IAM::Role", "Arn":
-                return f"arn:{PARTITION}:iam::{self.account_id}:role/{physical_id}"
-            case "AWS::DynamoDB::Table", "Arn":
-                return arn.format("dynamodb", f"table/{physical_id}")
-            case "AWS::DynamoDB::Table", "StreamArn":
-                return arn.format("dynamodb", f"table/{physical_id}/stream/2026-01-01T00:00:00.000")
-            case "AWS::SQS::Queue", "Arn":
-                return arn.format("sqs", physical_id.rsplit("/", 1)[1])
-            case "AWS::SQS::Queue", "QueueName":
-                return physical_id.rsplit("/", 1)[1]
-            case "AWS::KMS::Key", "Arn":
-                return arn.format("kms", f"key/{physical_id}")
-            case "AWS::Logs::LogGroup", "Arn":
-                return arn.format("logs", f"log-group:{physical_id}:*")
-            case "AWS::Lambda::Function", "Arn":
-                return arn.format("lambda", f"function:{physical_id}")
-            case "AWS::Lambda::Version", "Version":
-                return "1"
-            case "AWS::Events::EventBus", "Name":
-                return physical_id
-            case "AWS::Events::EventBus", "Arn":
-                return arn.format("events", f"event-bus/{physical_id}")
-            case "AWS::Events::Rule", "Arn":
-                bus = self._properties(logical_id).get("EventBusName", "default")
-                return arn.format("events", "rule/" + (f"{bus}/" if bus != "default" else "") + physical_id)
-            case "AWS::S3::Bucket", "Arn":
-                return f"arn:{PARTITION}:s3:::{physical_id}"
-        raise KeyError(f"tests/stacksets/cfn.py does not model {resource_type}.{attribute}")
+        queue = physical_id.rsplit("/", 1)[-1]
+        values: dict[tuple[str, str], Callable[[], str]] = {
+            ("AWS::IAM::Role", "Arn"): lambda: f"arn:{PARTITION}:iam::{self.account_id}:role/{physical_id}",
+            ("AWS::DynamoDB::Table", "Arn"): lambda: arn.format("dynamodb", f"table/{physical_id}"),
+            ("AWS::DynamoDB::Table", "StreamArn"): lambda: arn.format(
+                "dynamodb", f"table/{physical_id}/stream/2026-01-01T00:00:00.000"
+            ),
+            ("AWS::SQS::Queue", "Arn"): lambda: arn.format("sqs", queue),
+            ("AWS::SQS::Queue", "QueueName"): lambda: queue,
+            ("AWS::KMS::Key", "Arn"): lambda: arn.format("kms", f"key/{physical_id}"),
+            ("AWS::Logs::LogGroup", "Arn"): lambda: arn.format("logs", f"log-group:{physical_id}:*"),
+            ("AWS::Lambda::Function", "Arn"): lambda: arn.format("lambda", f"function:{physical_id}"),
+            ("AWS::Lambda::Version", "Version"): lambda: "1",
+            ("AWS::Events::EventBus", "Name"): lambda: physical_id,
+            ("AWS::Events::EventBus", "Arn"): lambda: arn.format("events", f"event-bus/{physical_id}"),
+            ("AWS::Events::Rule", "Arn"): lambda: self._rule_arn(logical_id, physical_id),
+            ("AWS::S3::Bucket", "Arn"): lambda: f"arn:{PARTITION}:s3:::{physical_id}",
+        }
+        value = values.get((resource_type, attribute))
+        if value is None:
+            raise KeyError(f"tests/stacksets/cfn.py does not model {resource_type}.{attribute}")
+        return value()
+
+    def _rule_arn(self, logical_id: str, physical_id: str) -> str:
+        bus = self._properties(logical_id).get("EventBusName", "default")
+        path = "rule/" + (f"{bus}/" if bus != "default" else "") + physical_id
+        return f"arn:{PARTITION}:events:{REGION}:{self.account_id}:{path}"
 
     def _sub(self, arg: Any) -> str:
         text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))

@@ -18,9 +18,11 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from remediator.adapters.audit_table import BY_ACCESS_KEY, BY_DAY, BY_REVOKED
+from remediator.adapters.breaker_table import PAUSE_KEY, count_params
 from remediator.adapters.claims import DynamoDBClaims
 from remediator.adapters.exemption_table import DynamoDBExemptions
 from remediator.adapters.lifecycle_table import DynamoDBLifecycle
+from remediator.breaker import ORGANIZATION
 from remediator.composition import IDEMPOTENCY_PK
 from remediator.errors import ConfigurationError
 from remediator.exemptions import Exemption
@@ -59,7 +61,10 @@ SWEEP_ONLY = {"AKR_SWEEP_QUEUE_URL": {"Ref": "SweepQueue"}}
 
 
 # The only state-table partitions the remediator may read or write item by item.
-OWN_STATE_ITEMS = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["idempotency#*", "claim#*", "key#*"]}}
+OWN_STATE_ITEMS = {
+    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["idempotency#*", "claim#*", "key#*", "breaker#*"]}
+}
+CHECK_PAUSE = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["control#*"]}}
 
 
 def central(values: dict[str, str] | None = None) -> Stack:
@@ -134,6 +139,7 @@ def test_remediator_role_grants_exactly_the_narrow_set(tracing: str) -> None:
             (f"dynamodb:{a}", state, json.dumps(OWN_STATE_ITEMS, sort_keys=True))
             for a in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")
         },
+        ("dynamodb:ConditionCheckItem", state, json.dumps(CHECK_PAUSE, sort_keys=True)),
         ("dynamodb:Query", state, none),
         ("sns:Publish", out["NotificationTopicArn"], none),
         *{
@@ -531,7 +537,7 @@ def string_like(value: str, pattern: str) -> bool:
     return re.fullmatch(regex, value, re.DOTALL) is not None
 
 
-def test_state_item_access_is_limited_to_the_idempotency_claim_and_lifecycle_partitions() -> None:
+def test_state_item_access_is_limited_to_the_idempotency_claim_lifecycle_and_counter_partitions() -> None:
     stack = central({"Tracing": "true"})
     state = stack.resolve({"Fn::GetAtt": ["StateTable", "Arn"]})
     on_state: dict[str, set[str]] = {}
@@ -540,6 +546,11 @@ def test_state_item_access_is_limited_to_the_idempotency_claim_and_lifecycle_par
             on_state.setdefault(action, set()).add(condition)
     # Only Query, which reads the exemptions, goes without the LeadingKeys condition.
     assert on_state.pop("dynamodb:Query") == {"{}"}
+    # The pause is only checked (in the intent's transaction), never written, by the remediator.
+    (check,) = on_state.pop("dynamodb:ConditionCheckItem")
+    assert json.loads(check) == CHECK_PAUSE
+    assert not string_like(PAUSE_KEY["pk"]["S"], "breaker#*")
+    assert string_like(PAUSE_KEY["pk"]["S"], "control#*")
     assert set(on_state) == {f"dynamodb:{a}" for a in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")}
     (condition,) = {c for conditions in on_state.values() for c in conditions}
     assert json.loads(condition) == OWN_STATE_ITEMS
@@ -563,7 +574,8 @@ def test_state_item_access_is_limited_to_the_idempotency_claim_and_lifecycle_par
         )
     )
     lifecycle = client.items[1]
-    written = [IDEMPOTENCY_PK, claim["pk"]["S"], lifecycle["pk"]["S"]]
+    counters = [count_params(scope, now, 1)["Key"]["pk"]["S"] for scope in ("111111111111", ORGANIZATION)]
+    written = [IDEMPOTENCY_PK, claim["pk"]["S"], lifecycle["pk"]["S"], *counters]
     assert all(any(string_like(pk, p) for p in patterns) for pk in written), written
 
     # ... and the exemptions, which people write, do not.
@@ -900,6 +912,7 @@ def test_alarms_watch_dead_letters_errors_and_the_failure_metric() -> None:
                 "ExemptionsRejected",
                 "SweepFoundNoAccounts",
                 "AuditRecordsAltered",
+                "CircuitBreakerTripped",
             )
         ),
     }
