@@ -18,6 +18,7 @@ from remediator.archive_format import ARCHIVE_PREFIX
 from remediator.archiver import load_archiver_settings
 from tests.stacksets.cfn import SECURITY_ACCOUNT_ID, Stack, check_parameter, load
 from tests.stacksets.test_audit_protection import arn_like, as_list
+from tests.stacksets.test_central_template import grants
 
 ACCOUNT = SECURITY_ACCOUNT_ID
 OPERATOR = f"arn:aws:iam::{ACCOUNT}:role/OrganizationAccountAccessRole"
@@ -43,24 +44,6 @@ def central(values: dict[str, str] | None = None) -> Stack:
 
 def arn(stack: Stack, logical_id: str, attribute: str = "Arn") -> str:
     return str(stack.resolve({"Fn::GetAtt": [logical_id, attribute]}))
-
-
-def allowed(stack: Stack, role: str) -> set[tuple[str, str, str]]:
-    """(action, resource, condition) of every Allow in the role's inline and standalone policies."""
-    documents = [p["PolicyDocument"] for p in stack.resources[role]["Properties"].get("Policies", [])]
-    name = stack.resolve({"Ref": role})
-    documents += [
-        p["Properties"]["PolicyDocument"]
-        for p in stack.of_type("AWS::IAM::Policy").values()
-        if name in p["Properties"]["Roles"]
-    ]
-    result: set[tuple[str, str, str]] = set()
-    for statement in (s for d in documents for s in d["Statement"]):
-        assert statement["Effect"] == "Allow"
-        condition = json.dumps(statement.get("Condition", {}), sort_keys=True)
-        for action in as_list(statement["Action"]):
-            result.update((action, str(r), condition) for r in as_list(statement["Resource"]))
-    return result
 
 
 def bucket_denies(stack: Stack, principal: str, action: str, resource: str, *, tls: bool = True) -> bool:
@@ -167,7 +150,7 @@ def test_only_the_archiver_and_the_named_operators_write_and_nobody_deletes() ->
 def test_the_archiver_role_reads_the_stream_and_writes_under_audit_only() -> None:
     stack = central()
     stream = arn(stack, "AuditTable")
-    assert allowed(stack, "ArchiverRole") == {
+    assert grants(stack, "ArchiverRole") == {
         ("dynamodb:DescribeStream", f"{stream}/stream/*", "{}"),
         ("dynamodb:GetRecords", f"{stream}/stream/*", "{}"),
         ("dynamodb:GetShardIterator", f"{stream}/stream/*", "{}"),
@@ -285,9 +268,9 @@ def test_the_replication_role_is_s3_of_this_account_with_only_the_replication_ri
     ]
     bucket = arn(stack, "AuditArchiveBucket")
     replica = REPLICA["AuditArchiveReplicaBucketArn"]
-    grants = allowed(stack, "ArchiveReplicationRole")
+    granted = grants(stack, "ArchiveReplicationRole")
     by_action: dict[str, set[str]] = {}
-    for action, resource, _ in grants:
+    for action, resource, _ in granted:
         by_action.setdefault(action, set()).add(resource)
     assert by_action == {
         "s3:GetReplicationConfiguration": {bucket},
@@ -298,7 +281,7 @@ def test_the_replication_role_is_s3_of_this_account_with_only_the_replication_ri
         "kms:Decrypt": {f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/*"},
         "kms:Encrypt": {REPLICA["AuditArchiveReplicaKeyArn"]},
     }
-    conditions: dict[str, Any] = {a: json.loads(c) for a, _, c in grants if a.startswith("kms:")}
+    conditions: dict[str, Any] = {a: json.loads(c) for a, _, c in granted if a.startswith("kms:")}
     assert conditions["kms:Decrypt"] == {
         "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"},
         "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket, f"{bucket}/audit/*"]},

@@ -77,7 +77,7 @@ def as_list(value: Any) -> list[Any]:
 
 def grants(stack: Stack, role: str = "RemediatorRole") -> set[tuple[str, str, str]]:
     """(action, resource, condition as JSON) for every Allow the role holds (inline and attached)."""
-    documents = [p["PolicyDocument"] for p in stack.resources[role]["Properties"]["Policies"]]
+    documents = [p["PolicyDocument"] for p in stack.resources[role]["Properties"].get("Policies", [])]
     role_name = stack.resolve({"Ref": role})
     documents += [
         p["Properties"]["PolicyDocument"]
