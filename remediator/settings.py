@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -21,6 +21,7 @@ Preset = Literal["cis-1.2", "cis-1.4", "cis-3.0", "cis-5.0"]
 
 
 PREFIX = "AKR_"
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class Settings(BaseModel):
@@ -104,6 +105,11 @@ class Settings(BaseModel):
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the environment once; an invalid configuration fails here, at start-up, with every problem."""
+    return load_environment(Settings, environ)
+
+
+def load_environment(model: type[ModelT], environ: Mapping[str, str] | None = None) -> ModelT:
+    """A function's settings model from its AKR_* variables (each function has its own model)."""
     environ = os.environ if environ is None else environ
     values = {
         name[len(PREFIX) :].lower(): value
@@ -111,7 +117,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if name.upper().startswith(PREFIX)
     }
     try:
-        return Settings.model_validate(values)
+        return model.model_validate(values)
     except ValidationError as exc:
         problems = "; ".join(
             f"AKR_{'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"

@@ -189,6 +189,12 @@ def render(result: DemoResult, out: Console) -> None:
         f"{result.events_forwarded} forwarded to the remediator; "
         f"{len(result.records)} audit records; {result.errors} errors."
     )
+    archive = result.archive
+    out.print(
+        f"Audit archive: s3://{archive.bucket}/{archive.prefix} in {result.organization.security} "
+        f"({archive.objects} objects, {len(archive.lines)} records as stored, each with its SHA-256).",
+        highlight=False,
+    )
     if result.report_path is not None:
         out.print(f"HTML report: {result.report_path.resolve()}", highlight=False)
 

@@ -10,6 +10,7 @@ from org_bootstrap.demo.organization import DemoOrganization
 from org_bootstrap.deploy.deployment import Deployment
 from remediator.adapters.audit_table import DynamoDBAuditLog
 from remediator.adapters.exemption_table import DynamoDBExemptions
+from remediator.archive_format import ARCHIVE_PREFIX, ArchiveLine, from_json_lines
 from remediator.audit import AuditRecord
 from remediator.exemptions import Exemption
 
@@ -35,6 +36,30 @@ def audit_log(org: DemoOrganization, deployment: Deployment) -> list[AuditRecord
         table_name=physical_id(org, deployment, "AuditTable"),
     )
     return [r for account in org.everyone for r in log.for_account(account, newest_first=False)]
+
+
+@dataclass(frozen=True)
+class Archive:
+    """The audit archive as the demo left it."""
+
+    bucket: str
+    prefix: str
+    objects: int
+    lines: tuple[ArchiveLine, ...]
+
+
+def archive_of(org: DemoOrganization, deployment: Deployment) -> Archive:
+    bucket = physical_id(org, deployment, "AuditArchiveBucket")
+    s3 = org.accounts.session(org.security).client("s3")
+    keys = [
+        item["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=ARCHIVE_PREFIX)
+        for item in page.get("Contents", [])
+    ]
+    lines = [
+        line for key in keys for line in from_json_lines(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    ]
+    return Archive(bucket=bucket, prefix=ARCHIVE_PREFIX, objects=len(keys), lines=tuple(lines))
 
 
 def exemptions_of(org: DemoOrganization, deployment: Deployment) -> list[Exemption]:

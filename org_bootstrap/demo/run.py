@@ -34,7 +34,16 @@ from org_bootstrap.demo.organization import (
     offline_credentials,
     populate,
 )
-from org_bootstrap.demo.readback import DemoError, IamKey, audit_log, exemptions_of, keys_now, physical_id
+from org_bootstrap.demo.readback import (
+    Archive,
+    DemoError,
+    IamKey,
+    archive_of,
+    audit_log,
+    exemptions_of,
+    keys_now,
+    physical_id,
+)
 from org_bootstrap.demo.standins import (
     ConfigEvaluator,
     Invocation,
@@ -95,6 +104,8 @@ class DemoResult:
     mode: str
     report_data: ReportData
     seed: int
+    archive: Archive
+    """The audit archive the archiver wrote from the audit table's stream."""
 
     def counts(self) -> dict[str, int]:
         return dict(Counter(row.decision for row in self.rows))
@@ -144,6 +155,12 @@ class DemoResult:
             "report": str(self.report_path) if self.report_path else None,
             "mode": self.mode,
             "seed": self.seed,
+            "archive": {
+                "bucket": self.archive.bucket,
+                "prefix": self.archive.prefix,
+                "objects": self.archive.objects,
+                "records": len(self.archive.lines),
+            },
             "account_ids": dict(self.organization.account_names),
         }
 
@@ -172,17 +189,22 @@ def running_demo(
         parameters = _stackset_parameters(aws, deployment)
         for account in org.everyone:  # what the member stacks hold that moto's CloudFormation skips
             register_member_config(org.accounts.session(account), account, parameters)
-        progress("exempting the break-glass users")
-        _exempt_break_glass(aws, deployment, org, now)
         runtime = LocalRuntime(security=org.accounts.session(org.security), region=REGION)
+        # From here on the functions run in this process; after each step the archiver takes the audit
+        # table's stream, as its mapping would.
         with faithful_delivery(runtime), local_event_sources():
+            progress("exempting the break-glass users")
+            _exempt_break_glass(aws, deployment, org, now)
+            runtime.poll_streams()
             progress("evaluating the Config rules and delivering their events")
             published, lost = _evaluate(org, parameters, random.Random(seed), now)  # noqa: S311  # not secrets
             runtime.drain()
+            runtime.poll_streams()
             progress("running the scheduled sweep")
             runtime.fire_schedule(physical_id(org, deployment, "SweepRule"), now)
             runtime.poll_queues()
             runtime.drain()
+            runtime.poll_streams()
         progress("reading the audit log")
         records = audit_log(org, deployment)
         exemptions = exemptions_of(org, deployment)
@@ -210,6 +232,7 @@ def running_demo(
             mode=mode.value,
             report_data=report,
             seed=seed,
+            archive=archive_of(org, deployment),
         )
 
 

@@ -158,6 +158,7 @@ def create_tables(session: boto3.Session) -> None:
                 ("by_revoked", "revokes"),
             )
         ],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     )
     dynamodb.create_table(
         TableName=STATE_TABLE,

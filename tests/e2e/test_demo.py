@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -25,7 +26,11 @@ from typer.testing import CliRunner
 
 from org_bootstrap.commands import demo as demo_cli
 from org_bootstrap.commands.app import app
+from org_bootstrap.demo.organization import REGION
+from org_bootstrap.demo.readback import physical_id
 from org_bootstrap.demo.run import DemoResult, KeyRow, running_demo
+from org_bootstrap.deploy.deployment import Deployment
+from remediator.archive_format import ARCHIVE_PREFIX, record_sha256
 from remediator.audit import AuditRecord, Phase
 from remediator.policy import Mode
 
@@ -200,6 +205,28 @@ def summary(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return payload
 
 
+def test_every_audit_record_is_archived_as_stored(ran: Ran) -> None:
+    # The archiver, run from the audit table's stream after each step, has every record, with the hash of
+    # the item as the table holds it now; nothing was altered, so every line is an INSERT.
+    demo = ran.result
+    org = demo.organization
+    dynamodb = org.accounts.session(org.security).client("dynamodb")
+    table = physical_id(org, Deployment(security_account_id=org.security, home_region=REGION), "AuditTable")
+    stored = {
+        (item["account_id"]["S"], item["record_id"]["S"]): record_sha256(item)
+        for page in dynamodb.get_paginator("scan").paginate(TableName=table)
+        for item in page["Items"]
+    }
+    archived = {(line.account_id, line.record_id): line.sha256 for line in demo.archive.lines}
+    assert archived == stored
+    assert len(stored) == len(demo.records)
+    assert {line.event for line in demo.archive.lines} == {"INSERT"}
+    assert demo.archive.prefix == ARCHIVE_PREFIX
+    assert demo.archive.objects >= len({(line.day, line.account_id) for line in demo.archive.lines})
+    archivers = [i for i in demo.invocations if i.handler == "remediator.archiver_handler.lambda_handler"]
+    assert archivers and not [i for i in archivers if i.error or i.result["batchItemFailures"]]
+
+
 def test_json_summary_counts_decisions_and_errors(summary: dict[str, Any]) -> None:
     assert summary["errors"] == 0
     assert summary["keys"] == len(EXPECTED) + 3 + 1  # the cases, three svc users, the management user
@@ -210,6 +237,9 @@ def test_json_summary_counts_decisions_and_errors(summary: dict[str, Any]) -> No
     assert summary["invocations"]["remediator.sweep_handler"] == 1
     assert summary["invocations"]["remediator.worker_handler"] >= 1
     assert summary["lost_event"]["caught_by_the_sweep"] is True
+    assert summary["archive"]["prefix"] == ARCHIVE_PREFIX
+    assert summary["archive"]["records"] == summary["audit_records"]
+    assert summary["invocations"]["remediator.archiver_handler"] >= 3  # after each of the three steps
 
 
 def test_keep_running_prints_a_loopback_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -223,6 +253,10 @@ def test_keep_running_prints_a_loopback_endpoint(tmp_path: Path, monkeypatch: py
     assert result.exit_code == 0, result.output
     assert "AWS_ENDPOINT_URL=http://127.0.0.1:" in result.stdout
     assert "Stopped." in result.stdout
+    # Where the archive is, to look at it with the aws CLI while the demo keeps running.
+    assert re.search(
+        r"Audit archive: s3://access-key-remediation-auditarchivebucket-\w+/audit/ in\s+\d{12}", result.stdout
+    )
 
 
 def test_make_demo_runs_in_a_fresh_process_and_the_seed_decides(

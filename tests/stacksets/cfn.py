@@ -224,6 +224,8 @@ class Stack:
                 return f"arn:{PARTITION}:iam::{self.account_id}:role/{physical_id}"
             case "AWS::DynamoDB::Table", "Arn":
                 return arn.format("dynamodb", f"table/{physical_id}")
+            case "AWS::DynamoDB::Table", "StreamArn":
+                return arn.format("dynamodb", f"table/{physical_id}/stream/2026-01-01T00:00:00.000")
             case "AWS::SQS::Queue", "Arn":
                 return arn.format("sqs", physical_id.rsplit("/", 1)[1])
             case "AWS::SQS::Queue", "QueueName":

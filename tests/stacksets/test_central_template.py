@@ -48,11 +48,13 @@ REQUIRED_OUTPUTS = {
     "WorkerFunctionName",
     "SweepQueueUrl",
     "SweepDeadLetterQueueUrl",
+    "AuditArchiveBucketName",
+    "ArchiverFunctionName",
 }
 
 # The three functions share one environment; the sweep function alone also gets its queue.
 FUNCTIONS = ("RemediatorFunction", "SweepFunction", "WorkerFunction")
-QUEUES = ("DeadLetterQueue", "SweepQueue", "SweepDeadLetterQueue")
+QUEUES = ("DeadLetterQueue", "SweepQueue", "SweepDeadLetterQueue", "ArchiveDeadLetterQueue")
 SWEEP_ONLY = {"AKR_SWEEP_QUEUE_URL": {"Ref": "SweepQueue"}}
 
 
@@ -70,7 +72,7 @@ def as_list(value: Any) -> list[Any]:
 
 def grants(stack: Stack, role: str = "RemediatorRole") -> set[tuple[str, str, str]]:
     """(action, resource, condition as JSON) for every Allow the role holds (inline and attached)."""
-    documents = [p["PolicyDocument"] for p in stack.resources[role]["Properties"]["Policies"]]
+    documents = [p["PolicyDocument"] for p in stack.resources[role]["Properties"].get("Policies", [])]
     role_name = stack.resolve({"Ref": role})
     documents += [
         p["Properties"]["PolicyDocument"]
@@ -298,7 +300,7 @@ def test_concurrency_is_reserved_only_when_asked(reserved: str, expected: dict[s
     }
     assert reservations == expected
     # Reserved or not, the mapping paces the sweep against IAM.
-    (mapping,) = stack.of_type("AWS::Lambda::EventSourceMapping").values()
+    mapping = stack.resources["WorkerEventSourceMapping"]
     assert mapping["Properties"]["ScalingConfig"] == {"MaximumConcurrency": "20"}
 
 
@@ -602,7 +604,9 @@ def test_queues_admit_only_our_roles_over_tls() -> None:
     stack = central()
     assert stack.resources["DeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"] is True
     arn = {q: stack.resolve({"Fn::GetAtt": [q, "Arn"]}) for q in QUEUES}
-    role = {r: stack.resolve({"Fn::GetAtt": [r, "Arn"]}) for r in ("RemediatorRole", "SweepRole")}
+    role = {
+        r: stack.resolve({"Fn::GetAtt": [r, "Arn"]}) for r in ("RemediatorRole", "SweepRole", "ArchiverRole")
+    }
     (policy,) = stack.of_type("AWS::SQS::QueuePolicy").values()
     assert policy["Properties"]["Queues"] == [stack.resolve({"Ref": q}) for q in QUEUES]
     by_sid = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
@@ -639,6 +643,12 @@ def test_queues_admit_only_our_roles_over_tls() -> None:
             {"ArnNotEquals": {"aws:PrincipalArn": role["RemediatorRole"]}},
         ),
         "NoPrincipalSendsDeadLetters": (arn["SweepDeadLetterQueue"], "sqs:SendMessage", not_ours),
+        # The archiver's mapping sends its failed batches' descriptions with the function's role.
+        "ArchiverFailuresOnly": (
+            arn["ArchiveDeadLetterQueue"],
+            "sqs:SendMessage",
+            {"ArnNotEquals": {"aws:PrincipalArn": role["ArchiverRole"]}},
+        ),
     }
     assert (tls["Action"], tls["Resource"], tls["Condition"]) == (
         "sqs:*",
@@ -734,7 +744,7 @@ def test_sweep_queue_outlasts_the_worker_and_redrives_to_its_dead_letter_queue(
 
 def test_worker_reads_the_sweep_queue_with_partial_batch_failures() -> None:
     stack = central({"WorkerConcurrency": "50", "ReservedConcurrency": "10"})
-    (mapping,) = stack.of_type("AWS::Lambda::EventSourceMapping").values()
+    mapping = stack.resources["WorkerEventSourceMapping"]
     assert mapping["Properties"] == {
         "EventSourceArn": stack.resolve({"Fn::GetAtt": ["SweepQueue", "Arn"]}),
         "FunctionName": stack.outputs["WorkerFunctionName"],
@@ -760,8 +770,10 @@ def test_every_function_logs_to_its_own_encrypted_group_the_key_admits() -> None
         "/aws/lambda/akr-remediator-51af3dc0",
         "/aws/lambda/akr-sweep",
         "/aws/lambda/akr-worker-51af3dc0",
+        "/aws/lambda/akr-archiver-51af3dc0",
     }
-    assert {stack.resources[f]["Properties"]["LoggingConfig"]["LogGroup"] for f in FUNCTIONS} == set(groups)
+    functions = stack.of_type("AWS::Lambda::Function").values()
+    assert {f["Properties"]["LoggingConfig"]["LogGroup"] for f in functions} == set(groups)
     for properties in groups.values():
         assert (properties["KmsKeyId"], properties["RetentionInDays"]) == (stack.outputs["KeyArn"], "365")
     (logs,) = [
@@ -801,7 +813,7 @@ def test_no_retained_resource_keeps_a_name_that_a_later_stack_would_reuse(
 
 def test_logs_and_their_key_are_kept_except_when_their_first_create_rolls_back() -> None:
     resources = load("central")["Resources"]
-    for logical_id in ("RemediatorLogGroup", "WorkerLogGroup", "Key"):
+    for logical_id in ("RemediatorLogGroup", "WorkerLogGroup", "ArchiverLogGroup", "Key"):
         policies = (resources[logical_id]["DeletionPolicy"], resources[logical_id]["UpdateReplacePolicy"])
         assert policies == ("RetainExceptOnCreate", "Retain"), logical_id
 
@@ -870,15 +882,25 @@ def test_alarms_watch_dead_letters_errors_and_the_failure_metric() -> None:
     assert set(alarms) == {
         *(
             ("AWS/SQS", "ApproximateNumberOfMessagesVisible", out[queue].rsplit("/", 1)[1])
-            for queue in ("DeadLetterQueueUrl", "SweepDeadLetterQueueUrl")
+            for queue in ("DeadLetterQueueUrl", "SweepDeadLetterQueueUrl", "ArchiveDeadLetterQueueUrl")
         ),
         *(
             ("AWS/Lambda", "Errors", out[function])
-            for function in ("RemediatorFunctionName", "SweepFunctionName", "WorkerFunctionName")
+            for function in (
+                "RemediatorFunctionName",
+                "SweepFunctionName",
+                "WorkerFunctionName",
+                "ArchiverFunctionName",
+            )
         ),
         *(
             (environment["POWERTOOLS_METRICS_NAMESPACE"], metric, environment["POWERTOOLS_SERVICE_NAME"])
-            for metric in ("RemediationFailures", "ExemptionsRejected", "SweepFoundNoAccounts")
+            for metric in (
+                "RemediationFailures",
+                "ExemptionsRejected",
+                "SweepFoundNoAccounts",
+                "AuditRecordsAltered",
+            )
         ),
     }
     for alarm in alarms.values():

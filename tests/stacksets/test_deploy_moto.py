@@ -9,6 +9,8 @@ What moto (5.2) does not model, and the static test that covers each instead:
   test_central_template.py::test_bus_policy_allows_put_events_only_from_the_organization.
 - DynamoDB TimeToLiveSpecification ->
   test_central_template.py::test_state_table_expires_idempotency_records_through_ttl.
+- AWS::S3::BucketPolicy, skipped, and the archive bucket's Object Lock, versioning, encryption, public
+  access block, lifecycle and replication, ignored -> test_audit_archive.py.
 - AWS::SQS::QueuePolicy and AWS::CloudWatch::Alarm, skipped ->
   test_central_template.py::test_dead_letter_queue_is_encrypted_and_only_the_rule_may_send,
   test_alarms_watch_dead_letters_errors_and_the_failure_metric.
@@ -173,6 +175,7 @@ def test_moto_skips_only_the_resource_types_this_module_lists(deployment: Deploy
         "AWS::CloudFormation::WaitConditionHandle",
         "AWS::SQS::QueuePolicy",
         "AWS::CloudWatch::Alarm",
+        "AWS::S3::BucketPolicy",
     }
 
 

@@ -25,6 +25,11 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("member.ConfigRecorderRole.AssumeRolePolicyDocument", "MALFORMED"): "trust policies have no Resource",
     ("central.RemediatorRole.AssumeRolePolicyDocument", "MALFORMED"): "trust policies have no Resource",
     ("central.SweepRole.AssumeRolePolicyDocument", "MALFORMED"): "trust policies have no Resource",
+    ("central.ArchiverRole.AssumeRolePolicyDocument", "MALFORMED"): "trust policies have no Resource",
+    (
+        "central.ArchiveReplicationRole.AssumeRolePolicyDocument",
+        "MALFORMED",
+    ): "trust policies have no Resource",
     ("member.DeactivateKeysPolicy.PolicyDocument", "CREDENTIALS_EXPOSURE"): (
         "iam:UpdateAccessKey on the account's users is the remediation itself (deactivate and staged modes)"
     ),

@@ -21,14 +21,33 @@ ENV = {
     "AWS_EC2_METADATA_DISABLED": "true",
     "AWS_CONFIG_FILE": os.devnull,
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+}
+REMEDIATOR_SETTINGS = {
     "AKR_AUDIT_TABLE": "audit",
     "AKR_STATE_TABLE": "state",
     "AKR_SWEEP_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/111111111111/sweep",
+}
+# Each function's own settings (a function refuses another's: stacksets/central.yaml gives each its own).
+SETTINGS = {
+    "remediator.handler": REMEDIATOR_SETTINGS,
+    "remediator.worker_handler": REMEDIATOR_SETTINGS,
+    "remediator.sweep_handler": REMEDIATOR_SETTINGS,
+    "remediator.archiver_handler": {
+        "AKR_ARCHIVE_BUCKET": "akr-auditarchivebucket-0123",
+        "AKR_ARCHIVE_BUCKET_OWNER": "111111111111",
+    },
 }
 BUILT = {
     "remediator.handler": "runtime",
     "remediator.worker_handler": "runtime",
     "remediator.sweep_handler": "settings",
+    "remediator.archiver_handler": "runtime",
+}
+BAD_SETTING = {
+    "remediator.handler": ("AKR_MODE", "yolo"),
+    "remediator.worker_handler": ("AKR_MODE", "yolo"),
+    "remediator.sweep_handler": ("AKR_MODE", "yolo"),
+    "remediator.archiver_handler": ("AKR_ARCHIVE_BUCKET_OWNER", "yolo"),
 }
 
 
@@ -42,7 +61,7 @@ def _import(module: str, **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", probe],
         cwd=REPO,
-        env={**ENV, **extra},
+        env={**ENV, **SETTINGS[module], **extra},
         capture_output=True,
         text=True,
         timeout=60,
@@ -66,9 +85,10 @@ def test_elsewhere_it_is_built_on_first_use(module: str) -> None:
 
 @pytest.mark.parametrize("module", sorted(BUILT))
 def test_a_bad_configuration_fails_the_init(module: str) -> None:
-    done = _import(module, AWS_LAMBDA_FUNCTION_NAME="akr-remediator", AKR_MODE="yolo")
+    name, value = BAD_SETTING[module]
+    done = _import(module, AWS_LAMBDA_FUNCTION_NAME="akr-remediator", **{name: value})
     assert done.returncode == 1
-    assert "ConfigurationError: invalid configuration: AKR_MODE" in done.stderr
+    assert f"ConfigurationError: invalid configuration: {name}" in done.stderr
 
 
 @pytest.mark.parametrize("module", ["remediator.handler", "remediator.worker_handler"])

@@ -18,6 +18,7 @@ from org_bootstrap.commands.render import console
 from org_bootstrap.commands.scan_views import show_scan
 from org_bootstrap.commands.tables import Column, fit
 from org_bootstrap.demo.organization import DemoOrganization
+from org_bootstrap.demo.readback import Archive
 from org_bootstrap.demo.run import DemoResult, KeyRow
 from org_bootstrap.demo.simulation import MotoOrganization
 from org_bootstrap.deploy.coverage import AccountReport, Expected, Finding
@@ -225,6 +226,9 @@ def test_demo(width: int, capsys: pytest.CaptureFixture[str]) -> None:
         mode="delete",
         report_data=ReportData(title="t", generated_at=NOW, since=NOW, until=NOW),
         seed=7,
+        archive=Archive(
+            bucket="access-key-remediation-auditarchivebucket-abc123", prefix="audit/", objects=0, lines=()
+        ),
     )
     render(result, console)
     assert_whole(printed(capsys), ACCOUNTS, KEYS, width)

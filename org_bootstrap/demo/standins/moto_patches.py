@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from moto.dynamodb import models as dynamodb_models
 from moto.events import models as events_models
 from moto.organizations import models as organizations_models
 from moto.organizations.exceptions import OrganizationsClientError
@@ -79,21 +80,24 @@ def faithful_delivery(runtime: LocalRuntime) -> Iterator[None]:
 
 @contextlib.contextmanager
 def local_event_sources() -> Iterator[None]:
-    """Take the SQS event source mappings that exist now away from moto, which would try to run the
-    function in Docker on every message sent (and drop the batch when it cannot); `LocalRuntime.poll_queues`
-    serves them instead. moto's Lambda API still lists the mappings."""
+    """Take the SQS and DynamoDB stream event source mappings that exist now away from moto, which would
+    try to run the function in Docker on every message sent or item written (and drop the batch, or the
+    stream's records, when it cannot); `LocalRuntime.poll_queues` and `poll_streams` serve them instead.
+    moto's Lambda API still lists the mappings."""
     taken: list[tuple[Any, dict[str, Any]]] = []
-    for regions in list(sqs_models.sqs_backends.values()):
-        for backend in list(regions.values()):
-            for queue in backend.queues.values():
-                if queue.lambda_event_source_mappings:
-                    taken.append((queue, queue.lambda_event_source_mappings))
-                    queue.lambda_event_source_mappings = {}
+    for queues in list(sqs_models.sqs_backends.values()):
+        for sqs in list(queues.values()):
+            taken += [(queue, queue.lambda_event_source_mappings) for queue in sqs.queues.values()]
+    for tables in list(dynamodb_models.dynamodb_backends.values()):
+        for dynamodb in list(tables.values()):
+            taken += [(table, table.lambda_event_source_mappings) for table in dynamodb.tables.values()]
+    for holder, _ in taken:
+        holder.lambda_event_source_mappings = {}
     try:
         yield
     finally:
-        for queue, mappings in taken:
-            queue.lambda_event_source_mappings = mappings
+        for holder, mappings in taken:
+            holder.lambda_event_source_mappings = mappings
 
 
 @contextlib.contextmanager

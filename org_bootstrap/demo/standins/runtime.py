@@ -20,6 +20,7 @@ import boto3
 from moto.utilities.arns import parse_arn
 
 from org_bootstrap.demo.organization import environment
+from org_bootstrap.demo.standins.streams import read_stream
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class LocalRuntime:
     invocations: list[Invocation] = field(default_factory=list)
     _queued: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     _warm: set[str] = field(default_factory=set)
+    _stream_positions: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Mapping uuid -> shard id -> the last sequence number its function has processed."""
 
     @property
     def pending(self) -> tuple[tuple[str, str, dict[str, Any]], ...]:
@@ -99,7 +102,7 @@ class LocalRuntime:
         messages a batch reports failed stay in the queue (visible again after the visibility timeout)."""
         sqs = self.security.client("sqs")
         ran = []
-        for mapping in self.security.client("lambda").list_event_source_mappings()["EventSourceMappings"]:
+        for mapping in self._mappings("sqs"):
             queue_arn = mapping["EventSourceArn"]
             arn = parse_arn(queue_arn)
             url = sqs.get_queue_url(QueueName=arn.resource_id, QueueOwnerAWSAccountId=arn.account)["QueueUrl"]
@@ -120,6 +123,38 @@ class LocalRuntime:
                 for message in done:
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         return ran
+
+    def poll_streams(self) -> list[Invocation]:
+        """Lambda's DynamoDB stream event source mappings: every new record, in batches of the mapping's
+        size, to its function. A batch that fails, or reports failures, is retried from its first failed
+        record on the next poll, as Lambda retries from the lowest failed sequence number."""
+        streams = self.security.client("dynamodbstreams")
+        ran = []
+        for mapping in self._mappings("dynamodb"):
+            stream_arn = mapping["EventSourceArn"]
+            position = self._stream_positions.setdefault(mapping["UUID"], {})
+            records = read_stream(streams, stream_arn, self.region, position)
+            size = mapping.get("BatchSize") or 100
+            for start in range(0, len(records), size):
+                batch = records[start : start + size]
+                invocation = self.invoke(
+                    mapping["FunctionArn"], stream_arn, {"Records": [r for _, r in batch]}
+                )
+                ran.append(invocation)
+                failed = {i["itemIdentifier"] for i in (invocation.result or {}).get("batchItemFailures", [])}
+                done = []
+                for shard, record in batch:
+                    if invocation.error or record["dynamodb"]["SequenceNumber"] in failed:
+                        break
+                    done.append(record)
+                    position[shard] = record["dynamodb"]["SequenceNumber"]
+                if len(done) < len(batch):
+                    break
+        return ran
+
+    def _mappings(self, service: str) -> list[dict[str, Any]]:
+        listed = self.security.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+        return [dict(m) for m in listed if parse_arn(m["EventSourceArn"]).service == service]
 
     def invoke(self, function_arn: str, trigger: str, event: dict[str, Any]) -> Invocation:
         configuration = self.security.client("lambda").get_function_configuration(FunctionName=function_arn)
