@@ -26,6 +26,7 @@ from org_bootstrap.commands.tables import show as show_table
 from org_bootstrap.demo.organization import REGION
 from org_bootstrap.demo.readback import DemoError
 from org_bootstrap.demo.run import DemoResult, running_demo
+from org_bootstrap.review.audit_verify import summary_line
 from org_bootstrap.review.report.html import render_html
 from remediator.policy import Mode
 
@@ -195,6 +196,7 @@ def render(result: DemoResult, out: Console) -> None:
         f"({archive.objects} objects, {len(archive.lines)} records as stored, each with its SHA-256).",
         highlight=False,
     )
+    out.print(f"akr audit verify over the demo: {summary_line(result.verification)}.", highlight=False)
     if result.report_path is not None:
         out.print(f"HTML report: {result.report_path.resolve()}", highlight=False)
 

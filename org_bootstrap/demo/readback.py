@@ -4,10 +4,11 @@ exemptions, and the central stack's resources."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from org_bootstrap.demo.organization import DemoOrganization
 from org_bootstrap.deploy.deployment import Deployment
+from org_bootstrap.review.audit_verify import Verification, table_record, verify
 from remediator.adapters.audit_table import DynamoDBAuditLog
 from remediator.adapters.exemption_table import DynamoDBExemptions
 from remediator.archive_format import ARCHIVE_PREFIX, ArchiveLine, from_json_lines
@@ -98,3 +99,25 @@ def keys_now(org: DemoOrganization) -> dict[str, IamKey]:
                         key["Status"],
                     )
     return keys
+
+
+def verification_of(org: DemoOrganization, deployment: Deployment, archive: Archive) -> Verification:
+    """`akr audit verify`'s comparison over the whole demo: every record of the audit table against the
+    archive. The demo's clock is simulated and the archiver has run after the last step, so no record is
+    too recent to be archived (no lag)."""
+    dynamodb = org.accounts.session(org.security).client("dynamodb")
+    table = physical_id(org, deployment, "AuditTable")
+    records = [
+        table_record(item)
+        for account in org.everyone
+        for page in dynamodb.get_paginator("query").paginate(
+            TableName=table,
+            KeyConditionExpression="account_id = :a",
+            ExpressionAttributeValues={":a": {"S": account}},
+        )
+        for item in page["Items"]
+    ]
+    times = [r.recorded_at for r in records] + [line.approximate_time for line in archive.lines]
+    times = times or [datetime.now(UTC)]
+    since, until = min(times), max(times)
+    return verify(records, archive.lines, since=since, until=until, now=until, lag=timedelta(0))

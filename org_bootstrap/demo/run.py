@@ -43,6 +43,7 @@ from org_bootstrap.demo.readback import (
     exemptions_of,
     keys_now,
     physical_id,
+    verification_of,
 )
 from org_bootstrap.demo.standins import (
     ConfigEvaluator,
@@ -56,6 +57,7 @@ from org_bootstrap.demo.standins import (
 from org_bootstrap.deploy.apply import carry_out, prepare
 from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.stacks import failed_instances
+from org_bootstrap.review.audit_verify import Verification, summary_line
 from org_bootstrap.review.exemptions import ADD, REMOVE, add, new_exemption, open_store
 from org_bootstrap.review.report.html import ReportData, write_report
 from remediator.audit import AuditRecord, Phase
@@ -106,6 +108,8 @@ class DemoResult:
     seed: int
     archive: Archive
     """The audit archive the archiver wrote from the audit table's stream."""
+    verification: Verification
+    """The audit table against the archive, as `akr audit verify` compares them."""
 
     def counts(self) -> dict[str, int]:
         return dict(Counter(row.decision for row in self.rows))
@@ -160,6 +164,7 @@ class DemoResult:
                 "prefix": self.archive.prefix,
                 "objects": self.archive.objects,
                 "records": len(self.archive.lines),
+                "verification": summary_line(self.verification),
             },
             "account_ids": dict(self.organization.account_names),
         }
@@ -221,6 +226,7 @@ def running_demo(
         )
         if report_path is not None:
             write_report(report_path, report)
+        archive = archive_of(org, deployment)
         yield DemoResult(
             organization=org,
             rows=rows,
@@ -232,7 +238,8 @@ def running_demo(
             mode=mode.value,
             report_data=report,
             seed=seed,
-            archive=archive_of(org, deployment),
+            archive=archive,
+            verification=verification_of(org, deployment, archive),
         )
 
 

@@ -228,6 +228,15 @@ def test_every_audit_record_is_archived_as_stored(ran: Ran) -> None:
     assert archivers and not [i for i in archivers if i.error or i.result["batchItemFailures"]]
 
 
+def test_the_demo_ends_with_the_audit_log_verified_against_its_archive(ran: Ran) -> None:
+    demo = ran.result
+    verification = demo.verification
+    assert verification.clean, verification.findings
+    assert verification.records == len(demo.records) == verification.archived
+    assert verification.lines == len(demo.archive.lines)
+
+
+
 def test_json_summary_counts_decisions_and_errors(summary: dict[str, Any]) -> None:
     assert summary["errors"] == 0
     assert summary["keys"] == len(EXPECTED) + 3 + 1  # the cases, three svc users, the management user
