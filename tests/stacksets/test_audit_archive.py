@@ -304,3 +304,34 @@ def test_the_replication_role_is_s3_of_this_account_with_only_the_replication_ri
 def test_the_replica_parameters_take_arns_only(name: str, value: str) -> None:
     with pytest.raises(ValueError, match="does not match"):
         check_parameter(name, load("central")["Parameters"][name], value)
+
+
+def test_the_data_events_trail_exists_only_when_its_bucket_is_named() -> None:
+    assert "AuditDataEventsTrail" not in central().resources
+
+
+def test_the_trail_records_every_data_event_on_both_tables_and_the_archive_objects() -> None:
+    stack = central({"AuditTrailBucketName": "akr-log-archive-trail"})
+    trail = stack.resources["AuditDataEventsTrail"]["Properties"]
+    selectors = {s["Name"]: s["FieldSelectors"] for s in trail.pop("AdvancedEventSelectors")}
+    assert trail == {
+        "TrailName": "akr-audit-data-events",
+        "IsLogging": True,
+        "S3BucketName": "akr-log-archive-trail",
+        "EnableLogFileValidation": True,
+        "IncludeGlobalServiceEvents": False,
+        "IsMultiRegionTrail": False,
+    }
+    # Data events only (no selector names management events), of exactly these resources.
+    assert selectors == {
+        "audit and state tables": [
+            {"Field": "eventCategory", "Equals": ["Data"]},
+            {"Field": "resources.type", "Equals": ["AWS::DynamoDB::Table"]},
+            {"Field": "resources.ARN", "Equals": [arn(stack, "AuditTable"), arn(stack, "StateTable")]},
+        ],
+        "audit archive objects": [
+            {"Field": "eventCategory", "Equals": ["Data"]},
+            {"Field": "resources.type", "Equals": ["AWS::S3::Object"]},
+            {"Field": "resources.ARN", "StartsWith": [f"{arn(stack, 'AuditArchiveBucket')}/"]},
+        ],
+    }

@@ -51,6 +51,7 @@ VARIANTS: dict[str, tuple[dict[str, str], ...]] = {
             "WorkerConcurrency": "50",
             "AuditWriterRoleArns": "arn:aws:iam::222222222222:role/OrganizationAccountAccessRole",
             "AuditArchiveRetentionDays": "1",
+            "AuditTrailBucketName": "akr-log-archive-trail-333333333333",
             "AuditArchiveReplicaBucketArn": "arn:aws:s3:::akr-log-archive-333333333333",
             "AuditArchiveReplicaKeyArn": (
                 "arn:aws:kms:eu-west-1:333333333333:key/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
