@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from moto.cloudformation import models as cloudformation_models
+from moto.dynamodb.models import table as dynamodb_table
 from moto.iam.access_control import IAMPolicy, PermissionResult
 from moto.s3 import models as s3_models
 from moto.server import ThreadedMotoServer
@@ -70,11 +71,35 @@ def moto_server(seed: int | None = None) -> Iterator[str]:
     if seed is not None:
         _post(f"{url}/moto-api/seed?a={seed}")
     try:
-        with conditional_bucket_policies(), previous_defaults():
+        with conditional_bucket_policies(), previous_defaults(), streams_kept_for_their_readers():
             yield url
     finally:
         _post(f"{url}/moto-api/reset")
         server.stop()
+
+
+@contextmanager
+def streams_kept_for_their_readers() -> Iterator[None]:
+    """A DynamoDB stream's records kept for its readers, never sent to a mapped function by moto, which
+    invokes a stream mapping's function on every write, in Docker, and prints to the process's stdout when
+    there is none (into a command's JSON output). Lambda reads a stream asynchronously; the demo's
+    LocalRuntime.poll_streams stands in for it (org_bootstrap/demo/standins/streams.py)."""
+    shard = dynamodb_table.StreamShard
+    original = shard.add
+
+    def add(self: dynamodb_table.StreamShard, old: Any, new: Any) -> None:
+        mappings = self.table.lambda_event_source_mappings
+        self.table.lambda_event_source_mappings = {}
+        try:
+            original(self, old, new)
+        finally:
+            self.table.lambda_event_source_mappings = mappings
+
+    shard.add = add  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        shard.add = original  # type: ignore[method-assign]
 
 
 @contextmanager
