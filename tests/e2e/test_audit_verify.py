@@ -1,10 +1,10 @@
 """`akr audit verify` end to end against a moto server, after a real `akr deploy`.
 
-The central stack gets its archive bucket the way a deployment will: the deployed template, with the
-bucket and the `AuditArchiveBucketName` output added, applied by UpdateStack (moto creates a plain bucket:
-its CloudFormation ignores Object Lock, which the template tests cover). The archive's objects are written
-with remediator.archive_format from the table's stored items, as the archiver writes a stream's INSERTs
-(moto runs no stream consumer without Docker). Then, with the security account's administrator
+The deployed central stack has its archive bucket (moto creates a plain bucket: its CloudFormation ignores
+Object Lock, which the template tests cover); a deployment from before the archive is the same stack with
+its `AuditArchiveBucketName` output taken away by UpdateStack, then put back. The archive's objects are
+written with remediator.archive_format from the table's stored items, as the archiver writes a stream's
+INSERTs (moto runs no stream consumer without Docker). Then, with the security account's administrator
 credentials, records are rewritten (PutItem), deleted (DeleteItem) or left out of the archive.
 
 Each test has a day of its own (and its own records), so that the tests of the module share one
@@ -51,25 +51,37 @@ NO_ARCHIVE = (
 )
 
 
-def add_archive_bucket(organization: ServerOrganization) -> str:
-    """UpdateStack of the central stack with the archive bucket and its output; the bucket's name."""
+def archive_output(organization: ServerOrganization, *, present: bool) -> str:
+    """The deployed central stack with or without its `AuditArchiveBucketName` output (a deployment made
+    before the archive had none), by UpdateStack of its own template; the bucket's name."""
     cloudformation = organization.client("cloudformation", organization.security)
     stack = cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
-    template = cfn_yaml.loads(cloudformation.get_template(StackName=STACK)["TemplateBody"])
-    template["Resources"]["AuditArchiveBucket"] = {"Type": "AWS::S3::Bucket"}
-    template["Outputs"]["AuditArchiveBucketName"] = {"Value": {"Ref": "AuditArchiveBucket"}}
+    body = cloudformation.get_template(StackName=STACK)["TemplateBody"]
+    template = cfn_yaml.loads(body) if isinstance(body, str) else body
+    if present:
+        template["Outputs"]["AuditArchiveBucketName"] = {"Value": {"Ref": "AuditArchiveBucket"}}
+    else:
+        template["Outputs"].pop("AuditArchiveBucketName", None)
     cloudformation.update_stack(
         StackName=STACK,
         TemplateBody=json.dumps(template),
+        # Empty optional parameters are left out (their default is empty): moto takes a parameter its last
+        # call did not pass as changed and updates the resources naming it, even one whose Condition is
+        # false and that it never created (docs/aws-compatibility.md, parameter-only updates).
         Parameters=[
             {"ParameterKey": p["ParameterKey"], "ParameterValue": p["ParameterValue"]}
             for p in stack["Parameters"]
+            if p["ParameterValue"] != ""
         ],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
     )
-    outputs = cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]["Outputs"]
-    name: str = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "AuditArchiveBucketName")
-    return name
+    pages = cloudformation.get_paginator("list_stack_resources").paginate(StackName=STACK)
+    return next(
+        str(r["PhysicalResourceId"])
+        for page in pages
+        for r in page["StackResourceSummaries"]
+        if r["LogicalResourceId"] == "AuditArchiveBucket"
+    )
 
 
 @dataclass(frozen=True)
@@ -183,12 +195,14 @@ def verified(organization: ServerOrganization, tmp_path_factory: pytest.TempPath
     assert result.exit_code == 0, result.output
     table = as_json(result)["result"]["audit_table"]
     now = datetime.now(UTC)
+    archive_output(organization, present=False)
     before = akr(
         organization, "audit", "verify", "--security-account", organization.security, "--output", "json"
     )
     page = tmp_path_factory.mktemp("report") / "before.html"
     report_before = report(organization, page, "--output", "json")
-    return Verified(organization, table, add_archive_bucket(organization), now, before, (report_before, page))
+    bucket = archive_output(organization, present=True)
+    return Verified(organization, table, bucket, now, before, (report_before, page))
 
 
 def findings(result: Result) -> list[tuple[str, str]]:

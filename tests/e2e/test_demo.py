@@ -236,7 +236,6 @@ def test_the_demo_ends_with_the_audit_log_verified_against_its_archive(ran: Ran)
     assert verification.lines == len(demo.archive.lines)
 
 
-
 def test_json_summary_counts_decisions_and_errors(summary: dict[str, Any]) -> None:
     assert summary["errors"] == 0
     assert summary["keys"] == len(EXPECTED) + 3 + 1  # the cases, three svc users, the management user

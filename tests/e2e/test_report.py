@@ -122,9 +122,10 @@ def test_the_terminal_gets_the_path_and_one_line_of_totals(reported: Reported) -
         "12 decision(s) in 3 account(s): 1 deactivate, 3 delete, 1 exempt, 1 exempt-add, 4 none, 1 report, "
         "1 warn (1 pending, 3 done, 1 failed, 7 skipped); 1 failed, 1 without an outcome; 1 exemption(s) in "
         "force, 0 expiring within 1 day(s), 0 expired.",
-        "Archive verification: not verified: the central stack access-key-remediation has no output "
-        "AuditArchiveBucketName: this deployment has no audit archive yet, so the audit log cannot be "
-        "verified; run akr deploy with this version of akr.",
+        # The records here were written straight into the table and no archiver runs on moto: each one older
+        # than the archiver's lag is a finding (the one written now by akr exempt add is too recent).
+        "Archive verification: 14 finding(s): 14 not-archived (15 record(s) in the table, 0 archive "
+        "line(s)); akr audit verify over the same window lists them.",
     ]
     assert path.is_file()
 
