@@ -25,6 +25,7 @@ from org_bootstrap.deploy.coverage import AccountReport, Expected, Finding
 from org_bootstrap.deploy.footprint import Footprint
 from org_bootstrap.deploy.status import Status
 from org_bootstrap.review.audit_query import AuditPage, parse_query
+from org_bootstrap.review.audit_verify import Verification
 from org_bootstrap.review.report.html import ReportData
 from org_bootstrap.review.scan import AccountScan, Row, ScanResult
 from org_bootstrap.review.scan_plan import Overrides, ScanPlan, choose_policy
@@ -229,6 +230,7 @@ def test_demo(width: int, capsys: pytest.CaptureFixture[str]) -> None:
         archive=Archive(
             bucket="access-key-remediation-auditarchivebucket-abc123", prefix="audit/", objects=0, lines=()
         ),
+        verification=Verification(since=NOW, until=NOW, checked_at=NOW, records=0, lines=0),
     )
     render(result, console)
     assert_whole(printed(capsys), ACCOUNTS, KEYS, width)
