@@ -15,7 +15,7 @@ from datetime import datetime
 
 from remediator.audit import Context, Outcome, Phase, Trigger
 from remediator.breaker import HeldBackError, held
-from remediator.credential_report import CredentialReport, candidates, users_with_several_active_keys
+from remediator.credential_report import candidates
 from remediator.deadline import Deadline
 from remediator.decision import Action, Decision, decide
 from remediator.errors import PermanentError, RemediatorError
@@ -38,10 +38,10 @@ from remediator.ports import (
     Notifier,
 )
 from remediator.recording import Recorder
+from remediator.report_findings import record_findings
 from remediator.run import Run, RunResult
 
 logger = logging.getLogger(__name__)
-ROOT_USER = "<root_account>"
 
 
 class Remediator:
@@ -228,7 +228,7 @@ class Remediator:
         for user_name in sorted(nominated):
             self._deadline.check(f"sweep of {run.context.account_id}")
             self._remediate_user(run, member, user_name, None, report_keyless=False)
-        self._report_findings(run, report, checked=nominated)
+        record_findings(self._recorder, run, report, checked=nominated)
 
     def _every_user(self, run: Run, member: MemberAccount) -> None:
         run.step = "list-users"
@@ -245,30 +245,6 @@ class Remediator:
         # Intents left open on the keys of users who no longer exist.
         for user_name in sorted({lc.user_name for lc in run.lifecycles().values() if lc.pending} - seen):
             self._remediate_user(run, member, user_name, None, report_keyless=False)
-
-    def _report_findings(self, run: Run, report: CredentialReport, *, checked: set[str]) -> None:
-        """Report-only findings. Users read live in this run were judged on their live keys already."""
-        root = report.root
-        if root is not None and root.active_keys:
-            self._recorder.finding(
-                run,
-                ROOT_USER,
-                None,
-                f"the root user has {root.active_keys} active access key(s); only the root user can delete "
-                "them (CIS 1.4)",
-            )
-        for user_name in users_with_several_active_keys(report.users):
-            if user_name not in checked:
-                self._recorder.finding(
-                    run, user_name, None, "several active access keys; CIS 1.13 allows one"
-                )
-        for problem in report.problems:
-            self._recorder.finding(
-                run,
-                problem.user,
-                None,
-                f"credential report row unreadable ({problem.why}); the user was read live",
-            )
 
     def _remediate_user(
         self,
