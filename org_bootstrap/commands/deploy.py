@@ -31,7 +31,7 @@ from org_bootstrap.deploy.bucket_policy import BucketPolicyError, check_writer
 from org_bootstrap.deploy.deployment import CisVersion, Deployment, ManagementAccount
 from org_bootstrap.deploy.lambda_zip import PackagingError
 from org_bootstrap.deploy.plan import PlanError
-from org_bootstrap.deploy.plan_lines import describe, warnings
+from org_bootstrap.deploy.plan_lines import NOTHING_TO_CHANGE, describe, warnings
 from org_bootstrap.deploy.preflight import describe_preflight
 from org_bootstrap.deploy.stacks import failed_instances, skipped_instances
 from org_bootstrap.deploy.status import check
@@ -117,6 +117,15 @@ def deploy(  # noqa: PLR0917
             "principal (the security role from the management account).",
         ),
     ] = None,
+    attach_guardrails: Annotated[
+        bool,
+        typer.Option(
+            "--attach-guardrails",
+            help="Create (or update) the guardrail SCP (stacksets/guardrails-scp.json) and attach it to the "
+            "targets: only the StackSet execution role may then change akr's member resources. Management "
+            "account only; enables SCPs on the root when off. Left out: an attached SCP stays as it is.",
+        ),
+    ] = False,
     security_role: SecurityRole = DEFAULT_ROLE,
     account_role: Annotated[
         str,
@@ -178,13 +187,19 @@ def deploy(  # noqa: PLR0917
             reserved_concurrency=reserved_concurrency,
             management_account=management_account,
             code_writer_arns=tuple(code_writer_arn or ()),
+            attach_guardrails=attach_guardrails,
             security_role=security_role,
             account_role=account_role,
         )
         with progress(output) as report:
             prepared = prepare(aws, deployment, report)
         problems = describe_preflight(prepared.preflight)
-        lines = describe(prepared.plan, deployment, prepared.observed) + problems
+        lines = describe(prepared.plan, deployment, prepared.observed)
+        if prepared.guardrails:
+            if not prepared.changes_nothing:
+                lines = [line for line in lines if line != NOTHING_TO_CHANGE]
+            lines += prepared.guardrails.lines()
+        lines += problems
         alarming = set(warnings(prepared.plan)) | set(problems[: len(prepared.preflight.problems)])
         if prepared.elsewhere:
             lines.insert(0, elsewhere_line(deployment, prepared.elsewhere))
@@ -193,9 +208,9 @@ def deploy(  # noqa: PLR0917
             plan_lines(
                 [f"[bold red]{escape(line)}[/]" if line in alarming else escape(line) for line in lines]
             )
-        if dry_run or prepared.plan.changes_nothing:
+        if dry_run or prepared.changes_nothing:
             if output is Output.JSON:
-                done = "ok" if prepared.plan.changes_nothing else "planned"
+                done = "ok" if prepared.changes_nothing else "planned"
                 emit_json(envelope("deploy", done, plan=lines, changed=False))
             return
         go_ahead(prepared, lines, yes=yes, output=output)

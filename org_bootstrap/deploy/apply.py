@@ -16,10 +16,17 @@ from org_bootstrap.deploy.central import regions_with_central
 from org_bootstrap.deploy.code_bucket import secure_bucket
 from org_bootstrap.deploy.code_check import check_code, lambda_sha256
 from org_bootstrap.deploy.deployment import CENTRAL_TEMPLATE, MEMBER_TEMPLATE, Deployment, ManagementAccount
+from org_bootstrap.deploy.guardrails import (
+    GuardrailsPlan,
+    GuardrailsState,
+    apply_guardrails,
+    plan_guardrails,
+    read_guardrails,
+)
 from org_bootstrap.deploy.lambda_zip import Artifact, Target, build_lambda_zip
 from org_bootstrap.deploy.observed import InstanceState, Observed
 from org_bootstrap.deploy.organization import observe, read_stackset, security_session
-from org_bootstrap.deploy.plan import Change, Plan, plan_deploy
+from org_bootstrap.deploy.plan import Change, Plan, PlanError, plan_deploy
 from org_bootstrap.deploy.preflight import Preflight
 from org_bootstrap.deploy.readiness import check_readiness
 from org_bootstrap.deploy.rights import BOTH_RIGHTS_MODE, Order
@@ -44,6 +51,13 @@ class Prepared:
     """Other regions where the security account has the central stack: a deployment in another home
     region (looked for only when the home region has none)."""
     preflight: Preflight = field(default_factory=Preflight)
+    guardrails: GuardrailsPlan | None = None
+    """None where the command cannot read the organization's SCPs (a delegated administrator)."""
+    guardrails_state: GuardrailsState | None = None
+
+    @property
+    def changes_nothing(self) -> bool:
+        return self.plan.changes_nothing and (self.guardrails is None or self.guardrails.changes_nothing)
 
 
 @dataclass(frozen=True)
@@ -84,6 +98,7 @@ def prepare(
     if look_elsewhere and observed.central_stack is None:
         progress("looking for a deployment in the other regions")
         elsewhere = regions_with_central(aws, deployment, observed.caller_account)
+    state, guardrails = _plan_guardrails(aws, deployment, observed, plan)
     progress("checking what the plan needs (the pre-flight)")
     preflight = check_readiness(aws, deployment, observed, plan, progress)
     return Prepared(
@@ -93,6 +108,26 @@ def prepare(
         plan=plan,
         elsewhere=elsewhere,
         preflight=preflight,
+        guardrails=guardrails,
+        guardrails_state=state,
+    )
+
+
+def _plan_guardrails(
+    aws: Aws, deployment: Deployment, observed: Observed, plan: Plan
+) -> tuple[GuardrailsState | None, GuardrailsPlan | None]:
+    """Read from the management account only, where SCPs are managed; there the plan also says when a
+    guardrail SCP from an earlier deploy stays attached."""
+    if not observed.is_management:
+        if deployment.attach_guardrails:
+            raise PlanError(
+                "--attach-guardrails runs from the management account "
+                f"{observed.management_account}: service control policies are created and attached there"
+            )
+        return None, None
+    state = read_guardrails(aws.organizations(), observed.root_id)
+    return state, plan_guardrails(
+        state, asked=deployment.attach_guardrails, targets=plan.targets, root_id=observed.root_id
     )
 
 
@@ -153,6 +188,10 @@ def carry_out(
         delete_stack(
             aws.cloudformation(region=region), deployment.management_stack_name, progress, poll_seconds
         )
+    guardrails, state = prepared.guardrails, prepared.guardrails_state
+    if guardrails is not None and state is not None and not guardrails.changes_nothing:
+        # Last: the member stacks are in place before their edits are denied to all but StackSets.
+        apply_guardrails(aws.organizations(), guardrails, state, progress)
     cloudformation = aws.cloudformation(region=region)
     stackset = read_stackset(cloudformation, deployment.stackset_name, plan.call_as)
     return Outcome(

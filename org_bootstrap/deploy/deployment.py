@@ -68,6 +68,8 @@ class Deployment(BaseModel):
     code_writer_arns: tuple[str, ...] = ()
     """The principals the code bucket's policy lets write objects; empty: those its policy names, else the
     principal the deploy writes as (bucket_policy.py)."""
+    attach_guardrails: bool = False
+    """Create (or update) the guardrail SCP and attach it to the targets (deploy/guardrails.py)."""
     security_role: str = "OrganizationAccountAccessRole"
     account_role: str = "OrganizationAccountAccessRole"
     """The role the pre-flight looks into the target accounts through (read-only: a session policy)."""

@@ -1,8 +1,9 @@
 """`akr destroy`: survey, plan, and undo a deploy in the reverse order. The command line only renders.
 
-Order: the StackSet's stack instances (by root or OU, stacks not retained), the StackSet, the management
-account's plain stack, the central stack, the code bucket; last, and only when asked, the audit table
-that the central template retains.
+Order: the guardrail SCP (detached, then deleted: deploy attached it last), the StackSet's stack
+instances (by root or OU, stacks not retained), the StackSet, the management account's plain stack, the
+central stack, the code bucket; last, and only when asked, the audit table that the central template
+retains.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from org_bootstrap.aws import Aws, CliError, describe
 from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.footprint import Footprint
+from org_bootstrap.deploy.guardrails import read_guardrails, remove_guardrails
 from org_bootstrap.deploy.organization import read_stackset, security_session
 from org_bootstrap.deploy.stacks import (
     POLL_SECONDS,
@@ -46,7 +48,9 @@ def prepare(
 ) -> PreparedDestroy:
     progress("reading the organization")
     footprint = survey(aws, deployment)
-    plan = plan_destroy(deployment, footprint, delete_audit_log=delete_audit_log)
+    # SCPs are managed from the management account; a delegated administrator leaves them as they are.
+    guardrails = read_guardrails(aws.organizations(), footprint.root_id) if footprint.is_management else None
+    plan = plan_destroy(deployment, footprint, delete_audit_log=delete_audit_log, guardrails=guardrails)
     return PreparedDestroy(deployment=deployment, footprint=footprint, plan=plan)
 
 
@@ -58,6 +62,11 @@ def carry_out(
     region = deployment.home_region
     cloudformation = aws.cloudformation(region=region)
     done: list[str] = []
+    if plan.guardrails:
+        # First: the StackSet execution role may change the member stacks anyway, but nobody else could
+        # clean up by hand what a failed deletion leaves behind while the SCP holds.
+        remove_guardrails(aws.organizations(), plan.guardrails, progress)
+        done.append(f"guardrail SCP {plan.guardrails.policy_id}")
     if plan.instance_accounts:
         delete_instances(cloudformation, deployment, plan, progress=progress, poll_seconds=poll_seconds)
         done.append(f"stack instances in {len(plan.instance_accounts)} account(s)")

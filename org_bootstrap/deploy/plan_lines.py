@@ -20,6 +20,7 @@ from remediator.policy import Mode
 OLD_LOG_GROUP_NAME = "LogGroupName: !Sub /aws/lambda/${AWS::StackName}-remediator\n"
 # The central template since its bus admits only the forwarder roles, by name.
 FORWARDER_ROLE_PARAMETER = "ForwarderRoleName:"
+NOTHING_TO_CHANGE = "Nothing to change: the organization is up to date"
 # How much a mode does to a violating key, least first: a change up this list gets a warning in the plan.
 MODE_SEVERITY = {Mode.REPORT: 0, Mode.DEACTIVATE: 1, Mode.STAGED: 2, Mode.DELETE: 3}
 
@@ -78,7 +79,7 @@ def describe(plan: Plan, deployment: Deployment, observed: Observed) -> list[str
         )
     lines += warnings(plan)
     if plan.changes_nothing:
-        lines.append("Nothing to change: the organization is up to date")
+        lines.append(NOTHING_TO_CHANGE)
     return lines
 
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.footprint import Footprint, require_administrator
+from org_bootstrap.deploy.guardrails import POLICY_NAME, GuardrailsState
 from org_bootstrap.deploy.plan import PlanError
 
 
@@ -28,11 +29,16 @@ class DestroyPlan(BaseModel):
     audit_table: str | None
     """The audit table to delete (only with --delete-audit-log)."""
     retained_audit_tables: tuple[str, ...]
+    guardrails: GuardrailsState | None = None
+    """akr's guardrail SCP, to detach and delete; None when there is none (or it is not akr's)."""
+    foreign_guardrails: str = ""
+    """The id of a policy with akr's SCP name but without its tag: left alone."""
 
     @property
     def deletes_nothing(self) -> bool:
         return not (
-            self.instance_accounts
+            self.guardrails
+            or self.instance_accounts
             or self.stackset
             or self.management_stack
             or self.central_stack
@@ -41,7 +47,14 @@ class DestroyPlan(BaseModel):
         )
 
 
-def plan_destroy(deployment: Deployment, footprint: Footprint, *, delete_audit_log: bool) -> DestroyPlan:
+def plan_destroy(
+    deployment: Deployment,
+    footprint: Footprint,
+    *,
+    delete_audit_log: bool,
+    guardrails: GuardrailsState | None = None,
+) -> DestroyPlan:
+    """`guardrails`: the SCPs as the management account sees them (None from anywhere else)."""
     require_administrator(footprint, "destroy", deployment.security_account_id)
     stackset = footprint.stackset
     instances = stackset.instances if stackset else ()
@@ -63,6 +76,8 @@ def plan_destroy(deployment: Deployment, footprint: Footprint, *, delete_audit_l
         bucket=footprint.bucket_exists,
         audit_table=audit_table,
         retained_audit_tables=tuple(t for t in tables if t != audit_table),
+        guardrails=guardrails if guardrails and guardrails.policy_id and guardrails.ours else None,
+        foreign_guardrails=guardrails.policy_id if guardrails and not guardrails.ours else "",
     )
 
 
@@ -70,6 +85,17 @@ def describe_destroy(plan: DestroyPlan, deployment: Deployment, footprint: Footp
     """The plan as "Would ..." lines, in the order destroy carries it out."""
     security = deployment.security_account_id
     lines = []
+    if plan.guardrails:
+        where = ", ".join(plan.guardrails.attached_to) or "nothing"
+        lines.append(
+            f"Would detach the guardrail SCP {POLICY_NAME} ({plan.guardrails.policy_id}) from {where} and "
+            "delete it (service control policies stay enabled on the root)"
+        )
+    if plan.foreign_guardrails:
+        lines.append(
+            f"Would leave the SCP {POLICY_NAME} ({plan.foreign_guardrails}) alone: it lacks akr's tag, so "
+            "akr did not create it"
+        )
     if plan.instance_accounts:
         lines.append(
             f"Would delete the stack instances of StackSet {deployment.stackset_name} in "
