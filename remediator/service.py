@@ -38,7 +38,7 @@ from remediator.ports import (
     Notifier,
 )
 from remediator.recording import Recorder
-from remediator.report_findings import record_findings
+from remediator.report_findings import record_findings, record_user_findings
 from remediator.run import Run, RunResult
 
 logger = logging.getLogger(__name__)
@@ -228,7 +228,8 @@ class Remediator:
         for user_name in sorted(nominated):
             self._deadline.check(f"sweep of {run.context.account_id}")
             self._remediate_user(run, member, user_name, None, report_keyless=False)
-        record_findings(self._recorder, run, report, checked=nominated)
+        protected = self._policy_of(run.context.account_id).protected_user_path
+        record_findings(self._recorder, run, report, checked=nominated, protected_path=protected)
 
     def _every_user(self, run: Run, member: MemberAccount) -> None:
         run.step = "list-users"
@@ -291,9 +292,10 @@ class Remediator:
             if r.outcome is Outcome.DONE and r.decision in (Action.DELETE, Action.DEACTIVATE)
         }
         active = [key for key in facts.keys if key.is_active and key.access_key_id not in acted]
-        if len(active) > 1 and run.context.trigger is not Trigger.EVENT:
-            self._recorder.finding(
-                run, user_name, facts.user_id, f"{len(active)} active access keys; CIS 1.13 allows one"
+        if run.context.trigger is not Trigger.EVENT:
+            protected = self._policy_of(run.context.account_id).protected_user_path
+            record_user_findings(
+                self._recorder, run, facts, active_keys=len(active), protected_path=protected
             )
         return facts
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.footprint import Footprint, require_administrator
-from org_bootstrap.deploy.guardrails import POLICY_NAME, GuardrailsState
+from org_bootstrap.deploy.guardrails_plan import POLICY_NAME, GuardrailsState
 from org_bootstrap.deploy.plan import PlanError
 
 

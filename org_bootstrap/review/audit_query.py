@@ -27,6 +27,7 @@ from org_bootstrap.review.exemptions import ADD, REMOVE
 from remediator.adapters.audit_table import BY_ACCESS_KEY, BY_DAY, from_item
 from remediator.audit import AuditRecord, Outcome
 from remediator.decision import Action
+from remediator.run import FINDING
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -115,8 +116,9 @@ def parse_instant(text: str, *, now: datetime, option: str) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-DECISIONS = (*(action.value for action in Action), ADD, REMOVE)
-"""What a record's `decision` can be: the remediator's actions, and the changes to the exemptions."""
+DECISIONS = (*(action.value for action in Action), FINDING, ADD, REMOVE)
+"""What a record's `decision` can be: the remediator's actions, the sweep's report-only findings (several
+active keys, the root user's keys, users under the protected path), and the changes to the exemptions."""
 
 
 def _choice(allowed: tuple[str, ...], text: str | None, option: str) -> str | None:

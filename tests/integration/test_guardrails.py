@@ -16,17 +16,15 @@ from moto import mock_aws
 
 from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.footprint import Footprint
-from org_bootstrap.deploy.guardrails import (
+from org_bootstrap.deploy.guardrails import apply_guardrails, read_guardrails, remove_guardrails
+from org_bootstrap.deploy.guardrails_plan import (
     OWNER_TAG,
     POLICY_NAME,
     SCP,
     GuardrailsError,
     GuardrailsState,
-    apply_guardrails,
     plan_guardrails,
     policy_content,
-    read_guardrails,
-    remove_guardrails,
 )
 from org_bootstrap.deploy.observed import Account
 from org_bootstrap.deploy.teardown import describe_destroy, plan_destroy

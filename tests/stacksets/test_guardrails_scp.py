@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from org_bootstrap.deploy.deployment import Deployment
-from org_bootstrap.deploy.guardrails import MAX_SCP_CHARACTERS, POLICY_FILE, policy_content
+from org_bootstrap.deploy.guardrails_plan import MAX_SCP_CHARACTERS, POLICY_FILE, policy_content
 from tests.stacksets.cfn import Stack, load
 from tests.stacksets.variants import VARIANTS
 

@@ -306,3 +306,8 @@ def test_a_window_read_day_by_day_is_capped(options: dict[str, Any], refused: bo
         f"log is read one day at a time, {MAX_DAYS} days at most; narrow the window, or name the account "
         "or the key (one query, whatever the window)"
     )
+
+
+def test_the_sweeps_findings_can_be_asked_for() -> None:
+    """Users under the protected path, the root user's keys and several active keys are findings."""
+    assert parse_query(now=NOW, decision="FINDING").decision == "finding"

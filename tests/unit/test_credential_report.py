@@ -22,6 +22,7 @@ from remediator.credential_report import (
 from remediator.decision import Action, decide
 from remediator.facts import KeyFacts, UserFacts
 from remediator.policy import PRESETS, Mode, Policy, Thresholds
+from remediator.report_findings import user_path
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -589,3 +590,15 @@ def test_the_records_are_frozen_and_closed(
         setattr(record, field, getattr(record, field))
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
         type(record).model_validate({**record.model_dump(), "unknown": 1})
+
+
+@pytest.mark.parametrize(
+    ("arn", "path"),
+    [
+        ("arn:aws:iam::123456789012:user/alice", "/"),
+        ("arn:aws:iam::123456789012:user/break-glass/vault", "/break-glass/"),
+        ("arn:aws-us-gov:iam::123456789012:user/break-glass/ops/vault", "/break-glass/ops/"),
+    ],
+)
+def test_a_users_path_is_read_from_its_arn(arn: str, path: str) -> None:
+    assert user_path(arn) == path

@@ -77,7 +77,7 @@ def template_trust() -> dict[str, Any]:
 def test_the_verdict_modules_never_import_boto3() -> None:
     code = (
         "import sys, org_bootstrap.deploy.coverage, org_bootstrap.deploy.teardown, "
-        "org_bootstrap.deploy.footprint; "
+        "org_bootstrap.deploy.footprint, org_bootstrap.deploy.guardrails_plan; "
         "print(sorted(m for m in ('boto3', 'botocore') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
