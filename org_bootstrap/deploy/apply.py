@@ -93,7 +93,7 @@ def prepare(
     if look_elsewhere and observed.central_stack is None:
         progress("looking for a deployment in the other regions")
         elsewhere = regions_with_central(aws, deployment, observed.caller_account)
-    state, guardrails = _plan_guardrails(aws, deployment, observed, plan)
+    state, guardrails = guardrails_for(aws, deployment, observed, plan)
     progress("checking what the plan needs (the pre-flight)")
     preflight = check_readiness(aws, deployment, observed, plan, progress)
     return Prepared(
@@ -108,7 +108,7 @@ def prepare(
     )
 
 
-def _plan_guardrails(
+def guardrails_for(
     aws: Aws, deployment: Deployment, observed: Observed, plan: Plan
 ) -> tuple[GuardrailsState | None, GuardrailsPlan | None]:
     """Read from the management account only, where SCPs are managed; there the plan also says when a

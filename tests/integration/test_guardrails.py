@@ -14,6 +14,8 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
+from org_bootstrap.aws import Aws
+from org_bootstrap.deploy.apply import guardrails_for
 from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.footprint import Footprint
 from org_bootstrap.deploy.guardrails import apply_guardrails, read_guardrails, remove_guardrails
@@ -27,7 +29,9 @@ from org_bootstrap.deploy.guardrails_plan import (
     policy_content,
 )
 from org_bootstrap.deploy.observed import Account
+from org_bootstrap.deploy.plan import PlanError
 from org_bootstrap.deploy.teardown import describe_destroy, plan_destroy
+from tests.unit.test_deploy_plan import MEMBERS, deployment, fresh, plan
 
 if TYPE_CHECKING:
     from mypy_boto3_organizations import OrganizationsClient
@@ -237,3 +241,21 @@ def test_scps_are_enabled_before_the_policy_is_attached_and_nothing_is_attached_
         stub.add_response("attach_policy", {}, {"PolicyId": "p-abcdefgh", "TargetId": new})
         apply_guardrails(client, again, attached, said)
         stub.assert_no_pending_responses()
+
+
+def test_a_delegated_administrator_is_refused_before_anything_is_read() -> None:
+    """SCPs are created and attached from the management account; Organizations is not called at all."""
+    observed = fresh(caller_account=MEMBERS[0], delegated_admin=True)
+    desired = deployment(attach_guardrails=True)
+    with pytest.raises(PlanError) as refused:
+        guardrails_for(
+            Aws(region=REGION, endpoint_url="http://127.0.0.1:1"), desired, observed, plan(desired, observed)
+        )
+    assert str(refused.value) == (
+        f"--attach-guardrails runs from the management account {observed.management_account}: service "
+        "control policies are created and attached there"
+    )
+    assert guardrails_for(Aws(region=REGION), deployment(), observed, plan(deployment(), observed)) == (
+        None,
+        None,
+    )
