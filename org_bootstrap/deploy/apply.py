@@ -17,7 +17,12 @@ from org_bootstrap.deploy.code_bucket import secure_bucket
 from org_bootstrap.deploy.code_check import check_code, lambda_sha256
 from org_bootstrap.deploy.deployment import CENTRAL_TEMPLATE, MEMBER_TEMPLATE, Deployment, ManagementAccount
 from org_bootstrap.deploy.guardrails import apply_guardrails, read_guardrails
-from org_bootstrap.deploy.guardrails_plan import GuardrailsPlan, GuardrailsState, plan_guardrails
+from org_bootstrap.deploy.guardrails_plan import (
+    GuardrailsError,
+    GuardrailsPlan,
+    GuardrailsState,
+    plan_guardrails,
+)
 from org_bootstrap.deploy.lambda_zip import Artifact, Target, build_lambda_zip
 from org_bootstrap.deploy.observed import InstanceState, Observed
 from org_bootstrap.deploy.organization import observe, read_stackset, security_session
@@ -112,7 +117,8 @@ def guardrails_for(
     aws: Aws, deployment: Deployment, observed: Observed, plan: Plan
 ) -> tuple[GuardrailsState | None, GuardrailsPlan | None]:
     """Read from the management account only, where SCPs are managed; there the plan also says when a
-    guardrail SCP from an earlier deploy stays attached."""
+    guardrail SCP from an earlier deploy stays attached. Without --attach-guardrails, SCPs that cannot be
+    read (a principal without the Organizations policy reads) leave the deploy as it was before."""
     if not observed.is_management:
         if deployment.attach_guardrails:
             raise PlanError(
@@ -120,7 +126,12 @@ def guardrails_for(
                 f"{observed.management_account}: service control policies are created and attached there"
             )
         return None, None
-    state = read_guardrails(aws.organizations(), observed.root_id)
+    try:
+        state = read_guardrails(aws.organizations(), observed.root_id)
+    except GuardrailsError:
+        if deployment.attach_guardrails:
+            raise
+        return None, None
     return state, plan_guardrails(
         state, asked=deployment.attach_guardrails, targets=plan.targets, root_id=observed.root_id
     )

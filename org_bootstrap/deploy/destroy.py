@@ -17,6 +17,7 @@ from org_bootstrap.aws import Aws, CliError, describe
 from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.footprint import Footprint
 from org_bootstrap.deploy.guardrails import read_guardrails, remove_guardrails
+from org_bootstrap.deploy.guardrails_plan import GuardrailsError
 from org_bootstrap.deploy.organization import read_stackset, security_session
 from org_bootstrap.deploy.stacks import (
     POLL_SECONDS,
@@ -49,8 +50,19 @@ def prepare(
     progress("reading the organization")
     footprint = survey(aws, deployment)
     # SCPs are managed from the management account; a delegated administrator leaves them as they are.
-    guardrails = read_guardrails(aws.organizations(), footprint.root_id) if footprint.is_management else None
-    plan = plan_destroy(deployment, footprint, delete_audit_log=delete_audit_log, guardrails=guardrails)
+    guardrails, unread = None, ""
+    if footprint.is_management:
+        try:
+            guardrails = read_guardrails(aws.organizations(), footprint.root_id)
+        except GuardrailsError as exc:
+            unread = str(exc)
+    plan = plan_destroy(
+        deployment,
+        footprint,
+        delete_audit_log=delete_audit_log,
+        guardrails=guardrails,
+        guardrails_unread=unread,
+    )
     return PreparedDestroy(deployment=deployment, footprint=footprint, plan=plan)
 
 

@@ -120,6 +120,8 @@ def plan_guardrails(
     state: GuardrailsState, *, asked: bool, targets: tuple[str, ...], root_id: str
 ) -> GuardrailsPlan:
     if state.policy_id and not state.ours:
+        if not asked:
+            return GuardrailsPlan(asked=False, root_id=root_id)  # not akr's: nothing to say or do
         raise GuardrailsError(
             f"an SCP named {POLICY_NAME} ({state.policy_id}) exists without the tag "
             f"{OWNER_TAG['Key']}={OWNER_TAG['Value']}: akr did not create it and will not change it; rename "

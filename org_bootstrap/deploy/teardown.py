@@ -33,6 +33,8 @@ class DestroyPlan(BaseModel):
     """akr's guardrail SCP, to detach and delete; None when there is none (or it is not akr's)."""
     foreign_guardrails: str = ""
     """The id of a policy with akr's SCP name but without its tag: left alone."""
+    guardrails_unread: str = ""
+    """Why the SCPs could not be read (from the management account): the plan says to look by hand."""
 
     @property
     def deletes_nothing(self) -> bool:
@@ -53,8 +55,10 @@ def plan_destroy(
     *,
     delete_audit_log: bool,
     guardrails: GuardrailsState | None = None,
+    guardrails_unread: str = "",
 ) -> DestroyPlan:
-    """`guardrails`: the SCPs as the management account sees them (None from anywhere else)."""
+    """`guardrails`: the SCPs as the management account sees them (None from anywhere else);
+    `guardrails_unread`: why they could not be read."""
     require_administrator(footprint, "destroy", deployment.security_account_id)
     stackset = footprint.stackset
     instances = stackset.instances if stackset else ()
@@ -78,6 +82,7 @@ def plan_destroy(
         retained_audit_tables=tuple(t for t in tables if t != audit_table),
         guardrails=guardrails if guardrails and guardrails.policy_id and guardrails.ours else None,
         foreign_guardrails=guardrails.policy_id if guardrails and not guardrails.ours else "",
+        guardrails_unread=guardrails_unread,
     )
 
 
@@ -90,6 +95,11 @@ def describe_destroy(plan: DestroyPlan, deployment: Deployment, footprint: Footp
         lines.append(
             f"Would detach the guardrail SCP {POLICY_NAME} ({plan.guardrails.policy_id}) from {where} and "
             "delete it (service control policies stay enabled on the root)"
+        )
+    if plan.guardrails_unread:
+        lines.append(
+            f"Would leave the guardrail SCP {POLICY_NAME}, if there is one: {plan.guardrails_unread}; "
+            "detach and delete it by hand (aws organizations detach-policy, delete-policy)"
         )
     if plan.foreign_guardrails:
         lines.append(

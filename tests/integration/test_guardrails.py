@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import boto3
@@ -258,4 +259,53 @@ def test_a_delegated_administrator_is_refused_before_anything_is_read() -> None:
     assert guardrails_for(Aws(region=REGION), deployment(), observed, plan(deployment(), observed)) == (
         None,
         None,
+    )
+
+
+def test_without_the_option_a_foreign_policy_of_that_name_is_neither_refused_nor_mentioned(
+    organizations: OrganizationsClient,
+) -> None:
+    organizations.create_policy(
+        Content='{"Version":"2012-10-17","Statement":[]}', Description="", Name=POLICY_NAME, Type=SCP
+    )
+    plan = plan_guardrails(ours(organizations), asked=False, targets=("r-ab12",), root_id="r-ab12")
+    assert (plan.changes_nothing, plan.lines()) == (True, [])
+
+
+@dataclass
+class DeniedAws(Aws):
+    """The management account, whose principal may not read the organization's policies."""
+
+    denied: OrganizationsClient = field(
+        default_factory=lambda: boto3.Session(region_name=REGION).client("organizations")
+    )
+
+    def organizations(self, session: boto3.Session | None = None) -> OrganizationsClient:
+        return self.denied
+
+
+def test_policies_that_cannot_be_read_stop_only_a_deploy_that_asks_for_guardrails() -> None:
+    observed = fresh()
+    aws = DeniedAws(region=REGION)
+    with Stubber(aws.denied) as stub:
+        stub.add_client_error("list_roots", "AccessDeniedException", "not authorized")
+        assert guardrails_for(aws, deployment(), observed, plan(deployment(), observed)) == (None, None)
+        stub.add_client_error("list_roots", "AccessDeniedException", "not authorized")
+        desired = deployment(attach_guardrails=True)
+        with pytest.raises(GuardrailsError) as refused:
+            guardrails_for(aws, desired, observed, plan(desired, observed))
+    assert str(refused.value) == (
+        "cannot read the service control policies: AccessDeniedException: not authorized"
+    )
+
+
+def test_destroy_says_to_look_by_hand_when_the_policies_cannot_be_read(
+    organizations: OrganizationsClient,
+) -> None:
+    deployment_ = Deployment(security_account_id=SECURITY, home_region="eu-west-1")
+    why = "cannot read the service control policies: AccessDeniedException: not authorized"
+    plan_ = plan_destroy(deployment_, footprint(organizations), delete_audit_log=False, guardrails_unread=why)
+    assert describe_destroy(plan_, deployment_, footprint(organizations))[0] == (
+        f"Would leave the guardrail SCP {POLICY_NAME}, if there is one: {why}; detach and delete it by hand "
+        "(aws organizations detach-policy, delete-policy)"
     )
