@@ -74,8 +74,10 @@ def apply_guardrails(
     policy_id = state.policy_id
     try:
         if plan.enable_scp:
-            # Asynchronous: AWS advises reading ListRoots first, which read_guardrails did.
+            # Asynchronous: AWS advises reading ListRoots first, which read_guardrails did. AWS then attaches
+            # the default FullAWSAccess SCP to every root, OU and account, so nothing allowed is denied:
             # https://docs.aws.amazon.com/organizations/latest/APIReference/API_EnablePolicyType.html
+            # https://docs.aws.amazon.com/organizations/latest/APIReference/API_AttachPolicy.html
             progress(f"enabling service control policies on {plan.root_id}")
             organizations.enable_policy_type(RootId=plan.root_id, PolicyType=SCP)
         if plan.create:
