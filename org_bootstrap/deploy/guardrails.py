@@ -3,6 +3,7 @@ deploy --attach-guardrails` and `akr destroy` do with it. The plan is org_bootst
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -18,10 +19,12 @@ from org_bootstrap.deploy.guardrails_plan import (
     GuardrailsState,
     policy_content,
 )
-from org_bootstrap.deploy.stacks import Progress
+from org_bootstrap.deploy.stacks import POLL_SECONDS, Progress
 
 if TYPE_CHECKING:
     from mypy_boto3_organizations import OrganizationsClient
+
+ENABLE_ATTEMPTS = 60
 
 
 def read_guardrails(organizations: OrganizationsClient, root_id: str) -> GuardrailsState:
@@ -68,7 +71,12 @@ def read_guardrails(organizations: OrganizationsClient, root_id: str) -> Guardra
 
 
 def apply_guardrails(
-    organizations: OrganizationsClient, plan: GuardrailsPlan, state: GuardrailsState, progress: Progress
+    organizations: OrganizationsClient,
+    plan: GuardrailsPlan,
+    state: GuardrailsState,
+    progress: Progress,
+    *,
+    poll_seconds: float = POLL_SECONDS,
 ) -> str:
     """Enable SCPs (when off), create or update the policy, attach it where it is not. The policy's id."""
     policy_id = state.policy_id
@@ -80,6 +88,7 @@ def apply_guardrails(
             # https://docs.aws.amazon.com/organizations/latest/APIReference/API_AttachPolicy.html
             progress(f"enabling service control policies on {plan.root_id}")
             organizations.enable_policy_type(RootId=plan.root_id, PolicyType=SCP)
+            _wait_enabled(organizations, plan.root_id, poll_seconds)
         if plan.create:
             progress(f"creating the SCP {POLICY_NAME}")
             policy_id = organizations.create_policy(
@@ -98,6 +107,20 @@ def apply_guardrails(
     except (ClientError, BotoCoreError) as exc:
         raise GuardrailsError(f"cannot put the guardrail SCP in place: {describe(exc)}") from exc
     return policy_id
+
+
+def _wait_enabled(organizations: OrganizationsClient, root_id: str, poll_seconds: float) -> None:
+    """Until ListRoots shows SCPs enabled on the root: an attach before that is refused."""
+    for _ in range(ENABLE_ATTEMPTS):
+        roots = organizations.list_roots()["Roots"]
+        types = next((r.get("PolicyTypes", []) for r in roots if r["Id"] == root_id), [])
+        if any(t["Type"] == SCP and t["Status"] == "ENABLED" for t in types):
+            return
+        time.sleep(poll_seconds)
+    raise GuardrailsError(
+        f"service control policies are still not enabled on {root_id} after "
+        f"{ENABLE_ATTEMPTS * poll_seconds:g} seconds: run akr deploy --attach-guardrails again"
+    )
 
 
 def remove_guardrails(organizations: OrganizationsClient, state: GuardrailsState, progress: Progress) -> None:

@@ -219,6 +219,11 @@ def test_scps_are_enabled_before_the_policy_is_attached_and_nothing_is_attached_
     plan = plan_guardrails(state, asked=True, targets=(old, new), root_id=root)
     with Stubber(client) as stub:
         stub.add_response("enable_policy_type", {"Root": {"Id": root}}, {"RootId": root, "PolicyType": SCP})
+        # Enabling is asynchronous: the attach waits until the root lists SCPs as enabled.
+        for status in ("PENDING_ENABLE", "ENABLED"):
+            stub.add_response(
+                "list_roots", {"Roots": [{"Id": root, "PolicyTypes": [{"Type": SCP, "Status": status}]}]}
+            )
         stub.add_response(
             "create_policy",
             {"Policy": {"PolicySummary": {"Id": "p-abcdefgh"}}},
@@ -232,7 +237,7 @@ def test_scps_are_enabled_before_the_policy_is_attached_and_nothing_is_attached_
         )
         for target in (old, new):
             stub.add_response("attach_policy", {}, {"PolicyId": "p-abcdefgh", "TargetId": target})
-        assert apply_guardrails(client, plan, state, said) == "p-abcdefgh"
+        assert apply_guardrails(client, plan, state, said, poll_seconds=0) == "p-abcdefgh"
         stub.assert_no_pending_responses()
     attached = GuardrailsState(
         scp_enabled=True, policy_id="p-abcdefgh", ours=True, content=policy_content(), attached_to=(old,)
@@ -308,4 +313,27 @@ def test_destroy_says_to_look_by_hand_when_the_policies_cannot_be_read(
     assert describe_destroy(plan_, deployment_, footprint(organizations))[0] == (
         f"Would leave the guardrail SCP {POLICY_NAME}, if there is one: {why}; detach and delete it by hand "
         "(aws organizations detach-policy, delete-policy)"
+    )
+
+
+def test_scps_that_stay_pending_stop_before_the_policy_is_created(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("org_bootstrap.deploy.guardrails.ENABLE_ATTEMPTS", 2)
+    client = boto3.client("organizations", region_name=REGION)
+    state = GuardrailsState(scp_enabled=False)
+    plan_ = plan_guardrails(state, asked=True, targets=("r-ab12",), root_id="r-ab12")
+    with Stubber(client) as stub:
+        stub.add_response(
+            "enable_policy_type", {"Root": {"Id": "r-ab12"}}, {"RootId": "r-ab12", "PolicyType": SCP}
+        )
+        for _ in range(2):
+            stub.add_response(
+                "list_roots",
+                {"Roots": [{"Id": "r-ab12", "PolicyTypes": [{"Type": SCP, "Status": "PENDING_ENABLE"}]}]},
+            )
+        with pytest.raises(GuardrailsError) as stopped:
+            apply_guardrails(client, plan_, state, said, poll_seconds=0)
+        stub.assert_no_pending_responses()  # and no create_policy: the stub would have refused it
+    assert str(stopped.value) == (
+        "service control policies are still not enabled on r-ab12 after 0 seconds: run akr deploy "
+        "--attach-guardrails again"
     )
