@@ -85,6 +85,8 @@ def show_status(result: Status, output: Output | RecordsOutput) -> None:
     )
     if result.paused:
         console.print(f"[bold red]{escape(result.paused)}[/]", highlight=False)
+    if result.guardrails:
+        console.print(f"{escape(result.guardrails)}.", highlight=False)
     counts = result.counts
     console.print(
         f"{counts.accounts} account(s): {counts.covered} fully covered, {counts.with_problems} with problems."
@@ -118,6 +120,7 @@ def status_envelope(result: Status) -> dict[str, Any]:
         ],
         "member_role_check": MEMBER_ROLE_NOTE,
         "paused": result.paused,
+        "guardrails": result.guardrails,
         "not_active": [
             {"account_id": a.id, "name": a.name, "state": a.status}
             for a in result.footprint.inactive_accounts

@@ -142,3 +142,17 @@ def plan_guardrails(
         elsewhere=elsewhere,
         root_id=root_id,
     )
+
+
+def describe_guardrails(state: GuardrailsState) -> str:
+    """Where the guardrail SCP stands, in one sentence (akr status)."""
+    if not state.policy_id:
+        return f"No guardrail SCP {POLICY_NAME}: akr deploy --attach-guardrails attaches one"
+    if not state.ours:
+        return f"The SCP {POLICY_NAME} ({state.policy_id}) lacks akr's tag: not akr's"
+    where = ", ".join(state.attached_to) or "nothing"
+    current = bool(state.content) and json.loads(state.content) == json.loads(policy_content())
+    drifted = (
+        "" if current else "; it differs from stacksets/guardrails-scp.json (--attach-guardrails updates it)"
+    )
+    return f"Guardrail SCP {POLICY_NAME} ({state.policy_id}) attached to {where}{drifted}"

@@ -35,6 +35,8 @@ from org_bootstrap.deploy.coverage import (
 )
 from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.footprint import Footprint, require_administrator
+from org_bootstrap.deploy.guardrails import read_guardrails
+from org_bootstrap.deploy.guardrails_plan import GuardrailsError, describe_guardrails
 from org_bootstrap.deploy.observed import Account
 from org_bootstrap.deploy.organization import security_session
 from org_bootstrap.deploy.plan import bus_arn_of
@@ -59,6 +61,9 @@ class Status:
     paused: str | None = None
     """What akr pause says (operator, since, reason) while every key action is held back; or why that
     could not be read. None when not paused."""
+    guardrails: str | None = None
+    """Where the guardrail SCP is attached, in words (or why that could not be read); None outside the
+    management account, which alone sees SCPs."""
 
     @property
     def counts(self) -> Counts:
@@ -112,7 +117,18 @@ def check(aws: Aws, deployment: Deployment, footprint: Footprint, *, account_rol
         central=central_finding(deployment.central_stack_name, central_status, remediator is not None),
         accounts=tuple(reports),
         paused=_paused(aws, security, footprint, deployment.home_region),
+        guardrails=_guardrails(aws, footprint),
     )
+
+
+def _guardrails(aws: Aws, footprint: Footprint) -> str | None:
+    if not footprint.is_management:
+        return None
+    try:
+        state = read_guardrails(aws.organizations(), footprint.root_id)
+    except GuardrailsError as exc:
+        return str(exc)
+    return describe_guardrails(state)
 
 
 def _paused(aws: Aws, security: boto3.Session, footprint: Footprint, region: str) -> str | None:

@@ -61,6 +61,18 @@ def test_a_second_deploy_changes_nothing_and_says_the_scp_stays(
     assert guardrail(organization) == before
 
 
+def test_status_says_where_it_is_attached(
+    organization: ServerOrganization, first_deploy: dict[str, Any]
+) -> None:
+    policy = guardrail(organization)
+    result = akr(organization, "status", "--security-account", organization.security, "--output", "json")
+    policy_id, ou = policy["PolicySummary"]["Id"], organization.workloads_ou
+    assert (
+        as_json(result)["result"]["guardrails"]
+        == f"Guardrail SCP {POLICY_NAME} ({policy_id}) attached to {ou}"
+    )
+
+
 def test_destroy_plans_to_detach_and_delete_it_first(
     organization: ServerOrganization, first_deploy: dict[str, Any]
 ) -> None:

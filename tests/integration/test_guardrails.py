@@ -26,6 +26,7 @@ from org_bootstrap.deploy.guardrails_plan import (
     SCP,
     GuardrailsError,
     GuardrailsState,
+    describe_guardrails,
     plan_guardrails,
     policy_content,
 )
@@ -337,3 +338,20 @@ def test_scps_that_stay_pending_stop_before_the_policy_is_created(monkeypatch: p
         "service control policies are still not enabled on r-ab12 after 0 seconds: run akr deploy "
         "--attach-guardrails again"
     )
+
+
+def test_status_says_where_the_scp_stands(organizations: OrganizationsClient) -> None:
+    root = root_of(organizations)
+    assert describe_guardrails(ours(organizations)) == (
+        f"No guardrail SCP {POLICY_NAME}: akr deploy --attach-guardrails attaches one"
+    )
+    deploy_guardrails(organizations, (root,))
+    state = ours(organizations)
+    assert describe_guardrails(state) == f"Guardrail SCP {POLICY_NAME} ({state.policy_id}) attached to {root}"
+    organizations.update_policy(PolicyId=state.policy_id, Content='{"Version":"2012-10-17","Statement":[]}')
+    assert describe_guardrails(ours(organizations)) == (
+        f"Guardrail SCP {POLICY_NAME} ({state.policy_id}) attached to {root}; it differs from "
+        "stacksets/guardrails-scp.json (--attach-guardrails updates it)"
+    )
+    foreign = GuardrailsState(scp_enabled=True, policy_id="p-12345678")
+    assert describe_guardrails(foreign) == f"The SCP {POLICY_NAME} (p-12345678) lacks akr's tag: not akr's"
