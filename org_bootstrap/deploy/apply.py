@@ -16,13 +16,8 @@ from org_bootstrap.deploy.central import regions_with_central
 from org_bootstrap.deploy.code_bucket import secure_bucket
 from org_bootstrap.deploy.code_check import check_code, lambda_sha256
 from org_bootstrap.deploy.deployment import CENTRAL_TEMPLATE, MEMBER_TEMPLATE, Deployment, ManagementAccount
-from org_bootstrap.deploy.guardrails import apply_guardrails, read_guardrails
-from org_bootstrap.deploy.guardrails_plan import (
-    GuardrailsError,
-    GuardrailsPlan,
-    GuardrailsState,
-    plan_guardrails,
-)
+from org_bootstrap.deploy.guardrails import GuardrailsError, apply_guardrails, read_guardrails
+from org_bootstrap.deploy.guardrails_plan import GuardrailsPlan, GuardrailsState, plan_guardrails
 from org_bootstrap.deploy.lambda_zip import Artifact, Target, build_lambda_zip
 from org_bootstrap.deploy.observed import InstanceState, Observed
 from org_bootstrap.deploy.organization import observe, read_stackset, security_session

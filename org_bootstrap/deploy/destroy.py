@@ -16,8 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from org_bootstrap.aws import Aws, CliError, describe
 from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.footprint import Footprint
-from org_bootstrap.deploy.guardrails import read_guardrails, remove_guardrails
-from org_bootstrap.deploy.guardrails_plan import GuardrailsError
+from org_bootstrap.deploy.guardrails import GuardrailsError, read_guardrails, remove_guardrails
 from org_bootstrap.deploy.organization import read_stackset, security_session
 from org_bootstrap.deploy.stacks import (
     POLL_SECONDS,

@@ -8,13 +8,12 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from org_bootstrap.aws import describe
+from org_bootstrap.aws import CliError, describe
 from org_bootstrap.deploy.guardrails_plan import (
     OWNER_TAG,
     POLICY_DESCRIPTION,
     POLICY_NAME,
     SCP,
-    GuardrailsError,
     GuardrailsPlan,
     GuardrailsState,
     policy_content,
@@ -25,6 +24,11 @@ if TYPE_CHECKING:
     from mypy_boto3_organizations import OrganizationsClient
 
 ENABLE_ATTEMPTS = 60
+
+
+class GuardrailsError(CliError):
+    """The SCPs cannot be read, or the guardrail SCP cannot be put in place or taken away; what was done
+    before stays done."""
 
 
 def read_guardrails(organizations: OrganizationsClient, root_id: str) -> GuardrailsState:
@@ -105,7 +109,10 @@ def apply_guardrails(
             progress(f"attaching the SCP {POLICY_NAME} to {target}")
             organizations.attach_policy(PolicyId=policy_id, TargetId=target)
     except (ClientError, BotoCoreError) as exc:
-        raise GuardrailsError(f"cannot put the guardrail SCP in place: {describe(exc)}") from exc
+        raise GuardrailsError(
+            f"the stacks are deployed, but the guardrail SCP is not in place: {describe(exc)}; run akr "
+            "deploy --attach-guardrails again"
+        ) from exc
     return policy_id
 
 

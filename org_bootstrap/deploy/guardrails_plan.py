@@ -33,10 +33,6 @@ MAX_SCP_CHARACTERS = 5120
 https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html"""
 
 
-class GuardrailsError(PlanError):
-    """The guardrails cannot be planned, put in place or taken away; what was done before stays done."""
-
-
 def policy_content() -> str:
     """The SCP as akr sends it: the file without its white space (the limit counts every character)."""
     return json.dumps(json.loads(POLICY_FILE.read_text()), separators=(",", ":"), sort_keys=True)
@@ -122,7 +118,7 @@ def plan_guardrails(
     if state.policy_id and not state.ours:
         if not asked:
             return GuardrailsPlan(asked=False, root_id=root_id)  # not akr's: nothing to say or do
-        raise GuardrailsError(
+        raise PlanError(
             f"an SCP named {POLICY_NAME} ({state.policy_id}) exists without the tag "
             f"{OWNER_TAG['Key']}={OWNER_TAG['Value']}: akr did not create it and will not change it; rename "
             "it, or tag it if it is akr's"

@@ -35,8 +35,8 @@ from org_bootstrap.deploy.coverage import (
 )
 from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.footprint import Footprint, require_administrator
-from org_bootstrap.deploy.guardrails import read_guardrails
-from org_bootstrap.deploy.guardrails_plan import GuardrailsError, describe_guardrails
+from org_bootstrap.deploy.guardrails import GuardrailsError, read_guardrails
+from org_bootstrap.deploy.guardrails_plan import describe_guardrails
 from org_bootstrap.deploy.observed import Account
 from org_bootstrap.deploy.organization import security_session
 from org_bootstrap.deploy.plan import bus_arn_of

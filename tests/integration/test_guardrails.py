@@ -19,12 +19,16 @@ from org_bootstrap.aws import Aws
 from org_bootstrap.deploy.apply import guardrails_for
 from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.deploy.footprint import Footprint
-from org_bootstrap.deploy.guardrails import apply_guardrails, read_guardrails, remove_guardrails
+from org_bootstrap.deploy.guardrails import (
+    GuardrailsError,
+    apply_guardrails,
+    read_guardrails,
+    remove_guardrails,
+)
 from org_bootstrap.deploy.guardrails_plan import (
     OWNER_TAG,
     POLICY_NAME,
     SCP,
-    GuardrailsError,
     GuardrailsState,
     describe_guardrails,
     plan_guardrails,
@@ -151,7 +155,7 @@ def test_a_policy_of_that_name_without_the_tag_is_refused_and_left_alone(
     theirs = organizations.create_policy(
         Content='{"Version":"2012-10-17","Statement":[]}', Description="", Name=POLICY_NAME, Type=SCP
     )["Policy"]["PolicySummary"]["Id"]
-    with pytest.raises(GuardrailsError) as refused:
+    with pytest.raises(PlanError) as refused:
         deploy_guardrails(organizations, (workloads,))
     assert str(refused.value) == (
         f"an SCP named {POLICY_NAME} ({theirs}) exists without the tag managed-by=access-key-remediation: "
