@@ -119,7 +119,7 @@ def apply_guardrails(
 def _wait_enabled(organizations: OrganizationsClient, root_id: str, poll_seconds: float) -> None:
     """Until ListRoots shows SCPs enabled on the root: an attach before that is refused."""
     for _ in range(ENABLE_ATTEMPTS):
-        roots = organizations.list_roots()["Roots"]
+        roots = [r for page in organizations.get_paginator("list_roots").paginate() for r in page["Roots"]]
         types = next((r.get("PolicyTypes", []) for r in roots if r["Id"] == root_id), [])
         if any(t["Type"] == SCP and t["Status"] == "ENABLED" for t in types):
             return

@@ -261,7 +261,7 @@ def test_the_table_says_when_nothing_matches(audited: Audited) -> None:
         (
             ("--decision", "nuke"),
             "--decision 'nuke' is not one of: none, report, warn, exempt, deactivate, delete, reactivate, "
-            "exempt-add, exempt-remove",
+            "finding, exempt-add, exempt-remove",
         ),
         (("--outcome", "ok"), "--outcome 'ok' is not one of: pending, done, failed, skipped"),
         (("--account", "999999999999"), "account 999999999999 is not an account of the organization o-"),
