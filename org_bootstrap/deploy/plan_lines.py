@@ -14,6 +14,7 @@ from org_bootstrap.deploy.management import describe_management
 from org_bootstrap.deploy.observed import Observed
 from org_bootstrap.deploy.plan import AUDIT_WRITERS, VERIFY, Change, ParameterChange, Plan, StackDiff
 from org_bootstrap.deploy.rights import BOTH_RIGHTS_MODE, Order, describe_rights
+from org_bootstrap.deploy.safeguards import cap_notes, cap_warnings
 from remediator.policy import Mode
 
 # How the central template named the remediator's log group before the name carried the stack id.
@@ -135,7 +136,7 @@ def _management_lines(plan: Plan, deployment: Deployment, observed: Observed) ->
 
 def upgrade_notes(plan: Plan, deployment: Deployment, observed: Observed) -> list[str]:
     """What an update changes for a deployment made by an earlier akr, in words."""
-    notes = _bucket_notes(plan, observed)
+    notes = _bucket_notes(plan, observed) + cap_notes(plan, observed)
     central = observed.central_stack
     if plan.central is not Change.UPDATE or central is None:
         return notes
@@ -201,7 +202,7 @@ def warnings(plan: Plan) -> list[str]:
             else "Deactivated keys can be reactivated (akr undo) for less time"
         )
         found.append(f"{effect}: {_change(grace)}")
-    return found
+    return found + cap_warnings(plan)
 
 
 def _stack_lines(change: Change, what: str, where: str, diff: StackDiff) -> list[str]:
