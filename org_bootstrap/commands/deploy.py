@@ -129,6 +129,14 @@ def deploy(  # noqa: PLR0917
             "is report everywhere. Default: deployed, else 300.",
         ),
     ] = None,
+    signing_profile: Annotated[
+        str | None,
+        typer.Option(
+            help="AWS Signer profile (platform AWSLambda-SHA384-ECDSA, in the security account) that signs "
+            'the package; the central functions then accept only code it signed. "" turns signing off. '
+            "Default: deployed, else none.",
+        ),
+    ] = None,
     skip_scan: Annotated[
         bool,
         typer.Option(
@@ -180,6 +188,11 @@ def deploy(  # noqa: PLR0917
     will be treated harder than now. A deployment found in another region (another home region) is named in
     the plan, and deploy refuses to make a second one.
 
+    With --signing-profile the package is uploaded, then signed by an AWS Signer job (its source the exact
+    uploaded version, its destination signed/ in the code bucket), and the central stack runs the signed copy
+    under a code signing configuration that enforces that profile; a failed job stops the deploy before any
+    stack changes. docs/deploying.md says what the profile needs.
+
     A --max-key-age-days or --max-unused-days below 30 days is refused before anything is read, unless
     --i-know is given: keys that young are most likely in use.
 
@@ -220,6 +233,7 @@ def deploy(  # noqa: PLR0917
             management_account=management_account,
             max_actions_per_account=max_actions_per_account,
             max_actions_per_day=max_actions_per_day,
+            signing_profile=signing_profile,
             code_writer_arns=tuple(code_writer_arn or ()),
             security_role=security_role,
             account_role=account_role,

@@ -70,6 +70,9 @@ class Deployment(BaseModel):
     max_actions_per_account: int | None = Field(default=None, ge=MIN_CAP, le=MAX_CAP)
     max_actions_per_day: int | None = Field(default=None, ge=MIN_CAP, le=MAX_CAP)
     """The circuit breaker's caps (remediator/breaker.py); None keeps what is deployed."""
+    signing_profile: str | None = Field(default=None, pattern=r"^$|^[A-Za-z0-9_]{2,64}$")
+    """The AWS Signer profile that signs the package (code_signing.py); None keeps what is deployed, ""
+    turns signing off."""
     code_writer_arns: tuple[str, ...] = ()
     """The principals the code bucket's policy lets write objects; empty: those its policy names, else the
     principal the deploy writes as (bucket_policy.py)."""

@@ -4,6 +4,7 @@ for a deployment made by an earlier akr, and the lines that need the operator's 
 from __future__ import annotations
 
 from org_bootstrap.deploy.bucket_policy import deployed_writers
+from org_bootstrap.deploy.code_signing import PROFILE_PARAMETER, signing_lines, signing_warnings
 from org_bootstrap.deploy.deployment import (
     FORWARDER_ROLE_NAME,
     SETTINGS_DIGEST,
@@ -44,6 +45,7 @@ def describe(plan: Plan, deployment: Deployment, observed: Observed) -> list[str
         lines.append(f"Would {verb} the policy of bucket {bucket}: {'; '.join(plan.bucket_policy_changes)}")
     if plan.upload_code:
         lines.append(f"Would upload the remediator code to s3://{deployment.code_bucket}/{plan.code_key}")
+    lines += signing_lines(plan.central_parameters, observed.signing_profile, deployment.code_bucket)
     central = _stack_lines(
         plan.central,
         f"stack {deployment.central_stack_name}",
@@ -202,6 +204,9 @@ def warnings(plan: Plan) -> list[str]:
             else "Deactivated keys can be reactivated (akr undo) for less time"
         )
         found.append(f"{effect}: {_change(grace)}")
+    signing = plan.central_diff.change(PROFILE_PARAMETER)
+    if signing:
+        found += signing_warnings(signing.old, signing.new)
     return found + cap_warnings(plan)
 
 
