@@ -27,15 +27,24 @@ from org_bootstrap.deploy.code_check import lambda_sha256
 from org_bootstrap.deploy.code_signing import PLATFORM
 from org_bootstrap.deploy.observed import SigningProfile
 from org_bootstrap.deploy.signing_job import JOBS, SignedCode, read_profile, sign_package
+from org_bootstrap.deploy.template_store import template_key
 from tests.fixtures import secured_bucket
 from tests.integration.test_stackset_calls import (
     BUCKET,
+    CENTRAL_BODY,
+    CENTRAL_STACK,
+    CENTRAL_URL,
+    MANAGEMENT_STACK,
     REGION,
     SECURITY,
     Clients,
     StubbedAws,
+    expect_central_checks,
+    expect_read_back,
     observed,
     prepared,
+    stacks,
+    up_to_date,
 )
 
 if TYPE_CHECKING:
@@ -285,4 +294,87 @@ def test_a_failed_job_in_the_deploy_changes_no_stack(
         carry_out(SigningAws(clients, signer[0]), ready, lambda _message: None, poll_seconds=0)
     assert str(raised.value) == f"signing job {JOB} did not succeed (Failed): Expired; {STOPPED}"
     assert (clients.management_calls, security_calls) == ([], [])
+    clients.done()
+
+
+def test_the_central_stack_is_created_from_the_signed_copy_and_checked_against_its_hash(
+    tmp_path: Path, signer: tuple[SignerClient, Stubber]
+) -> None:
+    """The members are in place, the central stack is to be created: the job signs the upload, the stack
+    gets the signed copy's key, version and CodeSha256, and the check after the create expects that hash."""
+    first = prepared(tmp_path, observed(signing_profile=PROFILE))
+    seen = up_to_date(first.plan).model_copy(
+        update={"central_stack": None, "code_version": VERSION, "signing_profile": PROFILE}
+    )
+    ready = prepared(tmp_path, seen)
+    parameters = ready.plan.central_parameters
+    clients = Clients()
+    signed = archive({}, comment=b"signature")  # the stand-in package is an empty archive
+    signed_sha = lambda_sha256(hashlib.sha256(signed).hexdigest())
+    job_key = parameters["CodeKey"]
+    signer[1].add_response(
+        "start_signing_job",
+        {"jobId": JOB},
+        {
+            "source": {"s3": {"bucketName": BUCKET, "key": job_key, "version": VERSION}},
+            "destination": {"s3": {"bucketName": BUCKET, "prefix": f"signed/{Path(job_key).stem}/"}},
+            "profileName": "akr_code",
+            "clientRequestToken": str(
+                uuid.uuid5(JOBS, f"{BUCKET}/{job_key}/{VERSION}/{PROFILE.version_arn}")
+            ),
+        },
+    )
+    signed_key = f"signed/{Path(job_key).stem}/{JOB}.zip"
+    signer[1].add_response("describe_signing_job", {"jobId": JOB, "status": "Succeeded"}, {"jobId": JOB})
+    signer[1].add_response(
+        "describe_signing_job",
+        {
+            "jobId": JOB,
+            "status": "Succeeded",
+            "signedObject": {"s3": {"bucketName": BUCKET, "key": signed_key}},
+        },
+        {"jobId": JOB},
+    )
+    s3_stub, security = clients.stubs["s3"], clients.stubs["security"]
+    s3_stub.add_response(
+        "get_object",
+        {"Body": StreamingBody(io.BytesIO(signed), len(signed)), "VersionId": SIGNED_VERSION},
+        {"Bucket": BUCKET, "Key": signed_key, "ExpectedBucketOwner": SECURITY},
+    )
+    s3_stub.add_response(
+        "put_object",
+        {},
+        {
+            "Bucket": BUCKET,
+            "ExpectedBucketOwner": SECURITY,
+            "Key": template_key("central", CENTRAL_BODY),
+            "Body": CENTRAL_BODY.encode(),
+            "ContentType": "text/yaml",
+            "ChecksumAlgorithm": "SHA256",
+        },
+    )
+    deployed = {
+        **parameters,
+        "CodeKey": signed_key,
+        "CodeObjectVersion": SIGNED_VERSION,
+        "CodeSha256": signed_sha,
+    }
+    security.add_response(
+        "create_stack",
+        {"StackId": "central"},
+        {
+            "StackName": CENTRAL_STACK,
+            "TemplateURL": CENTRAL_URL,
+            "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(deployed.items())],
+            "Capabilities": ["CAPABILITY_NAMED_IAM"],
+            "Tags": [{"Key": "akr:managed-by", "Value": "akr"}],
+        },
+    )
+    security.add_response("describe_stacks", stacks(CENTRAL_STACK, "CREATE_COMPLETE", {"EventBusArn": "bus"}))
+    expect_central_checks(clients, signed_sha)
+    # The member stacks are up to date: the management account's is only read, then the StackSet.
+    clients.stubs["management"].add_response("describe_stacks", stacks(MANAGEMENT_STACK, "CREATE_COMPLETE"))
+    expect_read_back(clients.stubs["management"])
+    outcome = carry_out(SigningAws(clients, signer[0]), ready, lambda _message: None, poll_seconds=0)
+    assert outcome.outputs == {"EventBusArn": "bus"}
     clients.done()
