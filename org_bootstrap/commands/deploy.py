@@ -3,7 +3,6 @@ happens in org_bootstrap.deploy. `akr destroy` is org_bootstrap.commands.destroy
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -38,7 +37,7 @@ from org_bootstrap.deploy.safeguards import THRESHOLD_FLOOR_DAYS, acknowledged, 
 from org_bootstrap.deploy.stacks import failed_instances, skipped_instances
 from org_bootstrap.deploy.status import check
 from org_bootstrap.deploy.status import prepare as prepare_status
-from org_bootstrap.review.impact import acted_in, count_impact, describe_impact, not_counted, policy_changes
+from org_bootstrap.review.impact import impact_lines
 from remediator.policy import Mode
 
 
@@ -267,19 +266,6 @@ def deploy(  # noqa: PLR0917
     except (CliError, PlanError, PackagingError) as exc:
         raise fail("deploy", str(exc), output) from exc
     show_deployed(prepared, outcome, lines, output)
-
-
-def impact_lines(aws: Aws, prepared: Prepared, report: Callable[[str], None], *, skip: bool) -> list[str]:
-    """On a first deploy and when the mode or a limit changes: how many keys the new policy would act on at
-    once, from akr scan's runner (org_bootstrap.review.impact); else nothing."""
-    plan, deployment, observed = prepared.plan, prepared.deployment, prepared.observed
-    if not policy_changes(plan, deployment, observed):
-        return []
-    if skip:
-        return [not_counted(plan)]
-    accounts = acted_in(plan, observed)
-    report(f"counting the keys the new policy would act on at once in {len(accounts)} account(s)")
-    return [describe_impact(plan, count_impact(aws, deployment, plan, observed))]
 
 
 def go_ahead(prepared: Prepared, lines: list[str], *, yes: bool, output: Output) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from org_bootstrap.aws import Aws
+from org_bootstrap.deploy.apply import Prepared
 from org_bootstrap.deploy.central import central_location, settings_from
 from org_bootstrap.deploy.deployment import Deployment, ManagementAccount, PolicyError, resolve_policy
 from org_bootstrap.deploy.observed import Observed
@@ -204,3 +205,16 @@ def not_counted(plan: Plan) -> str:
         "How many keys the new policy would act on at once was not counted (--skip-scan): "
         f"{_scan_command(plan)} counts them"
     )
+
+
+def impact_lines(aws: Aws, prepared: Prepared, report: Callable[[str], None], *, skip: bool) -> list[str]:
+    """The plan's line: on a first deploy and when the mode or a limit changes, how many keys the new policy
+    would act on at once (or, with `skip`, that it was not counted); else none."""
+    plan, deployment, observed = prepared.plan, prepared.deployment, prepared.observed
+    if not policy_changes(plan, deployment, observed):
+        return []
+    if skip:
+        return [not_counted(plan)]
+    accounts = acted_in(plan, observed)
+    report(f"counting the keys the new policy would act on at once in {len(accounts)} account(s)")
+    return [describe_impact(plan, count_impact(aws, deployment, plan, observed))]
