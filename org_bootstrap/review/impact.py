@@ -64,7 +64,8 @@ def scan_policy(plan: Plan, deployment: Deployment, observed: Observed) -> ScanP
     """The plan's policy over the deployed remediator's other settings (the defaults on a first deploy),
     with the deployed central exemptions and lifecycles."""
     stack = observed.central_stack
-    usable = stack is not None and plan.central is not Change.RECREATE and "StateTableName" in stack.outputs
+    tables = {"AuditTableName", "StateTableName"}  # what settings_from reads of the outputs
+    usable = stack is not None and plan.central is not Change.RECREATE and tables <= stack.outputs.keys()
     new = plan.policy
     if stack is not None and usable:
         settings = settings_from(stack, account_role=deployment.account_role, quiet=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from org_bootstrap.review.impact import Impact, acted_in, describe_impact, policy_changes
+from org_bootstrap.review.impact import Impact, acted_in, describe_impact, policy_changes, scan_policy
 from org_bootstrap.review.scan import AccountScan, Row
 from remediator.decision import Action, Rule
 from tests.unit.test_deploy_plan import MANAGEMENT, MEMBERS, SECURITY, deployment, fresh, plan, up_to_date
@@ -80,3 +80,20 @@ def test_the_management_account_is_scanned_only_in_enforce() -> None:
     assert acted_in(plan(deployment(), observed), observed) == (SECURITY, *MEMBERS)
     enforced = deployment(management_account="enforce", protected_user_path="/break-glass/")
     assert acted_in(plan(enforced, observed), observed) == tuple(sorted((MANAGEMENT, SECURITY, *MEMBERS)))
+
+
+def test_the_scan_decides_with_the_new_policy_over_the_deployed_settings_and_exemptions() -> None:
+    deployed = up_to_date()
+    central = deployed.central_stack
+    assert central is not None
+    outputs = {"AuditTableName": "audit", "StateTableName": "state"}
+    with_tables = deployed.model_copy(
+        update={"central_stack": central.model_copy(update={"outputs": outputs})}
+    )
+    desired = deployment(mode="deactivate", max_unused_days=45)
+    chosen = scan_policy(plan(desired, with_tables), desired, with_tables)
+    assert (chosen.source, chosen.state_table) == ("deployed", "state")
+    assert (chosen.policy.mode.value, chosen.policy.thresholds.max_unused_days) == ("deactivate", 45)
+    assert chosen.base.mode.value == "delete"
+    # A stack without its tables' outputs (one being created again) has no exemptions to read.
+    assert scan_policy(plan(desired, deployed), desired, deployed).state_table is None
