@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_organizations import OrganizationsClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_signer import SignerClient
     from mypy_boto3_sts import STSClient
 
 RETRIES = Config(
@@ -150,6 +151,10 @@ class Aws:
 
     def lambda_(self, session: boto3.Session | None = None, region: str | None = None) -> LambdaClient:
         client: LambdaClient = self._client("lambda", session, region)
+        return client
+
+    def signer(self, session: boto3.Session | None = None, region: str | None = None) -> SignerClient:
+        client: SignerClient = self._client("signer", session, region)
         return client
 
     def iam(self, session: boto3.Session | None = None) -> IAMClient:

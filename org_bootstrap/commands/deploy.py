@@ -28,14 +28,16 @@ from org_bootstrap.commands.options import (
 from org_bootstrap.commands.render import confirm, console, emit_json, envelope, fail, plan_lines, progress
 from org_bootstrap.deploy.apply import Outcome, Prepared, carry_out, prepare, refusal
 from org_bootstrap.deploy.bucket_policy import BucketPolicyError, check_writer
-from org_bootstrap.deploy.deployment import CisVersion, Deployment, ManagementAccount
+from org_bootstrap.deploy.deployment import MAX_CAP, MIN_CAP, CisVersion, Deployment, ManagementAccount
 from org_bootstrap.deploy.lambda_zip import PackagingError
 from org_bootstrap.deploy.plan import PlanError
 from org_bootstrap.deploy.plan_lines import NOTHING_TO_CHANGE, describe, warnings
 from org_bootstrap.deploy.preflight import describe_preflight
+from org_bootstrap.deploy.safeguards import THRESHOLD_FLOOR_DAYS, acknowledged, check_floor
 from org_bootstrap.deploy.stacks import failed_instances, skipped_instances
 from org_bootstrap.deploy.status import check
 from org_bootstrap.deploy.status import prepare as prepare_status
+from org_bootstrap.review.impact import impact_lines
 from remediator.policy import Mode
 
 
@@ -108,6 +110,48 @@ def deploy(  # noqa: PLR0917
             "needs --protected-user-path). Default: deployed, else report.",
         ),
     ] = None,
+    max_actions_per_account: Annotated[
+        int | None,
+        typer.Option(
+            min=MIN_CAP,
+            max=MAX_CAP,
+            help="Circuit breaker: key actions per account per UTC day; past it the rest of the day is "
+            "report there. Default: deployed, else 30.",
+        ),
+    ] = None,
+    max_actions_per_day: Annotated[
+        int | None,
+        typer.Option(
+            min=MIN_CAP,
+            max=MAX_CAP,
+            help="Circuit breaker: key actions in the organization per UTC day; past it the rest of the day "
+            "is report everywhere. Default: deployed, else 300.",
+        ),
+    ] = None,
+    signing_profile: Annotated[
+        str | None,
+        typer.Option(
+            help="AWS Signer profile (platform AWSLambda-SHA384-ECDSA, in the security account) that signs "
+            'the package; the central functions then accept only code it signed. "" turns signing off. '
+            "Default: deployed, else none.",
+        ),
+    ] = None,
+    skip_scan: Annotated[
+        bool,
+        typer.Option(
+            "--skip-scan",
+            help="Leave out the plan's count of the keys a new mode or limit would act on at once (it reads "
+            "every account's credential report, as akr scan does: minutes in an organization of thousands).",
+        ),
+    ] = False,
+    i_know: Annotated[
+        bool,
+        typer.Option(
+            "--i-know",
+            help=f"Deploy a --max-key-age-days or --max-unused-days below {THRESHOLD_FLOOR_DAYS} days "
+            "(refused without it).",
+        ),
+    ] = False,
     code_writer_arn: Annotated[
         list[str] | None,
         typer.Option(
@@ -146,10 +190,19 @@ def deploy(  # noqa: PLR0917
     """Deploy the whole organization from the management account (or a delegated administrator).
 
     The policy options (--mode, --cis and the limits, --grace-days, --warn-days-before,
-    --protected-user-path, --create-config-recorder) change only what they name: an option left out keeps
-    the deployed value, and only a first deploy gets the defaults. The plan lists every parameter an update
-    changes, and warns when keys will be treated harder than now. A deployment found in another region
-    (another home region) is named in the plan, and deploy refuses to make a second one.
+    --protected-user-path, --create-config-recorder, the circuit breaker's --max-actions-per-account and
+    --max-actions-per-day) change only what they name: an option left out keeps the deployed value, and only
+    a first deploy gets the defaults. The plan lists every parameter an update changes, and warns when keys
+    will be treated harder than now. A deployment found in another region (another home region) is named in
+    the plan, and deploy refuses to make a second one.
+
+    With --signing-profile the package is uploaded, then signed by an AWS Signer job (its source the exact
+    uploaded version, its destination signed/ in the code bucket), and the central stack runs the signed copy
+    under a code signing configuration that enforces that profile; a failed job stops the deploy before any
+    stack changes. docs/deploying.md says what the profile needs.
+
+    A --max-key-age-days or --max-unused-days below 30 days is refused before anything is read, unless
+    --i-know is given: keys that young are most likely in use.
 
     Before anything changes, a read-only pre-flight looks for what would fail: in each account about to get
     the member stack (through --account-role) a Config recorder that records AWS::IAM::User in the home
@@ -186,21 +239,28 @@ def deploy(  # noqa: PLR0917
             protected_user_path=protected_user_path,
             reserved_concurrency=reserved_concurrency,
             management_account=management_account,
+            max_actions_per_account=max_actions_per_account,
+            max_actions_per_day=max_actions_per_day,
+            signing_profile=signing_profile,
             code_writer_arns=tuple(code_writer_arn or ()),
             attach_guardrails=attach_guardrails,
             security_role=security_role,
             account_role=account_role,
         )
+        check_floor(deployment, i_know=i_know)
         with progress(output) as report:
             prepared = prepare(aws, deployment, report)
+            counted = impact_lines(aws, prepared, report, skip=skip_scan)
         problems = describe_preflight(prepared.preflight)
         lines = describe(prepared.plan, deployment, prepared.observed)
         if prepared.guardrails:
             if not prepared.changes_nothing:
                 lines = [line for line in lines if line != NOTHING_TO_CHANGE]
             lines += prepared.guardrails.lines()
-        lines += problems
+        lines += counted + problems
+        lines += acknowledged(deployment)
         alarming = set(warnings(prepared.plan)) | set(problems[: len(prepared.preflight.problems)])
+        alarming |= set(acknowledged(deployment))
         if prepared.elsewhere:
             lines.insert(0, elsewhere_line(deployment, prepared.elsewhere))
             alarming.add(lines[0])

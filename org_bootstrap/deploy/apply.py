@@ -15,6 +15,7 @@ from org_bootstrap.aws import Aws, CliError, describe
 from org_bootstrap.deploy.central import regions_with_central
 from org_bootstrap.deploy.code_bucket import secure_bucket
 from org_bootstrap.deploy.code_check import check_code, lambda_sha256
+from org_bootstrap.deploy.code_signing import needs_signing, wanted_profile
 from org_bootstrap.deploy.deployment import CENTRAL_TEMPLATE, MEMBER_TEMPLATE, Deployment, ManagementAccount
 from org_bootstrap.deploy.guardrails import GuardrailsError, apply_guardrails, read_guardrails
 from org_bootstrap.deploy.guardrails_plan import GuardrailsPlan, GuardrailsState, plan_guardrails
@@ -25,6 +26,7 @@ from org_bootstrap.deploy.plan import Change, Plan, PlanError, plan_deploy
 from org_bootstrap.deploy.preflight import Preflight
 from org_bootstrap.deploy.readiness import check_readiness
 from org_bootstrap.deploy.rights import BOTH_RIGHTS_MODE, Order
+from org_bootstrap.deploy.signing_job import read_profile, sign_package
 from org_bootstrap.deploy.stacks import POLL_SECONDS, Progress, apply_stack, apply_stackset, delete_stack
 from org_bootstrap.deploy.template_store import check_running, store_template, template_key, template_url
 
@@ -81,6 +83,12 @@ def prepare(
     artifact = build_lambda_zip(Path(tempfile.mkdtemp(prefix="akr-build-")), target, cache=package_cache)
     progress("reading the organization")
     observed = observe(aws, deployment, code_key=artifact.key)
+    profile = wanted_profile(deployment.signing_profile, observed.central_stack)
+    if profile:
+        progress(f"reading signing profile {profile}")
+        security = security_session(aws, deployment, observed.caller_account)
+        signing = read_profile(aws.signer(security, deployment.home_region), profile)
+        observed = observed.model_copy(update={"signing_profile": signing})
     plan = plan_deploy(
         deployment,
         observed,
@@ -151,6 +159,8 @@ def carry_out(
     if version is not None:
         # The version id of exactly the bytes just uploaded: what the functions get.
         central_parameters = {**central_parameters, "CodeObjectVersion": version}
+    if needs_signing(central_parameters):
+        central_parameters = _sign(aws, prepared, security, central_parameters, progress, poll_seconds)
     central_template = CENTRAL_TEMPLATE.read_text()
     url = _store_central_template(aws, prepared, security, central_template, progress)
     central_cloudformation = aws.cloudformation(security, region)
@@ -306,6 +316,40 @@ def _apply_management(
         kept=plan.management_diff.kept,
         poll_seconds=poll_seconds,
     )
+
+
+def _sign(  # noqa: PLR0917
+    aws: Aws,
+    prepared: Prepared,
+    security: boto3.Session,
+    parameters: dict[str, str],
+    progress: Progress,
+    poll_seconds: float,
+) -> dict[str, str]:
+    """Sign the package's version the stack would get; the stack gets the signed copy instead (its key,
+    version and CodeSha256, which the check after the update compares). A failed job stops the deploy
+    before any stack changes."""
+    deployment, profile = prepared.deployment, prepared.observed.signing_profile
+    if profile is None:  # needs_signing: the plan has a profile's ARN only with a profile read
+        raise CliError("the plan signs the package, but no signing profile was read")
+    progress(f"signing the package with signing profile {profile.name}")
+    signed = sign_package(
+        aws.signer(security, deployment.home_region),
+        aws.s3(security, deployment.home_region),
+        profile,
+        bucket=deployment.code_bucket,
+        owner=deployment.security_account_id,
+        key=parameters["CodeKey"],
+        version=parameters["CodeObjectVersion"],
+        package=prepared.artifact.path,
+        poll_seconds=poll_seconds,
+    )
+    return {
+        **parameters,
+        "CodeKey": signed.key,
+        "CodeObjectVersion": signed.version,
+        "CodeSha256": signed.sha256,
+    }
 
 
 def refusal(preflight: Preflight) -> str:

@@ -41,6 +41,8 @@ class ManagementAccount(StrEnum):
 
 
 PROTECTED_PATH_PATTERN = r"^$|^/([A-Za-z0-9_+=,.@-]+/)+$"
+MIN_CAP, MAX_CAP = 1, 10000
+"""The circuit breaker's caps: the central template's MaxActionsPerAccount / MaxActionsPerDay pattern."""
 T = TypeVar("T")
 
 
@@ -65,6 +67,12 @@ class Deployment(BaseModel):
     """The remediator's reserved concurrency (the worker's and the sweep's come with it); 0: none."""
     management_account: ManagementAccount | None = None
     """None keeps what is deployed; a first deploy gets REPORT (plan.management_choice)."""
+    max_actions_per_account: int | None = Field(default=None, ge=MIN_CAP, le=MAX_CAP)
+    max_actions_per_day: int | None = Field(default=None, ge=MIN_CAP, le=MAX_CAP)
+    """The circuit breaker's caps (remediator/breaker.py); None keeps what is deployed."""
+    signing_profile: str | None = Field(default=None, pattern=r"^$|^[A-Za-z0-9_]{2,64}$")
+    """The AWS Signer profile that signs the package (code_signing.py); None keeps what is deployed, ""
+    turns signing off."""
     code_writer_arns: tuple[str, ...] = ()
     """The principals the code bucket's policy lets write objects; empty: those its policy names, else the
     principal the deploy writes as (bucket_policy.py)."""
@@ -123,6 +131,10 @@ class DeploymentPolicy(BaseModel):
     create_config_recorder: bool = False
     reserved_concurrency: int = Field(default=0, ge=0, le=1000)
     """0: nothing reserved (the template's empty ReservedConcurrency)."""
+    max_actions_per_account: int = Field(default=30, ge=MIN_CAP, le=MAX_CAP)
+    """Key actions per member account per UTC day (docs/reliability.md, "Circuit breaker")."""
+    max_actions_per_day: int = Field(default=300, ge=MIN_CAP, le=MAX_CAP)
+    """Key actions in the whole organization per UTC day."""
 
 
 class PolicyError(ValueError):
@@ -130,6 +142,8 @@ class PolicyError(ValueError):
 
 
 Parameters = Mapping[str, str]
+CAP_PER_ACCOUNT, CAP_PER_DAY = "MaxActionsPerAccount", "MaxActionsPerDay"
+"""The central parameters of the circuit breaker's caps: a stack deployed before it has neither."""
 
 
 def resolve_policy(
@@ -173,6 +187,16 @@ def resolve_policy(
             deployment.reserved_concurrency,
             lambda: _number(central, "ReservedConcurrency"),
             defaults.reserved_concurrency,
+        ),
+        "max_actions_per_account": _given(
+            deployment.max_actions_per_account,
+            lambda: _number(central, CAP_PER_ACCOUNT),
+            defaults.max_actions_per_account,
+        ),
+        "max_actions_per_day": _given(
+            deployment.max_actions_per_day,
+            lambda: _number(central, CAP_PER_DAY),
+            defaults.max_actions_per_day,
         ),
         "create_config_recorder": _given(
             deployment.create_config_recorder,
@@ -278,6 +302,8 @@ def central_parameters(
         "VerifyExemptions": str(verify_exemptions).lower(),
         "ManagementAccountId": management_account,
         "ManagementAccountMode": management_mode.value,
+        CAP_PER_ACCOUNT: str(policy.max_actions_per_account),
+        CAP_PER_DAY: str(policy.max_actions_per_day),
     }
 
 

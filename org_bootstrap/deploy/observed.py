@@ -63,6 +63,16 @@ class StackSetState(_Frozen):
     instances: tuple[InstanceState, ...] = ()
 
 
+class SigningProfile(_Frozen):
+    """An AWS Signer signing profile of the security account, as GetSigningProfile reports it."""
+
+    name: str
+    version_arn: str
+    """The profile's current version: what the code signing configuration allows, and what signs."""
+    platform_id: str
+    status: str
+
+
 class Observed(_Frozen):
     caller_account: str
     management_account: str
@@ -88,6 +98,8 @@ class Observed(_Frozen):
     central_stack: StackState | None = None
     stackset: StackSetState | None = None
     management_stack: StackState | None = None
+    signing_profile: SigningProfile | None = None
+    """The signing profile the deploy signs the package with (--signing-profile, else the deployed one)."""
     unlinked_exemptions: tuple[str, ...] = ()
     """Exemptions in force without their exempt-add audit record ("<account> <user>#<key>"): while any is
     left, the remediator's verification of exemptions stays off."""

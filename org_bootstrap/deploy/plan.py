@@ -18,6 +18,7 @@ from org_bootstrap.deploy.bucket_policy import (
     policy_changes,
     same_principal,
 )
+from org_bootstrap.deploy.code_signing import signing_parameters
 from org_bootstrap.deploy.concurrency import reserved_by
 from org_bootstrap.deploy.deployment import (
     SETTINGS_DIGEST,
@@ -48,8 +49,7 @@ EVENT_BUS_NAME = "access-key-remediation"
 RETRIED_INSTANCE_STATES = frozenset({"FAILED", "CANCELLED", "OUTDATED"})
 VERIFY = "VerifyExemptions"
 SNAPSTART = "SnapStart"
-AUDIT_WRITERS = "AuditWriterRoleArns"
-"""The parameter that came with the audit table's resource policy: a stack without it has none."""
+AUDIT_WRITERS = "AuditWriterRoleArns"  # came with the audit table's resource policy
 
 
 class PlanError(Exception):
@@ -84,9 +84,8 @@ class StackDiff(BaseModel):
     """The parameters akr sets whose value changes, in the order akr sets them."""
     new_template: bool = False
     kept: tuple[str, ...] = ()
-    """Parameters the stack has, and the new template declares, that akr does not set (NotificationEmail,
-    LogLevel, ...): the update sends them with UsePreviousValue, or CloudFormation would reset them to the
-    template's defaults."""
+    """Parameters the stack has and the new template declares that akr does not set (NotificationEmail, ...):
+    sent with UsePreviousValue, or CloudFormation would reset them to the template's defaults."""
 
     def change(self, name: str) -> ParameterChange | None:
         return next((c for c in self.parameters if c.name == name), None)
@@ -123,7 +122,7 @@ class Plan(BaseModel):
     skipped_accounts: tuple[str, ...] = ()
     """Target accounts that are not ACTIVE (suspended, closing): StackSets skip them, and so does the plan."""
     retried_instances: tuple[str, ...] = ()
-    """Accounts whose stack instance failed or is outdated: the StackSet update deploys them again."""
+    """Accounts whose failed or outdated stack instance the StackSet update deploys again."""
     management: Change | None
     """None when the command does not run in the management account and cannot reach it."""
     management_choice: ManagementChoice
@@ -220,7 +219,9 @@ def plan_deploy(
         management_account=observed.management_account,
         management_mode=choice.mode,
     )
-    central[SETTINGS_DIGEST] = _settings_digest(observed.central_stack, central_template, central)
+    deployed = observed.central_stack
+    central.update(signing_parameters(observed.signing_profile, deployed, code_key))
+    central[SETTINGS_DIGEST] = _settings_digest(deployed, central_template, central)
     member = member_parameters(deployment, policy, organization_id=organization_id, bus_arn=bus_arn)
     management = management_parameters(choice, member)
     instances = observed.stackset.instances if observed.stackset else ()
@@ -230,7 +231,6 @@ def plan_deploy(
     stackset_change = _stackset_change(observed.stackset, member_template, member, retried)
     management_change = _management_change(observed, choice, member_template, management)
     deployed_management = observed.management_stack
-    deployed = observed.central_stack
     holds = 0 if deployed is None or deployed.failed_terminally else reserved_by(deployed.parameters)
     kept = deployed.parameters if deployed else {}
     members = observed.stackset or observed.management_stack

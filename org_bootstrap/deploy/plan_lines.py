@@ -4,6 +4,7 @@ for a deployment made by an earlier akr, and the lines that need the operator's 
 from __future__ import annotations
 
 from org_bootstrap.deploy.bucket_policy import deployed_writers
+from org_bootstrap.deploy.code_signing import PROFILE_PARAMETER, signing_lines, signing_warnings
 from org_bootstrap.deploy.deployment import (
     FORWARDER_ROLE_NAME,
     SETTINGS_DIGEST,
@@ -14,6 +15,7 @@ from org_bootstrap.deploy.management import describe_management
 from org_bootstrap.deploy.observed import Observed
 from org_bootstrap.deploy.plan import AUDIT_WRITERS, VERIFY, Change, ParameterChange, Plan, StackDiff
 from org_bootstrap.deploy.rights import BOTH_RIGHTS_MODE, Order, describe_rights
+from org_bootstrap.deploy.safeguards import cap_notes, cap_warnings
 from remediator.policy import Mode
 
 # How the central template named the remediator's log group before the name carried the stack id.
@@ -44,6 +46,7 @@ def describe(plan: Plan, deployment: Deployment, observed: Observed) -> list[str
         lines.append(f"Would {verb} the policy of bucket {bucket}: {'; '.join(plan.bucket_policy_changes)}")
     if plan.upload_code:
         lines.append(f"Would upload the remediator code to s3://{deployment.code_bucket}/{plan.code_key}")
+    lines += signing_lines(plan.central_parameters, observed.signing_profile, deployment.code_bucket)
     central = _stack_lines(
         plan.central,
         f"stack {deployment.central_stack_name}",
@@ -136,7 +139,7 @@ def _management_lines(plan: Plan, deployment: Deployment, observed: Observed) ->
 
 def upgrade_notes(plan: Plan, deployment: Deployment, observed: Observed) -> list[str]:
     """What an update changes for a deployment made by an earlier akr, in words."""
-    notes = _bucket_notes(plan, observed)
+    notes = _bucket_notes(plan, observed) + cap_notes(plan, observed)
     central = observed.central_stack
     if plan.central is not Change.UPDATE or central is None:
         return notes
@@ -202,7 +205,10 @@ def warnings(plan: Plan) -> list[str]:
             else "Deactivated keys can be reactivated (akr undo) for less time"
         )
         found.append(f"{effect}: {_change(grace)}")
-    return found
+    signing = plan.central_diff.change(PROFILE_PARAMETER)
+    if signing:
+        found += signing_warnings(signing.old, signing.new)
+    return found + cap_warnings(plan)
 
 
 def _stack_lines(change: Change, what: str, where: str, diff: StackDiff) -> list[str]:

@@ -124,7 +124,11 @@ def test_a_first_deploy_gives_the_management_account_a_read_only_member_role(
     organization: ServerOrganization, first_deploy: dict[str, Any]
 ) -> None:
     management = organization.management
-    assert first_deploy["plan"][-1] == (
+    # The last line counts the keys a first deploy acts on at once (tests/e2e/scan/test_deploy_impact.py).
+    assert first_deploy["plan"][-1].startswith(
+        "The new policy (mode delete, limits 90 days of age, 90 unused)"
+    )
+    assert first_deploy["plan"][-2] == (
         f"The management account {management}: report (a read-only member role; its keys are reported, never "
         "changed): the default of a first deploy; --management-account off|report|enforce chooses (SCPs do "
         "not apply there)"

@@ -187,6 +187,10 @@ def test_explicit_mode_delete_shows_the_change_and_the_destructive_line(
         "The member role in every account holds no key action; mode delete needs iam:DeleteAccessKey: "
         "the member stacks add iam:DeleteAccessKey before the central stack is updated",
         DESTRUCTIVE,
+        "The new policy (mode delete, limits 90 days of age, 45 unused) would act on no key at once in the 3 "
+        "account(s) it acts in: counted just now by a read-only scan (akr scan's: each account's credential "
+        "report, those users read live through the account role, the central exemptions); akr scan --mode "
+        "delete --max-key-age-days 90 --max-unused-days 45 lists them",
     ]
     stackset = organization.client("cloudformation", organization.management).describe_stack_set(
         StackSetName="access-key-remediation-member"

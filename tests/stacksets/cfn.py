@@ -234,6 +234,9 @@ class Stack:
             ("AWS::Logs::LogGroup", "Arn"): lambda: arn.format("logs", f"log-group:{physical_id}:*"),
             ("AWS::Lambda::Function", "Arn"): lambda: arn.format("lambda", f"function:{physical_id}"),
             ("AWS::Lambda::Version", "Version"): lambda: "1",
+            ("AWS::Lambda::CodeSigningConfig", "CodeSigningConfigArn"): lambda: arn.format(
+                "lambda", "code-signing-config:csc-0123456789abcdef0"
+            ),
             ("AWS::Events::EventBus", "Name"): lambda: physical_id,
             ("AWS::Events::EventBus", "Arn"): lambda: arn.format("events", f"event-bus/{physical_id}"),
             ("AWS::Events::Rule", "Arn"): lambda: self._rule_arn(logical_id, physical_id),

@@ -44,6 +44,9 @@ VARIANTS: dict[str, tuple[dict[str, str], ...]] = {
             "HomeRegion": "eu-west-1",
             "NotificationEmail": "security@example.com",
             "CodeObjectVersion": "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
+            "CodeSigningProfileArn": (
+                "arn:aws:signer:eu-west-1:222222222222:/signing-profiles/akr_code/a1B2c3D4e5"
+            ),
             "RuleNamePrefixes": "akr-,securityhub-access-keys-rotated-",
             "WarnDaysBefore": "30",
             "EnableSweep": "false",

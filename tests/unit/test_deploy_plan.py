@@ -786,6 +786,8 @@ def test_default_parameters_in_full() -> None:
         "VerifyExemptions": "true",
         "ManagementAccountId": MANAGEMENT,
         "ManagementAccountMode": "report",
+        "MaxActionsPerAccount": "30",
+        "MaxActionsPerDay": "300",
     }
     assert result.member_parameters == {
         "SecurityAccountId": SECURITY,
