@@ -18,7 +18,7 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-from remediator.adapters.sessions import member_session
+from remediator.adapters.sessions import member_session, shared_models_session
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -96,7 +96,8 @@ class Aws:
     def base(self) -> boto3.Session:
         if self._base is None:
             try:
-                self._base = boto3.Session(profile_name=self.profile, region_name=self.region)
+                # The models are parsed once per process: `reader()` makes a base session per thread.
+                self._base = shared_models_session(profile_name=self.profile, region_name=self.region)
             except ProfileNotFound as exc:
                 raise CliError(str(exc)) from exc
             if self._base.region_name is None:

@@ -11,6 +11,7 @@ import boto3
 
 from org_bootstrap.demo.organization import STACKSETS_PRINCIPAL, moto_server, record_iam_users
 from org_bootstrap.demo.simulation import session_in
+from remediator.adapters.sessions import shared_models_session
 
 __all__ = ["REGION", "ServerOrganization", "build_organization", "moto_server"]
 
@@ -30,11 +31,12 @@ class ServerOrganization:
     def session(self, account_id: str) -> boto3.Session:
         """A session in `account_id` through OrganizationAccountAccessRole, as an operator would have."""
         if account_id == self.management:
-            return boto3.Session(region_name=REGION)
+            return shared_models_session(region_name=REGION)
         return session_in(account_id, self.client("sts"))
 
     def client(self, service: str, account_id: str | None = None) -> Any:
-        session = self.session(account_id) if account_id else boto3.Session(region_name=REGION)
+        # A new client each time (a test may hook or stub it), from models parsed once.
+        session = self.session(account_id) if account_id else shared_models_session(region_name=REGION)
         return session.client(service, endpoint_url=self.url)  # type: ignore[call-overload]
 
 

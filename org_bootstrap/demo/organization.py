@@ -279,12 +279,11 @@ def populate(org: DemoOrganization, seed: int) -> None:
     name, key = MANAGEMENT_USER
     org.accounts.add_user(org.management, name, key, tags={"owner": "cloud-admins@example.com"})
     for account in org.everyone:
-        session = org.accounts.session(account)
         # A running organization has recent credential reports (IAM keeps one for four hours): the sweep
         # then reads it at once instead of waiting for IAM to generate one.
-        session.client("iam").generate_credential_report()
+        org.accounts.client(account, "iam").generate_credential_report()
         # And a Config recorder that records IAM users, as akr deploy's pre-flight asks.
-        record_iam_users(session.client("config"))
+        record_iam_users(org.accounts.client(account, "config"))
 
 
 def record_iam_users(config: ConfigServiceClient) -> None:

@@ -21,7 +21,7 @@ class DemoError(RuntimeError):
 
 
 def physical_id(org: DemoOrganization, deployment: Deployment, logical_id: str) -> str:
-    cloudformation = org.accounts.session(org.security).client("cloudformation")
+    cloudformation = org.accounts.client(org.security, "cloudformation")
     for page in cloudformation.get_paginator("list_stack_resources").paginate(
         StackName=deployment.central_stack_name
     ):
@@ -33,7 +33,7 @@ def physical_id(org: DemoOrganization, deployment: Deployment, logical_id: str) 
 
 def audit_log(org: DemoOrganization, deployment: Deployment) -> list[AuditRecord]:
     log = DynamoDBAuditLog(
-        client=org.accounts.session(org.security).client("dynamodb"),
+        client=org.accounts.client(org.security, "dynamodb"),
         table_name=physical_id(org, deployment, "AuditTable"),
     )
     return [r for account in org.everyone for r in log.for_account(account, newest_first=False)]
@@ -51,7 +51,7 @@ class Archive:
 
 def archive_of(org: DemoOrganization, deployment: Deployment) -> Archive:
     bucket = physical_id(org, deployment, "AuditArchiveBucket")
-    s3 = org.accounts.session(org.security).client("s3")
+    s3 = org.accounts.client(org.security, "s3")
     keys = [
         item["Key"]
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=ARCHIVE_PREFIX)
@@ -65,7 +65,7 @@ def archive_of(org: DemoOrganization, deployment: Deployment) -> Archive:
 
 def exemptions_of(org: DemoOrganization, deployment: Deployment) -> list[Exemption]:
     table = DynamoDBExemptions(
-        client=org.accounts.session(org.security).client("dynamodb"),
+        client=org.accounts.client(org.security, "dynamodb"),
         table_name=physical_id(org, deployment, "StateTable"),
     )
     return [e for account in org.members for e in table.for_account(account)]
@@ -85,7 +85,7 @@ def keys_now(org: DemoOrganization) -> dict[str, IamKey]:
     """Every access key of every account, as IAM has it now."""
     keys = {}
     for account in org.everyone:
-        iam = org.accounts.session(account).client("iam")
+        iam = org.accounts.client(account, "iam")
         for page in iam.get_paginator("list_users").paginate():
             for user in page["Users"]:
                 for key in iam.list_access_keys(UserName=user["UserName"])["AccessKeyMetadata"]:
@@ -105,7 +105,7 @@ def verification_of(org: DemoOrganization, deployment: Deployment, archive: Arch
     """`akr audit verify`'s comparison over the whole demo: every record of the audit table against the
     archive. The demo's clock is simulated and the archiver has run after the last step, so no record is
     too recent to be archived (no lag)."""
-    dynamodb = org.accounts.session(org.security).client("dynamodb")
+    dynamodb = org.accounts.client(org.security, "dynamodb")
     table = physical_id(org, deployment, "AuditTable")
     records = [
         table_record(item)

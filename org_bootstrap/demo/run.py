@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from org_bootstrap.aws import Aws
 from org_bootstrap.demo.organization import (
@@ -63,6 +63,9 @@ from org_bootstrap.review.report.html import ReportData, write_report
 from remediator.audit import AuditRecord, Phase
 from remediator.decision import Action
 from remediator.policy import Mode
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
 
 WARN_DAYS_BEFORE = 7
 EXEMPTION_DAYS = 10
@@ -193,7 +196,7 @@ def running_demo(
         _deploy(aws, deployment, progress)
         parameters = _stackset_parameters(aws, deployment)
         for account in org.everyone:  # what the member stacks hold that moto's CloudFormation skips
-            register_member_config(org.accounts.session(account), account, parameters)
+            register_member_config(org.accounts.client(account, "config"), account, parameters)
         runtime = LocalRuntime(security=org.accounts.session(org.security), region=REGION)
         # From here on the functions run in this process; after each step the archiver takes the audit
         # table's stream, as its mapping would.
@@ -286,7 +289,8 @@ def _evaluate(
             max_key_age_days=int(parameters["MaxAccessKeyAge"]),
             max_unused_days=int(parameters["MaxCredentialUsageAge"]),
         )
-        pending += [(account, event) for event in evaluator.evaluate(org.accounts.session(account), now)]
+        iam: IAMClient = org.accounts.client(account, "iam")
+        pending += [(account, event) for event in evaluator.evaluate(iam, now)]
     names = {account: _user_names(org, account) for account in org.members}
     failing = Counter(
         (account, event["detail"]["resourceId"])
@@ -309,14 +313,14 @@ def _evaluate(
         ):
             lost = (account, lost_user, str(detail["configRuleName"]))
             continue
-        ConfigEvaluator.publish(org.accounts.session(account), event)
+        ConfigEvaluator.publish(org.accounts.client(account, "events"), event)
         published += 1
     return published, lost
 
 
 def _user_names(org: DemoOrganization, account: str) -> dict[str, str]:
     """User id -> name."""
-    iam = org.accounts.session(account).client("iam")
+    iam: IAMClient = org.accounts.client(account, "iam")
     return {
         user["UserId"]: user["UserName"]
         for page in iam.get_paginator("list_users").paginate()

@@ -74,15 +74,26 @@ def member_session(
     every such session: a plain boto3.Session parses them again, which costs about 70 ms of CPU per
     account (benchmarks/scan_org.py), and caps an organization-wide run at a few accounts a second.
     The loader's caches only ever add entries; a race loads a model twice, harmlessly."""
-    core = botocore.session.get_session()
-    core.register_component("data_loader", _LOADER)
-    return boto3.Session(
+    return shared_models_session(
         aws_access_key_id=aws_access_key_id,
         aws_secret_access_key=aws_secret_access_key,
         aws_session_token=aws_session_token,
         region_name=region_name,
-        botocore_session=core,
     )
+
+
+def shared_models_session(**options: str | None) -> boto3.Session:
+    """A boto3.Session (`options` as boto3.Session takes them) whose models, endpoints and defaults come
+    from the shared loader: parsed once per process, not once per session. A `data_path` of the AWS
+    configuration (custom models) is not searched by it: nothing here uses custom models."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _LOADER)
+    session = boto3.Session(botocore_session=core, **options)
+    # boto3 appends its own data directory to the loader's search path on every session: once is enough,
+    # or the shared list would grow by one entry per account for as long as the process lives.
+    paths = _LOADER.search_paths
+    paths[:] = list(dict.fromkeys(paths))
+    return session
 
 
 @dataclass

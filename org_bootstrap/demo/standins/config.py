@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import boto3
-
 if TYPE_CHECKING:
+    from mypy_boto3_config import ConfigServiceClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_iam import IAMClient
 
 ROTATED = "access-keys-rotated"
@@ -73,10 +73,11 @@ def recording_group(parameters: Mapping[str, str]) -> dict[str, Any]:
     return {"allSupported": True, "includeGlobalResourceTypes": True}
 
 
-def register_member_config(session: boto3.Session, account_id: str, parameters: Mapping[str, str]) -> None:
-    """A recording recorder (with its delivery channel) and the member stack's rules, in the session's
+def register_member_config(
+    config: ConfigServiceClient, account_id: str, parameters: Mapping[str, str]
+) -> None:
+    """A recording recorder (with its delivery channel) and the member stack's rules, in the client's
     account and region."""
-    config = session.client("config")
     if not config.describe_configuration_recorders()["ConfigurationRecorders"]:
         recorder: Any = {
             "name": RECORDER,
@@ -102,9 +103,8 @@ class ConfigEvaluator:
     max_unused_days: int
     _last: dict[tuple[str, str], str] = field(default_factory=dict)
 
-    def evaluate(self, session: boto3.Session, now: datetime) -> list[dict[str, Any]]:
+    def evaluate(self, iam: IAMClient, now: datetime) -> list[dict[str, Any]]:
         """One periodic evaluation of both rules over every user; the compliance-change events it emits."""
-        iam = session.client("iam")
         events = []
         for page in iam.get_paginator("list_users").paginate():
             for user in page["Users"]:
@@ -118,9 +118,9 @@ class ConfigEvaluator:
         return events
 
     @staticmethod
-    def publish(session: boto3.Session, event: dict[str, Any]) -> None:
+    def publish(events: EventBridgeClient, event: dict[str, Any]) -> None:
         """Put one event onto the account's default bus, as Config does (moto accepts an `aws.` source)."""
-        response = session.client("events").put_events(
+        response = events.put_events(
             Entries=[
                 {
                     "Source": event["source"],

@@ -14,13 +14,20 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from moto.utilities.arns import parse_arn
 
 from org_bootstrap.demo.organization import environment
 from org_bootstrap.demo.standins.streams import read_stream
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sts import STSClient
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,13 @@ class LocalRuntime:
     _warm: set[str] = field(default_factory=set)
     _stream_positions: dict[str, dict[str, str]] = field(default_factory=dict)
     """Mapping uuid -> shard id -> the last sequence number its function has processed."""
+    _clients: dict[str, Any] = field(default_factory=dict)
+    """One client per service: an invocation used to make two (its configuration, its credentials)."""
+
+    def _client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.security.client(service)  # type: ignore[call-overload]
+        return self._clients[service]
 
     @property
     def pending(self) -> tuple[tuple[str, str, dict[str, Any]], ...]:
@@ -79,7 +93,7 @@ class LocalRuntime:
 
     def fire_schedule(self, rule_name: str, now: datetime) -> list[Invocation]:
         """What EventBridge does when a scheduled rule comes due: a "Scheduled Event" to each target."""
-        events = self.security.client("events")
+        events: EventBridgeClient = self._client("events")
         rule = events.describe_rule(Name=rule_name)
         ran = []
         for target in events.list_targets_by_rule(Rule=rule_name)["Targets"]:
@@ -100,7 +114,7 @@ class LocalRuntime:
     def poll_queues(self) -> list[Invocation]:
         """Lambda's SQS event source mappings: batches to the function until the queue is empty; the
         messages a batch reports failed stay in the queue (visible again after the visibility timeout)."""
-        sqs = self.security.client("sqs")
+        sqs: SQSClient = self._client("sqs")
         ran = []
         for mapping in self._mappings("sqs"):
             queue_arn = mapping["EventSourceArn"]
@@ -128,7 +142,7 @@ class LocalRuntime:
         """Lambda's DynamoDB stream event source mappings: every new record, in batches of the mapping's
         size, to its function. A batch that fails, or reports failures, is retried from its first failed
         record on the next poll, as Lambda retries from the lowest failed sequence number."""
-        streams = self.security.client("dynamodbstreams")
+        streams: DynamoDBStreamsClient = self._client("dynamodbstreams")
         ran = []
         for mapping in self._mappings("dynamodb"):
             stream_arn = mapping["EventSourceArn"]
@@ -153,11 +167,13 @@ class LocalRuntime:
         return ran
 
     def _mappings(self, service: str) -> list[dict[str, Any]]:
-        listed = self.security.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+        lambda_: LambdaClient = self._client("lambda")
+        listed = lambda_.list_event_source_mappings()["EventSourceMappings"]
         return [dict(m) for m in listed if parse_arn(m["EventSourceArn"]).service == service]
 
     def invoke(self, function_arn: str, trigger: str, event: dict[str, Any]) -> Invocation:
-        configuration = self.security.client("lambda").get_function_configuration(FunctionName=function_arn)
+        lambda_: LambdaClient = self._client("lambda")
+        configuration = lambda_.get_function_configuration(FunctionName=function_arn)
         name = configuration["FunctionName"]
         module_name, _, attribute = configuration["Handler"].rpartition(".")
         output = io.StringIO()
@@ -194,9 +210,10 @@ class LocalRuntime:
     @contextlib.contextmanager
     def _environment(self, configuration: Mapping[str, Any]) -> Iterator[None]:
         role = configuration["Role"]
-        credentials = self.security.client("sts").assume_role(
-            RoleArn=role, RoleSessionName=configuration["FunctionName"][:64]
-        )["Credentials"]
+        sts: STSClient = self._client("sts")
+        credentials = sts.assume_role(RoleArn=role, RoleSessionName=configuration["FunctionName"][:64])[
+            "Credentials"
+        ]
         variables = {
             name: str(value)
             for name, value in configuration.get("Environment", {}).get("Variables", {}).items()
