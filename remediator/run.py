@@ -15,7 +15,13 @@ from remediator.decision import Action
 from remediator.exemption_records import verify
 from remediator.exemptions import DEFAULT_MAX_EXEMPTION_DAYS, Exemption, RejectedExemption, screen
 from remediator.lifecycle import KeyLifecycle
-from remediator.ports import ExemptionRecords, ExemptionSource, LifecycleStore
+from remediator.ports import (
+    AccountStateSource,
+    ExemptionRecords,
+    ExemptionSource,
+    ExemptionsRead,
+    LifecycleStore,
+)
 
 FINDING = "finding"
 """The decision of a report-only observation (root keys, several active keys per user)."""
@@ -73,6 +79,8 @@ class Run:
     max_exemption_days: int = DEFAULT_MAX_EXEMPTION_DAYS
     exemption_records: ExemptionRecords | None = None
     """Where the exempt-add records that prove exemptions are read; None: exemptions are not verified."""
+    state_source: AccountStateSource | None = None
+    """Reads the exemptions and the lifecycles together, in one request; None: each from its own source."""
     records: list[AuditRecord] = field(default_factory=list)
     notices: list[AuditRecord] = field(default_factory=list)
     """What people are told about: actions taken or failed, and first warnings."""
@@ -103,18 +111,29 @@ class Run:
         """The account's exemptions the remediator honours (read once per run, with the audit record of
         each one in force when exemptions are verified)."""
         if self._exemptions is None:
-            read = self.exemption_source.read(self.context.account_id)
-            now = self.clock()
-            kept, beyond = screen(read.valid, now=now, max_days=self.max_exemption_days)
-            unproven: tuple[RejectedExemption, ...] = ()
-            if self.exemption_records is not None:
-                records = self.exemption_records
-                kept, unproven = verify(
-                    kept, records.find, records.revoked_by, now=now, max_days=self.max_exemption_days
-                )
-            self._exemptions = kept
-            self._rejected = (*read.rejected, *beyond, *unproven)
+            if self.state_source is not None:
+                self._read_both(self.state_source)
+            else:
+                self._screen(self.exemption_source.read(self.context.account_id))
+        assert self._exemptions is not None  # noqa: S101
         return self._exemptions
+
+    def _read_both(self, source: AccountStateSource) -> None:
+        read, lifecycles = source.read(self.context.account_id)
+        self._lifecycles = lifecycles
+        self._screen(read)
+
+    def _screen(self, read: ExemptionsRead) -> None:
+        now = self.clock()
+        kept, beyond = screen(read.valid, now=now, max_days=self.max_exemption_days)
+        unproven: tuple[RejectedExemption, ...] = ()
+        if self.exemption_records is not None:
+            records = self.exemption_records
+            kept, unproven = verify(
+                kept, records.find, records.revoked_by, now=now, max_days=self.max_exemption_days
+            )
+        self._exemptions = kept
+        self._rejected = (*read.rejected, *beyond, *unproven)
 
     def rejected_exemptions(self) -> tuple[RejectedExemption, ...]:
         self.exemptions()
@@ -122,7 +141,11 @@ class Run:
 
     def lifecycles(self) -> dict[str, KeyLifecycle]:
         if self._lifecycles is None:
-            self._lifecycles = self.lifecycle_store.for_account(self.context.account_id)
+            if self.state_source is not None and self._exemptions is None:
+                self._read_both(self.state_source)
+            else:
+                self._lifecycles = self.lifecycle_store.for_account(self.context.account_id)
+        assert self._lifecycles is not None  # noqa: S101
         return self._lifecycles
 
     def save(self, lifecycle: KeyLifecycle) -> None:
