@@ -108,6 +108,15 @@ def deploy(  # noqa: PLR0917
             "needs --protected-user-path). Default: deployed, else report.",
         ),
     ] = None,
+    snapstart: Annotated[
+        bool | None,
+        typer.Option(
+            "--snapstart/--no-snapstart",
+            help="Lambda SnapStart for the remediator, the sweep and the worker: published versions restored "
+            "from a snapshot of their init, the rules invoking their aliases (docs/performance.md: what it "
+            "costs). Default: deployed, else off.",
+        ),
+    ] = None,
     code_writer_arn: Annotated[
         list[str] | None,
         typer.Option(
@@ -138,8 +147,10 @@ def deploy(  # noqa: PLR0917
 
     The policy options (--mode, --cis and the limits, --grace-days, --warn-days-before,
     --protected-user-path, --create-config-recorder) change only what they name: an option left out keeps
-    the deployed value, and only a first deploy gets the defaults. The plan lists every parameter an update
-    changes, and warns when keys will be treated harder than now. A deployment found in another region
+    the deployed value, and only a first deploy gets the defaults. So does --snapstart/--no-snapstart: left
+    out, SnapStart stays as deployed (off on a first deploy). The plan lists every parameter an update
+    changes, says what turning SnapStart on or off changes, and warns when keys will be treated harder than
+    now. A deployment found in another region
     (another home region) is named in the plan, and deploy refuses to make a second one.
 
     Before anything changes, a read-only pre-flight looks for what would fail: in each account about to get
@@ -177,6 +188,7 @@ def deploy(  # noqa: PLR0917
             protected_user_path=protected_user_path,
             reserved_concurrency=reserved_concurrency,
             management_account=management_account,
+            snapstart=snapstart,
             code_writer_arns=tuple(code_writer_arn or ()),
             security_role=security_role,
             account_role=account_role,

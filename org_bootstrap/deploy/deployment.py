@@ -65,6 +65,8 @@ class Deployment(BaseModel):
     """The remediator's reserved concurrency (the worker's and the sweep's come with it); 0: none."""
     management_account: ManagementAccount | None = None
     """None keeps what is deployed; a first deploy gets REPORT (plan.management_choice)."""
+    snapstart: bool | None = None
+    """Lambda SnapStart for the central functions; None keeps what is deployed, a first deploy gets off."""
     code_writer_arns: tuple[str, ...] = ()
     """The principals the code bucket's policy lets write objects; empty: those its policy names, else the
     principal the deploy writes as (bucket_policy.py)."""

@@ -14,6 +14,7 @@ from org_bootstrap.deploy.management import describe_management
 from org_bootstrap.deploy.observed import Observed
 from org_bootstrap.deploy.plan import AUDIT_WRITERS, VERIFY, Change, ParameterChange, Plan, StackDiff
 from org_bootstrap.deploy.rights import BOTH_RIGHTS_MODE, Order, describe_rights
+from org_bootstrap.deploy.snapstart import SNAPSTART, SNAPSTART_OFF, SNAPSTART_ON
 from remediator.policy import Mode
 
 # How the central template named the remediator's log group before the name carried the stack id.
@@ -70,6 +71,7 @@ def describe(plan: Plan, deployment: Deployment, observed: Observed) -> list[str
         lines.append(describe_rights(plan.rights))
     lines += describe_management(plan.management_choice, observed.management_account, plan.policy)
     lines += upgrade_notes(plan, deployment, observed)
+    lines += snapstart_lines(plan)
     if plan.central_parameters[VERIFY] == "false":
         unlinked = observed.unlinked_exemptions
         lines.append(
@@ -168,6 +170,16 @@ def upgrade_notes(plan: Plan, deployment: Deployment, observed: Observed) -> lis
             "security account can no longer write audit records); the state table gets deletion protection"
         )
     return notes
+
+
+def snapstart_lines(plan: Plan) -> list[str]:
+    """What turning SnapStart on or off changes, when this deploy does (a first deploy: only on)."""
+    if plan.central in (Change.CREATE, Change.RECREATE):
+        return [SNAPSTART_ON] if plan.central_parameters.get(SNAPSTART) == "true" else []
+    change = plan.central_diff.change(SNAPSTART)
+    if change is None or plan.central is not Change.UPDATE:
+        return []
+    return [SNAPSTART_ON if change.new == "true" else SNAPSTART_OFF]
 
 
 def _bucket_notes(plan: Plan, observed: Observed) -> list[str]:

@@ -76,7 +76,7 @@ def as_list(value: Any) -> list[Any]:
 
 
 def grants(stack: Stack, role: str = "RemediatorRole", effect: str = "Allow") -> set[tuple[str, str, str]]:
-    """(action, resource, condition as JSON) for every Allow (or Deny) the role holds (inline and attached)."""
+    """(action, resource, condition as JSON) for every Allow (or Deny) of the role, inline and attached."""
     documents = [p["PolicyDocument"] for p in stack.resources[role]["Properties"].get("Policies", [])]
     role_name = stack.resolve({"Ref": role})
     documents += [

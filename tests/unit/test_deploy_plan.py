@@ -27,6 +27,7 @@ from org_bootstrap.deploy.observed import Account, InstanceState, Observed, Stac
 from org_bootstrap.deploy.plan import Change, Plan, PlanError, plan_deploy
 from org_bootstrap.deploy.plan_lines import describe, warnings
 from org_bootstrap.deploy.regions import HOME_REGIONS, home_region_problem
+from org_bootstrap.deploy.snapstart import template_defaults
 from org_bootstrap.deploy.status import expected_for
 from remediator.policy import Mode, Thresholds
 from tests.fixtures import secured_bucket
@@ -817,7 +818,8 @@ def snapstart_plan(desired: Deployment, **deployed: str) -> Plan:
         central_template=SNAPSTART_CENTRAL,
         member_template=MEMBER,
     )
-    on = {**first.central_parameters, "SnapStart": "true"}
+    # CloudFormation reports every parameter of the stack, those left at their defaults included.
+    on = {**template_defaults(SNAPSTART_CENTRAL), **first.central_parameters, "SnapStart": "true"}
     on[SETTINGS_DIGEST] = settings_digest(SNAPSTART_CENTRAL, on)
     observed = _central(up_to_date(), template=SNAPSTART_CENTRAL, parameters={**on, **deployed})
     return plan_deploy(
