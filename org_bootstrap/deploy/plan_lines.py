@@ -21,6 +21,8 @@ from remediator.policy import Mode
 OLD_LOG_GROUP_NAME = "LogGroupName: !Sub /aws/lambda/${AWS::StackName}-remediator\n"
 # The central template since its bus admits only the forwarder roles, by name.
 FORWARDER_ROLE_PARAMETER = "ForwarderRoleName:"
+# The central template since the remediator reads an account's exemptions and lifecycles in one statement.
+STATE_SELECT = "dynamodb:PartiQLSelect"
 # How much a mode does to a violating key, least first: a change up this list gets a warning in the plan.
 MODE_SEVERITY = {Mode.REPORT: 0, Mode.DEACTIVATE: 1, Mode.STAGED: 2, Mode.DELETE: 3}
 
@@ -155,6 +157,14 @@ def upgrade_notes(plan: Plan, deployment: Deployment, observed: Observed) -> lis
             f"fixed name ({FORWARDER_ROLE_NAME}): until the StackSet update has replaced an "
             "account's forwarder role, that account's compliance changes are refused at the bus, and the "
             "next sweep covers them"
+        )
+    if STATE_SELECT not in central.template:
+        notes.append(
+            "The remediator reads an account's exemptions and key lifecycles in one PartiQL SELECT instead "
+            "of two queries: its role trades dynamodb:Query on the state table for dynamodb:PartiQLSelect "
+            "(a statement that would scan the table is denied); the table's items stay as they are. An "
+            "event handled while the update is under way may fail that read: it is recorded as failed, "
+            "nothing is changed, and the next sweep covers it"
         )
     verify = plan.central_diff.change(VERIFY)
     if verify and verify.new == "true":
