@@ -325,7 +325,7 @@ class Remediator:
         run.step = "central-state"
         policy = self._policy_of(run.context.account_id)
         decisions = decide(
-            facts, policy, run.exemptions(), self._clock(), deactivated_by_us(run.lifecycles())
+            facts, policy, run.exemptions(facts.user_name), self._clock(), deactivated_by_us(run.lifecycles())
         )
         rejected = run.rejected_exemptions()
         if not rejected:

@@ -77,19 +77,21 @@ DYNAMODB_BUDGET = 6
 
 @pytest.mark.usefixtures("org")
 @pytest.mark.parametrize(
-    ("keys", "users_in_account", "expected"),
+    ("keys", "users_in_account", "verify", "expected"),
     [
         # Idempotency (in progress, completed), the account's exemptions and key lifecycles together
         # (one ExecuteStatement), the journal's intent and outcome (each one transaction with the claim,
         # the key's lifecycle and, for the intent, the pause check and the caps of the day).
-        (1, 10, {"ExecuteStatement": 1, "PutItem": 1, "TransactWriteItems": 2, "UpdateItem": 1}),
+        (1, 10, False, {"ExecuteStatement": 1, "PutItem": 1, "TransactWriteItems": 2, "UpdateItem": 1}),
         # The user's other key (IAM allows two) adds its decision record.
-        (2, 10, {"ExecuteStatement": 1, "PutItem": 2, "TransactWriteItems": 2, "UpdateItem": 1}),
-        (2, 1000, {"ExecuteStatement": 1, "PutItem": 2, "TransactWriteItems": 2, "UpdateItem": 1}),
+        (2, 10, False, {"ExecuteStatement": 1, "PutItem": 2, "TransactWriteItems": 2, "UpdateItem": 1}),
+        (2, 1000, False, {"ExecuteStatement": 1, "PutItem": 2, "TransactWriteItems": 2, "UpdateItem": 1}),
+        # With exemptions verified, the event reads the audit record of no exemption of another user.
+        (2, 10, True, {"ExecuteStatement": 1, "PutItem": 2, "TransactWriteItems": 2, "UpdateItem": 1}),
     ],
 )
 def test_dynamodb_calls_per_event_with_idempotency(
-    org: MotoOrganization, keys: int, users_in_account: int, expected: dict[str, int]
+    org: MotoOrganization, keys: int, users_in_account: int, verify: bool, expected: dict[str, int]
 ) -> None:
     member = org.members[0]
     iam = org.session(member).client("iam")
@@ -108,6 +110,7 @@ def test_dynamodb_calls_per_event_with_idempotency(
             reason="vendor integration",
             owner="ops@example.com",
             expires_at=now + timedelta(days=10),
+            record_id=f"{now.isoformat()}#0123456789abcdef",
         )
     )
     DynamoDBLifecycle(client=dynamodb, table_name=STATE_TABLE).save(
@@ -128,9 +131,8 @@ def test_dynamodb_calls_per_event_with_idempotency(
 
     counter = CallCounter()
     security = counter.attach(org.session(org.security))
-    runtime = build_runtime(
-        Settings(audit_table=AUDIT_TABLE, state_table=STATE_TABLE), security, session_factory=member_session
-    )
+    settings = Settings(audit_table=AUDIT_TABLE, state_table=STATE_TABLE, verify_exemptions=verify)
+    runtime = build_runtime(settings, security, session_factory=member_session)
     raw = load_event("config_noncompliant_rotated")
     retarget(raw, account_id=member, user_id=alice.user_id)
     change = parse_compliance_change(raw, ["akr-"])
