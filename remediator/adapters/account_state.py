@@ -37,7 +37,7 @@ class DynamoDBAccountState:
             raise ValueError(f"not a DynamoDB table name: {table_name!r}")
         self._client = client
         # The name is checked above (it cannot close the quotes); the values go in as parameters.
-        self._statement = f'SELECT * FROM "{table_name}" WHERE pk = ? OR pk = ?'  # noqa: S608
+        self._statement = f'SELECT * FROM "{table_name}" WHERE "pk" = ? OR "pk" = ?'  # noqa: S608
 
     def read(self, account_id: str) -> tuple[ExemptionsRead, dict[str, KeyLifecycle]]:
         exemptions, lifecycles = exemption_pk(account_id), lifecycle_pk(account_id)

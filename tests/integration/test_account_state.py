@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 ACCOUNT = "222222222222"
 OTHER = "333333333333"
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-STATEMENT = f'SELECT * FROM "{STATE_TABLE}" WHERE pk = ? OR pk = ?'  # noqa: S608
+STATEMENT = f'SELECT * FROM "{STATE_TABLE}" WHERE "pk" = ? OR "pk" = ?'  # noqa: S608
 
 
 @pytest.fixture
