@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
+from remediator.adapters.account_state import DynamoDBAccountState
 from remediator.adapters.audit_table import DynamoDBAuditLog
 from remediator.adapters.claims import DynamoDBClaims
 from remediator.adapters.exemption_table import DynamoDBExemptions
@@ -105,6 +106,7 @@ def build_remediator(
         access=_access(settings, session, clock, session_factory, sts, endpoint_url, sleep, deadline),
         audit=DynamoDBAuditLog(client=audit_dynamodb, table_name=settings.audit_table),
         exemptions=DynamoDBExemptions(client=dynamodb, table_name=settings.state_table),
+        account_state=DynamoDBAccountState(client=dynamodb, table_name=settings.state_table),
         claims=DynamoDBClaims(client=dynamodb, table_name=settings.state_table, clock=clock),
         lifecycle=DynamoDBLifecycle(client=dynamodb, table_name=settings.state_table),
         journal=DynamoDBJournal(

@@ -125,6 +125,13 @@ class ExemptionSource(Protocol):
     def read(self, account_id: str) -> ExemptionsRead: ...
 
 
+class AccountStateSource(Protocol):
+    def read(self, account_id: str) -> tuple[ExemptionsRead, dict[str, KeyLifecycle]]:
+        """The account's exemptions and its key lifecycles (AccessKeyId -> lifecycle) in one read, the
+        lifecycles read consistently: what ExemptionSource.read and LifecycleStore.for_account answer."""
+        ...
+
+
 class LifecycleStore(Protocol):
     def for_account(self, account_id: str) -> dict[str, KeyLifecycle]:
         """AccessKeyId -> lifecycle, for every key this service has seen in the account."""

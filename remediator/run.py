@@ -9,13 +9,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from remediator.audit import AuditRecord, Context, Outcome
+from remediator.audit import AuditRecord, Context, Outcome, Trigger
 from remediator.breaker import Hold, Scope
 from remediator.decision import Action
 from remediator.exemption_records import verify
-from remediator.exemptions import DEFAULT_MAX_EXEMPTION_DAYS, Exemption, RejectedExemption, screen
+from remediator.exemptions import ANY_USER, DEFAULT_MAX_EXEMPTION_DAYS, Exemption, RejectedExemption, screen
 from remediator.lifecycle import KeyLifecycle
-from remediator.ports import ExemptionRecords, ExemptionSource, LifecycleStore
+from remediator.ports import (
+    AccountStateSource,
+    ExemptionRecords,
+    ExemptionSource,
+    ExemptionsRead,
+    LifecycleStore,
+)
 
 FINDING = "finding"
 """The decision of a report-only observation (root keys, several active keys per user)."""
@@ -73,6 +79,8 @@ class Run:
     max_exemption_days: int = DEFAULT_MAX_EXEMPTION_DAYS
     exemption_records: ExemptionRecords | None = None
     """Where the exempt-add records that prove exemptions are read; None: exemptions are not verified."""
+    state_source: AccountStateSource | None = None
+    """Reads the exemptions and the lifecycles together, in one request; None: each from its own source."""
     records: list[AuditRecord] = field(default_factory=list)
     notices: list[AuditRecord] = field(default_factory=list)
     """What people are told about: actions taken or failed, and first warnings."""
@@ -89,9 +97,12 @@ class Run:
     audited: set[int] = field(default_factory=set)
     """The ids of the exceptions whose failure record is written already (never written twice)."""
     _written: int = 0
-    _exemptions: tuple[Exemption, ...] | None = None
+    _screened: tuple[Exemption, ...] | None = None
+    _proven: dict[str, bool] = field(default_factory=dict)
+    """Verification's answer per exemption item ("<user or *>#<key or *>"), once per run."""
     _rejected: tuple[RejectedExemption, ...] = ()
     _lifecycles: dict[str, KeyLifecycle] | None = None
+    _state_read: ExemptionsRead | None = None
 
     def seed(self, *parts: str) -> str:
         """The seed of the next record's id: this run, the record's position in it, and what it is about.
@@ -99,30 +110,62 @@ class Run:
         self._written += 1
         return "|".join((self.owner, self.context.account_id, str(self._written), *parts))
 
-    def exemptions(self) -> tuple[Exemption, ...]:
-        """The account's exemptions the remediator honours (read once per run, with the audit record of
-        each one in force when exemptions are verified)."""
-        if self._exemptions is None:
-            read = self.exemption_source.read(self.context.account_id)
-            now = self.clock()
-            kept, beyond = screen(read.valid, now=now, max_days=self.max_exemption_days)
-            unproven: tuple[RejectedExemption, ...] = ()
-            if self.exemption_records is not None:
-                records = self.exemption_records
-                kept, unproven = verify(
-                    kept, records.find, records.revoked_by, now=now, max_days=self.max_exemption_days
-                )
-            self._exemptions = kept
-            self._rejected = (*read.rejected, *beyond, *unproven)
-        return self._exemptions
+    def exemptions(self, user_name: str | None = None) -> tuple[Exemption, ...]:
+        """The account's exemptions the remediator honours (read once per run; with verification, each one
+        in force proven by its audit record, two reads each, once per run). `user_name`: only those that can
+        cover that user's keys are wanted. An event run then verifies no others: the exemptions of other
+        users cost it nothing, and the sweep verifies every one (and counts what it rejects) each day."""
+        screened = self._screen()
+        if self.exemption_records is None:
+            return screened
+        wanted = screened
+        if user_name is not None and self.context.trigger is Trigger.EVENT:
+            wanted = tuple(e for e in wanted if e.user_name in (ANY_USER, user_name))
+        self._verify([e for e in wanted if e.item not in self._proven])
+        return tuple(e for e in wanted if self._proven[e.item])
+
+    def _screen(self) -> tuple[Exemption, ...]:
+        """The exemptions that parse and stay within the horizon (no call beyond the one read)."""
+        if self._screened is None:
+            read = self._exemptions_read()
+            self._screened, beyond = screen(read.valid, now=self.clock(), max_days=self.max_exemption_days)
+            self._rejected = (*read.rejected, *beyond)
+        return self._screened
+
+    def _verify(self, unchecked: list[Exemption]) -> None:
+        if not unchecked or self.exemption_records is None:
+            return
+        records = self.exemption_records
+        kept, unproven = verify(
+            unchecked, records.find, records.revoked_by, now=self.clock(), max_days=self.max_exemption_days
+        )
+        self._proven |= {e.item: True for e in kept} | {r.item: False for r in unproven}
+        self._rejected = (*self._rejected, *unproven)
+
+    def _exemptions_read(self) -> ExemptionsRead:
+        if self.state_source is None:
+            return self.exemption_source.read(self.context.account_id)
+        return self._state_read or self._read_both(self.state_source)
+
+    def _read_both(self, source: AccountStateSource) -> ExemptionsRead:
+        """Once per run, before any lifecycle is known (so that none the run remembered is read over)."""
+        read, lifecycles = source.read(self.context.account_id)
+        self._state_read, self._lifecycles = read, lifecycles
+        return read
 
     def rejected_exemptions(self) -> tuple[RejectedExemption, ...]:
-        self.exemptions()
+        """What the run could not honour so far: every item that does not parse or reaches too far, and
+        those verification rejected (of the users it looked at, in an event run)."""
+        self._screen()
         return self._rejected
 
     def lifecycles(self) -> dict[str, KeyLifecycle]:
         if self._lifecycles is None:
-            self._lifecycles = self.lifecycle_store.for_account(self.context.account_id)
+            if self.state_source is not None:
+                self._read_both(self.state_source)
+            else:
+                self._lifecycles = self.lifecycle_store.for_account(self.context.account_id)
+        assert self._lifecycles is not None  # noqa: S101
         return self._lifecycles
 
     def save(self, lifecycle: KeyLifecycle) -> None:

@@ -28,6 +28,7 @@ from remediator.mutations import Mutations
 from remediator.policy import Mode, Policy
 from remediator.ports import (
     AccountAccess,
+    AccountStateSource,
     AuditLog,
     ExemptionRecords,
     ExemptionSource,
@@ -64,12 +65,15 @@ class Remediator:
         max_exemption_days: int = DEFAULT_MAX_EXEMPTION_DAYS,
         exemption_records: ExemptionRecords | None = None,
         report_only_accounts: frozenset[str] = frozenset(),
+        account_state: AccountStateSource | None = None,
     ) -> None:
         """`on_result` sees every run's result, also one cut short by an error (metrics). `deadline`: the
         invocation's, so that an account sweep stops in time to record why. `exemption_records`: verify
         each exemption against its exempt-add audit record (None: honour the state table's word).
         `report_only_accounts`: accounts whose keys are decided in report mode whatever the policy's mode
-        (the management account under --management-account report: its member role may not act)."""
+        (the management account under --management-account report: its member role may not act).
+        `account_state`: reads an account's exemptions and key lifecycles in one request (None: one read
+        from each of `exemptions` and `lifecycle`)."""
         self._policy = policy
         self._report_policy = policy.model_copy(update={"mode": Mode.REPORT})
         self._report_only = report_only_accounts
@@ -83,6 +87,7 @@ class Remediator:
         self._deadline = deadline or Deadline()
         self._max_exemption_days = max_exemption_days
         self._exemption_records = exemption_records
+        self._account_state = account_state
         self._staged = policy.mode is Mode.STAGED
         self._recorder = Recorder(audit=audit, clock=clock, owner_tag_key=owner_tag_key)
         self._mutations = Mutations(
@@ -174,6 +179,7 @@ class Remediator:
             clock=self._clock,
             max_exemption_days=self._max_exemption_days,
             exemption_records=self._exemption_records,
+            state_source=self._account_state,
         )
 
     def _ends(self, run: Run, exc: Exception) -> bool:
@@ -321,7 +327,7 @@ class Remediator:
         run.step = "central-state"
         policy = self._policy_of(run.context.account_id)
         decisions = decide(
-            facts, policy, run.exemptions(), self._clock(), deactivated_by_us(run.lifecycles())
+            facts, policy, run.exemptions(facts.user_name), self._clock(), deactivated_by_us(run.lifecycles())
         )
         rejected = run.rejected_exemptions()
         if not rejected:

@@ -152,6 +152,15 @@ def deploy(  # noqa: PLR0917
             "(refused without it).",
         ),
     ] = False,
+    snapstart: Annotated[
+        bool | None,
+        typer.Option(
+            "--snapstart/--no-snapstart",
+            help="Lambda SnapStart for the remediator, the sweep and the worker: published versions restored "
+            "from a snapshot of their init, the rules invoking their aliases (docs/performance.md: what it "
+            "costs). Default: deployed, else off.",
+        ),
+    ] = None,
     code_writer_arn: Annotated[
         list[str] | None,
         typer.Option(
@@ -192,9 +201,10 @@ def deploy(  # noqa: PLR0917
     The policy options (--mode, --cis and the limits, --grace-days, --warn-days-before,
     --protected-user-path, --create-config-recorder, the circuit breaker's --max-actions-per-account and
     --max-actions-per-day) change only what they name: an option left out keeps the deployed value, and only
-    a first deploy gets the defaults. The plan lists every parameter an update changes, and warns when keys
-    will be treated harder than now. A deployment found in another region (another home region) is named in
-    the plan, and deploy refuses to make a second one.
+    a first deploy gets the defaults. So does --snapstart/--no-snapstart: left out, SnapStart stays as
+    deployed (off on a first deploy). The plan lists every parameter an update changes, says what turning
+    SnapStart on or off changes, and warns when keys will be treated harder than now. A deployment found in
+    another region (another home region) is named in the plan, and deploy refuses to make a second one.
 
     With --signing-profile the package is uploaded, then signed by an AWS Signer job (its source the exact
     uploaded version, its destination signed/ in the code bucket), and the central stack runs the signed copy
@@ -242,6 +252,7 @@ def deploy(  # noqa: PLR0917
             max_actions_per_account=max_actions_per_account,
             max_actions_per_day=max_actions_per_day,
             signing_profile=signing_profile,
+            snapstart=snapstart,
             code_writer_arns=tuple(code_writer_arn or ()),
             attach_guardrails=attach_guardrails,
             security_role=security_role,

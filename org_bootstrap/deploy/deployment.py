@@ -73,6 +73,8 @@ class Deployment(BaseModel):
     signing_profile: str | None = Field(default=None, pattern=r"^$|^[A-Za-z0-9_]{2,64}$")
     """The AWS Signer profile that signs the package (code_signing.py); None keeps what is deployed, ""
     turns signing off."""
+    snapstart: bool | None = None
+    """Lambda SnapStart for the central functions; None keeps what is deployed, a first deploy gets off."""
     code_writer_arns: tuple[str, ...] = ()
     """The principals the code bucket's policy lets write objects; empty: those its policy names, else the
     principal the deploy writes as (bucket_policy.py)."""

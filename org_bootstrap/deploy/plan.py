@@ -29,7 +29,6 @@ from org_bootstrap.deploy.deployment import (
     central_parameters,
     member_parameters,
     resolve_policy,
-    settings_digest,
     template_parameters,
 )
 from org_bootstrap.deploy.management import (
@@ -43,13 +42,14 @@ from org_bootstrap.deploy.management import (
 from org_bootstrap.deploy.observed import ACTIVE, Observed, StackSetState, StackState
 from org_bootstrap.deploy.regions import home_region_problem
 from org_bootstrap.deploy.rights import Order, RightsChange, rights_change
+from org_bootstrap.deploy.snapstart import digest_for, snapstart_parameter
 
 EVENT_BUS_NAME = "access-key-remediation"
 # Stack instances that an update of the StackSet deploys again (DetailedStatus, or Status OUTDATED).
 RETRIED_INSTANCE_STATES = frozenset({"FAILED", "CANCELLED", "OUTDATED"})
 VERIFY = "VerifyExemptions"
-SNAPSTART = "SnapStart"
-AUDIT_WRITERS = "AuditWriterRoleArns"  # came with the audit table's resource policy
+AUDIT_WRITERS = "AuditWriterRoleArns"
+"""The parameter that came with the audit table's resource policy: a stack without it has none."""
 
 
 class PlanError(Exception):
@@ -220,8 +220,15 @@ def plan_deploy(
         management_mode=choice.mode,
     )
     deployed = observed.central_stack
-    central.update(signing_parameters(observed.signing_profile, deployed, code_key))
-    central[SETTINGS_DIGEST] = _settings_digest(deployed, central_template, central)
+    central.update(
+        {
+            **signing_parameters(observed.signing_profile, deployed, code_key),
+            **snapstart_parameter(deployment.snapstart),
+        }
+    )
+    central[SETTINGS_DIGEST] = digest_for(
+        deployed.parameters if deployed else None, central_template, central
+    )
     member = member_parameters(deployment, policy, organization_id=organization_id, bus_arn=bus_arn)
     management = management_parameters(choice, member)
     instances = observed.stackset.instances if observed.stackset else ()
@@ -270,18 +277,6 @@ def plan_deploy(
         rights=rights_change(members.parameters if members else None, policy.mode),
         reserving=reserved_by({**kept, **central}) - holds,
     )
-
-
-def _settings_digest(deployed: StackState | None, template: str, parameters: dict[str, str]) -> str:
-    """With SnapStart on (a parameter akr keeps): over what the stack will run with, the given parameters
-    and the deployed values of the others (kept by the update), so that a setting changed outside akr also
-    publishes a new version next time. Empty with SnapStart off: nothing is named by it, and a deployment
-    without SnapStart sees no change."""
-    if deployed is None or deployed.parameters.get(SNAPSTART) != "true":
-        return ""
-    declared = template_parameters(template)
-    kept = {n: v for n, v in (deployed.parameters if deployed else {}).items() if n in declared}
-    return settings_digest(template, {**kept, **parameters})
 
 
 def code_writers(deployment: Deployment, observed: Observed) -> tuple[str, ...]:

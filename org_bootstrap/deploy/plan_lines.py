@@ -16,6 +16,7 @@ from org_bootstrap.deploy.observed import Observed
 from org_bootstrap.deploy.plan import AUDIT_WRITERS, VERIFY, Change, ParameterChange, Plan, StackDiff
 from org_bootstrap.deploy.rights import BOTH_RIGHTS_MODE, Order, describe_rights
 from org_bootstrap.deploy.safeguards import cap_notes, cap_warnings
+from org_bootstrap.deploy.snapstart import SNAPSTART, SNAPSTART_OFF, SNAPSTART_ON
 from remediator.policy import Mode
 
 # How the central template named the remediator's log group before the name carried the stack id.
@@ -23,6 +24,8 @@ OLD_LOG_GROUP_NAME = "LogGroupName: !Sub /aws/lambda/${AWS::StackName}-remediato
 # The central template since its bus admits only the forwarder roles, by name.
 FORWARDER_ROLE_PARAMETER = "ForwarderRoleName:"
 NOTHING_TO_CHANGE = "Nothing to change: the organization is up to date"
+# The central template since the remediator reads an account's exemptions and lifecycles in one statement.
+STATE_SELECT = "dynamodb:PartiQLSelect"
 # How much a mode does to a violating key, least first: a change up this list gets a warning in the plan.
 MODE_SEVERITY = {Mode.REPORT: 0, Mode.DEACTIVATE: 1, Mode.STAGED: 2, Mode.DELETE: 3}
 
@@ -74,6 +77,7 @@ def describe(plan: Plan, deployment: Deployment, observed: Observed) -> list[str
         lines.append(describe_rights(plan.rights))
     lines += describe_management(plan.management_choice, observed.management_account, plan.policy)
     lines += upgrade_notes(plan, deployment, observed)
+    lines += snapstart_lines(plan)
     if plan.central_parameters[VERIFY] == "false":
         unlinked = observed.unlinked_exemptions
         lines.append(
@@ -158,6 +162,14 @@ def upgrade_notes(plan: Plan, deployment: Deployment, observed: Observed) -> lis
             "account's forwarder role, that account's compliance changes are refused at the bus, and the "
             "next sweep covers them"
         )
+    if STATE_SELECT not in central.template:
+        notes.append(
+            "The remediator reads an account's exemptions and key lifecycles in one PartiQL SELECT instead "
+            "of two queries: its role trades dynamodb:Query on the state table for dynamodb:PartiQLSelect "
+            "(a statement that would scan the table is denied); the table's items stay as they are. An "
+            "event handled while the update is under way may fail that read: it is recorded as failed, "
+            "nothing is changed, and the next sweep covers it"
+        )
     verify = plan.central_diff.change(VERIFY)
     if verify and verify.new == "true":
         notes.append(
@@ -172,6 +184,16 @@ def upgrade_notes(plan: Plan, deployment: Deployment, observed: Observed) -> lis
             "security account can no longer write audit records); the state table gets deletion protection"
         )
     return notes
+
+
+def snapstart_lines(plan: Plan) -> list[str]:
+    """What turning SnapStart on or off changes, when this deploy does (a first deploy: only on)."""
+    if plan.central in (Change.CREATE, Change.RECREATE):
+        return [SNAPSTART_ON] if plan.central_parameters.get(SNAPSTART) == "true" else []
+    change = plan.central_diff.change(SNAPSTART)
+    if change is None or plan.central is not Change.UPDATE:
+        return []
+    return [SNAPSTART_ON if change.new == "true" else SNAPSTART_OFF]
 
 
 def _bucket_notes(plan: Plan, observed: Observed) -> list[str]:

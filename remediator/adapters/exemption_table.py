@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,7 +21,7 @@ _ANY_KEY = "*"
 logger = logging.getLogger(__name__)
 
 
-def _pk(account_id: str) -> str:
+def exemption_pk(account_id: str) -> str:
     return f"exemption#{account_id}"
 
 
@@ -44,21 +44,16 @@ class DynamoDBExemptions:
 
     def read(self, account_id: str) -> ExemptionsRead:
         """The account's exemption items, in one query (all pages)."""
-        valid: list[Exemption] = []
-        rejected: list[RejectedExemption] = []
         pages = self._client.get_paginator("query").paginate(
             TableName=self._table,
             KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": _pk(account_id)}},
+            ExpressionAttributeValues={":pk": {"S": exemption_pk(account_id)}},
         )
         try:
-            for page in pages:
-                for item in page["Items"]:
-                    parsed = _from_item(account_id, item)
-                    (valid if isinstance(parsed, Exemption) else rejected).append(parsed)  # type: ignore[arg-type]
+            items = [item for page in pages for item in page["Items"]]
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, f"dynamodb:Query exemptions of {account_id}") from exc
-        return ExemptionsRead(tuple(valid), tuple(rejected))
+        return parse_exemptions(account_id, items)
 
     def for_account(self, account_id: str) -> list[Exemption]:
         """Every exemption item of the account that parses, expired ones included."""
@@ -66,7 +61,7 @@ class DynamoDBExemptions:
 
     def put(self, exemption: Exemption) -> None:
         item: dict[str, AttributeValueTypeDef] = {
-            "pk": {"S": _pk(exemption.account_id)},
+            "pk": {"S": exemption_pk(exemption.account_id)},
             "sk": {"S": _sk(exemption)},
             "account_id": {"S": exemption.account_id},
             "user_name": {"S": exemption.user_name},
@@ -92,7 +87,7 @@ class DynamoDBExemptions:
             "UpdateItem",
             lambda: self._client.update_item(
                 TableName=self._table,
-                Key={"pk": {"S": _pk(exemption.account_id)}, "sk": {"S": _sk(exemption)}},
+                Key={"pk": {"S": exemption_pk(exemption.account_id)}, "sk": {"S": _sk(exemption)}},
                 UpdateExpression="SET record_id = :r",
                 ConditionExpression=(
                     "attribute_exists(pk) AND attribute_not_exists(record_id) AND #o = :o AND expires_at = :e"
@@ -109,7 +104,7 @@ class DynamoDBExemptions:
     def delete(self, account_id: str, user_name: str, access_key_id: str | None) -> bool:
         """Remove one exemption; False when there was none with exactly that user and key."""
         key: dict[str, AttributeValueTypeDef] = {
-            "pk": {"S": _pk(account_id)},
+            "pk": {"S": exemption_pk(account_id)},
             "sk": {"S": f"{user_name}#{access_key_id or _ANY_KEY}"},
         }
         return self._conditional(
@@ -130,6 +125,19 @@ class DynamoDBExemptions:
         except BotoCoreError as exc:
             raise translate(exc, f"dynamodb:{action} exemption in {self._table}") from exc
         return True
+
+
+def parse_exemptions(account_id: str, items: Iterable[dict[str, AttributeValueTypeDef]]) -> ExemptionsRead:
+    """The account's exemption items, each parsed or rejected with the reason."""
+    valid: list[Exemption] = []
+    rejected: list[RejectedExemption] = []
+    for item in items:
+        parsed = _from_item(account_id, item)
+        if isinstance(parsed, Exemption):
+            valid.append(parsed)
+        else:
+            rejected.append(parsed)
+    return ExemptionsRead(tuple(valid), tuple(rejected))
 
 
 def _from_item(account_id: str, item: dict[str, AttributeValueTypeDef]) -> Exemption | RejectedExemption:

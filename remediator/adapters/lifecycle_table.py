@@ -24,8 +24,12 @@ PENDING = "pending"
 _FIELDS = tuple(name for name in KeyLifecycle.model_fields if name != PENDING)
 
 
+def lifecycle_pk(account_id: str) -> str:
+    return f"key#{account_id}"
+
+
 def key_of(account_id: str, access_key_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"key#{account_id}"}, "sk": {"S": access_key_id}}
+    return {"pk": {"S": lifecycle_pk(account_id)}, "sk": {"S": access_key_id}}
 
 
 def from_item(item: dict[str, Any]) -> KeyLifecycle:
@@ -126,7 +130,7 @@ class DynamoDBLifecycle:
         pages = self._client.get_paginator("query").paginate(
             TableName=self._table,
             KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": f"key#{account_id}"}},
+            ExpressionAttributeValues={":pk": {"S": lifecycle_pk(account_id)}},
             ConsistentRead=True,  # a mark set a moment ago must be seen
         )
         try:

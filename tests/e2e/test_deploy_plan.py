@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from org_bootstrap.deploy.snapstart import SNAPSTART_ON
 from tests.e2e.akr import akr, deploy
 from tests.moto_server import REGION, ServerOrganization
 
@@ -48,6 +49,16 @@ def test_a_dry_run_prints_the_plan_and_changes_nothing(
     assert table.exit_code == 0, table.output
     assert table.stdout.startswith("Plan (nothing has been changed yet):")
     assert "Deploy?" not in table.stdout
+    assert central_stacks(organization, REGION) == []
+
+
+def test_snapstart_asked_on_a_first_deploy_is_in_the_plan(
+    organization: ServerOrganization, planned: dict[str, Any]
+) -> None:
+    assert SNAPSTART_ON not in planned["plan"]
+    result = deploy(organization, "--snapstart", "--dry-run", "--output", "json")
+    assert result.exit_code == 0, result.output
+    assert SNAPSTART_ON in json.loads(result.stdout)["plan"]
     assert central_stacks(organization, REGION) == []
 
 

@@ -36,7 +36,10 @@ REGION = "eu-west-1"
 BUS_ARN = f"arn:aws:events:{REGION}:{SECURITY}:event-bus/access-key-remediation"
 CODE_KEY = "remediator/0123456789abcdef0123.zip"
 CODE_SHA256 = lambda_sha256("0" * 64)
-CENTRAL = "Parameters:\n  Mode:\n    Type: String\n  ForwarderRoleName:\n    Type: String\n"
+CENTRAL = (
+    "# dynamodb:PartiQLSelect\n"
+    "Parameters:\n  Mode:\n    Type: String\n  ForwarderRoleName:\n    Type: String\n"
+)
 MEMBER_TEMPLATE = "Parameters:\n  Mode:\n    Type: String\n"
 
 

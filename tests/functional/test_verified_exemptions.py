@@ -11,6 +11,7 @@ from remediator.audit import AuditRecord, Outcome, Phase, Trigger
 from remediator.exemption_records import EXEMPT_ADD
 from remediator.exemptions import Exemption
 from remediator.policy import Mode, Policy, Thresholds
+from remediator.ports import ExemptionRecords
 from remediator.service import Remediator
 from tests.functional.test_service import ACCOUNT, NOW, World, key, user
 
@@ -52,7 +53,7 @@ def made_by_akr(
     return exemption, record
 
 
-def verifying(world: World, *, max_days: int = 365) -> Remediator:
+def verifying(world: World, *, max_days: int = 365, records: ExemptionRecords | None = None) -> Remediator:
     return Remediator(
         policy=Policy(mode=Mode.DELETE),
         access=world.access,
@@ -64,7 +65,7 @@ def verifying(world: World, *, max_days: int = 365) -> Remediator:
         clock=lambda: NOW,
         on_result=world.results.append,
         max_exemption_days=max_days,
-        exemption_records=world.audit,
+        exemption_records=records or world.audit,
     )
 
 
@@ -160,3 +161,63 @@ def test_without_verification_the_state_tables_word_still_counts() -> None:
     final = sweep(world, world.remediator)
     assert (final.decision, final.outcome) == ("exempt", Outcome.SKIPPED)
     assert world.status("breakglass") == {"AKIABRK": "Active"}
+
+
+class CountingRecords:
+    """The audit log's reads for verification, counted by the exemption's user."""
+
+    def __init__(self, world: World) -> None:
+        self.audit = world.audit
+        self.reads: list[str] = []
+
+    def find(self, account_id: str, record_id: str) -> AuditRecord | None:
+        found = self.audit.find(account_id, record_id)
+        self.reads.append(found.user_name if found and found.user_name else record_id)
+        return found
+
+    def revoked_by(self, account_id: str, record_id: str) -> str | None:
+        return self.audit.revoked_by(account_id, record_id)
+
+
+def test_an_event_verifies_only_the_exemptions_that_can_cover_its_user_and_the_sweep_every_one() -> None:
+    world = World()
+    for name in ("breakglass", "vendor"):
+        exemption, _ = made_by_akr(world, user_name=name)
+        world.exemptions.exemptions.append(exemption)
+    everybody = forged(world, "written directly, without an audit record")  # "*": covers alice too
+    world.exemptions.exemptions.append(everybody)
+    records = CountingRecords(world)
+    remediator = verifying(world, records=records)
+    alice = user("alice", key("AKIAOLD", 120))
+    world.member.add(alice)
+
+    result = remediator.remediate_event(world.event(alice))
+
+    # Only "*" can cover alice: it names no record, so it is rejected (and named) without a read;
+    # breakglass's and vendor's cannot cover her, and are not read.
+    assert records.reads == []
+    [final] = [r for r in result.records if r.access_key_id == "AKIAOLD" and r.phase is Phase.OUTCOME]
+    assert (final.decision, final.outcome) == ("delete", Outcome.DONE)
+    assert REASONS["written directly, without an audit record"] in final.reason
+    assert result.exemptions_rejected == 1
+    assert world.status("alice") == {}
+
+    # The sweep proves every exemption in force, whoever it covers: breakglass's stays honoured.
+    swept = sweep(world, verifying(world))
+    assert (swept.decision, swept.outcome) == ("exempt", Outcome.SKIPPED)
+    assert world.results[-1].exemptions_rejected == 1
+
+
+def test_an_event_verifies_the_exemption_of_its_own_user() -> None:
+    world = World()
+    exemption, _ = made_by_akr(world, user_name="alice")
+    world.exemptions.exemptions.append(exemption)
+    records = CountingRecords(world)
+    remediator = verifying(world, records=records)
+    alice = user("alice", key("AKIAOLD", 120))
+    world.member.add(alice)
+    result = remediator.remediate_event(world.event(alice))
+    assert records.reads == ["alice"]
+    [final] = [r for r in result.records if r.access_key_id == "AKIAOLD"]
+    assert (final.decision, final.outcome) == ("exempt", Outcome.SKIPPED)
+    assert world.status("alice") == {"AKIAOLD": "Active"}

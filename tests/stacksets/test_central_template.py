@@ -75,8 +75,8 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def grants(stack: Stack, role: str = "RemediatorRole") -> set[tuple[str, str, str]]:
-    """(action, resource, condition as JSON) for every Allow the role holds (inline and attached)."""
+def grants(stack: Stack, role: str = "RemediatorRole", effect: str = "Allow") -> set[tuple[str, str, str]]:
+    """(action, resource, condition as JSON) for every Allow (or Deny) of the role, inline and attached."""
     documents = [p["PolicyDocument"] for p in stack.resources[role]["Properties"].get("Policies", [])]
     role_name = stack.resolve({"Ref": role})
     documents += [
@@ -86,7 +86,9 @@ def grants(stack: Stack, role: str = "RemediatorRole") -> set[tuple[str, str, st
     ]
     result: set[tuple[str, str, str]] = set()
     for statement in (s for d in documents for s in d["Statement"]):
-        assert statement["Effect"] == "Allow"
+        assert statement["Effect"] in {"Allow", "Deny"}
+        if statement["Effect"] != effect:
+            continue
         condition = json.dumps(statement.get("Condition", {}), sort_keys=True)
         for action in as_list(statement["Action"]):
             result.update((action, resource, condition) for resource in as_list(statement["Resource"]))
@@ -140,7 +142,7 @@ def test_remediator_role_grants_exactly_the_narrow_set(tracing: str) -> None:
             for a in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")
         },
         ("dynamodb:ConditionCheckItem", state, json.dumps(CHECK_PAUSE, sort_keys=True)),
-        ("dynamodb:Query", state, none),
+        ("dynamodb:PartiQLSelect", state, none),
         ("sns:Publish", out["NotificationTopicArn"], none),
         *{
             (
@@ -165,6 +167,10 @@ def test_remediator_role_grants_exactly_the_narrow_set(tracing: str) -> None:
     if tracing == "true":
         expected |= {("xray:PutTraceSegments", "*", none), ("xray:PutTelemetryRecords", "*", none)}
     assert grants(stack) == expected
+    # The state table's one PartiQL read must name its partitions: a statement that scans is refused.
+    # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-reference.select.html
+    full_scan = json.dumps({"Bool": {"dynamodb:FullTableScan": "true"}})
+    assert grants(stack, effect="Deny") == {("dynamodb:PartiQLSelect", state, full_scan)}
 
 
 @pytest.mark.parametrize("tracing", ["false", "true"])
@@ -544,8 +550,9 @@ def test_state_item_access_is_limited_to_the_idempotency_claim_lifecycle_and_cou
     for action, resource, condition in grants(stack):
         if resource == state:
             on_state.setdefault(action, set()).add(condition)
-    # Only Query, which reads the exemptions, goes without the LeadingKeys condition.
-    assert on_state.pop("dynamodb:Query") == {"{}"}
+    # Only the PartiQL SELECT, which reads the exemptions with the lifecycles, goes without the LeadingKeys
+    # condition (a Deny refuses it any statement that would scan the table).
+    assert on_state.pop("dynamodb:PartiQLSelect") == {"{}"}
     # The pause is only checked (in the intent's transaction), never written, by the remediator.
     (check,) = on_state.pop("dynamodb:ConditionCheckItem")
     assert json.loads(check) == CHECK_PAUSE

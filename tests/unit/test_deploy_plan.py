@@ -27,6 +27,7 @@ from org_bootstrap.deploy.observed import Account, InstanceState, Observed, Stac
 from org_bootstrap.deploy.plan import Change, Plan, PlanError, plan_deploy
 from org_bootstrap.deploy.plan_lines import describe, warnings
 from org_bootstrap.deploy.regions import HOME_REGIONS, home_region_problem
+from org_bootstrap.deploy.snapstart import template_defaults
 from org_bootstrap.deploy.status import expected_for
 from remediator.policy import Mode, Thresholds
 from tests.fixtures import secured_bucket
@@ -46,7 +47,8 @@ OLD_CODE_KEY = "remediator/fedcba9876543210fedc.zip"
 CODE_SHA256 = lambda_sha256("01" * 32)
 # Stand-ins for the templates: what the planner reads of them is their text and their parameters' names.
 CENTRAL = (
-    "AWSTemplateFormatVersion: '2010-09-09'\nDescription: central\nParameters:\n"
+    "AWSTemplateFormatVersion: '2010-09-09'\nDescription: central\n"
+    "# The remediator's role reads the state table with dynamodb:PartiQLSelect.\nParameters:\n"
     "  Mode:\n    Type: String\n  ForwarderRoleName:\n    Type: String\n"
     "  LogLevel:\n    Type: String\n    Default: INFO\n"
     "  NotificationEmail:  # the operator's\n    Type: String\n    Default: ''\n"
@@ -332,6 +334,22 @@ def test_an_update_of_a_central_stack_whose_bus_admitted_any_principal_says_what
         "The central bus will admit events only from the member stacks' forwarder roles, which get a fixed "
         "name (AccessKeyRemediationForwarder): until the StackSet update has replaced an account's forwarder "
         "role, that account's compliance changes are refused at the bus, and the next sweep covers them",
+    ]
+
+
+def test_an_update_of_a_central_stack_whose_role_queried_the_state_table_says_what_changes() -> None:
+    central = up_to_date().central_stack
+    assert central is not None
+    older = central.model_copy(
+        update={"template": CENTRAL.replace("dynamodb:PartiQLSelect", "dynamodb:Query")}
+    )
+    assert lines(deployment(), up_to_date(central_stack=older)) == [
+        f"Would update stack access-key-remediation in the security account {SECURITY}: new template",
+        "The remediator reads an account's exemptions and key lifecycles in one PartiQL SELECT instead of "
+        "two queries: its role trades dynamodb:Query on the state table for dynamodb:PartiQLSelect (a "
+        "statement that would scan the table is denied); the table's items stay as they are. An event "
+        "handled while the update is under way may fail that read: it is recorded as failed, nothing is "
+        "changed, and the next sweep covers it",
     ]
 
 
@@ -819,7 +837,8 @@ def snapstart_plan(desired: Deployment, **deployed: str) -> Plan:
         central_template=SNAPSTART_CENTRAL,
         member_template=MEMBER,
     )
-    on = {**first.central_parameters, "SnapStart": "true"}
+    # CloudFormation reports every parameter of the stack, those left at their defaults included.
+    on = {**template_defaults(SNAPSTART_CENTRAL), **first.central_parameters, "SnapStart": "true"}
     on[SETTINGS_DIGEST] = settings_digest(SNAPSTART_CENTRAL, on)
     observed = _central(up_to_date(), template=SNAPSTART_CENTRAL, parameters={**on, **deployed})
     return plan_deploy(
