@@ -16,7 +16,7 @@ import typer
 from org_bootstrap.commands.audit import audit
 from org_bootstrap.commands.audit_verify import verify_command
 from org_bootstrap.commands.demo import demo
-from org_bootstrap.commands.deploy import deploy, status
+from org_bootstrap.commands.deploy import deploy
 from org_bootstrap.commands.destroy import destroy
 from org_bootstrap.commands.errors import guarded
 from org_bootstrap.commands.exempt import add, list_, remove
@@ -24,6 +24,7 @@ from org_bootstrap.commands.exempt_relink import relink
 from org_bootstrap.commands.pause import pause, resume
 from org_bootstrap.commands.report import report
 from org_bootstrap.commands.scan import scan
+from org_bootstrap.commands.status import status
 from org_bootstrap.commands.sweep import sweep, undo
 from org_bootstrap.commands.usage import OneLineCommand, OneLineGroup
 from org_bootstrap.commands.version import version

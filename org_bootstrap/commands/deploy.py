@@ -1,5 +1,5 @@
-"""`akr deploy` and `akr status`: options, the plan, the confirmation, and what they print; the work
-happens in org_bootstrap.deploy. `akr destroy` is org_bootstrap.commands.destroy."""
+"""`akr deploy`: options, the plan, the confirmation, and what it prints; the work happens in
+org_bootstrap.deploy. `akr status` and `akr destroy` have modules of their own in org_bootstrap.commands."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pydantic import ValidationError
 from rich.markup import escape
 
 from org_bootstrap.aws import Aws, CliError
-from org_bootstrap.commands.deploy_views import account_progress, show_status
 from org_bootstrap.commands.options import (
     DEFAULT_ROLE,
     EndpointUrl,
@@ -18,8 +17,6 @@ from org_bootstrap.commands.options import (
     Output,
     OutputFormat,
     Profile,
-    RecordsOutput,
-    RecordsOutputFormat,
     Region,
     SecurityAccount,
     SecurityRole,
@@ -35,8 +32,6 @@ from org_bootstrap.deploy.plan_lines import NOTHING_TO_CHANGE, describe, warning
 from org_bootstrap.deploy.preflight import describe_preflight
 from org_bootstrap.deploy.safeguards import THRESHOLD_FLOOR_DAYS, acknowledged, check_floor
 from org_bootstrap.deploy.stacks import failed_instances, skipped_instances
-from org_bootstrap.deploy.status import check
-from org_bootstrap.deploy.status import prepare as prepare_status
 from org_bootstrap.review.impact import impact_lines
 from remediator.policy import Mode
 
@@ -363,55 +358,4 @@ def show_deployed(prepared: Prepared, outcome: Outcome, lines: list[str], output
         console.print(f"Central bus: {result['event_bus_arn']}")
         console.print(f"Audit table: {result['audit_table']}")
     if failed:
-        raise typer.Exit(code=1)
-
-
-# -- status and destroy -----------------------------------------------------------------------------
-
-
-def status(  # noqa: PLR0917
-    security_account: SecurityAccount,
-    home_region: HomeRegion = None,
-    account_role: Annotated[
-        str,
-        typer.Option(
-            envvar="AKR_ACCOUNT_ROLE",
-            help="Role assumed in each account (the security account too) to look into it.",
-        ),
-    ] = DEFAULT_ROLE,
-    profile: Profile = None,
-    region: Region = None,
-    endpoint_url: EndpointUrl = None,
-    output: RecordsOutputFormat = RecordsOutput.TABLE,
-) -> None:
-    """Check that every ACTIVE account is covered. Read-only.
-
-    For each account: its member stack (the StackSet instance; the plain stack in the management account),
-    a Config recorder that records AWS::IAM::User in the home region, the two Config rules, the rule that
-    forwards to the central bus, and the member role. The member role is checked statically, because its
-    trust pins aws:PrincipalArn to the central remediator's role and so nobody else can assume it: the role
-    exists, its trust allows that remediator role within this organization (aws:PrincipalOrgID), and the
-    remediator role exists in the security account.
-
-    Exit code: 0 when every account is covered and the central stack is healthy; 1 otherwise, and on errors.
-    """
-    errors_as = Output.JSON if output is RecordsOutput.JSON else Output.TABLE
-    aws = Aws(profile=profile, region=region or home_region, endpoint_url=endpoint_url)
-    try:
-        deployment = Deployment(
-            security_account_id=security_account,
-            home_region=home_region or aws.region_name,
-            security_role=account_role,
-        )
-        with progress(errors_as) as report:
-            report("reading the organization")
-            footprint = prepare_status(aws, deployment)
-        with account_progress(output, len(footprint.active_accounts)) as tick:
-            result = check(aws, deployment, footprint, account_role=account_role, tick=tick)
-    except ValidationError as exc:
-        raise fail("status", "; ".join(e["msg"] for e in exc.errors()), errors_as) from exc
-    except (CliError, PlanError) as exc:
-        raise fail("status", str(exc), errors_as) from exc
-    show_status(result, output)
-    if not result.healthy:
         raise typer.Exit(code=1)
