@@ -126,7 +126,7 @@ def stackset_kwargs(change: Change, **overrides: Any) -> dict[str, Any]:
         "template": MEMBER_BODY,
         "parameters": MEMBER_PARAMETERS,
         "targets": (ROOT,),
-        "region": REGION,
+        "regions": (REGION,),
         "call_as": "SELF",
         "missing_accounts": (),
         "failure_tolerance": 100,
@@ -710,8 +710,11 @@ def up_to_date(prepared_plan: Plan, **changes: Any) -> Observed:
             template=MEMBER_BODY,
             parameters=prepared_plan.member_parameters,
             auto_deployment=True,
+            # The home region's instances, and us-east-1's with the reactivation forwarding rule.
             instances=tuple(
-                InstanceState(account_id=a, region=REGION, status="SUCCEEDED") for a in (SECURITY, *MEMBERS)
+                InstanceState(account_id=a, region=r, status="SUCCEEDED")
+                for r in (REGION, "us-east-1")
+                for a in (SECURITY, *MEMBERS)
             ),
         ),
         management_stack=member,
@@ -1076,7 +1079,8 @@ def test_new_code_updates_keep_the_deployed_policy_and_every_parameter_akr_does_
             "PermissionModel": "SERVICE_MANAGED",
             "AutoDeployment": AUTO_DEPLOYMENT,
             "DeploymentTargets": {"OrganizationalUnitIds": [ROOT]},
-            "Regions": [REGION],
+            # Every region that holds instances: the home region, and us-east-1's reactivation rule.
+            "Regions": [REGION, "us-east-1"],
             "OperationPreferences": PREFERENCES,
             "CallAs": "SELF",
         },
