@@ -84,7 +84,7 @@ class UpdateAccessKeyCall(_Model):
     event_source: Literal["iam.amazonaws.com"]
     event_name: Literal["UpdateAccessKey"]
     event_time: AwareDatetime
-    event_id: str
+    event_id: str = Field(alias="eventID")
     recipient_account_id: AccountId
     user_identity: UserIdentity
     request_parameters: UpdateAccessKeyParameters

@@ -254,6 +254,51 @@ def test_update_then_deploys_to_accounts_that_lack_an_instance(
     ]
 
 
+def test_an_upgrade_updates_the_home_region_then_adds_the_reactivation_rules_region(
+    cfn: tuple[CloudFormationClient, Stubber],
+) -> None:
+    # A deployment from before the reactivation forwarding rule: its instances are all in the home region.
+    # The update names that region only (naming one without instances is not an update of them), then the
+    # StackSet gets its instances in us-east-1, where IAM's CloudTrail events arrive.
+    client, stub = cfn
+    calls = recorded(client)
+    stub.add_response("update_stack_set", {"OperationId": "op-1"})
+    stub.add_response("describe_stack_set_operation", operation("SUCCEEDED"), polled("SELF"))
+    stub.add_response(
+        "create_stack_instances",
+        {"OperationId": "op-2"},
+        {
+            "StackSetName": STACKSET,
+            "DeploymentTargets": {"OrganizationalUnitIds": [ROOT]},
+            "Regions": ["us-east-1"],
+            "OperationPreferences": PREFERENCES,
+            "CallAs": "SELF",
+        },
+    )
+    stub.add_response(
+        "describe_stack_set_operation",
+        {"StackSetOperation": {"OperationId": "op-2", "Status": "SUCCEEDED"}},
+        {"StackSetName": STACKSET, "OperationId": "op-2", "CallAs": "SELF"},
+    )
+    apply_stackset(
+        client,
+        STACKSET,
+        **stackset_kwargs(
+            Change.UPDATE,
+            regions=(REGION, "us-east-1"),
+            instance_regions=(REGION,),
+            added_regions=("us-east-1",),
+        ),
+    )
+    assert [name for name, _ in calls] == [
+        "UpdateStackSet",
+        "DescribeStackSetOperation",
+        "CreateStackInstances",
+        "DescribeStackSetOperation",
+    ]
+    assert calls[0][1]["Regions"] == [REGION]
+
+
 def test_update_stack_set_keeps_the_parameters_akr_does_not_set(
     cfn: tuple[CloudFormationClient, Stubber],
 ) -> None:
