@@ -1286,18 +1286,23 @@ def test_a_deployment_from_before_the_reactivation_rule_adds_us_east_1_and_says_
     current = up_to_date()
     assert current.stackset is not None
     home_only = tuple(i for i in current.stackset.instances if i.region == REGION)
+    before = {k: v for k, v in current.stackset.parameters.items() if "Region" not in k}
     older = current.model_copy(
-        update={"stackset": current.stackset.model_copy(update={"instances": home_only})}
+        update={
+            "stackset": current.stackset.model_copy(update={"instances": home_only, "parameters": before})
+        }
     )
     result = plan(deployment(), older)
     assert result.coverage.regions == (REGION, GLOBAL_EVENTS_REGION)
     assert (result.coverage.held, result.coverage.added) == ((REGION,), (GLOBAL_EVENTS_REGION,))
-    assert result.missing_instances == ()
-    assert not result.changes_nothing
+    assert (result.missing_instances, result.stackset) == ((), Change.UPDATE)
     assert lines(deployment(), older) == [
+        "Would update StackSet access-key-remediation-member (service-managed, automatic deployment) "
+        f"for {ROOT} in {REGION}, {GLOBAL_EVENTS_REGION}: HomeRegion (not set) -> {REGION}, "
+        f"GlobalEventsRegion (not set) -> {GLOBAL_EVENTS_REGION}",
         f"Would add the member stack in {GLOBAL_EVENTS_REGION} to every account: there it holds only the "
         "rule that forwards keys made active by the member role or akr-* sessions to the central bus "
-        "(IAM's CloudTrail events reach EventBridge in us-east-1 only), for the reactivation alarm"
+        "(IAM's CloudTrail events reach EventBridge in us-east-1 only), for the reactivation alarm",
     ]
 
 
