@@ -107,11 +107,16 @@ class AuditRecord(BaseModel):
         return self.recorded_at.strftime("%Y-%m-%d")
 
 
+def id_stamp(recorded_at: datetime) -> str:
+    """The time part of a record id: what a range of record ids is bounded by."""
+    return recorded_at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 def new_record_id(recorded_at: datetime, seed: str | None = None) -> str:
     """ "<recorded_at>#<16 hex>". With `seed` (the run, its record's position, the key and the phase) the
     suffix is derived from it, so the same record always has the same id: a put retried after a lost
     reply then finds its own record, not a collision. Without, it is random (records made outside a run)."""
-    stamp = recorded_at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    stamp = id_stamp(recorded_at)
     suffix = uuid.uuid4().hex if seed is None else hashlib.sha256(seed.encode()).hexdigest()
     return f"{stamp}#{suffix[:16]}"
 

@@ -17,6 +17,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from org_bootstrap.deploy.bucket_policy import BucketPolicyError, check_writer
+from org_bootstrap.deploy.regions import global_events_region
 from remediator.facts import AccountId
 from remediator.policy import PRESETS, Mode, Thresholds
 
@@ -345,6 +346,9 @@ def member_parameters(
         "MaxCredentialUsageAge": str(thresholds.max_unused_days),
         "CreateConfigRecorder": str(policy.create_config_recorder).lower(),
         "ProtectedUserPath": policy.protected_user_path,
+        # Everything in the home region's stack; the reactivation forwarding rule where IAM's events arrive.
+        "HomeRegion": deployment.home_region,
+        "GlobalEventsRegion": global_events_region(deployment.home_region),
     }
 
 

@@ -39,7 +39,8 @@ from org_bootstrap.deploy.management import (
     management_parameters,
     widens,
 )
-from org_bootstrap.deploy.observed import ACTIVE, Observed, StackSetState, StackState
+from org_bootstrap.deploy.member_regions import Coverage, is_active, stackset_coverage
+from org_bootstrap.deploy.observed import Observed, StackSetState, StackState
 from org_bootstrap.deploy.regions import home_region_problem
 from org_bootstrap.deploy.rights import Order, RightsChange, rights_change
 from org_bootstrap.deploy.snapstart import digest_for, snapstart_parameter
@@ -118,7 +119,8 @@ class Plan(BaseModel):
     central: Change
     stackset: Change
     missing_instances: tuple[str, ...]
-    """ACTIVE target accounts without a stack instance yet."""
+    """ACTIVE target accounts without a stack instance yet (in the home region)."""
+    coverage: Coverage = Coverage()  # the StackSet's regions, with and without instances
     skipped_accounts: tuple[str, ...] = ()
     """Target accounts that are not ACTIVE (suspended, closing): StackSets skip them, and so does the plan."""
     retried_instances: tuple[str, ...] = ()
@@ -151,7 +153,7 @@ class Plan(BaseModel):
             and not (self.bucket_repairs or self.bucket_policy_changes)
             and self.central is Change.NONE
             and self.stackset is Change.NONE
-            and not self.missing_instances
+            and not (self.missing_instances or self.coverage.added)
             and self.management in (Change.NONE, None)
         )
 
@@ -232,7 +234,7 @@ def plan_deploy(
     member = member_parameters(deployment, policy, organization_id=organization_id, bus_arn=bus_arn)
     management = management_parameters(choice, member)
     instances = observed.stackset.instances if observed.stackset else ()
-    covered = {i.account_id for i in instances}
+    coverage = stackset_coverage(deployment.home_region, observed)
     retried = tuple(sorted({i.account_id for i in instances if i.status in RETRIED_INSTANCE_STATES}))
     central_change = _stack_change(observed.central_stack, central_template, central)
     stackset_change = _stackset_change(observed.stackset, member_template, member, retried)
@@ -259,10 +261,9 @@ def plan_deploy(
         upload_code=not observed.code_uploaded,
         central=central_change,
         stackset=stackset_change,
-        missing_instances=tuple(
-            a for a in observed.target_accounts if a not in covered and _active(observed, a)
-        ),
-        skipped_accounts=tuple(a for a in observed.target_accounts if not _active(observed, a)),
+        missing_instances=coverage.missing,
+        coverage=coverage,
+        skipped_accounts=tuple(a for a in observed.target_accounts if not is_active(observed, a)),
         retried_instances=retried,
         management=management_change,
         management_choice=choice,
@@ -308,11 +309,6 @@ def verifies_exemptions(observed: Observed) -> bool:
     if deployed is None or deployed.parameters.get(VERIFY) == "true":
         return True
     return not observed.unlinked_exemptions
-
-
-def _active(observed: Observed, account_id: str) -> bool:
-    account = observed.account(account_id)
-    return account is None or account.status == ACTIVE
 
 
 def bus_arn_of(deployment: Deployment, partition: str) -> str:

@@ -97,7 +97,15 @@ def _member_lines(plan: Plan, deployment: Deployment, observed: Observed) -> lis
     if plan.stackset is not Change.NONE:
         lines.append(
             f"Would {plan.stackset.value} StackSet {deployment.stackset_name} (service-managed, automatic "
-            f"deployment) for {', '.join(plan.targets)} in {region}{_details(plan.stackset_diff)}"
+            f"deployment) for {', '.join(plan.targets)} in {', '.join(plan.coverage.regions or (region,))}"
+            f"{_details(plan.stackset_diff)}"
+        )
+    if plan.coverage.added:
+        lines.append(
+            f"Would add the member stack in {', '.join(plan.coverage.added)} to every account: there it "
+            "holds only the rule that forwards keys made active by the member role or akr-* sessions to the "
+            "central bus (IAM's CloudTrail events reach EventBridge in us-east-1 only), for the "
+            "reactivation alarm"
         )
     if plan.retried_instances:
         lines.append(

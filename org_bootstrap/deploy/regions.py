@@ -70,3 +70,22 @@ def partition_of(region: str) -> str:
     if region.startswith("us-gov-"):
         return "aws-us-gov"
     return "aws"
+
+
+GLOBAL_EVENTS_REGION = "us-east-1"
+"""Where IAM's CloudTrail events reach EventBridge in the aws partition: IAM is global and its events arrive
+in us-east-1 only (https://repost.aws/knowledge-center/eventbridge-rule-triggers-iam-single-region). The
+member stack's reactivation forwarding rule must be there (stacksets/member.yaml GlobalEventsRegion)."""
+
+
+def global_events_region(home_region: str) -> str:
+    """The region of the reactivation forwarding rule. Outside the aws partition the sources above say
+    nothing: the home region, where the rule may never see an event (docs/aws-compatibility.md)."""
+    return GLOBAL_EVENTS_REGION if partition_of(home_region) == "aws" else home_region
+
+
+def member_regions(home_region: str) -> tuple[str, ...]:
+    """The StackSet's regions: the home region, and the region of IAM's events when that is another one
+    (its instance holds the reactivation forwarding rule alone)."""
+    extra = global_events_region(home_region)
+    return (home_region,) if extra == home_region else (home_region, extra)

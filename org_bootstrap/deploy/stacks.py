@@ -180,20 +180,25 @@ def apply_stackset(
     template: str,
     parameters: dict[str, str],
     targets: Sequence[str],
-    region: str,
+    regions: Sequence[str],
     call_as: str,
     missing_accounts: Sequence[str],
     failure_tolerance: int,
     max_concurrent: int,
     progress: Progress,
     kept: Sequence[str] = (),
+    instance_regions: Sequence[str] = (),
+    added_regions: Sequence[str] = (),
     poll_seconds: float = POLL_SECONDS,
 ) -> None:
     """Create or update the service-managed StackSet, then deploy it to the targets' accounts that lack it.
 
     Service-managed: CloudFormation creates the execution roles. AutoDeployment puts the stack into every
     account that joins a target OU later, and removes it from accounts that leave. An update keeps the
-    `kept` parameters' values (the StackSet's parameters that akr does not set).
+    `kept` parameters' values (the StackSet's parameters that akr does not set). `regions` are the
+    StackSet's (the home region first); an update names those that hold instances (`instance_regions`),
+    and instances are created in every region when accounts lack one (`missing_accounts`), else in
+    `added_regions` only (regions new to the StackSet).
     """
     deployment_targets: Any = {"OrganizationalUnitIds": list(targets)}
     preferences = operation_preferences(failure_tolerance, max_concurrent)
@@ -222,7 +227,7 @@ def apply_stackset(
                 PermissionModel="SERVICE_MANAGED",
                 AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
                 DeploymentTargets=deployment_targets,
-                Regions=[region],
+                Regions=list(instance_regions or regions[:1]),
                 OperationPreferences=preferences,
                 CallAs=call_as,  # type: ignore[arg-type]
             )["OperationId"]
@@ -230,12 +235,14 @@ def apply_stackset(
                 cloudformation, name, operation, call_as=call_as, progress=progress, poll_seconds=poll_seconds
             )
             _succeeded(cloudformation, name, operation, status, call_as)
-        if missing_accounts or change is Change.CREATE:
-            progress(f"deploying StackSet {name} to {', '.join(targets)} in {region}")
+        # Accounts without an instance get one in every region; a region added to the StackSet, in all.
+        created = list(regions) if change is Change.CREATE or missing_accounts else list(added_regions)
+        if created:
+            progress(f"deploying StackSet {name} to {', '.join(targets)} in {', '.join(created)}")
             operation = cloudformation.create_stack_instances(
                 StackSetName=name,
                 DeploymentTargets=deployment_targets,
-                Regions=[region],
+                Regions=created,
                 OperationPreferences=preferences,
                 CallAs=call_as,  # type: ignore[arg-type]
             )["OperationId"]

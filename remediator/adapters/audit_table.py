@@ -8,6 +8,7 @@ query, never update or delete.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -15,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from remediator.adapters.failures import error_code, translate
-from remediator.audit import AuditRecord
+from remediator.audit import AuditRecord, id_stamp
 from remediator.errors import PermanentError
 
 if TYPE_CHECKING:
@@ -160,4 +161,33 @@ class DynamoDBAuditLog:
                 records.extend(from_item(item) for item in page["Items"])
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, f"dynamodb:Query on {self._table}") from exc
+        return records
+
+    def for_key_between(self, access_key_id: str, start: datetime, end: datetime) -> list[AuditRecord]:
+        """One key's records with recorded_at in [start, end], all pages (the index by_access_key: record
+        ids begin with their time, so the range is a key condition; a record that does not parse is logged
+        and left out, as in `find`)."""
+        doing = f"dynamodb:Query {BY_ACCESS_KEY} for {access_key_id} in {self._table}"
+        pages = self._client.get_paginator("query").paginate(
+            TableName=self._table,
+            IndexName=BY_ACCESS_KEY,
+            KeyConditionExpression="access_key_id = :k AND record_id BETWEEN :lo AND :hi",
+            ExpressionAttributeValues={
+                ":k": {"S": access_key_id},
+                ":lo": {"S": id_stamp(start.astimezone(UTC))},
+                # "~" sorts after the "#<hex>" suffix of every id stamped `end`.
+                ":hi": {"S": f"{id_stamp(end.astimezone(UTC))}~"},
+            },
+        )
+        records: list[AuditRecord] = []
+        try:
+            for page in pages:
+                for item in page["Items"]:
+                    try:
+                        records.append(from_item(dict(item)))
+                    except (ValidationError, KeyError, TypeError, ValueError) as exc:
+                        where = {"record_id": str(item.get("record_id", {}).get("S")), "error": str(exc)}
+                        logger.error("unreadable audit record", extra=where)
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, doing) from exc
         return records

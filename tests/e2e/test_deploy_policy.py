@@ -181,7 +181,7 @@ def test_explicit_mode_delete_shows_the_change_and_the_destructive_line(
     # The management account's stays read-only (report, a first deploy's default).
     assert done.payload["plan"] == [
         "Would update StackSet access-key-remediation-member (service-managed, automatic deployment) for "
-        f"{organization.workloads_ou} in {REGION}: Mode report -> delete",
+        f"{organization.workloads_ou} in {REGION}, us-east-1: Mode report -> delete",
         f"Would update stack {CENTRAL_STACK} in the security account {organization.security}: "
         "Mode report -> delete",
         "The member role in every account holds no key action; mode delete needs iam:DeleteAccessKey: "

@@ -269,7 +269,11 @@ def destroyed(deployed: ServerOrganization, status: Result, clients: Clients) ->
     # moto ignores DeploymentTargets on DeleteStackInstances (the Stubber test below covers the real
     # call); remove the instances by account, which moto does understand, then destroy again.
     organization.client("cloudformation").delete_stack_instances(
-        StackSetName=STACKSET, Accounts=run.after["first"]["instances"], Regions=[REGION], RetainStacks=False
+        StackSetName=STACKSET,
+        Accounts=sorted(set(run.after["first"]["instances"])),
+        # The home region's instances, and us-east-1's with the reactivation forwarding rule.
+        Regions=[REGION, "us-east-1"],
+        RetainStacks=False,
     )
     run.step("second", clients, akr(organization, *args, "--yes", "--output", "json"))
     run.step(
@@ -345,12 +349,13 @@ def test_moto_keeps_the_instances_so_destroy_stops_before_anything_else(
     failing on DeleteStackSet (StackSetNotEmpty) half-way."""
     result = destroyed.results["first"]
     assert result.exit_code == 1
-    left = sorted((deployed.security, *deployed.members))
+    # Each account's instance in the home region, and in us-east-1 (the reactivation forwarding rule).
+    left = sorted((deployed.security, *deployed.members) * 2)
     assert destroyed.after["first"]["instances"] == left
     assert destroyed.after["first"] == destroyed.after["deployed"]
     error = as_json(result)["error"]
     assert error.startswith(
-        f"StackSet {STACKSET} still has 3 stack instance(s) after deleting by {deployed.root_id} "
+        f"StackSet {STACKSET} still has 6 stack instance(s) after deleting by {deployed.root_id} "
         "(operation SUCCEEDED): "
     )
     assert error.endswith(

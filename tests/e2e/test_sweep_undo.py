@@ -18,11 +18,15 @@ from freezegun import freeze_time
 from typer.testing import Result
 
 from org_bootstrap.aws import Aws
+from org_bootstrap.commands.options import DEFAULT_ROLE
 from org_bootstrap.deploy.deployment import Deployment
 from org_bootstrap.review.sweep import prepare_deployed, sweep_log_groups
 from remediator.adapters.audit_table import DynamoDBAuditLog
+from remediator.adapters.sessions import role_session_name
 from remediator.audit import AuditRecord
+from remediator.reactivation_handler import check
 from tests.e2e.akr import akr, as_json
+from tests.fixtures import load_event
 from tests.moto_server import REGION, ServerOrganization
 
 pytestmark = pytest.mark.slow
@@ -227,6 +231,49 @@ def test_undo_reactivates_the_key_and_names_the_operator(
     assert [(r.access_key_id, r.outcome, r.trigger, r.operator) for r in outcome] == [
         (stale_old, "done", "cli", undone.operator)
     ]
+
+
+def cloudtrail_record_of(account: str, key: str, user: str, role: str, session: str) -> dict[str, Any]:
+    """The event CloudTrail hands EventBridge for an UpdateAccessKey to Active in `account` by `role`'s
+    session `session`, now: moto records no CloudTrail, so it is the sample of tests/events/ retold."""
+    event = load_event("cloudtrail_update_access_key_active")
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    event.update(account=account, time=now)
+    detail = event["detail"]
+    detail.update(eventTime=now, recipientAccountId=account)
+    detail["requestParameters"].update(accessKeyId=key, userName=user)
+    identity = detail["userIdentity"]
+    identity.update(arn=f"arn:aws:sts::{account}:assumed-role/{role}/{session}", accountId=account)
+    identity["sessionContext"]["sessionIssuer"].update(
+        arn=f"arn:aws:iam::{account}:role/{role}", userName=role, accountId=account
+    )
+    return event
+
+
+def test_the_reactivation_watcher_finds_the_undo_it_is_shown(
+    deployed: Deployed, swept: Swept, undone: Undone
+) -> None:
+    # The call akr undo just made, as CloudTrail records it: through --account-role, under the session name
+    # akr gives an undo (remediator/adapters/sessions.py), forwarded to the central bus. The watcher reads
+    # the deployed audit table and finds the undo's records; the member role's call of the same moment is
+    # not explained by them.
+    first = deployed.organization.members[0]
+    key = swept.keys["stale"][0]
+    assert undone.result.exit_code == 0, undone.result.output
+    audit = DynamoDBAuditLog(
+        client=deployed.organization.client("dynamodb", deployed.organization.security),
+        table_name=deployed.audit_table,
+    )
+    undo = cloudtrail_record_of(first, key, "stale", DEFAULT_ROLE, role_session_name(f"undo-{key}"))
+    verdict = check(undo, audit)
+    assert verdict["status"] == "explained"
+    records = {r.record_id: r for r in deployed.audit(first)}
+    assert (records[verdict["record_id"]].decision, records[verdict["record_id"]].operator) == (
+        "reactivate",
+        undone.operator,
+    )
+    member_role = cloudtrail_record_of(first, key, "stale", "AccessKeyRemediationRole", "akr-intruder")
+    assert check(member_role, audit)["status"] == "unexplained"
 
 
 def test_undo_of_an_unknown_key_is_refused(deployed: Deployed, undone: Undone) -> None:

@@ -87,8 +87,11 @@ def deployed(mode: Mode | None) -> Observed:
             template=MEMBER_TEMPLATE,
             parameters=member,
             auto_deployment=True,
+            # The home region's, and us-east-1's with the reactivation forwarding rule.
             instances=tuple(
-                InstanceState(account_id=a, region=REGION, status="SUCCEEDED") for a in (SECURITY, MEMBER)
+                InstanceState(account_id=a, region=r, status="SUCCEEDED")
+                for r in (REGION, "us-east-1")
+                for a in (SECURITY, MEMBER)
             ),
         ),
         management_stack=StackState(
@@ -167,7 +170,7 @@ def test_trading_one_right_for_another_grants_both_first_in_the_plan() -> None:
         f"Would update stack access-key-remediation in the security account {SECURITY}: "
         "Mode deactivate -> delete",
         "Would update StackSet access-key-remediation-member (service-managed, automatic deployment) for "
-        f"r-ab12 in {REGION}: Mode deactivate -> delete",
+        f"r-ab12 in {REGION}, us-east-1: Mode deactivate -> delete",
         f"Would update stack access-key-remediation-member in the management account {MANAGEMENT}: "
         "Mode deactivate -> delete",
     ]

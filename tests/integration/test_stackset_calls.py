@@ -126,7 +126,7 @@ def stackset_kwargs(change: Change, **overrides: Any) -> dict[str, Any]:
         "template": MEMBER_BODY,
         "parameters": MEMBER_PARAMETERS,
         "targets": (ROOT,),
-        "region": REGION,
+        "regions": (REGION,),
         "call_as": "SELF",
         "missing_accounts": (),
         "failure_tolerance": 100,
@@ -252,6 +252,51 @@ def test_update_then_deploys_to_accounts_that_lack_an_instance(
         "CreateStackInstances",
         "DescribeStackSetOperation",
     ]
+
+
+def test_an_upgrade_updates_the_home_region_then_adds_the_reactivation_rules_region(
+    cfn: tuple[CloudFormationClient, Stubber],
+) -> None:
+    # A deployment from before the reactivation forwarding rule: its instances are all in the home region.
+    # The update names that region only (naming one without instances is not an update of them), then the
+    # StackSet gets its instances in us-east-1, where IAM's CloudTrail events arrive.
+    client, stub = cfn
+    calls = recorded(client)
+    stub.add_response("update_stack_set", {"OperationId": "op-1"})
+    stub.add_response("describe_stack_set_operation", operation("SUCCEEDED"), polled("SELF"))
+    stub.add_response(
+        "create_stack_instances",
+        {"OperationId": "op-2"},
+        {
+            "StackSetName": STACKSET,
+            "DeploymentTargets": {"OrganizationalUnitIds": [ROOT]},
+            "Regions": ["us-east-1"],
+            "OperationPreferences": PREFERENCES,
+            "CallAs": "SELF",
+        },
+    )
+    stub.add_response(
+        "describe_stack_set_operation",
+        {"StackSetOperation": {"OperationId": "op-2", "Status": "SUCCEEDED"}},
+        {"StackSetName": STACKSET, "OperationId": "op-2", "CallAs": "SELF"},
+    )
+    apply_stackset(
+        client,
+        STACKSET,
+        **stackset_kwargs(
+            Change.UPDATE,
+            regions=(REGION, "us-east-1"),
+            instance_regions=(REGION,),
+            added_regions=("us-east-1",),
+        ),
+    )
+    assert [name for name, _ in calls] == [
+        "UpdateStackSet",
+        "DescribeStackSetOperation",
+        "CreateStackInstances",
+        "DescribeStackSetOperation",
+    ]
+    assert calls[0][1]["Regions"] == [REGION]
 
 
 def test_update_stack_set_keeps_the_parameters_akr_does_not_set(
@@ -710,8 +755,11 @@ def up_to_date(prepared_plan: Plan, **changes: Any) -> Observed:
             template=MEMBER_BODY,
             parameters=prepared_plan.member_parameters,
             auto_deployment=True,
+            # The home region's instances, and us-east-1's with the reactivation forwarding rule.
             instances=tuple(
-                InstanceState(account_id=a, region=REGION, status="SUCCEEDED") for a in (SECURITY, *MEMBERS)
+                InstanceState(account_id=a, region=r, status="SUCCEEDED")
+                for r in (REGION, "us-east-1")
+                for a in (SECURITY, *MEMBERS)
             ),
         ),
         management_stack=member,
@@ -1076,7 +1124,8 @@ def test_new_code_updates_keep_the_deployed_policy_and_every_parameter_akr_does_
             "PermissionModel": "SERVICE_MANAGED",
             "AutoDeployment": AUTO_DEPLOYMENT,
             "DeploymentTargets": {"OrganizationalUnitIds": [ROOT]},
-            "Regions": [REGION],
+            # Every region that holds instances: the home region, and us-east-1's reactivation rule.
+            "Regions": [REGION, "us-east-1"],
             "OperationPreferences": PREFERENCES,
             "CallAs": "SELF",
         },

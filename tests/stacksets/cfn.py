@@ -73,6 +73,8 @@ class Stack:
     name: str
     overrides: Mapping[str, str] = field(default_factory=dict)
     account_id: str = ACCOUNT_ID
+    region: str = REGION
+    """AWS::Region: member.yaml's reactivation forwarding rule exists only in GlobalEventsRegion."""
     stack_uuid: str = STACK_UUID
     """The last part of AWS::StackId: another value is another stack of the same name."""
 
@@ -167,11 +169,13 @@ class Stack:
     def _ref(self, name: str) -> Any:
         pseudo = {
             "AWS::AccountId": self.account_id,
-            "AWS::Region": REGION,
+            "AWS::Region": self.region,
             "AWS::Partition": PARTITION,
             "AWS::StackName": STACK_NAME,
-            "AWS::StackId": f"arn:{PARTITION}:cloudformation:{REGION}:{self.account_id}:stack/{STACK_NAME}/"
-            + self.stack_uuid,
+            "AWS::StackId": (
+                f"arn:{PARTITION}:cloudformation:{self.region}:{self.account_id}:stack/{STACK_NAME}/"
+                + self.stack_uuid
+            ),
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::NoValue": NO_VALUE,
         }
@@ -194,7 +198,7 @@ class Stack:
         resource_type = self.template["Resources"][logical_id]["Type"]
         properties = self._properties(logical_id)
         generated = f"{STACK_NAME}-{logical_id}-ABCDEF123456"
-        arn = f"arn:{PARTITION}:{{}}:{REGION}:{self.account_id}:{{}}"
+        arn = f"arn:{PARTITION}:{{}}:{self.region}:{self.account_id}:{{}}"
         match resource_type:
             case "AWS::IAM::Role":
                 return str(properties.get("RoleName", generated))
@@ -207,7 +211,7 @@ class Stack:
             case "AWS::SNS::Topic":
                 return arn.format("sns", generated)
             case "AWS::SQS::Queue":
-                return f"https://sqs.{REGION}.amazonaws.com/{self.account_id}/{generated}"
+                return f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{generated}"
             case "AWS::KMS::Key":
                 return "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
             case "AWS::S3::Bucket":
@@ -220,7 +224,7 @@ class Stack:
     def _get_att(self, logical_id: str, attribute: str) -> str:
         resource_type = self.template["Resources"][logical_id]["Type"]
         physical_id = self._physical_id(logical_id)
-        arn = f"arn:{PARTITION}:{{}}:{REGION}:{self.account_id}:{{}}"
+        arn = f"arn:{PARTITION}:{{}}:{self.region}:{self.account_id}:{{}}"
         queue = physical_id.rsplit("/", 1)[-1]
         values: dict[tuple[str, str], Callable[[], str]] = {
             ("AWS::IAM::Role", "Arn"): lambda: f"arn:{PARTITION}:iam::{self.account_id}:role/{physical_id}",
@@ -250,7 +254,7 @@ class Stack:
     def _rule_arn(self, logical_id: str, physical_id: str) -> str:
         bus = self._properties(logical_id).get("EventBusName", "default")
         path = "rule/" + (f"{bus}/" if bus != "default" else "") + physical_id
-        return f"arn:{PARTITION}:events:{REGION}:{self.account_id}:{path}"
+        return f"arn:{PARTITION}:events:{self.region}:{self.account_id}:{path}"
 
     def _sub(self, arg: Any) -> str:
         text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))

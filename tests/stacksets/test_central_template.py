@@ -635,7 +635,11 @@ def test_queues_admit_only_our_roles_over_tls() -> None:
         {"Service": "events.amazonaws.com"},
         arn["DeadLetterQueue"],
     )
-    rules = [stack.outputs["RemediationRuleArn"], stack.resolve({"Fn::GetAtt": ["SweepRule", "Arn"]})]
+    rules = [
+        stack.outputs["RemediationRuleArn"],
+        stack.resolve({"Fn::GetAtt": ["SweepRule", "Arn"]}),
+        stack.resolve({"Fn::GetAtt": ["ReactivationRule", "Arn"]}),
+    ]
     assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": rules}}
     assert {sid: s["Effect"] for sid, s in by_sid.items()} == dict.fromkeys(by_sid, "Deny")
     assert {sid: s["Principal"] for sid, s in by_sid.items()} == dict.fromkeys(by_sid, "*")
@@ -790,6 +794,7 @@ def test_every_function_logs_to_its_own_encrypted_group_the_key_admits() -> None
         "/aws/lambda/akr-sweep",
         "/aws/lambda/akr-worker-51af3dc0",
         "/aws/lambda/akr-archiver-51af3dc0",
+        "/aws/lambda/akr-reactivation-watch-51af3dc0",
     }
     functions = stack.of_type("AWS::Lambda::Function").values()
     assert {f["Properties"]["LoggingConfig"]["LogGroup"] for f in functions} == set(groups)
@@ -910,6 +915,7 @@ def test_alarms_watch_dead_letters_errors_and_the_failure_metric() -> None:
                 "SweepFunctionName",
                 "WorkerFunctionName",
                 "ArchiverFunctionName",
+                "ReactivationWatchFunctionName",
             )
         ),
         *(
@@ -920,6 +926,7 @@ def test_alarms_watch_dead_letters_errors_and_the_failure_metric() -> None:
                 "SweepFoundNoAccounts",
                 "AuditRecordsAltered",
                 "CircuitBreakerTripped",
+                "UnexplainedReactivations",
             )
         ),
     }

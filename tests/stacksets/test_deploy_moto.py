@@ -216,7 +216,9 @@ def test_central_stack_creates_what_moto_models(deployment: Deployment) -> None:
     )
     assert queue["Attributes"]["QueueArn"] == outputs["DeadLetterQueueArn"]
     rules = security.client("events").list_rules(EventBusName=outputs["EventBusName"])["Rules"]
-    assert [r["Arn"] for r in rules] == [outputs["RemediationRuleArn"]]
+    assert sorted(r["Arn"] for r in rules) == sorted(
+        [outputs["RemediationRuleArn"], outputs["ReactivationRuleArn"]]
+    )
 
 
 def test_sweep_is_deployed_as_the_template_says(deployment: Deployment) -> None:

@@ -148,8 +148,11 @@ def test_forwarder_may_only_put_events_on_the_central_bus() -> None:
     assert rule.get("EventBusName", "default") == "default"
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    # This rule, and the reactivation forwarding rule of the same account in us-east-1 (where IAM's events
+    # arrive; a stack of its own when the home region is another one).
+    reactivations = f"arn:aws:events:us-east-1:{stack.account_id}:rule/akr-forward-key-reactivations"
     assert trust["Condition"] == {
-        "StringEquals": {"aws:SourceAccount": stack.account_id, "aws:SourceArn": rule_arn}
+        "StringEquals": {"aws:SourceAccount": stack.account_id, "aws:SourceArn": [rule_arn, reactivations]}
     }
     allowed = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
     assert [(s["Effect"], s["Action"], s["Resource"]) for s in allowed] == [

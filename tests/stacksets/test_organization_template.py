@@ -31,7 +31,8 @@ def test_stackset_is_service_managed_with_automatic_deployment() -> None:
     assert properties["StackInstancesGroup"] == [
         {
             "DeploymentTargets": {"OrganizationalUnitIds": ["ou-ab12-cdefgh34", "ou-ab12-ijklmn56"]},
-            "Regions": [REGION],
+            # A second region for the reactivation forwarding rule (member.yaml), where IAM's events arrive.
+            "Regions": [REGION, "us-east-1"],
         }
     ]
     preferences = properties["OperationPreferences"]
@@ -49,11 +50,23 @@ def test_delegated_administrator_is_a_parameter() -> None:
 def test_every_member_parameter_is_passed_through_with_the_same_constraints() -> None:
     member = load("member")["Parameters"]
     organization = load("organization")["Parameters"]
-    assert set(organization) - STACKSET_ONLY == set(member)
+    # HomeRegion is the StackSet's, required there, and passed through: member.yaml takes "" for a plain
+    # stack in its own region.
+    assert set(organization) - STACKSET_ONLY == set(member) - {"HomeRegion"}
     for name, spec in member.items():
+        if name == "HomeRegion":
+            continue
         for field in ("Type", "Default", "AllowedPattern", "AllowedValues", "MinValue", "MaxValue"):
             assert organization[name].get(field) == spec.get(field), (name, field)
     stack = Stack("organization", {"ProtectedUserPath": "/break-glass/", "MaxAccessKeyAge": "60"})
     (stackset,) = stack.of_type("AWS::CloudFormation::StackSet").values()
     passed = {p["ParameterKey"]: p["ParameterValue"] for p in stackset["Properties"]["Parameters"]}
     assert passed == {name: stack.parameters[name] for name in member}
+
+
+def test_a_home_region_that_receives_iams_events_is_the_only_region() -> None:
+    stack = Stack("organization", {"HomeRegion": "us-east-1"})
+    (stackset,) = stack.of_type("AWS::CloudFormation::StackSet").values()
+    assert [g["Regions"] for g in stackset["Properties"]["StackInstancesGroup"]] == [["us-east-1"]]
+    passed = {p["ParameterKey"]: p["ParameterValue"] for p in stackset["Properties"]["Parameters"]}
+    assert (passed["HomeRegion"], passed["GlobalEventsRegion"]) == ("us-east-1", "us-east-1")

@@ -27,6 +27,10 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("central.SweepRole.AssumeRolePolicyDocument", "MALFORMED"): "trust policies have no Resource",
     ("central.ArchiverRole.AssumeRolePolicyDocument", "MALFORMED"): "trust policies have no Resource",
     (
+        "central.ReactivationWatchRole.AssumeRolePolicyDocument",
+        "MALFORMED",
+    ): "trust policies have no Resource",
+    (
         "central.ArchiveReplicationRole.AssumeRolePolicyDocument",
         "MALFORMED",
     ): "trust policies have no Resource",

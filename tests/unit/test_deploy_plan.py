@@ -42,6 +42,7 @@ ROOT = "r-ab12"
 OU_A = "ou-ab12-11111111"
 OU_B = "ou-ab12-22222222"
 REGION = "eu-west-1"
+GLOBAL_EVENTS_REGION = "us-east-1"
 CODE_KEY = "remediator/0123456789abcdef0123.zip"
 OLD_CODE_KEY = "remediator/fedcba9876543210fedc.zip"
 CODE_SHA256 = lambda_sha256("01" * 32)
@@ -138,8 +139,10 @@ def up_to_date(desired: Deployment | None = None, **changes: Any) -> Observed:
             template=MEMBER,
             parameters=member,
             auto_deployment=True,
+            # The home region's instances, and us-east-1's with the reactivation forwarding rule.
             instances=tuple(
-                InstanceState(account_id=account, region=REGION, status="SUCCEEDED")
+                InstanceState(account_id=account, region=region, status="SUCCEEDED")
+                for region in (REGION, GLOBAL_EVENTS_REGION)
                 for account in (SECURITY, *MEMBERS)
             ),
         ),
@@ -282,7 +285,7 @@ def test_fresh_organization_gets_every_create_line_in_order() -> None:
         f"Would upload the remediator code to s3://{BUCKET}/{CODE_KEY}",
         f"Would create stack access-key-remediation in the security account {SECURITY}",
         "Would create StackSet access-key-remediation-member (service-managed, automatic deployment) "
-        f"for {ROOT} in {REGION}",
+        f"for {ROOT} in {REGION}, {GLOBAL_EVENTS_REGION}",
         f"Would deploy the member stack to 3 account(s): {SECURITY}, {MEMBERS[0]}, {MEMBERS[1]}",
         f"Would create stack access-key-remediation-member in the management account {MANAGEMENT}",
         FIRST_DEPLOY_MANAGEMENT,
@@ -297,7 +300,7 @@ def test_fresh_organization_from_a_delegated_admin_ends_with_the_management_acco
         f"Would upload the remediator code to s3://{BUCKET}/{CODE_KEY}",
         f"Would create stack access-key-remediation in the security account {SECURITY}",
         "Would create StackSet access-key-remediation-member (service-managed, automatic deployment) "
-        f"for {ROOT} in {REGION}",
+        f"for {ROOT} in {REGION}, {GLOBAL_EVENTS_REGION}",
         f"Would deploy the member stack to 3 account(s): {SECURITY}, {MEMBERS[0]}, {MEMBERS[1]}",
         CANNOT_REACH,
         FIRST_DEPLOY_MANAGEMENT,
@@ -533,7 +536,11 @@ Drift = Callable[[Observed], Observed]
         ),
         pytest.param(
             lambda o: _stackset(
-                o, instances=(InstanceState(account_id=MEMBERS[1], region=REGION, status="SUCCEEDED"),)
+                o,
+                instances=tuple(
+                    InstanceState(account_id=MEMBERS[1], region=r, status="SUCCEEDED")
+                    for r in (REGION, GLOBAL_EVENTS_REGION)
+                ),
             ),
             N,
             N,
@@ -590,7 +597,7 @@ def test_drift_lines_name_each_stack_and_where_it_is() -> None:
         f"Would delete the failed stack access-key-remediation in the security account {SECURITY} "
         "and create it again",
         "Would update StackSet access-key-remediation-member (service-managed, automatic deployment) "
-        f"for {ROOT} in {REGION}",
+        f"for {ROOT} in {REGION}, {GLOBAL_EVENTS_REGION}",
         f"Would update stack access-key-remediation-member in the management account {MANAGEMENT}: "
         "new template",
         # A central stack that never came up holds no choice: a first deploy's default.
@@ -742,7 +749,7 @@ def test_explicit_targets_are_kept_in_order() -> None:
     assert result.targets == (OU_B, OU_A)
     assert (
         "Would create StackSet access-key-remediation-member (service-managed, automatic deployment) "
-        f"for {OU_B}, {OU_A} in {REGION}"
+        f"for {OU_B}, {OU_A} in {REGION}, {GLOBAL_EVENTS_REGION}"
     ) in describe(result, desired, fresh())
 
 
@@ -819,6 +826,9 @@ def test_default_parameters_in_full() -> None:
         "MaxCredentialUsageAge": "90",
         "CreateConfigRecorder": "false",
         "ProtectedUserPath": "",
+        # The reactivation forwarding rule's stack is in us-east-1, where IAM's events arrive.
+        "HomeRegion": REGION,
+        "GlobalEventsRegion": GLOBAL_EVENTS_REGION,
     }
 
 
@@ -1125,7 +1135,8 @@ def test_update_lines_list_each_changed_parameter() -> None:
     # More rights for the member role: the member stacks go first.
     assert lines(desired, observed) == [
         "Would update StackSet access-key-remediation-member (service-managed, automatic deployment) "
-        f"for {ROOT} in {REGION}: Mode report -> delete, MaxCredentialUsageAge 45 -> 60",
+        f"for {ROOT} in {REGION}, {GLOBAL_EVENTS_REGION}: Mode report -> delete, "
+        "MaxCredentialUsageAge 45 -> 60",
         f"Would update stack access-key-remediation-member in the management account {MANAGEMENT}: "
         "MaxCredentialUsageAge 45 -> 60",
         f"Would update stack access-key-remediation in the security account {SECURITY}: "
@@ -1159,7 +1170,7 @@ def test_a_stackset_update_without_parameter_changes_has_no_details() -> None:
     observed = _stackset(up_to_date(), auto_deployment=False)
     assert lines(deployment(), observed) == [
         "Would update StackSet access-key-remediation-member (service-managed, automatic deployment) "
-        f"for {ROOT} in {REGION}"
+        f"for {ROOT} in {REGION}, {GLOBAL_EVENTS_REGION}"
     ]
 
 
@@ -1287,3 +1298,36 @@ def test_the_central_stack_gets_the_version_id_of_the_package_already_uploaded()
 
 def test_code_not_uploaded_yet_has_its_version_set_by_the_upload() -> None:
     assert plan(deployment(), fresh()).central_parameters["CodeObjectVersion"] == ""
+
+
+# -- the reactivation forwarding rule's region --------------------------------------------------------
+
+
+def test_a_deployment_from_before_the_reactivation_rule_adds_us_east_1_and_says_so() -> None:
+    current = up_to_date()
+    assert current.stackset is not None
+    home_only = tuple(i for i in current.stackset.instances if i.region == REGION)
+    before = {k: v for k, v in current.stackset.parameters.items() if "Region" not in k}
+    older = current.model_copy(
+        update={
+            "stackset": current.stackset.model_copy(update={"instances": home_only, "parameters": before})
+        }
+    )
+    result = plan(deployment(), older)
+    assert result.coverage.regions == (REGION, GLOBAL_EVENTS_REGION)
+    assert (result.coverage.held, result.coverage.added) == ((REGION,), (GLOBAL_EVENTS_REGION,))
+    assert (result.missing_instances, result.stackset) == ((), Change.UPDATE)
+    assert lines(deployment(), older) == [
+        "Would update StackSet access-key-remediation-member (service-managed, automatic deployment) "
+        f"for {ROOT} in {REGION}, {GLOBAL_EVENTS_REGION}: HomeRegion (not set) -> {REGION}, "
+        f"GlobalEventsRegion (not set) -> {GLOBAL_EVENTS_REGION}",
+        f"Would add the member stack in {GLOBAL_EVENTS_REGION} to every account: there it holds only the "
+        "rule that forwards keys made active by the member role or akr-* sessions to the central bus "
+        "(IAM's CloudTrail events reach EventBridge in us-east-1 only), for the reactivation alarm",
+    ]
+
+
+def test_a_home_region_of_us_east_1_is_the_stacksets_only_region() -> None:
+    result = plan(deployment(home_region=GLOBAL_EVENTS_REGION), fresh())
+    assert result.coverage.regions == (GLOBAL_EVENTS_REGION,)
+    assert result.member_parameters["HomeRegion"] == result.member_parameters["GlobalEventsRegion"]
