@@ -158,18 +158,25 @@ def _starts_operation(event: StackEventTypeDef, name: str) -> bool:
 # -- StackSet ---------------------------------------------------------------------------------------
 
 
-def operation_preferences(failure_tolerance: int, max_concurrent: int) -> Any:
+def operation_preferences(failure_tolerance: int, max_concurrent: int, regions: Sequence[str] = ()) -> Any:
     """For every StackSet operation, create, update and delete alike. SOFT_FAILURE_TOLERANCE runs at
     MaxConcurrentPercentage whatever the failures; under the default, STRICT_FAILURE_TOLERANCE, the
     concurrency falls to the failure tolerance + 1, a single account when the tolerance rounds to 0.
+    Instances created in more than one region go one region after the other, the home region first
+    (`regions` in that order): the us-east-1 instance's reactivation rule sends through the forwarder role
+    that the home region's instance creates, and EventBridge may check a cross-region target's role and
+    bus policy when the target is put.
     https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackSetOperationPreferences.html
-    stacksets/organization.yaml sets the same mode."""
-    return {
+    stacksets/organization.yaml sets the same mode and order."""
+    preferences: dict[str, Any] = {
         "ConcurrencyMode": "SOFT_FAILURE_TOLERANCE",
         "FailureTolerancePercentage": failure_tolerance,
         "MaxConcurrentPercentage": max_concurrent,
         "RegionConcurrencyType": "PARALLEL",
     }
+    if len(regions) > 1:
+        preferences |= {"RegionConcurrencyType": "SEQUENTIAL", "RegionOrder": list(regions)}
+    return preferences
 
 
 def apply_stackset(
@@ -243,7 +250,7 @@ def apply_stackset(
                 StackSetName=name,
                 DeploymentTargets=deployment_targets,
                 Regions=created,
-                OperationPreferences=preferences,
+                OperationPreferences=operation_preferences(failure_tolerance, max_concurrent, created),
                 CallAs=call_as,  # type: ignore[arg-type]
             )["OperationId"]
             status = wait_operation(

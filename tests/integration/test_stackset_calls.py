@@ -299,6 +299,30 @@ def test_an_upgrade_updates_the_home_region_then_adds_the_reactivation_rules_reg
     assert calls[0][1]["Regions"] == [REGION]
 
 
+def test_a_first_deploy_creates_the_home_region_s_instances_before_us_east_1(
+    cfn: tuple[CloudFormationClient, Stubber],
+) -> None:
+    # The us-east-1 instance's reactivation rule sends through the forwarder role that the home region's
+    # instance creates: the regions go one after the other, the home region first.
+    client, stub = cfn
+    stub.add_response("create_stack_set", {"StackSetId": "ss-1"})
+    stub.add_response(
+        "create_stack_instances",
+        {"OperationId": "op-1"},
+        {
+            "StackSetName": STACKSET,
+            "DeploymentTargets": {"OrganizationalUnitIds": [ROOT]},
+            "Regions": [REGION, "us-east-1"],
+            "OperationPreferences": PREFERENCES
+            | {"RegionConcurrencyType": "SEQUENTIAL", "RegionOrder": [REGION, "us-east-1"]},
+            "CallAs": "SELF",
+        },
+    )
+    stub.add_response("describe_stack_set_operation", operation("SUCCEEDED"), polled("SELF"))
+    apply_stackset(client, STACKSET, **stackset_kwargs(Change.CREATE, regions=(REGION, "us-east-1")))
+    stub.assert_no_pending_responses()
+
+
 def test_update_stack_set_keeps_the_parameters_akr_does_not_set(
     cfn: tuple[CloudFormationClient, Stubber],
 ) -> None:

@@ -51,6 +51,12 @@ NOT_NAMED: dict[str, str] = {
     "ConfigBucket": "Config snapshots only (generated name); the remediator never reads it",
     "ConfigBucketPolicy": "the policy of ConfigBucket",
 }
+GLOBAL_EVENTS_REGION = "us-east-1"
+RULE_OUTPUTS = {
+    "ForwardingRuleArn": "ForwardingRule",
+    "ReactivationForwardingRuleArn": "ReactivationForwardingRule",
+}
+"""Output -> the rule whose ARN it gives."""
 # Policies of a role are edited through the role (iam:PutRolePolicy, iam:DeleteRolePolicy on its ARN).
 INLINE_POLICY = "AWS::IAM::Policy"
 
@@ -66,7 +72,12 @@ def as_list(value: Any) -> list[Any]:
 
 def wildcard(arn: str, stack: Stack) -> str:
     """A resolved ARN of the test stack as the SCP names it in every account and region."""
-    return arn.replace("arn:aws:", "arn:*:").replace(stack.account_id, "*").replace("eu-west-1", "*")
+    return (
+        arn.replace("arn:aws:", "arn:*:")
+        .replace(stack.account_id, "*")
+        .replace("eu-west-1", "*")
+        .replace(GLOBAL_EVENTS_REGION, "*")
+    )
 
 
 def protected_arns(stack: Stack) -> dict[str, str]:
@@ -93,20 +104,25 @@ def stack_instance_pattern() -> str:
 
 @pytest.mark.parametrize("values", VARIANTS["member"], ids=range(len(VARIANTS["member"])))
 def test_the_scp_names_exactly_what_the_member_template_creates(values: dict[str, str]) -> None:
-    stack = Stack("member", values)
-    named = protected_arns(stack)
-    inline = {i for i, r in stack.resources.items() if r["Type"] == INLINE_POLICY}
-    # Nothing the template creates is left out, unless NOT_NAMED says why.
-    assert set(stack.resources) - set(named) - inline <= set(NOT_NAMED)
-    for logical_id in inline:
-        roles = stack.resources[logical_id]["Properties"]["Roles"]
-        assert roles == ["AccessKeyRemediationRole"], logical_id
-        assert f"arn:*:iam::*:role/{roles[0]}" in scp_resources()
+    # The StackSet has an instance in the home region and, for the reactivation forwarding rule, one in the
+    # region where IAM's events arrive: the SCP covers what either creates.
+    stacks = [Stack("member", values), Stack("member", values, region=GLOBAL_EVENTS_REGION)]
+    named: dict[str, str] = {}
+    for stack in stacks:
+        named |= protected_arns(stack)
+        inline = {i for i, r in stack.resources.items() if r["Type"] == INLINE_POLICY}
+        # Nothing the template creates is left out, unless NOT_NAMED says why.
+        assert set(stack.resources) - set(protected_arns(stack)) - inline <= set(NOT_NAMED)
+        for logical_id in inline:
+            roles = stack.resources[logical_id]["Properties"]["Roles"]
+            assert roles == ["AccessKeyRemediationRole"], logical_id
+            assert f"arn:*:iam::*:role/{roles[0]}" in scp_resources()
+        for output, logical_id in RULE_OUTPUTS.items():
+            if logical_id in stack.resources:
+                assert wildcard(stack.outputs[output], stack) == named[logical_id]
+    assert {"ForwardingRule", "ReactivationForwardingRule"} <= set(named)
     # Nothing is named that the template (or StackSets itself) does not create.
     assert scp_resources() == set(named.values()) | {EXECUTION_ROLE, stack_instance_pattern()}
-    for logical_id, arn in named.items():
-        if stack.resources[logical_id]["Type"] == "AWS::Events::Rule":
-            assert wildcard(stack.outputs["ForwardingRuleArn"], stack) == arn
 
 
 def test_every_reason_names_a_resource_of_the_template() -> None:

@@ -70,3 +70,17 @@ def test_a_home_region_that_receives_iams_events_is_the_only_region() -> None:
     assert [g["Regions"] for g in stackset["Properties"]["StackInstancesGroup"]] == [["us-east-1"]]
     passed = {p["ParameterKey"]: p["ParameterValue"] for p in stackset["Properties"]["Parameters"]}
     assert (passed["HomeRegion"], passed["GlobalEventsRegion"]) == ("us-east-1", "us-east-1")
+
+
+def test_another_home_region_goes_first_then_the_region_of_iams_events() -> None:
+    # The reactivation rule in us-east-1 sends through the forwarder role the home region's instance makes.
+    stack = Stack("organization", {"HomeRegion": "eu-west-1"})
+    (stackset,) = stack.of_type("AWS::CloudFormation::StackSet").values()
+    assert [g["Regions"] for g in stackset["Properties"]["StackInstancesGroup"]] == [
+        ["eu-west-1", "us-east-1"]
+    ]
+    preferences = stackset["Properties"]["OperationPreferences"]
+    assert (preferences["RegionConcurrencyType"], preferences["RegionOrder"]) == (
+        "SEQUENTIAL",
+        ["eu-west-1", "us-east-1"],
+    )
