@@ -108,9 +108,7 @@ def show_status(result: Status, output: Output | RecordsOutput) -> None:
         console.print(f"Not checked, not ACTIVE: {states}.", highlight=False)
     console.print(f"Member role: {MEMBER_ROLE_NOTE}.", highlight=False)
     if gap:
-        console.print(
-            f"Management account {result.footprint.management_account}: {escape(gap)}.", highlight=False
-        )
+        console.print(f"Reactivation forwarding rule: {escape(gap)}.", highlight=False)
 
 
 def _management_gap(result: Status) -> str | None:
