@@ -157,7 +157,8 @@ def read_account(
     aws: Aws, deployment: Deployment, footprint: Footprint, account: Account, *, account_role: str
 ) -> AccountFacts:
     status, reason, sync = _stack_status(footprint, account.id, deployment.home_region)
-    events_status, events_reason, events_sync = _instance(footprint, account.id, _events_region(deployment))
+    events_region = global_events_region(deployment.home_region)
+    events_status, events_reason, events_sync = _instance(footprint, account.id, events_region)
     known: dict[str, Any] = {
         "account_id": account.id,
         "name": account.name,
@@ -195,10 +196,6 @@ def _instance(footprint: Footprint, account_id: str, region: str) -> tuple[str |
         if instance.account_id == account_id and instance.region == region:
             return instance.status, instance.reason, instance.sync
     return None, "", ""
-
-
-def _events_region(deployment: Deployment) -> str:
-    return global_events_region(deployment.home_region)
 
 
 def _look_into(
