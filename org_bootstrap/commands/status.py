@@ -47,7 +47,10 @@ def status(  # noqa: PLR0917
 
     For each account: its member stack (the StackSet instance; the plain stack in the management account),
     a Config recorder that records AWS::IAM::User in the home region, the two Config rules, the rule that
-    forwards to the central bus, and the member role. The member role is checked statically, because its
+    forwards to the central bus, the member role, and the rule that forwards keys made active, in us-east-1
+    (there the StackSet's instance that holds it must be CURRENT too when the home region is another one;
+    the management account's stack, in the home region only, lacks it then: a known gap, said, not a
+    problem). The member role is checked statically, because its
     trust pins aws:PrincipalArn to the central remediator's role and so nobody else can assume it: the role
     exists, its trust allows that remediator role within this organization (aws:PrincipalOrgID), and the
     remediator role exists in the security account.

@@ -17,9 +17,11 @@ IAM_USER = "AWS::IAM::User"
 ROTATION_RULE = "access-keys-rotated"
 UNUSED_RULE = "iam-user-unused-credentials-check"
 FORWARDING_RULE = "forward-noncompliant-keys"
+REACTIVATION_RULE = "forward-key-reactivations"
 CURRENT = "CURRENT"
 STACK_HEALTHY = ("SUCCEEDED", "CURRENT", "CREATE_COMPLETE", "UPDATE_COMPLETE")
-CHECKS = ("stack", "recorder", "rules", "forwarding", "member_role")
+CHECKS = ("stack", "recorder", "rules", "forwarding", "member_role", "reactivation")
+"""In the order of the table's and the CSV's columns; a check added later goes last."""
 
 
 class _Frozen(BaseModel):
@@ -35,6 +37,12 @@ class Expected(_Frozen):
     forwarding_rule: str
     bus_arn: str
     remediator_role_arn: str
+    reactivation_rule: str
+    events_region: str
+    """Where the reactivation forwarding rule is (regions.global_events_region): us-east-1 in the aws
+    partition, a second StackSet instance when the home region is another one."""
+    forwarder_role_name: str
+    """The role the forwarding rules' target puts events on the central bus with, in each account."""
 
 
 class Recorder(_Frozen):
@@ -49,6 +57,8 @@ class Recorder(_Frozen):
 class ForwardingRule(_Frozen):
     state: str
     target_arns: tuple[str, ...] = ()
+    role_arns: tuple[str, ...] = ()
+    """Each target's RoleArn, in the order of target_arns ("" for a target without one)."""
 
 
 class AccountFacts(_Frozen):
@@ -68,6 +78,15 @@ class AccountFacts(_Frozen):
     forwarding_rule: ForwardingRule | None = None
     member_role_trust: dict[str, Any] | None = None
     """The member role's trust policy; None when the role does not exist."""
+    management: bool = False
+    """The management account: StackSets skip it, its plain stack is in the home region only."""
+    events_stack_status: str | None = None
+    """The StackSet instance in the region of the reactivation forwarding rule, when that is not the home
+    region (detailed status, reason, Status as for the home region's); None when there is none."""
+    events_stack_reason: str = ""
+    events_stack_sync: str = ""
+    reactivation_rule: ForwardingRule | None = None
+    """The reactivation forwarding rule in Expected.events_region; None when it is not there."""
 
 
 class Finding(_Frozen):
@@ -158,6 +177,60 @@ def forwarding_finding(rule: ForwardingRule | None, expected: Expected) -> Findi
     if not any(_same_arn(arn, expected.bus_arn) for arn in rule.target_arns):
         return Finding(ok=False, detail=f"forwarding rule {name} does not target {expected.bus_arn}")
     return Finding(ok=True, detail="to the central bus")
+
+
+def reactivation_finding(facts: AccountFacts, expected: Expected) -> Finding:
+    """The rule that forwards keys made active (stacksets/member.yaml ReactivationForwardingRule), and, when
+    its region is not the home region, the StackSet instance there that holds it. The management account's
+    plain stack lives in the home region only: elsewhere it has no such rule, a documented gap that is not
+    a problem (docs/deploying.md, "Upgrading to the reactivation alarm")."""
+    region, name = expected.events_region, expected.reactivation_rule
+    if region != expected.home_region:
+        if facts.management:
+            return Finding(
+                ok=True,
+                detail=(
+                    f"known gap: the management account's stack is in {expected.home_region} only, so it has "
+                    f"no {name} in {region}"
+                ),
+            )
+        instance = events_stack_finding(facts, region)
+        if not instance.ok:
+            return instance
+    rule = facts.reactivation_rule
+    what = f"reactivation forwarding rule {name}"
+    if rule is None:
+        return Finding(ok=False, detail=f"{what} is missing in {region}")
+    if rule.state != "ENABLED":
+        return Finding(ok=False, detail=f"{what} is {rule.state} in {region}")
+    partition = expected.bus_arn.split(":")[1]
+    role = f"arn:{partition}:iam::{facts.account_id}:role/{expected.forwarder_role_name}"
+    targets = zip(rule.target_arns, rule.role_arns or ("",) * len(rule.target_arns), strict=True)
+    if not any(_same_arn(arn, expected.bus_arn) and _same_arn(via, role) for arn, via in targets):
+        return Finding(
+            ok=False, detail=f"{what} in {region} does not target {expected.bus_arn} with the role {role}"
+        )
+    return Finding(ok=True, detail=f"in {region}, to the central bus")
+
+
+def events_stack_finding(facts: AccountFacts, region: str) -> Finding:
+    """The instance of the reactivation rule's region: there, and at the StackSet's last update."""
+    status, reason, sync = facts.events_stack_status, facts.events_stack_reason, facts.events_stack_sync
+    because = f": {reason}" if reason else ""
+    if status is None:
+        return Finding(ok=False, detail=f"no member stack in {region} (the reactivation forwarding rule)")
+    if sync and sync != CURRENT:
+        return Finding(
+            ok=False,
+            detail=(
+                f"member stack in {region} {sync} ({status}): not at the StackSet's last update, so its "
+                "reactivation forwarding rule may be missing or out of date; akr deploy deploys it again"
+                + because
+            ),
+        )
+    if status not in STACK_HEALTHY:
+        return Finding(ok=False, detail=f"member stack in {region} {status}{because}")
+    return Finding(ok=True, detail=status)
 
 
 # -- member role ---------------------------------------------------------------------------------------
@@ -271,11 +344,12 @@ def assess(
     findings = {"stack": stack_finding(facts.stack_status, facts.stack_reason, facts.stack_sync)}
     if facts.unreachable:
         unknown = Finding(ok=None, detail=f"cannot look into the account: {facts.unreachable}")
-        return AccountReport(
-            account_id=facts.account_id,
-            name=facts.name,
-            findings={**findings, **dict.fromkeys(CHECKS[1:], unknown)},
-        )
+        findings |= dict.fromkeys(CHECKS[1:], unknown)
+        if expected.events_region != expected.home_region and not facts.management:
+            # The instance is read from the StackSet, not in the account: a missing one is known.
+            instance = events_stack_finding(facts, expected.events_region)
+            findings["reactivation"] = unknown if instance.ok else instance
+        return AccountReport(account_id=facts.account_id, name=facts.name, findings=findings)
     role = member_role_finding(facts.member_role_trust, member_role, expected)
     if role.ok and not remediator_role_exists:
         role = Finding(ok=False, detail=f"{expected.remediator_role_arn} is missing in the security account")
@@ -284,6 +358,7 @@ def assess(
         "rules": rules_finding(facts.config_rules, expected.rule_names),
         "forwarding": forwarding_finding(facts.forwarding_rule, expected),
         "member_role": role,
+        "reactivation": reactivation_finding(facts, expected),
     }
     return AccountReport(account_id=facts.account_id, name=facts.name, findings=findings)
 

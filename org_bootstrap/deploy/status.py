@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from org_bootstrap.aws import Aws, CliError, describe
 from org_bootstrap.deploy.coverage import (
     FORWARDING_RULE,
+    REACTIVATION_RULE,
     ROTATION_RULE,
     UNUSED_RULE,
     AccountFacts,
@@ -33,13 +34,14 @@ from org_bootstrap.deploy.coverage import (
     count,
     trust_document,
 )
-from org_bootstrap.deploy.deployment import Deployment
+from org_bootstrap.deploy.deployment import FORWARDER_ROLE_NAME, Deployment
 from org_bootstrap.deploy.footprint import Footprint, require_administrator
 from org_bootstrap.deploy.guardrails import GuardrailsError, read_guardrails
 from org_bootstrap.deploy.guardrails_plan import describe_guardrails
 from org_bootstrap.deploy.observed import Account
 from org_bootstrap.deploy.organization import security_session
 from org_bootstrap.deploy.plan import bus_arn_of
+from org_bootstrap.deploy.regions import global_events_region
 from org_bootstrap.deploy.survey import survey
 from remediator.adapters.breaker_table import DynamoDBControl
 from remediator.errors import RemediatorError
@@ -83,6 +85,9 @@ def expected_for(deployment: Deployment, organization_id: str, partition: str = 
         forwarding_rule=f"{prefix}{FORWARDING_RULE}",
         bus_arn=bus_arn_of(deployment, partition),
         remediator_role_arn=f"arn:{partition}:iam::{security}:role/{deployment.remediator_role_name}",
+        reactivation_rule=f"{prefix}{REACTIVATION_RULE}",
+        events_region=global_events_region(deployment.home_region),
+        forwarder_role_name=FORWARDER_ROLE_NAME,
     )
 
 
@@ -152,16 +157,23 @@ def read_account(
     aws: Aws, deployment: Deployment, footprint: Footprint, account: Account, *, account_role: str
 ) -> AccountFacts:
     status, reason, sync = _stack_status(footprint, account.id, deployment.home_region)
+    events_region = global_events_region(deployment.home_region)
+    events_status, events_reason, events_sync = _instance(footprint, account.id, events_region)
     known: dict[str, Any] = {
         "account_id": account.id,
         "name": account.name,
         "stack_status": status,
         "stack_reason": reason,
         "stack_sync": sync,
+        "management": account.id == footprint.management_account,
+        "events_stack_status": events_status,
+        "events_stack_reason": events_reason,
+        "events_stack_sync": events_sync,
     }
     try:
         session = aws.base if account.id == footprint.caller_account else aws.assume(account.id, account_role)
-        return AccountFacts(**known, **_look_into(aws, session, deployment, account.id))
+        looked = _look_into(aws, session, deployment, account.id, management=known["management"])
+        return AccountFacts(**known, **looked)
     except CliError as exc:
         return AccountFacts(**known, unreachable=str(exc))
 
@@ -174,6 +186,11 @@ def _stack_status(footprint: Footprint, account_id: str, region: str) -> tuple[s
             return None, "the management account's stack is readable only from that account", ""
         stack = footprint.management_stack
         return (stack.status, "", "") if stack else (None, "", "")
+    return _instance(footprint, account_id, region)
+
+
+def _instance(footprint: Footprint, account_id: str, region: str) -> tuple[str | None, str, str]:
+    """(status, reason, instance Status) of the StackSet's instance in `region`; None when it has none."""
     instances = footprint.stackset.instances if footprint.stackset else ()
     for instance in instances:
         if instance.account_id == account_id and instance.region == region:
@@ -181,9 +198,15 @@ def _stack_status(footprint: Footprint, account_id: str, region: str) -> tuple[s
     return None, "", ""
 
 
-def _look_into(aws: Aws, session: boto3.Session, deployment: Deployment, account_id: str) -> dict[str, Any]:
+def _look_into(
+    aws: Aws, session: boto3.Session, deployment: Deployment, account_id: str, *, management: bool
+) -> dict[str, Any]:
+    """Home region: recorders, Config rules, forwarding rule; the member role; and the reactivation
+    forwarding rule, one DescribeRule and ListTargetsByRule in its region (none in the management account
+    when that region is not the home region: its stack is in the home region only)."""
     region = deployment.home_region
     expected = expected_for(deployment, "")
+    events_region = expected.events_region
     try:
         config = aws.config(session, region)
         recorders = read_recorders(config)
@@ -194,12 +217,18 @@ def _look_into(aws: Aws, session: boto3.Session, deployment: Deployment, account
             if rule.get("ConfigRuleName") in expected.rule_names
         }
         forwarding = _forwarding_rule(aws, session, region, expected.forwarding_rule)
+        reactivation = (
+            None
+            if management and events_region != region
+            else _forwarding_rule(aws, session, events_region, expected.reactivation_rule)
+        )
     except (ClientError, BotoCoreError) as exc:
         raise CliError(f"cannot read account {account_id}: {describe(exc)}") from exc
     return {
         "recorders": recorders,
         "config_rules": rules,
         "forwarding_rule": forwarding,
+        "reactivation_rule": reactivation,
         "member_role_trust": _trust(aws.iam(session), deployment.member_role_name, f"account {account_id}"),
     }
 
@@ -228,8 +257,12 @@ def _forwarding_rule(aws: Aws, session: boto3.Session, region: str, name: str) -
     except events.exceptions.ResourceNotFoundException:
         return None
     pages = events.get_paginator("list_targets_by_rule").paginate(Rule=name)
-    targets = tuple(t["Arn"] for page in pages for t in page["Targets"])
-    return ForwardingRule(state=str(rule.get("State", "")), target_arns=targets)
+    targets = [t for page in pages for t in page["Targets"]]
+    return ForwardingRule(
+        state=str(rule.get("State", "")),
+        target_arns=tuple(t["Arn"] for t in targets),
+        role_arns=tuple(t.get("RoleArn", "") for t in targets),
+    )
 
 
 def _trust(iam: IAMClient, role_name: str, where: str) -> dict[str, Any] | None:

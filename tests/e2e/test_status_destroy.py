@@ -109,6 +109,21 @@ def test_status_reports_moto_missing_config_rules_exactly(
         checks = report["checks"]
         assert checks["forwarding"] == {"ok": True, "detail": "to the central bus"}
         assert checks["member_role"] == {"ok": True, "detail": "trusts access-key-remediator"}
+    for account in (deployed.security, deployed.members[1]):
+        # The StackSet's us-east-1 instance, CURRENT, with the rule enabled and sending through the
+        # forwarder role: moto's StackSets create it in every target account.
+        assert accounts[account]["checks"]["reactivation"] == {
+            "ok": True,
+            "detail": "in us-east-1, to the central bus",
+        }
+    assert accounts[deployed.management]["checks"]["reactivation"] == {
+        "ok": True,
+        "detail": (
+            f"known gap: the management account's stack is in {REGION} only, so it has no "
+            "akr-forward-key-reactivations in us-east-1"
+        ),
+    }
+    assert as_json(status)["result"]["reactivation_region"] == "us-east-1"
     assert accounts[deployed.management]["checks"]["stack"]["detail"] == "CREATE_COMPLETE"
     assert accounts[deployed.security]["checks"]["stack"]["detail"] == "SUCCEEDED"
 
@@ -123,11 +138,36 @@ def test_a_member_with_a_recorder_and_the_rules_is_fully_covered(
     assert report["checks"]["rules"] == {"ok": True, "detail": "2 rules active"}
 
 
+def test_a_reactivation_rule_disabled_in_us_east_1_is_named_and_fails_status(
+    deployed: ServerOrganization, status: Result
+) -> None:
+    """The fully covered member, with its us-east-1 rule disabled; enabled again after, for the tests that
+    follow on this organization (`status`, read before, is what they see)."""
+    member = deployed.members[0]
+    events = deployed.session(member).client("events", region_name="us-east-1", endpoint_url=deployed.url)
+    events.disable_rule(Name="akr-forward-key-reactivations")
+    try:
+        result = akr(deployed, "status", *security_args(deployed), "--output", "json")
+    finally:
+        events.enable_rule(Name="akr-forward-key-reactivations")
+    assert result.exit_code == 1
+    assert as_json(result)["result"]["counts"] == {"accounts": 4, "covered": 0, "with_problems": 4}
+    report = by_account(result)[member]
+    assert report["covered"] is False
+    assert report["problems"] == [
+        "reactivation forwarding rule akr-forward-key-reactivations is DISABLED in us-east-1"
+    ]
+    assert report["checks"]["forwarding"] == {"ok": True, "detail": "to the central bus"}
+
+
 def test_status_table_shows_counts_and_how_the_role_was_checked(deployed: ServerOrganization) -> None:
     result = akr(deployed, "status", *security_args(deployed))
     assert result.exit_code == 1
     assert "4 account(s): 1 fully covered, 3 with problems." in result.stdout
     assert "Member role: checked statically (iam:GetRole), not assumed" in result.stdout
+    assert "Reactivation forwarding rule: known gap: the management account's stack is in" in (
+        " ".join(result.stdout.split())
+    )
 
 
 def test_status_from_a_member_account_is_refused(

@@ -52,6 +52,9 @@ EXPECTED = Expected(
     forwarding_rule="akr-forward-noncompliant-keys",
     bus_arn=BUS,
     remediator_role_arn=REMEDIATOR,
+    reactivation_rule="akr-forward-key-reactivations",
+    events_region="us-east-1",
+    forwarder_role_name="AccessKeyRemediationForwarder",
 )
 
 
@@ -259,7 +262,16 @@ def covered_facts(account_id: str = MEMBERS[0]) -> AccountFacts:
         config_rules=dict.fromkeys(RULES, "ACTIVE"),
         forwarding_rule=ForwardingRule(state="ENABLED", target_arns=(BUS,)),
         member_role_trust=template_trust(),
+        events_stack_status="SUCCEEDED",
+        events_stack_sync="CURRENT",
+        reactivation_rule=ForwardingRule(
+            state="ENABLED", target_arns=(BUS,), role_arns=(forwarder_role(account_id),)
+        ),
     )
+
+
+def forwarder_role(account_id: str) -> str:
+    return f"arn:aws:iam::{account_id}:role/AccessKeyRemediationForwarder"
 
 
 def test_a_covered_account() -> None:
@@ -284,6 +296,7 @@ def test_an_unreachable_account_is_not_covered_and_says_why_once() -> None:
         name="member",
         stack_status="OUTDATED",
         stack_reason="Account suspended",
+        events_stack_status="SUCCEEDED",
         unreachable="AccessDenied",
     )
     report = assess(facts, EXPECTED, member_role="AccessKeyRemediationRole", remediator_role_exists=True)

@@ -120,6 +120,7 @@ def test_status(width: int, capsys: pytest.CaptureFixture[str]) -> None:
                 "rules": problem if n else ok,
                 "forwarding": ok,
                 "member_role": ok,
+                "reactivation": ok,
             },
         )
         for n, account in enumerate(ACCOUNTS)
@@ -139,6 +140,9 @@ def test_status(width: int, capsys: pytest.CaptureFixture[str]) -> None:
             forwarding_rule="akr-forward-noncompliant-keys",
             bus_arn="arn:aws:events:eu-west-1:345678901234:event-bus/access-key-remediation",
             remediator_role_arn="arn:aws:iam::345678901234:role/akr-remediator",
+            reactivation_rule="akr-forward-key-reactivations",
+            events_region="us-east-1",
+            forwarder_role_name="AccessKeyRemediationForwarder",
         ),
         central=Finding(ok=True, detail="central stack ok"),
         accounts=reports,
