@@ -40,6 +40,10 @@ does not explain a later reactivation of the same key."""
 SESSION_PREFIX = "akr-"
 """remediator/adapters/sessions.py role_session_name: every session akr or the remediator opens."""
 
+MEMBER_ROLE = "AccessKeyRemediationRole"
+"""The member role's fixed name (stacksets/member.yaml). `akr undo` never acts through it, and the remediator,
+which does, may append audit records: a `reactivate` record it wrote itself must not explain its own call."""
+
 
 class WatchSettings(BaseModel):
     """The watcher's environment (stacksets/central.yaml ReactivationWatchFunction)."""
@@ -136,6 +140,11 @@ class KeyReactivationEvent(EventBridgeModel):
         issuer = self.detail.user_identity.session_context
         return issuer.session_issuer.arn if issuer and issuer.session_issuer else None
 
+    @property
+    def by_member_role(self) -> bool:
+        role = self.issuer_role
+        return role is not None and role.rsplit("/", 1)[-1] == MEMBER_ROLE
+
     def summary(self) -> dict[str, Any]:
         """What the log line says about the call."""
         call = self.detail
@@ -188,5 +197,8 @@ def explains(record: AuditRecord, event: KeyReactivationEvent) -> bool:
 
 
 def explanation(event: KeyReactivationEvent, records: Iterable[AuditRecord]) -> AuditRecord | None:
-    """The first record that explains the call, or None: an unexplained reactivation."""
+    """The first record that explains the call, or None: an unexplained reactivation. A call by the member
+    role is never explained (MEMBER_ROLE)."""
+    if event.by_member_role:
+        return None
     return next((record for record in records if explains(record, event)), None)
