@@ -34,13 +34,7 @@ class GuardrailsError(CliError):
 def read_guardrails(organizations: OrganizationsClient, root_id: str) -> GuardrailsState:
     """Read-only."""
     try:
-        root = next(
-            r
-            for page in organizations.get_paginator("list_roots").paginate()
-            for r in page["Roots"]
-            if r["Id"] == root_id
-        )
-        enabled = any(t["Type"] == SCP and t["Status"] == "ENABLED" for t in root.get("PolicyTypes", []))
+        enabled = _scp_enabled(organizations, root_id)
         policy_id = next(
             (
                 p["Id"]
@@ -119,9 +113,7 @@ def apply_guardrails(
 def _wait_enabled(organizations: OrganizationsClient, root_id: str, poll_seconds: float) -> None:
     """Until ListRoots shows SCPs enabled on the root: an attach before that is refused."""
     for _ in range(ENABLE_ATTEMPTS):
-        roots = [r for page in organizations.get_paginator("list_roots").paginate() for r in page["Roots"]]
-        types = next((r.get("PolicyTypes", []) for r in roots if r["Id"] == root_id), [])
-        if any(t["Type"] == SCP and t["Status"] == "ENABLED" for t in types):
+        if _scp_enabled(organizations, root_id):
             return
         time.sleep(poll_seconds)
     raise GuardrailsError(
@@ -143,3 +135,10 @@ def remove_guardrails(organizations: OrganizationsClient, state: GuardrailsState
         organizations.delete_policy(PolicyId=state.policy_id)
     except (ClientError, BotoCoreError) as exc:
         raise GuardrailsError(f"cannot remove the guardrail SCP {state.policy_id}: {describe(exc)}") from exc
+
+
+def _scp_enabled(organizations: OrganizationsClient, root_id: str) -> bool:
+    """Whether ListRoots shows the SCP policy type enabled on the root (False for a root it does not list)."""
+    roots = (r for page in organizations.get_paginator("list_roots").paginate() for r in page["Roots"])
+    types = next((r.get("PolicyTypes", []) for r in roots if r["Id"] == root_id), [])
+    return any(t["Type"] == SCP and t["Status"] == "ENABLED" for t in types)

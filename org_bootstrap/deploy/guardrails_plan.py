@@ -51,6 +51,11 @@ class GuardrailsState(BaseModel):
     content: str = ""
     attached_to: tuple[str, ...] = ()
 
+    @property
+    def current(self) -> bool:
+        """The policy of akr's name holds what stacksets/guardrails-scp.json says."""
+        return bool(self.content) and json.loads(self.content) == json.loads(policy_content())
+
 
 class GuardrailsPlan(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -127,7 +132,7 @@ def plan_guardrails(
     elsewhere = tuple(t for t in state.attached_to if t not in targets)
     if not asked:
         return GuardrailsPlan(asked=False, attached=attached, elsewhere=elsewhere, root_id=root_id)
-    same = bool(state.content) and json.loads(state.content) == json.loads(policy_content())
+    same = state.current
     return GuardrailsPlan(
         asked=True,
         enable_scp=not state.scp_enabled,
@@ -147,7 +152,7 @@ def describe_guardrails(state: GuardrailsState) -> str:
     if not state.ours:
         return f"The SCP {POLICY_NAME} ({state.policy_id}) lacks akr's tag: not akr's"
     where = ", ".join(state.attached_to) or "nothing"
-    current = bool(state.content) and json.loads(state.content) == json.loads(policy_content())
+    current = state.current
     drifted = (
         "" if current else "; it differs from stacksets/guardrails-scp.json (--attach-guardrails updates it)"
     )

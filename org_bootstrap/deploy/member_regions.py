@@ -32,11 +32,10 @@ def stackset_coverage(home_region: str, observed: Observed) -> Coverage:
     instances = {(i.account_id, i.region) for i in (observed.stackset.instances if observed.stackset else ())}
     active = [a for a in observed.target_accounts if is_active(observed, a)]
     regions = member_regions(home_region)
+    present = {region for _, region in instances}
     return Coverage(
         regions=regions,
-        held=tuple(r for r in regions if any(region == r for _, region in instances)),
-        added=tuple(r for r in regions[1:] if not any(region == r for _, region in instances))
-        if observed.stackset
-        else (),
+        held=tuple(r for r in regions if r in present),
+        added=tuple(r for r in regions[1:] if r not in present) if observed.stackset else (),
         missing=tuple(a for a in active if (a, home_region) not in instances),
     )

@@ -4,7 +4,7 @@ for a deployment made by an earlier akr, and the lines that need the operator's 
 from __future__ import annotations
 
 from org_bootstrap.deploy.bucket_policy import deployed_writers
-from org_bootstrap.deploy.code_signing import PROFILE_PARAMETER, signing_lines, signing_warnings
+from org_bootstrap.deploy.code_signing import CODE, PROFILE_PARAMETER, signing_lines, signing_warnings
 from org_bootstrap.deploy.deployment import (
     FORWARDER_ROLE_NAME,
     SETTINGS_DIGEST,
@@ -249,7 +249,7 @@ def _stack_lines(change: Change, what: str, where: str, diff: StackDiff) -> list
     return [f"Would {change.value} {what} in {where}{_details(diff)}"]
 
 
-CODE_PARAMETERS = frozenset({"CodeKey", "CodeObjectVersion", "CodeSha256", SETTINGS_DIGEST})
+CODE_PARAMETERS = frozenset({*CODE, SETTINGS_DIGEST})
 """Said in words, not as values: the code's key, its version and its hash follow the package; the settings'
 digest names the published version."""
 

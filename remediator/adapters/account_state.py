@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from remediator.adapters.exemption_table import ExemptionsRead, exemption_pk, parse_exemptions
 from remediator.adapters.failures import translate
-from remediator.adapters.lifecycle_table import from_item, lifecycle_pk
+from remediator.adapters.lifecycle_table import lifecycle_pk, parse_lifecycles
 from remediator.lifecycle import KeyLifecycle
 
 if TYPE_CHECKING:
@@ -58,9 +58,5 @@ class DynamoDBAccountState:
             raise translate(
                 exc, f"dynamodb:ExecuteStatement exemptions and key lifecycles of {account_id}"
             ) from exc
-        found: dict[str, KeyLifecycle] = {}
-        for item in items:
-            if item["pk"].get("S") == lifecycles:
-                lifecycle = from_item(item)
-                found[lifecycle.access_key_id] = lifecycle
+        found = parse_lifecycles(i for i in items if i["pk"].get("S") == lifecycles)
         return parse_exemptions(account_id, (i for i in items if i["pk"].get("S") == exemptions)), found

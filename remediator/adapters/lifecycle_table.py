@@ -16,6 +16,8 @@ from remediator.adapters.failures import translate
 from remediator.lifecycle import KeyLifecycle
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from mypy_boto3_dynamodb import DynamoDBClient
 
 _serializer = TypeSerializer()
@@ -37,6 +39,15 @@ def from_item(item: dict[str, Any]) -> KeyLifecycle:
     plain.pop("pk")
     plain.pop("sk")
     return KeyLifecycle.model_validate(plain)
+
+
+def parse_lifecycles(items: Iterable[dict[str, Any]]) -> dict[str, KeyLifecycle]:
+    """Access key id -> lifecycle, from the items of an account's lifecycle partition."""
+    found: dict[str, KeyLifecycle] = {}
+    for item in items:
+        lifecycle = from_item(item)
+        found[lifecycle.access_key_id] = lifecycle
+    return found
 
 
 class _Update:
@@ -126,7 +137,6 @@ class DynamoDBLifecycle:
         self._table = table_name
 
     def for_account(self, account_id: str) -> dict[str, KeyLifecycle]:
-        found: dict[str, KeyLifecycle] = {}
         pages = self._client.get_paginator("query").paginate(
             TableName=self._table,
             KeyConditionExpression="pk = :pk",
@@ -134,13 +144,9 @@ class DynamoDBLifecycle:
             ConsistentRead=True,  # a mark set a moment ago must be seen
         )
         try:
-            for page in pages:
-                for item in page["Items"]:
-                    lifecycle = from_item(item)
-                    found[lifecycle.access_key_id] = lifecycle
+            return parse_lifecycles(item for page in pages for item in page["Items"])
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, f"dynamodb:Query key lifecycles of {account_id}") from exc
-        return found
 
     def save(self, lifecycle: KeyLifecycle) -> None:
         """The key's stage and dates; its pending mark, if any, stays as it is."""

@@ -6,6 +6,7 @@ aliases: tests/stacksets/test_snapstart.py covers what the template does with th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -117,7 +118,7 @@ def test_turning_snapstart_on_says_what_changes_and_sends_it_with_a_digest(
     assert result.central is Change.UPDATE
     assert result.central_parameters[SNAPSTART] == "true"
     digest = result.central_parameters[SETTINGS_DIGEST]
-    assert len(digest) == 64 and int(digest, 16) >= 0
+    assert re.fullmatch(r"[0-9a-f]{64}", digest), digest  # a SHA-256, hex
     assert SNAPSTART not in result.central_diff.kept
     lines = describe(result, deployment(snapstart=True), before)
     (update,) = [line for line in lines if line.startswith(CENTRAL_UPDATE)]

@@ -124,13 +124,18 @@ def test_a_deployment_without_caps_is_told_it_gets_30_and_300() -> None:
     ]
 
 
+CAPS = [("max_actions_per_account", "MaxActionsPerAccount"), ("max_actions_per_day", "MaxActionsPerDay")]
+
+
+@pytest.mark.parametrize(("field", "parameter"), CAPS)
 @pytest.mark.parametrize("value", [0, 10001])
-def test_caps_out_of_bounds_are_refused(value: int) -> None:
-    with pytest.raises(ValidationError, match="max_actions_per_day"):
-        deployment(max_actions_per_day=value)
+def test_caps_out_of_bounds_are_refused(field: str, parameter: str, value: int) -> None:
+    with pytest.raises(ValidationError, match=field):
+        deployment(**{field: value})
 
 
+@pytest.mark.parametrize(("field", "parameter"), CAPS)
 @pytest.mark.parametrize("value", [1, 10000])
-def test_caps_at_the_bounds_are_accepted(value: int) -> None:
-    result = plan(deployment(max_actions_per_account=value), up_to_date())
-    assert result.central_parameters["MaxActionsPerAccount"] == str(value)
+def test_caps_at_the_bounds_are_accepted(field: str, parameter: str, value: int) -> None:
+    result = plan(deployment(**{field: value}), up_to_date())
+    assert result.central_parameters[parameter] == str(value)
